@@ -1,0 +1,99 @@
+/*
+ * kg.c: error classes, the per-thread failure detail, and allocation helpers.
+ */
+#include "kg.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "banned.h"
+
+static _Thread_local char last_message[1024];
+
+const char *kg_strerror(enum kg_err err)
+{
+	static const char *const names[] = {
+		[KG_OK] = "success",
+		[KG_EINPUT] = "bad input",
+		[KG_EUSAGE] = "bad usage",
+		[KG_ENOMEM] = "out of memory",
+		[KG_EIO] = "input/output error",
+		[KG_EDB] = "database error",
+		[KG_ELOCKED] = "locked by another run",
+		[KG_ENOTFOUND] = "not found",
+		[KG_ERENDER] = "rendering error",
+		[KG_ECARD] = "card reader error",
+		[KG_ESTATE] = "wrong state",
+	};
+	if ((size_t)err < KG_ARRAY_SIZE(names) && names[err])
+		return names[err];
+	return "unknown error";
+}
+
+enum kg_err kg_fail(enum kg_err err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(last_message, sizeof last_message, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *kg_last_message(void)
+{
+	return last_message;
+}
+
+int kg_exit_code(enum kg_err err)
+{
+	switch (err) {
+	case KG_OK:
+		return 0;
+	case KG_EINPUT:
+	case KG_EUSAGE:
+		return 2;
+	case KG_ELOCKED:
+		return 3;
+	default:
+		return 1;
+	}
+}
+
+static void *oom(size_t n)
+{
+	fprintf(stderr, "kigen: out of memory (%zu bytes)\n", n);
+	abort();
+}
+
+void *kg_malloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	return p ? p : oom(n);
+}
+
+void *kg_calloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	return p ? p : oom(n * size);
+}
+
+void *kg_realloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	return q ? q : oom(n);
+}
+
+char *kg_strdup(const char *s)
+{
+	return kg_strndup(s, strlen(s));
+}
+
+char *kg_strndup(const char *s, size_t n)
+{
+	char *p = kg_malloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}

@@ -1,0 +1,304 @@
+/*
+ * kigen.c: main, the global options and the subcommand table. This is the only place that
+ * prints errors and chooses exit codes (0 ok, 1 the work failed, 2 bad usage or input,
+ * 3 another run holds the lock); commands return an enum kg_err with a message.
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kg.h"
+#include "rules.h"
+#include "sbuf.h"
+#include "settings.h"
+
+#include "banned.h"
+
+struct ctx {
+	const char *db;
+	const char *config;
+	const char *out;
+	int quiet, verbose;
+	struct settings settings;
+	bool settings_loaded;
+};
+
+struct command {
+	const char *name;
+	enum kg_err (*run)(struct ctx *c, int argc, char **argv);
+	const char *usage;
+	const char *help;
+};
+
+static const struct command *find_command(const char *name);
+static void usage_of(const struct command *cmd, FILE *f);
+
+static enum kg_err load_settings(struct ctx *c)
+{
+	if (c->settings_loaded)
+		return KG_OK;
+	enum kg_err err = settings_load(c->config, &c->settings);
+	if (!err)
+		c->settings_loaded = true;
+	return err;
+}
+
+static enum kg_err usage_error(const char *cmd, const char *what)
+{
+	return kg_fail(KG_EUSAGE, "%s: %s (see 'kigen %s --help')", cmd, what, cmd);
+}
+
+/* Parses a date argument of option opt. */
+static enum kg_err date_arg(const char *opt, const char *value, int *day)
+{
+	enum kg_err err = rules_parse_date(value, day);
+	return err ? kg_fail(KG_EINPUT, "%s: %s", opt, kg_last_message()) : KG_OK;
+}
+
+static int wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return 1;
+	return 0;
+}
+
+/* --- rules ----------------------------------------------------------------------------- */
+
+static void json_date(struct sbuf *b, const char *key, int day, bool comma)
+{
+	char d[RULES_DATE_LEN];
+	if (day == RULES_NO_DATE) {
+		sbuf_addf(b, "\"%s\": null%s", key, comma ? ", " : "");
+		return;
+	}
+	rules_format_date(day, d);
+	sbuf_addf(b, "\"%s\": \"%s\"%s", key, d, comma ? ", " : "");
+}
+
+static enum kg_err rules_expiry_cmd(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"birth", required_argument, NULL, 'b'},      {"card-issued", required_argument, NULL, 'c'},
+		{"cert-issued", required_argument, NULL, 'e'}, {"received", required_argument, NULL, 'r'},
+		{"stay-until", required_argument, NULL, 's'},  {"previous-expiry", required_argument, NULL, 'p'},
+		{0},
+	};
+	struct rules_facts f = {RULES_NO_DATE, RULES_NO_DATE, RULES_NO_DATE,
+				RULES_NO_DATE, RULES_NO_DATE, RULES_NO_DATE};
+	int *slot[128] = {['b'] = &f.birth, ['c'] = &f.card_issued, ['e'] = &f.cert_issued,
+			  ['r'] = &f.received, ['s'] = &f.stay_until, ['p'] = &f.previous_expiry};
+	enum kg_err err;
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == '?' || !slot[o])
+			return usage_error("rules expiry", "unknown option");
+		if ((err = date_arg(argv[optind - 1 - (optarg == argv[optind - 1] ? 1 : 0)], optarg, slot[o])))
+			return err;
+	}
+	if (f.birth == RULES_NO_DATE || f.card_issued == RULES_NO_DATE)
+		return usage_error("rules expiry", "--birth and --card-issued are required");
+	if ((err = load_settings(c)))
+		return err;
+	struct rules_expiry e;
+	if ((err = rules_expiry(&c->settings.policy, &f, &e)))
+		return err;
+	struct sbuf b = SBUF_INIT;
+	sbuf_adds(&b, "{");
+	json_date(&b, "card", e.card, true);
+	json_date(&b, "auth_cert", e.auth_cert, true);
+	json_date(&b, "sign_cert", e.sign_cert, false);
+	sbuf_adds(&b, "}");
+	puts(b.buf);
+	sbuf_release(&b);
+	return KG_OK;
+}
+
+static enum kg_err rules_window_cmd(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"expiry", required_argument, NULL, 'e'}, {0}};
+	int expiry = RULES_NO_DATE, o;
+	enum kg_err err;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'e')
+			return usage_error("rules window", "unknown option");
+		if ((err = date_arg("--expiry", optarg, &expiry)))
+			return err;
+	}
+	if (expiry == RULES_NO_DATE)
+		return usage_error("rules window", "--expiry is required");
+	if ((err = load_settings(c)))
+		return err;
+	struct sbuf b = SBUF_INIT;
+	sbuf_adds(&b, "{");
+	json_date(&b, "opens", rules_window_opens(&c->settings.policy, expiry), true);
+	json_date(&b, "closes", expiry, false);
+	sbuf_adds(&b, "}");
+	puts(b.buf);
+	sbuf_release(&b);
+	return KG_OK;
+}
+
+static enum kg_err rules_era_cmd(struct ctx *c, int argc, char **argv)
+{
+	int day;
+	char era[RULES_ERA_LEN];
+	enum kg_err err;
+	if (argc != 2)
+		return usage_error("rules era", "give one date, YYYY-MM-DD");
+	if ((err = rules_parse_date(argv[1], &day)) || (err = rules_era(day, era)))
+		return err;
+	puts(era);
+	return KG_OK;
+}
+
+static enum kg_err rules_cmd(struct ctx *c, int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "expiry"))
+		return rules_expiry_cmd(c, argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "window"))
+		return rules_window_cmd(c, argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "era"))
+		return rules_era_cmd(c, argc - 1, argv + 1);
+	return usage_error("rules", "expected expiry, window or era");
+}
+
+/* --- check ----------------------------------------------------------------------------- */
+
+/* Exit 0 valid, 1 invalid: an invalid number is the answer, not a failure, so no message. */
+static enum kg_err check_cmd(struct ctx *c, int argc, char **argv)
+{
+	if (argc != 3)
+		return usage_error("check", "expected: check mynumber N | check lgcode N");
+	bool valid;
+	if (!strcmp(argv[1], "mynumber"))
+		valid = rules_mynumber_valid(argv[2]);
+	else if (!strcmp(argv[1], "lgcode"))
+		valid = rules_lgcode_valid(argv[2]);
+	else
+		return usage_error("check", "expected mynumber or lgcode");
+	if (!c->quiet)
+		puts(valid ? "valid" : "invalid");
+	return valid ? KG_OK : kg_fail(KG_ESTATE, "%s", "");
+}
+
+/* --- the table ------------------------------------------------------------------------- */
+
+static const struct command commands[] = {
+	{"rules", rules_cmd,
+	 "rules expiry --birth D --card-issued D [--cert-issued D] [--received D] [--stay-until D] "
+	 "[--previous-expiry D]\n       kigen rules window --expiry D\n       kigen rules era D",
+	 "Applies the expiry rules. 'expiry' prints the card's and certificates' expiry dates as JSON\n"
+	 "(sign_cert is null when no signature certificate is issued, under 15); 'window' prints the\n"
+	 "renewal window; 'era' prints a date in 和暦. Policies come from --config."},
+	{"check", check_cmd, "check mynumber N | check lgcode N",
+	 "Checks the check digit of a My Number (12 digits) or a local government code (6 digits).\n"
+	 "Exit 0 when valid, 1 when not. The number is never stored or logged."},
+};
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < KG_ARRAY_SIZE(commands); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static void usage_of(const struct command *cmd, FILE *f)
+{
+	fprintf(f, "usage: kigen %s\n\n%s\n", cmd->usage, cmd->help);
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: kigen [--db PATH] [--config FILE] [--out DIR] [-q] [-v] COMMAND [ARGS]\n\n"
+	      "kigen tells residents that their My Number Card or its certificates are about to\n"
+	      "expire, prints the mail, and checks returned forms at the counter.\n\ncommands:\n",
+	      f);
+	for (size_t i = 0; i < KG_ARRAY_SIZE(commands); i++) {
+		const char *h = commands[i].help;
+		fprintf(f, "  %-9s %.*s\n", commands[i].name, (int)strcspn(h, "\n"), h);
+	}
+	fputs("\nglobal options (anywhere on the line):\n"
+	      "  --db PATH      the database (default $KIGEN_DB, else kigen.db)\n"
+	      "  --config FILE  the municipality's settings (YAML; default: built-in defaults)\n"
+	      "  --out DIR      where batches are written (default out/)\n"
+	      "  -q, -v         quieter, more verbose\n"
+	      "\nexit codes: 0 ok, 1 the work failed, 2 bad usage or input, 3 another run holds the lock\n"
+	      "'kigen COMMAND --help' explains one command.\n",
+	      f);
+}
+
+/* Removes the global options from argv wherever they stand (before a "--"). */
+static enum kg_err take_global_options(struct ctx *c, int *argc, char **argv)
+{
+	int out = 1;
+	for (int i = 1; i < *argc; i++) {
+		const char *a = argv[i];
+		const char **slot = !strcmp(a, "--db") ? &c->db : !strcmp(a, "--config") ? &c->config
+								: !strcmp(a, "--out")	 ? &c->out
+												: NULL;
+		if (!strcmp(a, "--")) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (slot) {
+			if (i + 1 >= *argc)
+				return kg_fail(KG_EUSAGE, "%s needs a value", a);
+			*slot = argv[++i];
+		} else if (!strncmp(a, "--db=", 5)) {
+			c->db = a + 5;
+		} else if (!strncmp(a, "--config=", 9)) {
+			c->config = a + 9;
+		} else if (!strncmp(a, "--out=", 6)) {
+			c->out = a + 6;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			c->quiet = 1;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			c->verbose = 1;
+		} else {
+			argv[out++] = argv[i];
+		}
+	}
+	*argc = out;
+	argv[out] = NULL;
+	return KG_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctx c = {0};
+	enum kg_err err = take_global_options(&c, &argc, argv);
+	if (!c.db)
+		c.db = getenv("KIGEN_DB") && *getenv("KIGEN_DB") ? getenv("KIGEN_DB") : "kigen.db";
+	if (!c.out)
+		c.out = "out";
+	if (err) {
+		fprintf(stderr, "kigen: %s\n", kg_last_message());
+		return kg_exit_code(err);
+	}
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	const struct command *cmd = find_command(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "kigen: unknown command '%s' (see 'kigen --help')\n", argv[1]);
+		return 2;
+	}
+	if (wants_help(argc - 1, argv + 1)) {
+		usage_of(cmd, stdout);
+		return 0;
+	}
+	err = cmd->run(&c, argc - 1, argv + 1);
+	if (err && *kg_last_message())
+		fprintf(stderr, "kigen %s: %s\n", cmd->name, kg_last_message());
+	if (c.settings_loaded)
+		settings_release(&c.settings);
+	return kg_exit_code(err);
+}

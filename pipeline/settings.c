@@ -1,0 +1,157 @@
+/*
+ * settings.c: reads the settings YAML onto struct settings, applying the documented defaults.
+ */
+#include "settings.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "banned.h"
+
+static char *str(const struct conf_node *root, const char *path, const char *def)
+{
+	return kg_strdup(conf_get_str(root, path, def));
+}
+
+static enum kg_err date_setting(const struct conf_node *root, const char *path, int *day)
+{
+	const char *s = conf_get_str(root, path, NULL);
+	if (!s)
+		return KG_OK;
+	enum kg_err err = rules_parse_date(s, day);
+	return err ? kg_fail(err, "line %d: %s: %s", conf_line(conf_at(root, path)), path, kg_last_message()) : KG_OK;
+}
+
+static enum kg_err load_policy(const struct conf_node *r, struct rules_policy *p)
+{
+	long lead, adult, before, nosign;
+	enum kg_err err;
+	if ((err = conf_get_int(r, "policy.lead_days", p->lead_days, &lead)) ||
+	    (err = conf_get_int(r, "policy.adult_age", p->adult_age, &adult)) ||
+	    (err = conf_get_int(r, "policy.adult_age_before_switch", p->adult_age_before, &before)) ||
+	    (err = conf_get_int(r, "policy.no_signature_cert_under", p->no_sign_under, &nosign)) ||
+	    (err = conf_get_bool(r, "policy.age_from_eve", p->age_from_eve, &p->age_from_eve)) ||
+	    (err = conf_get_bool(r, "policy.card_renewal_from_old_expiry", p->card_renewal_from_old_expiry,
+				 &p->card_renewal_from_old_expiry)) ||
+	    (err = conf_get_bool(r, "policy.maintenance_sunday", p->maintenance_sunday, &p->maintenance_sunday)) ||
+	    (err = date_setting(r, "policy.age_switch", &p->age_switch)))
+		return err;
+	if (lead < 0 || lead > 366)
+		return kg_fail(KG_EINPUT, "policy.lead_days must be 0..366");
+	p->lead_days = (int)lead;
+	p->adult_age = (int)adult;
+	p->adult_age_before = (int)before;
+	p->no_sign_under = (int)nosign;
+
+	const char *feb29 = conf_get_str(r, "policy.feb29_birthday", "feb28");
+	if (!strcmp(feb29, "feb28"))
+		p->feb29 = RULES_FEB29_FEB28;
+	else if (!strcmp(feb29, "mar1"))
+		p->feb29 = RULES_FEB29_MAR1;
+	else
+		return kg_fail(KG_EINPUT, "policy.feb29_birthday must be feb28 or mar1");
+
+	const char *window = conf_get_str(r, "policy.window", "clamp");
+	if (!strcmp(window, "clamp"))
+		p->window = RULES_WINDOW_CLAMP;
+	else if (!strcmp(window, "civil"))
+		p->window = RULES_WINDOW_CIVIL;
+	else
+		return kg_fail(KG_EINPUT, "policy.window must be clamp or civil");
+	return KG_OK;
+}
+
+enum kg_err settings_load(const char *path, struct settings *s)
+{
+	memset(s, 0, sizeof *s);
+	rules_policy_default(&s->policy);
+	enum kg_err err = path ? conf_load(path, &s->conf) : conf_load_string("{}", "defaults", &s->conf);
+	if (err)
+		return err;
+	const struct conf_node *r = conf_root(s->conf);
+	if ((err = load_policy(r, &s->policy)))
+		goto out;
+
+	s->lgcode = str(r, "municipality.lgcode", "000000");
+	s->name = str(r, "municipality.name", "");
+	s->mayor = str(r, "municipality.mayor", "");
+	s->department = str(r, "municipality.department", "");
+	s->postal_code = str(r, "municipality.postal_code", "");
+	s->address = str(r, "municipality.address", "");
+	s->phone = str(r, "municipality.phone", "");
+	s->hours = str(r, "municipality.hours", "");
+	if (strcmp(s->lgcode, "000000") && !rules_lgcode_valid(s->lgcode)) {
+		err = kg_fail(KG_EINPUT, "municipality.lgcode %s: check digit does not match", s->lgcode);
+		goto out;
+	}
+
+	const struct conf_node *rep = conf_at(r, "municipality.representative_postal_codes");
+	s->n_representative = conf_len(rep);
+	s->representative_postal = kg_calloc(s->n_representative + 1, sizeof(char *));
+	for (size_t i = 0; i < s->n_representative; i++)
+		s->representative_postal[i] = kg_strdup(conf_str(conf_child(rep, i)) ? conf_str(conf_child(rep, i)) : "");
+
+	long sheets, proofs;
+	if ((err = conf_get_int(r, "output.max_sheets_per_file", 1000, &sheets)) ||
+	    (err = conf_get_int(r, "output.proofs", 3, &proofs)))
+		goto out;
+	if (sheets < 2) {
+		err = kg_fail(KG_EINPUT, "output.max_sheets_per_file must be at least 2 (one resident's sheets)");
+		goto out;
+	}
+	s->max_sheets_per_file = (int)sheets;
+	s->proofs = (int)proofs;
+	s->templates_dir = str(r, "output.templates", "templates");
+	s->qr_url = str(r, "output.application_qr_url", "https://net.kojinbango-card.go.jp/SS_SERVICE_OUT/FA01S001Action.do?id={id}");
+	s->unknown_glyph = str(r, "output.unknown_glyph", "substitute");
+	if (strcmp(s->unknown_glyph, "substitute") && strcmp(s->unknown_glyph, "hold")) {
+		err = kg_fail(KG_EINPUT, "output.unknown_glyph must be substitute or hold");
+		goto out;
+	}
+
+	const struct conf_node *subs = conf_at(r, "substitutes");
+	s->n_substitutes = conf_len(subs);
+	s->substitutes = kg_calloc(s->n_substitutes + 1, sizeof *s->substitutes);
+	for (size_t i = 0; i < s->n_substitutes; i++) {
+		const struct conf_node *n = conf_child(subs, i);
+		if (!conf_key(n) || !conf_str(n)) {
+			err = kg_fail(KG_EINPUT, "line %d: substitutes: write each as 'character: substitute'",
+				      conf_line(n));
+			goto out;
+		}
+		s->substitutes[i].from = kg_strdup(conf_key(n));
+		s->substitutes[i].to = kg_strdup(conf_str(n));
+	}
+out:
+	if (err) {
+		if (path)
+			err = kg_fail(err, "%s: %s", path, kg_last_message());
+		settings_release(s);
+	}
+	return err;
+}
+
+void settings_release(struct settings *s)
+{
+	free(s->lgcode);
+	free(s->name);
+	free(s->mayor);
+	free(s->department);
+	free(s->postal_code);
+	free(s->address);
+	free(s->phone);
+	free(s->hours);
+	for (size_t i = 0; i < s->n_representative; i++)
+		free(s->representative_postal[i]);
+	free(s->representative_postal);
+	free(s->templates_dir);
+	free(s->qr_url);
+	free(s->unknown_glyph);
+	for (size_t i = 0; i < s->n_substitutes; i++) {
+		free(s->substitutes[i].from);
+		free(s->substitutes[i].to);
+	}
+	free(s->substitutes);
+	conf_free(s->conf);
+	memset(s, 0, sizeof *s);
+}
