@@ -8,16 +8,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "kg.h"
+#include "registry.h"
 #include "rules.h"
 #include "sbuf.h"
+#include "select.h"
 #include "settings.h"
+#include "store.h"
 
 #include "banned.h"
 
 struct ctx {
 	const char *db;
+	struct store *store;
 	const char *config;
 	const char *out;
 	int quiet, verbose;
@@ -48,6 +54,20 @@ static enum kg_err load_settings(struct ctx *c)
 static enum kg_err usage_error(const char *cmd, const char *what)
 {
 	return kg_fail(KG_EUSAGE, "%s: %s (see 'kigen %s --help')", cmd, what, cmd);
+}
+
+static enum kg_err open_store(struct ctx *c)
+{
+	return c->store ? KG_OK : store_open(c->db, &c->store);
+}
+
+/* The civil date today in Japan (the process runs with TZ=Asia/Tokyo by default). */
+static int today(void)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	return rules_from_ymd(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }
 
 /* Parses a date argument of option opt. */
@@ -186,9 +206,160 @@ static enum kg_err check_cmd(struct ctx *c, int argc, char **argv)
 	return valid ? KG_OK : kg_fail(KG_ESTATE, "%s", "");
 }
 
+/* --- init, import ------------------------------------------------------------------------ */
+
+static enum kg_err init_cmd(struct ctx *c, int argc, char **argv)
+{
+	if (argc != 1)
+		return usage_error("init", "takes no arguments");
+	enum kg_err err = open_store(c);
+	if (!err && !c->quiet)
+		printf("database %s ready (schema version %d)\n", c->db, store_version(c->store));
+	return err;
+}
+
+static enum kg_err import_cmd(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"encoding", required_argument, NULL, 'e'}, {0}};
+	enum registry_encoding enc = REGISTRY_UTF8;
+	enum kg_err err;
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'e')
+			return usage_error("import", "unknown option");
+		if ((err = registry_parse_encoding(optarg, &enc)))
+			return err;
+	}
+	if (optind != argc - 1)
+		return usage_error("import", "give one FILE");
+	if ((err = load_settings(c)) || (err = open_store(c)))
+		return err;
+	struct registry_report rep;
+	registry_report_init(&rep);
+	err = registry_import(c->store, &c->settings, argv[optind], enc, &rep);
+	fputs(rep.errors.buf, stderr);
+	if (rep.n_errors > REGISTRY_MAX_LISTED)
+		fprintf(stderr, "... and %ld more\n", rep.n_errors - REGISTRY_MAX_LISTED);
+	if (!c->quiet) {
+		fputs(rep.notes.buf, stdout);
+		if (rep.n_notes > REGISTRY_MAX_LISTED)
+			printf("... and %ld more recorded expiries that differ\n", rep.n_notes - REGISTRY_MAX_LISTED);
+		if (!err)
+			printf("imported %ld residents from %s (%ld recorded expiries differ from the rules)\n",
+			       rep.imported, argv[optind], rep.n_notes);
+	}
+	registry_report_release(&rep);
+	return err;
+}
+
+/* --- select, status ------------------------------------------------------------------------- */
+
+/* Parses [--date D] [--dry-run]; the date defaults to today. */
+static enum kg_err run_options(const char *cmd, int argc, char **argv, int *date, bool *dry_run)
+{
+	static const struct option opts[] = {
+		{"date", required_argument, NULL, 'd'}, {"dry-run", no_argument, NULL, 'n'}, {0}};
+	*date = today();
+	*dry_run = false;
+	enum kg_err err;
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == 'd') {
+			if ((err = date_arg("--date", optarg, date)))
+				return err;
+		} else if (o == 'n') {
+			*dry_run = true;
+		} else {
+			return usage_error(cmd, "unknown option");
+		}
+	}
+	return optind == argc ? KG_OK : usage_error(cmd, "unexpected argument");
+}
+
+static void print_selection(const struct select_result *r, int date, bool dry_run)
+{
+	char d[RULES_DATE_LEN];
+	rules_format_date(date, d);
+	if (r->stale_before != RULES_NO_DATE) {
+		char last[RULES_DATE_LEN];
+		rules_format_date(r->stale_before, last);
+		printf("%s: a selection for %s has run; selection never goes back in time, nothing created\n", d, last);
+		return;
+	}
+	if (dry_run)
+		printf("%s: would select %ld notices (card %ld, certificate %ld, re-inquiry %ld)\n", d, r->notices,
+		       r->card, r->cert, r->reinquiries);
+	else if (r->batch)
+		printf("%s: batch %lld: %ld notices (card %ld, certificate %ld, re-inquiry %ld)\n", d,
+		       (long long)r->batch, r->notices, r->card, r->cert, r->reinquiries);
+	else
+		printf("%s: nothing due; no batch created\n", d);
+	for (int k = 0; k < SELECT_N_REASONS; k++)
+		if (r->excluded[k])
+			printf("  excluded %-16s %ld\n", select_reason_name(k), r->excluded[k]);
+}
+
+static enum kg_err select_cmd(struct ctx *c, int argc, char **argv)
+{
+	int date;
+	bool dry_run;
+	enum kg_err err;
+	struct select_result res;
+	if ((err = run_options("select", argc, argv, &date, &dry_run)) || (err = load_settings(c)) ||
+	    (err = open_store(c)) || (err = select_run(c->store, &c->settings, date, dry_run, NULL, &res)))
+		return err;
+	if (!c->quiet)
+		print_selection(&res, date, dry_run);
+	return KG_OK;
+}
+
+static enum kg_err print_exclusion(void *ctx, const char *reason, long count)
+{
+	(void)ctx;
+	printf("      excluded %-16s %ld\n", reason, count);
+	return KG_OK;
+}
+
+static enum kg_err status_cmd(struct ctx *c, int argc, char **argv)
+{
+	if (argc != 1)
+		return usage_error("status", "takes no arguments");
+	struct store_batch *b = NULL;
+	size_t n = 0;
+	enum kg_err err;
+	if ((err = open_store(c)) || (err = store_batches(c->store, &b, &n)))
+		return err;
+	if (!n)
+		printf("no batches yet\n");
+	else
+		printf("batch  run date    state     notices  created\n");
+	for (size_t i = 0; !err && i < n; i++) {
+		char d[RULES_DATE_LEN];
+		rules_format_date(b[i].run_date, d);
+		printf("%5lld  %s  %-8s  %7ld  %s\n", (long long)b[i].id, d, store_batch_state_name(b[i].state),
+		       b[i].notices, b[i].created_at);
+		if (c->verbose)
+			err = store_batch_exclusions(c->store, b[i].id, print_exclusion, NULL);
+	}
+	free(b);
+	return err;
+}
+
 /* --- the table ------------------------------------------------------------------------- */
 
 static const struct command commands[] = {
+	{"init", init_cmd, "init", "Creates the database, or upgrades its schema (owner-only file, WAL mode)."},
+	{"import", import_cmd, "import FILE [--encoding utf-8|cp932]",
+	 "Loads a resident-registry extract (CSV with a header row; README lists the columns).\n"
+	 "All or nothing: one bad row and nothing is written; every bad row is listed as FILE:LINE: reason.\n"
+	 "Re-importing updates residents in place. Recorded expiries win over computed ones (listed)."},
+	{"select", select_cmd, "select [--date YYYY-MM-DD] [--dry-run]",
+	 "Nightly stage 1: puts every notice due on the date (default today) into a new batch with\n"
+	 "sequence numbers in postal-code order and new application IDs. Running it again creates\n"
+	 "nothing twice; after missed nights it catches up. --dry-run only counts."},
+	{"status", status_cmd, "status [-v]", "Lists the batches with their state and counts (-v: exclusions by reason)."},
 	{"rules", rules_cmd,
 	 "rules expiry --birth D --card-issued D [--cert-issued D] [--received D] [--stay-until D] "
 	 "[--previous-expiry D]\n       kigen rules window --expiry D\n       kigen rules era D",
@@ -273,6 +444,10 @@ static enum kg_err take_global_options(struct ctx *c, int *argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct ctx c = {0};
+	/* Dates are civil dates in Japan whatever the machine's zone; files are owner-only. */
+	setenv("TZ", getenv("KIGEN_TZ") ? getenv("KIGEN_TZ") : "Asia/Tokyo", 1);
+	tzset();
+	umask(077);
 	enum kg_err err = take_global_options(&c, &argc, argv);
 	if (!c.db)
 		c.db = getenv("KIGEN_DB") && *getenv("KIGEN_DB") ? getenv("KIGEN_DB") : "kigen.db";
@@ -300,5 +475,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kigen %s: %s\n", cmd->name, kg_last_message());
 	if (c.settings_loaded)
 		settings_release(&c.settings);
+	store_close(c.store);
 	return kg_exit_code(err);
 }

@@ -91,8 +91,9 @@ enum kg_err settings_load(const char *path, struct settings *s)
 	for (size_t i = 0; i < s->n_representative; i++)
 		s->representative_postal[i] = kg_strdup(conf_str(conf_child(rep, i)) ? conf_str(conf_child(rep, i)) : "");
 
-	long sheets, proofs;
-	if ((err = conf_get_int(r, "output.max_sheets_per_file", 1000, &sheets)) ||
+	long sheets, proofs, reinquiry_days;
+	if ((err = conf_get_int(r, "policy.reinquiry_valid_days", 90, &reinquiry_days)) ||
+	    (err = conf_get_int(r, "output.max_sheets_per_file", 1000, &sheets)) ||
 	    (err = conf_get_int(r, "output.proofs", 3, &proofs)))
 		goto out;
 	if (sheets < 2) {
@@ -100,6 +101,7 @@ enum kg_err settings_load(const char *path, struct settings *s)
 		goto out;
 	}
 	s->max_sheets_per_file = (int)sheets;
+	s->reinquiry_valid_days = (int)reinquiry_days;
 	s->proofs = (int)proofs;
 	s->templates_dir = str(r, "output.templates", "templates");
 	s->qr_url = str(r, "output.application_qr_url", "https://net.kojinbango-card.go.jp/SS_SERVICE_OUT/FA01S001Action.do?id={id}");

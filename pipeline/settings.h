@@ -38,6 +38,7 @@ struct settings {
 	char *templates_dir;   /* default "templates" */
 	char *qr_url;          /* 交付申請用 QR; "{id}" is replaced by the application ID */
 	int max_sheets_per_file;
+	int reinquiry_valid_days; /* validity of a re-inquiry form once the certificate has expired (90) */
 	int proofs;            /* residents with PNG proofs */
 	char *unknown_glyph;   /* "substitute" (use the table, else hold) or "hold" */
 	struct settings_substitute *substitutes;

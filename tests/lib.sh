@@ -4,7 +4,7 @@
 set -u
 export LC_ALL=C.UTF-8 TZ=Asia/Tokyo
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-KIGEN=${KIGEN:-$ROOT/kigen}
+export KIGEN=${KIGEN:-$ROOT/kigen}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 export KIGEN_DB="$T/kigen.db"

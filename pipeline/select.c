@@ -1,0 +1,227 @@
+/*
+ * select.c: the selection stage. Candidates come from the expiry indexes (a date range, no
+ * scan of all residents); the exact rule (rules_is_due) and the exclusions are applied here.
+ */
+#include "select.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules.h"
+#include "banned.h"
+
+const char *select_reason_name(enum select_reason r)
+{
+	static const char *const names[SELECT_N_REASONS] = {
+		[SELECT_DECEASED] = "deceased",
+		[SELECT_MOVED_OUT] = "moved_out",
+		[SELECT_CARD_SUSPENDED] = "card_suspended",
+		[SELECT_CARD_REVOKED] = "card_revoked",
+		[SELECT_PERIOD_OF_STAY] = "period_of_stay",
+		[SELECT_KYOSHO] = "kyosho",
+		[SELECT_UNPRINTABLE] = "unprintable_name",
+	};
+	return (size_t)r < SELECT_N_REASONS ? names[r] : "?";
+}
+
+struct item {
+	int64_t resident, parent;
+	enum mailset_kind kind;
+	enum mailset_target target;
+	int certs, expiry, valid_until;
+	char postal[16];
+	char *print_name;
+};
+
+struct run {
+	struct store *st;
+	const struct settings *set;
+	const struct select_vetter *vetter;
+	int date;
+	struct select_result *res;
+	struct item *items;
+	size_t n, alloc;
+};
+
+static void add_item(struct run *r, const struct item *it)
+{
+	if (r->n == r->alloc)
+		r->items = kg_realloc(r->items, (r->alloc = r->alloc ? r->alloc * 2 : 256) * sizeof *r->items);
+	r->items[r->n++] = *it;
+}
+
+/* The next thing to expire after the run date, and what it is. */
+static bool next_expiry(const struct store_candidate *c, int run, int *expiry, enum mailset_target *target,
+			int *certs)
+{
+	int e = c->card_expires > run ? c->card_expires : RULES_NO_DATE;
+	int a = c->auth_status == STORE_CERT_VALID && c->auth_expires > run ? c->auth_expires : RULES_NO_DATE;
+	int g = c->sign_status == STORE_CERT_VALID && c->sign_expires > run ? c->sign_expires : RULES_NO_DATE;
+	int best = e;
+	if (a != RULES_NO_DATE && (best == RULES_NO_DATE || a < best))
+		best = a;
+	if (g != RULES_NO_DATE && (best == RULES_NO_DATE || g < best))
+		best = g;
+	if (best == RULES_NO_DATE)
+		return false;
+	*expiry = best;
+	/* The card first or on the same day as the certificates: renewing the card renews them too. */
+	if (best == e) {
+		*target = MAILSET_CARD;
+		*certs = 0;
+	} else {
+		*target = MAILSET_CERT;
+		*certs = (a == best ? MAILSET_AUTH : 0) | (g == best ? MAILSET_SIGN : 0);
+	}
+	return true;
+}
+
+static enum kg_err consider(void *ctx, const struct store_candidate *c)
+{
+	struct run *r = ctx;
+	struct item it = {.resident = c->resident, .kind = MAILSET_NOTICE};
+	if (!next_expiry(c, r->date, &it.expiry, &it.target, &it.certs) ||
+	    !rules_is_due(&r->set->policy, r->date, it.expiry))
+		return KG_OK;
+
+	bool exists;
+	enum kg_err err = store_notice_exists(r->st, c->resident, it.target, it.expiry, &exists);
+	if (err || exists)
+		return err;
+
+	int reason = -1;
+	if (c->status == STORE_DECEASED)
+		reason = SELECT_DECEASED;
+	else if (c->status == STORE_MOVED_OUT)
+		reason = SELECT_MOVED_OUT;
+	else if (c->card_status == STORE_CARD_SUSPENDED)
+		reason = SELECT_CARD_SUSPENDED;
+	else if (c->card_status == STORE_CARD_REVOKED)
+		reason = SELECT_CARD_REVOKED;
+	else if (c->foreign && c->stay_until != RULES_NO_DATE && it.expiry == c->stay_until)
+		reason = SELECT_PERIOD_OF_STAY;
+	else if (c->kyosho)
+		reason = SELECT_KYOSHO;
+	if (reason < 0 && r->vetter && r->vetter->vet) {
+		bool hold = false;
+		if ((err = r->vetter->vet(r->vetter->ctx, c->name, &it.print_name, &hold)))
+			return err;
+		if (hold)
+			reason = SELECT_UNPRINTABLE;
+	}
+	if (reason >= 0) {
+		free(it.print_name);
+		r->res->excluded[reason]++;
+		return KG_OK;
+	}
+	it.valid_until = it.expiry;
+	snprintf(it.postal, sizeof it.postal, "%s", c->postal_code);
+	add_item(r, &it);
+	if (it.target == MAILSET_CARD)
+		r->res->card++;
+	else
+		r->res->cert++;
+	return KG_OK;
+}
+
+static enum kg_err consider_reinquiry(void *ctx, const struct store_reinquiry *q)
+{
+	struct run *r = ctx;
+	if (q->status != STORE_ACTIVE)
+		return KG_OK; /* moved out or died since: nobody to write to */
+	struct item it = {
+		.resident = q->resident,
+		.parent = q->notice,
+		.kind = MAILSET_REINQUIRY,
+		.target = MAILSET_CERT,
+		.certs = q->certs ? q->certs : MAILSET_AUTH | MAILSET_SIGN,
+		.expiry = q->expiry,
+		/* The form is valid until the certificate expires; once that has passed, for as long
+		 * as a new issuance's inquiry stays open at the counter. */
+		.valid_until = q->expiry > r->date ? q->expiry : r->date + r->set->reinquiry_valid_days,
+	};
+	snprintf(it.postal, sizeof it.postal, "%s", q->postal_code);
+	add_item(r, &it);
+	r->res->reinquiries++;
+	return KG_OK;
+}
+
+/* Mailing order: postal code, then the order the registry gave the residents. */
+static int by_mailing_order(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+	int c = strcmp(x->postal, y->postal);
+	if (c)
+		return c;
+	return x->resident < y->resident ? -1 : x->resident > y->resident ? 1 : (x->kind > y->kind) - (x->kind < y->kind);
+}
+
+static enum kg_err write_batch(struct run *r)
+{
+	enum kg_err err = store_batch_create(r->st, r->date, &r->res->batch);
+	for (size_t i = 0; !err && i < r->n; i++) {
+		const struct item *it = &r->items[i];
+		struct store_new_notice nn = {
+			.resident = it->resident,
+			.kind = it->kind,
+			.target = it->target,
+			.certs = it->certs,
+			.expiry = it->expiry,
+			.valid_until = it->valid_until,
+			.parent = it->parent,
+			.seq = (int)i + 1,
+			.name = it->print_name,
+		};
+		char app_id[24];
+		err = store_notice_add(r->st, r->res->batch, r->set->lgcode, &nn, app_id);
+		if (!err && it->parent)
+			err = store_notice_mark_reinquired(r->st, it->parent);
+	}
+	for (int k = 0; !err && k < SELECT_N_REASONS; k++)
+		if (r->res->excluded[k])
+			err = store_batch_add_exclusion(r->st, r->res->batch, select_reason_name(k), r->res->excluded[k]);
+	return err;
+}
+
+enum kg_err select_run(struct store *st, const struct settings *set, int run_date, bool dry_run,
+		       const struct select_vetter *vetter, struct select_result *res)
+{
+	struct run r = {.st = st, .set = set, .vetter = vetter, .date = run_date, .res = res};
+	memset(res, 0, sizeof *res);
+
+	/* Read and write in one write transaction, so what is counted is what is written. */
+	res->stale_before = RULES_NO_DATE;
+	enum kg_err err = store_begin(st);
+	if (err)
+		return err;
+	long long last;
+	if ((err = store_meta_get(st, "last_selection", RULES_NO_DATE, &last)))
+		goto out;
+	if (last != RULES_NO_DATE && run_date < last) {
+		res->stale_before = (int)last;
+		goto out;
+	}
+	if (!dry_run && (err = store_meta_set(st, "last_selection", run_date)))
+		goto out;
+	/* A notice is due from notice_from(E) = window opens - lead days, and the window opens at
+	 * most three months + a day before E: no due expiry lies beyond this bound. */
+	int upto = run_date + set->policy.lead_days + 93;
+	if ((err = store_each_candidate(st, run_date, upto, consider, &r)) ||
+	    (err = store_each_reinquiry_due(st, consider_reinquiry, &r)))
+		goto out;
+	res->notices = (long)r.n;
+	if (dry_run)
+		goto out;
+	qsort(r.items, r.n, sizeof *r.items, by_mailing_order);
+	if ((r.n && (err = write_batch(&r))) || (err = store_commit(st)))
+		goto out;
+out:
+	store_rollback(st); /* a no-op after a commit */
+	for (size_t i = 0; i < r.n; i++)
+		free(r.items[i].print_name);
+	free(r.items);
+	if (err)
+		res->batch = 0;
+	return err;
+}

@@ -1,0 +1,845 @@
+/*
+ * store.c: SQLite behind store.h. Statements live in one table, prepared on first use and
+ * kept for the life of the handle; every value goes through a bound parameter.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rules.h"
+#include "banned.h"
+
+/* Numbered migrations: migration[i] takes the schema from version i to i + 1. Never edit one
+ * that has shipped; add the next. */
+static const char *const migrations[] = {
+	/* 1: the first schema */
+	"CREATE TABLE residents ("
+	"  id INTEGER PRIMARY KEY,"
+	"  registry_id TEXT NOT NULL UNIQUE,"
+	"  name TEXT NOT NULL, kana TEXT NOT NULL,"
+	"  birth INTEGER NOT NULL,"
+	"  sex INTEGER NOT NULL CHECK (sex IN (1, 2, 9)),"
+	"  postal_code TEXT NOT NULL,"
+	"  addr_town TEXT NOT NULL, addr_block TEXT NOT NULL, addr_building TEXT NOT NULL,"
+	"  nationality TEXT NOT NULL DEFAULT '',"
+	"  stay_until INTEGER,"
+	"  kyosho INTEGER NOT NULL DEFAULT 0,"
+	"  status INTEGER NOT NULL CHECK (status IN (0, 1, 2)),"
+	"  updated_at TEXT NOT NULL);"
+	"CREATE TABLE cards ("
+	"  id INTEGER PRIMARY KEY,"
+	"  resident INTEGER NOT NULL UNIQUE REFERENCES residents(id) ON DELETE CASCADE,"
+	"  issued_on INTEGER NOT NULL, received_on INTEGER, expires_on INTEGER NOT NULL,"
+	"  status INTEGER NOT NULL CHECK (status IN (0, 1, 2)),"
+	"  face_auth INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX cards_expiry ON cards(expires_on);"
+	"CREATE TABLE certificates ("
+	"  id INTEGER PRIMARY KEY,"
+	"  card INTEGER NOT NULL REFERENCES cards(id) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('sign', 'auth')),"
+	"  issued_on INTEGER NOT NULL, expires_on INTEGER NOT NULL,"
+	"  status INTEGER NOT NULL CHECK (status IN (1, 2)),"
+	"  serial TEXT NOT NULL DEFAULT '',"
+	"  UNIQUE (card, kind));"
+	"CREATE INDEX certificates_expiry ON certificates(expires_on);"
+	"CREATE TABLE batches ("
+	"  id INTEGER PRIMARY KEY,"
+	"  run_date INTEGER NOT NULL,"
+	"  state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 4),"
+	"  notices INTEGER NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE batch_exclusions ("
+	"  batch INTEGER NOT NULL REFERENCES batches(id),"
+	"  reason TEXT NOT NULL, count INTEGER NOT NULL,"
+	"  PRIMARY KEY (batch, reason));"
+	/* AUTOINCREMENT: a row id, and so an application ID, is never reused even after a delete. */
+	"CREATE TABLE notices ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  app_id TEXT UNIQUE,"
+	"  resident INTEGER NOT NULL REFERENCES residents(id),"
+	"  kind INTEGER NOT NULL CHECK (kind IN (0, 1)),"
+	"  target INTEGER NOT NULL CHECK (target IN (0, 1)),"
+	"  certs INTEGER NOT NULL,"
+	"  expiry INTEGER NOT NULL, valid_until INTEGER NOT NULL,"
+	"  batch INTEGER NOT NULL REFERENCES batches(id),"
+	"  seq INTEGER NOT NULL,"
+	"  state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 5),"
+	"  parent INTEGER REFERENCES notices(id),"
+	"  name TEXT NOT NULL, kana TEXT NOT NULL, postal_code TEXT NOT NULL,"
+	"  addr_town TEXT NOT NULL, addr_block TEXT NOT NULL, addr_building TEXT NOT NULL,"
+	"  birth INTEGER NOT NULL, foreign_resident INTEGER NOT NULL, has_sign_cert INTEGER NOT NULL,"
+	"  created_at TEXT NOT NULL,"
+	"  UNIQUE (batch, seq));"
+	"CREATE UNIQUE INDEX notices_once ON notices(resident, target, expiry) WHERE kind = 0;"
+	"CREATE INDEX notices_state ON notices(state) WHERE state = 3;"
+	"CREATE TABLE redemptions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  notice INTEGER REFERENCES notices(id),"
+	"  app_id TEXT NOT NULL,"
+	"  at TEXT NOT NULL, terminal TEXT NOT NULL, staff TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL, detail TEXT NOT NULL);"
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"CREATE TRIGGER redemptions_no_update BEFORE UPDATE ON redemptions"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;"
+	"CREATE TRIGGER redemptions_no_delete BEFORE DELETE ON redemptions"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;",
+};
+
+enum stmt_id {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+	ST_RESIDENT_PUT, ST_CARD_PUT, ST_CARD_DEL, ST_CERT_PUT, ST_CERT_DEL, ST_RESIDENT_COUNT,
+	ST_CANDIDATES, ST_NOTICE_EXISTS, ST_REINQUIRY_DUE,
+	ST_BATCH_NEW, ST_BATCH_STATE, ST_BATCH_EXCL, ST_BATCH_COUNT,
+	ST_NOTICE_ADD, ST_NOTICE_APPID, ST_NOTICE_REINQUIRED,
+	ST_BATCHES, ST_BATCH_GET, ST_BATCH_EXCLUSIONS, ST_SETS,
+	ST_NOTICE_BY_APPID, ST_NOTICE_MOVE, ST_AUDIT, ST_META_GET, ST_META_SET,
+	ST_COUNT
+};
+
+static const char *const sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_RESIDENT_PUT] =
+		"INSERT INTO residents (registry_id, name, kana, birth, sex, postal_code, addr_town, addr_block,"
+		" addr_building, nationality, stay_until, kyosho, status, updated_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+		" ON CONFLICT (registry_id) DO UPDATE SET name = ?2, kana = ?3, birth = ?4, sex = ?5,"
+		" postal_code = ?6, addr_town = ?7, addr_block = ?8, addr_building = ?9, nationality = ?10,"
+		" stay_until = ?11, kyosho = ?12, status = ?13, updated_at = ?14"
+		" RETURNING id",
+	[ST_CARD_PUT] =
+		"INSERT INTO cards (resident, issued_on, received_on, expires_on, status, face_auth)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+		" ON CONFLICT (resident) DO UPDATE SET issued_on = ?2, received_on = ?3, expires_on = ?4,"
+		" status = ?5, face_auth = ?6 RETURNING id",
+	[ST_CARD_DEL] = "DELETE FROM cards WHERE resident = ?1",
+	[ST_CERT_PUT] =
+		"INSERT INTO certificates (card, kind, issued_on, expires_on, status, serial)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+		" ON CONFLICT (card, kind) DO UPDATE SET issued_on = ?3, expires_on = ?4, status = ?5, serial = ?6",
+	[ST_CERT_DEL] = "DELETE FROM certificates WHERE card = ?1 AND kind = ?2",
+	[ST_RESIDENT_COUNT] = "SELECT count(*) FROM residents",
+	[ST_CANDIDATES] =
+		"SELECT r.id, r.postal_code, r.name, r.status, r.kyosho, r.nationality <> '', r.stay_until,"
+		" c.status, c.expires_on, a.status, a.expires_on, g.status, g.expires_on"
+		" FROM (SELECT id FROM cards WHERE expires_on > ?1 AND expires_on <= ?2"
+		"       UNION SELECT card FROM certificates WHERE expires_on > ?1 AND expires_on <= ?2) AS hit"
+		" JOIN cards c ON c.id = hit.id"
+		" JOIN residents r ON r.id = c.resident"
+		" LEFT JOIN certificates a ON a.card = c.id AND a.kind = 'auth'"
+		" LEFT JOIN certificates g ON g.card = c.id AND g.kind = 'sign'",
+	[ST_NOTICE_EXISTS] =
+		"SELECT 1 FROM notices WHERE resident = ?1 AND target = ?2 AND expiry = ?3 AND kind = 0",
+	[ST_REINQUIRY_DUE] =
+		"SELECT n.id, n.resident, n.expiry, n.certs, r.postal_code, r.status"
+		" FROM notices n JOIN residents r ON r.id = n.resident WHERE n.state = 3 ORDER BY n.id",
+	[ST_BATCH_NEW] = "INSERT INTO batches (run_date, state, created_at) VALUES (?1, 0, ?2)",
+	[ST_BATCH_STATE] = "UPDATE batches SET state = ?2 WHERE id = ?1",
+	[ST_BATCH_EXCL] =
+		"INSERT INTO batch_exclusions (batch, reason, count) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT (batch, reason) DO UPDATE SET count = count + ?3",
+	[ST_BATCH_COUNT] = "UPDATE batches SET notices = notices + 1 WHERE id = ?1",
+	[ST_NOTICE_ADD] =
+		"INSERT INTO notices (resident, kind, target, certs, expiry, valid_until, batch, seq, state, parent,"
+		" name, kana, postal_code, addr_town, addr_block, addr_building, birth, foreign_resident,"
+		" has_sign_cert, created_at)"
+		" SELECT r.id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, coalesce(?10, r.name), r.kana, r.postal_code,"
+		" r.addr_town, r.addr_block, r.addr_building, r.birth, r.nationality <> '',"
+		" EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
+		"         WHERE c.resident = r.id AND g.status = 1), ?11"
+		" FROM residents r WHERE r.id = ?1",
+	[ST_NOTICE_APPID] = "UPDATE notices SET app_id = ?2 WHERE id = ?1",
+	[ST_NOTICE_REINQUIRED] = "UPDATE notices SET state = 4 WHERE id = ?1 AND state = 3",
+	[ST_BATCHES] = "SELECT id, run_date, state, notices, created_at FROM batches ORDER BY id DESC",
+	[ST_BATCH_GET] = "SELECT id, run_date, state, notices, created_at FROM batches WHERE id = ?1",
+	[ST_BATCH_EXCLUSIONS] = "SELECT reason, count FROM batch_exclusions WHERE batch = ?1 ORDER BY reason",
+	[ST_SETS] =
+		"SELECT n.seq, n.batch, b.run_date, n.app_id, r.registry_id, n.name, n.kana, n.postal_code,"
+		" n.addr_town, n.addr_block, n.addr_building, n.kind, n.target, n.certs, n.valid_until, n.birth,"
+		" n.foreign_resident, n.has_sign_cert"
+		" FROM notices n JOIN batches b ON b.id = n.batch JOIN residents r ON r.id = n.resident"
+		" WHERE n.batch = ?1 AND n.seq BETWEEN ?2 AND ?3 ORDER BY n.seq",
+	[ST_NOTICE_BY_APPID] =
+		"SELECT n.id, n.resident, n.app_id, n.kind, n.target, n.certs, n.expiry, n.valid_until, n.state,"
+		" n.name, coalesce(a.serial, ''), coalesce(a.expires_on, -1000000), n.has_sign_cert"
+		" FROM notices n LEFT JOIN cards c ON c.resident = n.resident"
+		" LEFT JOIN certificates a ON a.card = c.id AND a.kind = 'auth'"
+		" WHERE n.app_id = ?1",
+	[ST_NOTICE_MOVE] = "UPDATE notices SET state = ?3 WHERE id = ?1 AND state = ?2",
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+	[ST_AUDIT] =
+		"INSERT INTO redemptions (notice, app_id, at, terminal, staff, outcome, detail)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+};
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	sqlite3_stmt *st[ST_COUNT];
+};
+
+static enum kg_err db_fail(struct store *s, const char *what)
+{
+	return kg_fail(KG_EDB, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+/* The prepared statement id, reset and unbound, ready for new parameters. */
+static sqlite3_stmt *stmt(struct store *s, enum stmt_id id)
+{
+	if (!s->st[id] && sqlite3_prepare_v3(s->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->st[id], NULL))
+		return NULL;
+	sqlite3_reset(s->st[id]);
+	sqlite3_clear_bindings(s->st[id]);
+	return s->st[id];
+}
+
+static void bind_date(sqlite3_stmt *q, int i, int day)
+{
+	if (day == RULES_NO_DATE)
+		sqlite3_bind_null(q, i);
+	else
+		sqlite3_bind_int(q, i, day);
+}
+
+static int column_date(sqlite3_stmt *q, int i)
+{
+	return sqlite3_column_type(q, i) == SQLITE_NULL ? RULES_NO_DATE : sqlite3_column_int(q, i);
+}
+
+static void bind_text(sqlite3_stmt *q, int i, const char *t)
+{
+	if (t)
+		sqlite3_bind_text(q, i, t, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, i);
+}
+
+static const char *column_text(sqlite3_stmt *q, int i)
+{
+	const unsigned char *t = sqlite3_column_text(q, i);
+	return t ? (const char *)t : "";
+}
+
+/* Runs a statement that returns no rows (or whose rows are ignored). */
+static enum kg_err step_done(struct store *s, sqlite3_stmt *q, const char *what)
+{
+	int rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		;
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? KG_OK : db_fail(s, what);
+}
+
+static void now_text(char out[32])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%S%z", &tm);
+}
+
+static enum kg_err exec(struct store *s, const char *text)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(s->db, text, NULL, NULL, &msg) == SQLITE_OK)
+		return KG_OK;
+	enum kg_err err = kg_fail(KG_EDB, "%s: %s", s->path, msg ? msg : "failed");
+	sqlite3_free(msg);
+	return err;
+}
+
+static enum kg_err migrate(struct store *s)
+{
+	int version = store_version(s);
+	if (version > (int)KG_ARRAY_SIZE(migrations))
+		return kg_fail(KG_EDB, "%s: schema version %d is newer than this kigen (%zu)", s->path, version,
+			       KG_ARRAY_SIZE(migrations));
+	for (int v = version; v < (int)KG_ARRAY_SIZE(migrations); v++) {
+		char pragma[64];
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+		enum kg_err err;
+		if ((err = exec(s, "BEGIN IMMEDIATE")))
+			return err;
+		if ((err = exec(s, migrations[v])) || (err = exec(s, pragma)) || (err = exec(s, "COMMIT"))) {
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return err;
+		}
+	}
+	return KG_OK;
+}
+
+enum kg_err store_open(const char *path, struct store **out)
+{
+	/* Create the file owner-only before SQLite opens it; WAL and journal files inherit the mode. */
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kg_fail(KG_EIO, "%s: %s", path, strerror(errno));
+	close(fd);
+
+	struct store *s = kg_calloc(1, sizeof *s);
+	s->path = kg_strdup(path);
+	enum kg_err err = KG_OK;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		err = db_fail(s, "open");
+		goto out;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+	if ((err = exec(s, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")) ||
+	    (err = migrate(s)))
+		goto out;
+out:
+	if (err) {
+		store_close(s);
+		return err;
+	}
+	*out = s;
+	return KG_OK;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+int store_version(struct store *s)
+{
+	sqlite3_stmt *q;
+	int v = 0;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}
+
+enum kg_err store_begin(struct store *s)
+{
+	sqlite3_stmt *q = stmt(s, ST_BEGIN);
+	if (!q)
+		return db_fail(s, "begin");
+	int rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	if (rc == SQLITE_BUSY)
+		return kg_fail(KG_ELOCKED, "%s: the database is busy with another run", s->path);
+	return rc == SQLITE_DONE ? KG_OK : db_fail(s, "begin");
+}
+
+enum kg_err store_commit(struct store *s)
+{
+	sqlite3_stmt *q = stmt(s, ST_COMMIT);
+	return q ? step_done(s, q, "commit") : db_fail(s, "commit");
+}
+
+void store_rollback(struct store *s)
+{
+	if (sqlite3_get_autocommit(s->db))
+		return;
+	sqlite3_stmt *q = stmt(s, ST_ROLLBACK);
+	if (q)
+		(void)step_done(s, q, "rollback");
+}
+
+/* --- residents ---------------------------------------------------------------------------- */
+
+static enum kg_err put_cert(struct store *s, int64_t card, const char *kind, const struct store_cert *c)
+{
+	sqlite3_stmt *q;
+	if (c->status == STORE_CERT_NONE) {
+		if (!(q = stmt(s, ST_CERT_DEL)))
+			return db_fail(s, "certificate");
+		sqlite3_bind_int64(q, 1, card);
+		sqlite3_bind_text(q, 2, kind, -1, SQLITE_STATIC);
+		return step_done(s, q, "certificate");
+	}
+	if (!(q = stmt(s, ST_CERT_PUT)))
+		return db_fail(s, "certificate");
+	sqlite3_bind_int64(q, 1, card);
+	sqlite3_bind_text(q, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 3, c->issued_on);
+	sqlite3_bind_int(q, 4, c->expires_on);
+	sqlite3_bind_int(q, 5, c->status);
+	bind_text(q, 6, c->serial ? c->serial : "");
+	return step_done(s, q, "certificate");
+}
+
+enum kg_err store_put_resident(struct store *s, const struct store_resident *r)
+{
+	char now[32];
+	now_text(now);
+	sqlite3_stmt *q = stmt(s, ST_RESIDENT_PUT);
+	if (!q)
+		return db_fail(s, "resident");
+	bind_text(q, 1, r->registry_id);
+	bind_text(q, 2, r->name);
+	bind_text(q, 3, r->kana);
+	sqlite3_bind_int(q, 4, r->birth);
+	sqlite3_bind_int(q, 5, r->sex);
+	bind_text(q, 6, r->postal_code);
+	bind_text(q, 7, r->addr_town);
+	bind_text(q, 8, r->addr_block);
+	bind_text(q, 9, r->addr_building);
+	bind_text(q, 10, r->nationality ? r->nationality : "");
+	bind_date(q, 11, r->stay_until);
+	sqlite3_bind_int(q, 12, r->kyosho);
+	sqlite3_bind_int(q, 13, r->status);
+	bind_text(q, 14, now);
+	if (sqlite3_step(q) != SQLITE_ROW)
+		return db_fail(s, "resident");
+	int64_t id = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+
+	if (!r->has_card) {
+		if (!(q = stmt(s, ST_CARD_DEL)))
+			return db_fail(s, "card");
+		sqlite3_bind_int64(q, 1, id);
+		return step_done(s, q, "card");
+	}
+	if (!(q = stmt(s, ST_CARD_PUT)))
+		return db_fail(s, "card");
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_int(q, 2, r->card_issued);
+	bind_date(q, 3, r->card_received);
+	sqlite3_bind_int(q, 4, r->card_expires);
+	sqlite3_bind_int(q, 5, r->card_status);
+	sqlite3_bind_int(q, 6, r->face_auth);
+	if (sqlite3_step(q) != SQLITE_ROW)
+		return db_fail(s, "card");
+	int64_t card = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+
+	enum kg_err err = put_cert(s, card, "auth", &r->auth);
+	return err ? err : put_cert(s, card, "sign", &r->sign);
+}
+
+enum kg_err store_count_residents(struct store *s, long *n)
+{
+	sqlite3_stmt *q = stmt(s, ST_RESIDENT_COUNT);
+	if (!q || sqlite3_step(q) != SQLITE_ROW)
+		return db_fail(s, "count");
+	*n = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	return KG_OK;
+}
+
+/* --- selection ---------------------------------------------------------------------------- */
+
+static int cert_status_at(sqlite3_stmt *q, int i)
+{
+	return sqlite3_column_type(q, i) == SQLITE_NULL ? STORE_CERT_NONE : sqlite3_column_int(q, i);
+}
+
+enum kg_err store_each_candidate(struct store *s, int after, int upto,
+				 enum kg_err (*fn)(void *ctx, const struct store_candidate *c), void *ctx)
+{
+	sqlite3_stmt *q = stmt(s, ST_CANDIDATES);
+	if (!q)
+		return db_fail(s, "candidates");
+	sqlite3_bind_int(q, 1, after);
+	sqlite3_bind_int(q, 2, upto);
+	int rc;
+	enum kg_err err = KG_OK;
+	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_candidate c = {
+			.resident = sqlite3_column_int64(q, 0),
+			.postal_code = column_text(q, 1),
+			.name = column_text(q, 2),
+			.status = sqlite3_column_int(q, 3),
+			.kyosho = sqlite3_column_int(q, 4),
+			.foreign = sqlite3_column_int(q, 5),
+			.stay_until = column_date(q, 6),
+			.card_status = sqlite3_column_int(q, 7),
+			.card_expires = sqlite3_column_int(q, 8),
+			.auth_status = cert_status_at(q, 9),
+			.auth_expires = column_date(q, 10),
+			.sign_status = cert_status_at(q, 11),
+			.sign_expires = column_date(q, 12),
+		};
+		err = fn(ctx, &c);
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = db_fail(s, "candidates");
+	sqlite3_reset(q);
+	return err;
+}
+
+enum kg_err store_notice_exists(struct store *s, int64_t resident, enum mailset_target target, int expiry,
+				bool *exists)
+{
+	sqlite3_stmt *q = stmt(s, ST_NOTICE_EXISTS);
+	if (!q)
+		return db_fail(s, "notice");
+	sqlite3_bind_int64(q, 1, resident);
+	sqlite3_bind_int(q, 2, target);
+	sqlite3_bind_int(q, 3, expiry);
+	int rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(s, "notice");
+	*exists = rc == SQLITE_ROW;
+	return KG_OK;
+}
+
+enum kg_err store_each_reinquiry_due(struct store *s,
+				     enum kg_err (*fn)(void *ctx, const struct store_reinquiry *r), void *ctx)
+{
+	sqlite3_stmt *q = stmt(s, ST_REINQUIRY_DUE);
+	if (!q)
+		return db_fail(s, "re-inquiries");
+	/* Collect first: fn inserts notices, which must not run while this cursor is open on the same table. */
+	struct store_reinquiry *list = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (n == alloc)
+			list = kg_realloc(list, (alloc = alloc ? alloc * 2 : 16) * sizeof *list);
+		struct store_reinquiry *r = &list[n++];
+		*r = (struct store_reinquiry){sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
+					      sqlite3_column_int(q, 2), sqlite3_column_int(q, 3), "",
+					      sqlite3_column_int(q, 5)};
+		snprintf(r->postal_code, sizeof r->postal_code, "%s", column_text(q, 4));
+	}
+	sqlite3_reset(q);
+	enum kg_err err = rc == SQLITE_DONE ? KG_OK : db_fail(s, "re-inquiries");
+	for (size_t i = 0; !err && i < n; i++)
+		err = fn(ctx, &list[i]);
+	free(list);
+	return err;
+}
+
+/* --- batches and notices ------------------------------------------------------------------- */
+
+const char *store_batch_state_name(enum store_batch_state st)
+{
+	static const char *const names[] = {"selected", "rendered", "exported", "done", "failed"};
+	return (size_t)st < KG_ARRAY_SIZE(names) ? names[st] : "?";
+}
+
+enum kg_err store_batch_create(struct store *s, int run_date, int64_t *batch)
+{
+	char now[32];
+	now_text(now);
+	sqlite3_stmt *q = stmt(s, ST_BATCH_NEW);
+	if (!q)
+		return db_fail(s, "batch");
+	sqlite3_bind_int(q, 1, run_date);
+	bind_text(q, 2, now);
+	enum kg_err err = step_done(s, q, "batch");
+	if (!err)
+		*batch = sqlite3_last_insert_rowid(s->db);
+	return err;
+}
+
+enum kg_err store_batch_set_state(struct store *s, int64_t batch, enum store_batch_state st)
+{
+	sqlite3_stmt *q = stmt(s, ST_BATCH_STATE);
+	if (!q)
+		return db_fail(s, "batch state");
+	sqlite3_bind_int64(q, 1, batch);
+	sqlite3_bind_int(q, 2, st);
+	return step_done(s, q, "batch state");
+}
+
+enum kg_err store_batch_add_exclusion(struct store *s, int64_t batch, const char *reason, long count)
+{
+	sqlite3_stmt *q = stmt(s, ST_BATCH_EXCL);
+	if (!q)
+		return db_fail(s, "exclusions");
+	sqlite3_bind_int64(q, 1, batch);
+	bind_text(q, 2, reason);
+	sqlite3_bind_int64(q, 3, count);
+	return step_done(s, q, "exclusions");
+}
+
+/* The application ID: municipality code (6) + kind (1) + row id (15) + Damm check (1). */
+static void make_app_id(const char *lgcode, int kind_digit, int64_t id, char out[24])
+{
+	snprintf(out, 24, "%.6s%d%015lld", lgcode, kind_digit % 10, (long long)id);
+	out[22] = rules_damm_digit(out, 22);
+	out[23] = '\0';
+}
+
+enum kg_err store_notice_add(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
+			     char app_id[24])
+{
+	char now[32];
+	now_text(now);
+	sqlite3_stmt *q = stmt(s, ST_NOTICE_ADD);
+	if (!q)
+		return db_fail(s, "notice");
+	sqlite3_bind_int64(q, 1, n->resident);
+	sqlite3_bind_int(q, 2, n->kind);
+	sqlite3_bind_int(q, 3, n->target);
+	sqlite3_bind_int(q, 4, n->certs);
+	sqlite3_bind_int(q, 5, n->expiry);
+	sqlite3_bind_int(q, 6, n->valid_until);
+	sqlite3_bind_int64(q, 7, batch);
+	sqlite3_bind_int(q, 8, n->seq);
+	if (n->parent)
+		sqlite3_bind_int64(q, 9, n->parent);
+	bind_text(q, 10, n->name);
+	bind_text(q, 11, now);
+	enum kg_err err = step_done(s, q, "notice");
+	if (err)
+		return err;
+	if (sqlite3_changes(s->db) != 1)
+		return kg_fail(KG_ENOTFOUND, "resident %lld is not in the registry", (long long)n->resident);
+	int64_t id = sqlite3_last_insert_rowid(s->db);
+	int kind_digit = n->kind == MAILSET_REINQUIRY ? 3 : n->target == MAILSET_CARD ? 1 : 2;
+	make_app_id(lgcode, kind_digit, id, app_id);
+
+	if (!(q = stmt(s, ST_NOTICE_APPID)))
+		return db_fail(s, "notice");
+	sqlite3_bind_int64(q, 1, id);
+	bind_text(q, 2, app_id);
+	if ((err = step_done(s, q, "notice")))
+		return err;
+	if (!(q = stmt(s, ST_BATCH_COUNT)))
+		return db_fail(s, "batch");
+	sqlite3_bind_int64(q, 1, batch);
+	return step_done(s, q, "batch");
+}
+
+enum kg_err store_notice_mark_reinquired(struct store *s, int64_t notice)
+{
+	sqlite3_stmt *q = stmt(s, ST_NOTICE_REINQUIRED);
+	if (!q)
+		return db_fail(s, "notice");
+	sqlite3_bind_int64(q, 1, notice);
+	return step_done(s, q, "notice");
+}
+
+static void read_batch(sqlite3_stmt *q, struct store_batch *b)
+{
+	b->id = sqlite3_column_int64(q, 0);
+	b->run_date = sqlite3_column_int(q, 1);
+	b->state = sqlite3_column_int(q, 2);
+	b->notices = sqlite3_column_int64(q, 3);
+	snprintf(b->created_at, sizeof b->created_at, "%s", column_text(q, 4));
+}
+
+enum kg_err store_batches(struct store *s, struct store_batch **out, size_t *n)
+{
+	sqlite3_stmt *q = stmt(s, ST_BATCHES);
+	if (!q)
+		return db_fail(s, "batches");
+	struct store_batch *list = NULL;
+	size_t len = 0, alloc = 0;
+	int rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (len == alloc)
+			list = kg_realloc(list, (alloc = alloc ? alloc * 2 : 16) * sizeof *list);
+		read_batch(q, &list[len++]);
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		free(list);
+		return db_fail(s, "batches");
+	}
+	*out = list;
+	*n = len;
+	return KG_OK;
+}
+
+enum kg_err store_batch_get(struct store *s, int64_t batch, struct store_batch *out)
+{
+	sqlite3_stmt *q = stmt(s, ST_BATCH_GET);
+	if (!q)
+		return db_fail(s, "batch");
+	sqlite3_bind_int64(q, 1, batch);
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		read_batch(q, out);
+	sqlite3_reset(q);
+	if (rc == SQLITE_DONE)
+		return kg_fail(KG_ENOTFOUND, "no batch %lld", (long long)batch);
+	return rc == SQLITE_ROW ? KG_OK : db_fail(s, "batch");
+}
+
+enum kg_err store_batch_exclusions(struct store *s, int64_t batch,
+				   enum kg_err (*fn)(void *ctx, const char *reason, long count), void *ctx)
+{
+	sqlite3_stmt *q = stmt(s, ST_BATCH_EXCLUSIONS);
+	if (!q)
+		return db_fail(s, "exclusions");
+	sqlite3_bind_int64(q, 1, batch);
+	int rc;
+	enum kg_err err = KG_OK;
+	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW)
+		err = fn(ctx, column_text(q, 0), (long)sqlite3_column_int64(q, 1));
+	if (!err && rc != SQLITE_DONE)
+		err = db_fail(s, "exclusions");
+	sqlite3_reset(q);
+	return err;
+}
+
+enum kg_err store_batch_sets(struct store *s, int64_t batch, int from, int to, struct mailset **out, size_t *n)
+{
+	sqlite3_stmt *q = stmt(s, ST_SETS);
+	if (!q)
+		return db_fail(s, "sets");
+	sqlite3_bind_int64(q, 1, batch);
+	sqlite3_bind_int(q, 2, from);
+	sqlite3_bind_int(q, 3, to);
+	struct mailset *sets = NULL;
+	size_t len = 0, alloc = 0;
+	int rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (len == alloc)
+			sets = kg_realloc(sets, (alloc = alloc ? alloc * 2 : 64) * sizeof *sets);
+		struct mailset *m = &sets[len++];
+		*m = (struct mailset){
+			.seq = sqlite3_column_int(q, 0),
+			.batch = sqlite3_column_int(q, 1),
+			.batch_day = sqlite3_column_int(q, 2),
+			.resident_id = kg_strdup(column_text(q, 4)),
+			.name = kg_strdup(column_text(q, 5)),
+			.kana = kg_strdup(column_text(q, 6)),
+			.postal_code = kg_strdup(column_text(q, 7)),
+			.addr_town = kg_strdup(column_text(q, 8)),
+			.addr_block = kg_strdup(column_text(q, 9)),
+			.addr_building = kg_strdup(column_text(q, 10)),
+			.kind = sqlite3_column_int(q, 11),
+			.target = sqlite3_column_int(q, 12),
+			.certs = sqlite3_column_int(q, 13),
+			.expiry = sqlite3_column_int(q, 14),
+			.birth = sqlite3_column_int(q, 15),
+			.foreign = sqlite3_column_int(q, 16),
+			.has_sign_cert = sqlite3_column_int(q, 17),
+		};
+		snprintf(m->app_id, sizeof m->app_id, "%s", column_text(q, 3));
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		store_sets_free(sets, len);
+		return db_fail(s, "sets");
+	}
+	*out = sets;
+	*n = len;
+	return KG_OK;
+}
+
+void store_sets_free(struct mailset *sets, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((char *)sets[i].resident_id);
+		free((char *)sets[i].name);
+		free((char *)sets[i].kana);
+		free((char *)sets[i].postal_code);
+		free((char *)sets[i].addr_town);
+		free((char *)sets[i].addr_block);
+		free((char *)sets[i].addr_building);
+		free((char *)sets[i].barcode);
+		free((char *)sets[i].no_barcode_reason);
+	}
+	free(sets);
+}
+
+/* --- the counter ----------------------------------------------------------------------------- */
+
+enum kg_err store_notice_by_app_id(struct store *s, const char *app_id, struct store_notice *out)
+{
+	sqlite3_stmt *q = stmt(s, ST_NOTICE_BY_APPID);
+	if (!q)
+		return db_fail(s, "notice");
+	bind_text(q, 1, app_id);
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*out = (struct store_notice){
+			.id = sqlite3_column_int64(q, 0),
+			.resident = sqlite3_column_int64(q, 1),
+			.kind = sqlite3_column_int(q, 3),
+			.target = sqlite3_column_int(q, 4),
+			.certs = sqlite3_column_int(q, 5),
+			.expiry = sqlite3_column_int(q, 6),
+			.valid_until = sqlite3_column_int(q, 7),
+			.state = sqlite3_column_int(q, 8),
+			.name = kg_strdup(column_text(q, 9)),
+			.auth_serial = kg_strdup(column_text(q, 10)),
+			.auth_expires = sqlite3_column_int(q, 11),
+			.has_sign_cert = sqlite3_column_int(q, 12),
+		};
+		snprintf(out->app_id, sizeof out->app_id, "%s", column_text(q, 2));
+	}
+	sqlite3_reset(q);
+	if (rc == SQLITE_DONE)
+		return kg_fail(KG_ENOTFOUND, "no notice with application ID %s", app_id);
+	return rc == SQLITE_ROW ? KG_OK : db_fail(s, "notice");
+}
+
+void store_notice_release(struct store_notice *n)
+{
+	free(n->name);
+	free(n->auth_serial);
+	n->name = n->auth_serial = NULL;
+}
+
+enum kg_err store_notice_transition(struct store *s, int64_t notice, enum store_notice_state from,
+				    enum store_notice_state to, bool *moved)
+{
+	sqlite3_stmt *q = stmt(s, ST_NOTICE_MOVE);
+	if (!q)
+		return db_fail(s, "notice");
+	sqlite3_bind_int64(q, 1, notice);
+	sqlite3_bind_int(q, 2, from);
+	sqlite3_bind_int(q, 3, to);
+	enum kg_err err = step_done(s, q, "notice");
+	if (!err)
+		*moved = sqlite3_changes(s->db) == 1;
+	return err;
+}
+
+enum kg_err store_audit(struct store *s, int64_t notice, const char *app_id, const char *terminal, const char *staff,
+			const char *outcome, const char *detail)
+{
+	char now[32];
+	now_text(now);
+	sqlite3_stmt *q = stmt(s, ST_AUDIT);
+	if (!q)
+		return db_fail(s, "audit");
+	if (notice)
+		sqlite3_bind_int64(q, 1, notice);
+	bind_text(q, 2, app_id);
+	bind_text(q, 3, now);
+	bind_text(q, 4, terminal);
+	bind_text(q, 5, staff);
+	bind_text(q, 6, outcome);
+	bind_text(q, 7, detail ? detail : "");
+	return step_done(s, q, "audit");
+}
+
+enum kg_err store_meta_get(struct store *s, const char *key, long long def, long long *value)
+{
+	sqlite3_stmt *q = stmt(s, ST_META_GET);
+	if (!q)
+		return db_fail(s, "meta");
+	bind_text(q, 1, key);
+	int rc = sqlite3_step(q);
+	*value = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : def;
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? KG_OK : db_fail(s, "meta");
+}
+
+enum kg_err store_meta_set(struct store *s, const char *key, long long value)
+{
+	sqlite3_stmt *q = stmt(s, ST_META_SET);
+	if (!q)
+		return db_fail(s, "meta");
+	bind_text(q, 1, key);
+	sqlite3_bind_int64(q, 2, value);
+	return step_done(s, q, "meta");
+}

@@ -1,0 +1,185 @@
+/*
+ * store.h: the database. Everything else speaks to this header, never to SQLite, so another
+ * backend can come later behind the same contract.
+ *
+ * One SQLite file in WAL mode with foreign keys on, created owner-only (0600). The schema
+ * lives in numbered migrations applied by store_open() (PRAGMA user_version). Every statement
+ * is prepared once with bound parameters. No table holds a My Number or a PIN.
+ *
+ * Dates are day numbers (rules.h); RULES_NO_DATE is stored as NULL.
+ * Strings handed to the store are copied; strings handed out are owned by the structure
+ * they arrive in and freed by its *_release / *_free function.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kg.h"
+#include "mailset.h"
+
+struct store;
+
+enum kg_err store_open(const char *path, struct store **out) KG_WUR;
+void store_close(struct store *s);
+/* The schema version after migrations. */
+int store_version(struct store *s);
+
+/* Transactions: begin takes the write lock at once (BEGIN IMMEDIATE). */
+enum kg_err store_begin(struct store *s) KG_WUR;
+enum kg_err store_commit(struct store *s) KG_WUR;
+void store_rollback(struct store *s);
+
+/* Small named integers the program keeps between runs (e.g. the last selection date). */
+enum kg_err store_meta_get(struct store *s, const char *key, long long def, long long *value) KG_WUR;
+enum kg_err store_meta_set(struct store *s, const char *key, long long value) KG_WUR;
+
+/* --- residents, cards, certificates (registry import) --------------------------------- */
+
+enum store_status { STORE_ACTIVE, STORE_MOVED_OUT, STORE_DECEASED };
+enum store_card_status { STORE_CARD_VALID, STORE_CARD_SUSPENDED, STORE_CARD_REVOKED };
+enum store_cert_status { STORE_CERT_NONE, STORE_CERT_VALID, STORE_CERT_REVOKED };
+
+struct store_cert {
+	enum store_cert_status status; /* STORE_CERT_NONE: not issued (nothing stored) */
+	int issued_on;
+	int expires_on;
+	const char *serial;
+};
+
+struct store_resident {
+	const char *registry_id;
+	const char *name, *kana;
+	int birth;
+	int sex; /* 1 male, 2 female (住民票の続柄コード順), 9 not stated */
+	const char *postal_code;
+	const char *addr_town, *addr_block, *addr_building;
+	const char *nationality; /* "" for Japanese nationals */
+	int stay_until;          /* RULES_NO_DATE when none */
+	bool kyosho;             /* a 居所 is registered (never printed) */
+	enum store_status status;
+	bool has_card;
+	int card_issued, card_received, card_expires;
+	enum store_card_status card_status;
+	bool face_auth;
+	struct store_cert auth, sign;
+};
+
+/* Inserts or updates one resident with the card and certificates (by registry_id). */
+enum kg_err store_put_resident(struct store *s, const struct store_resident *r) KG_WUR;
+/* Counts residents (for reports and tests). */
+enum kg_err store_count_residents(struct store *s, long *n) KG_WUR;
+
+/* --- selection -------------------------------------------------------------------------- */
+
+/* A resident whose card or a certificate expires in a date range, as selection sees it. */
+struct store_candidate {
+	int64_t resident;
+	const char *postal_code; /* borrowed until the next candidate */
+	const char *name;
+	int status;           /* enum store_status */
+	bool kyosho;
+	bool foreign;
+	int stay_until;
+	int card_status;      /* enum store_card_status */
+	int card_expires;
+	int auth_status, auth_expires; /* enum store_cert_status; RULES_NO_DATE when none */
+	int sign_status, sign_expires;
+};
+
+/* Calls fn for each resident with a card or certificate expiring in (after, upto]; stops at
+ * fn's first error. Uses the expiry indexes: no full scan. */
+enum kg_err store_each_candidate(struct store *s, int after, int upto,
+				 enum kg_err (*fn)(void *ctx, const struct store_candidate *c), void *ctx) KG_WUR;
+
+/* Is there a notice (not a re-inquiry) for this resident, target and expiry? */
+enum kg_err store_notice_exists(struct store *s, int64_t resident, enum mailset_target target, int expiry,
+				bool *exists) KG_WUR;
+
+/* A notice the counter sent down the 文書照会 route, waiting for its re-inquiry form. */
+struct store_reinquiry {
+	int64_t notice, resident;
+	int expiry;
+	int certs;
+	char postal_code[16];
+	int status; /* the resident's enum store_status now */
+};
+enum kg_err store_each_reinquiry_due(struct store *s,
+				     enum kg_err (*fn)(void *ctx, const struct store_reinquiry *r), void *ctx) KG_WUR;
+
+/* Batches. */
+enum store_batch_state { STORE_SELECTED, STORE_RENDERED, STORE_EXPORTED, STORE_DONE, STORE_FAILED };
+const char *store_batch_state_name(enum store_batch_state st);
+
+enum kg_err store_batch_create(struct store *s, int run_date, int64_t *batch) KG_WUR;
+enum kg_err store_batch_set_state(struct store *s, int64_t batch, enum store_batch_state st) KG_WUR;
+enum kg_err store_batch_add_exclusion(struct store *s, int64_t batch, const char *reason, long count) KG_WUR;
+
+/* A new notice; seq is its place in mailing order. Its application ID is derived from its
+ * never-reused row id (see README) and written into app_id (24 bytes). */
+struct store_new_notice {
+	int64_t resident;
+	enum mailset_kind kind;
+	enum mailset_target target;
+	int certs;
+	int expiry;
+	int valid_until;   /* the form's validity */
+	int64_t parent;    /* for a re-inquiry: the notice it replaces; else 0 */
+	int seq;
+	/* The printable snapshot: what was mailed stays as it was, whatever the registry says later. */
+	const char *name;
+};
+enum kg_err store_notice_add(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
+			     char app_id[24]) KG_WUR;
+/* Marks a re-inquired notice as replaced. */
+enum kg_err store_notice_mark_reinquired(struct store *s, int64_t notice) KG_WUR;
+
+struct store_batch {
+	int64_t id;
+	int run_date;
+	enum store_batch_state state;
+	long notices;
+	char created_at[32];
+};
+/* All batches, newest first; caller frees *out. */
+enum kg_err store_batches(struct store *s, struct store_batch **out, size_t *n) KG_WUR;
+enum kg_err store_batch_get(struct store *s, int64_t batch, struct store_batch *out) KG_WUR;
+/* Exclusion counts of a batch: calls fn per reason. */
+enum kg_err store_batch_exclusions(struct store *s, int64_t batch,
+				   enum kg_err (*fn)(void *ctx, const char *reason, long count), void *ctx) KG_WUR;
+
+/* The printable sets of a batch with seq in [from, to], in seq order. Free with store_sets_free. */
+enum kg_err store_batch_sets(struct store *s, int64_t batch, int from, int to, struct mailset **out,
+			     size_t *n) KG_WUR;
+void store_sets_free(struct mailset *sets, size_t n);
+
+/* --- the counter -------------------------------------------------------------------------- */
+
+enum store_notice_state { STORE_QUEUED, STORE_PRINTED, STORE_REDEEMED, STORE_REINQUIRE, STORE_REINQUIRED, STORE_VOID };
+
+struct store_notice {
+	int64_t id, resident;
+	char app_id[24];
+	enum mailset_kind kind;
+	enum mailset_target target;
+	int certs;
+	int expiry, valid_until;
+	enum store_notice_state state;
+	char *name;      /* as printed */
+	char *auth_serial; /* the holder's user-auth certificate as registered ("" if none) */
+	int auth_expires;
+	bool has_sign_cert;
+};
+enum kg_err store_notice_by_app_id(struct store *s, const char *app_id, struct store_notice *out) KG_WUR;
+void store_notice_release(struct store_notice *n);
+/* Moves a notice from one state to another atomically; *moved is false when another counter
+ * moved it first (so exactly one of two racing redemptions wins). */
+enum kg_err store_notice_transition(struct store *s, int64_t notice, enum store_notice_state from,
+				    enum store_notice_state to, bool *moved) KG_WUR;
+/* Appends one outcome to the audit table (append-only: the schema refuses updates and deletes). */
+enum kg_err store_audit(struct store *s, int64_t notice, const char *app_id, const char *terminal, const char *staff,
+			const char *outcome, const char *detail) KG_WUR;
+
+#endif
