@@ -242,10 +242,11 @@ static const struct command commands[] = {
 	 "Checks the check digit of a My Number (12 digits) or a local government code (6 digits).\n"
 	 "Exit 0 when valid, 1 when not. The number is never stored or logged."},
 	{"barcode", barcode_cmd, "barcode --postal NNN-NNNN --address TEXT [--building TEXT]",
-	 "Prints the Japan Post customer barcode for an address as JSON: code (the 20 symbol\n"
-	 "characters, CC1..CC8 spelled out), check, bars (67 of F/A/D/T). TEXT is the address after\n"
-	 "the 町域 (番地・号; 方書 in --building or after a space). Exit 1 with the reason when the\n"
-	 "piece gets no barcode (代表郵便番号 from --config, or 住所表示番号なし)."},
+	 "Prints the Japan Post customer barcode (カスタマバーコード) of an address.\n"
+	 "JSON: code (the 20 symbol characters, CC1..CC8 spelled out), check, bars (67 of F/A/D/T).\n"
+	 "TEXT is the address after the 町域 (番地・号; 方書 in --building or after a space).\n"
+	 "Exit 1 with the reason when the piece gets no barcode (代表郵便番号 from --config, or\n"
+	 "住所表示番号なし); exit 2 for a postal code that is not NNN-NNNN."},
 };
 
 static const struct command *find_command(const char *name)
