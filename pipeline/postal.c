@@ -367,6 +367,8 @@ enum kg_err postal_draw(cairo_t *cr, double x, double y, const char *bars, doubl
 			n = 0;
 	if (n != POSTAL_BARS)
 		return kg_fail(KG_EINPUT, "not a customer barcode: '%s'", bars ? bars : "");
+	cairo_save(cr);
+	cairo_set_source_rgb(cr, 0, 0, 0); /* the sorting machines read black bars only */
 	cairo_new_path(cr);
 	for (size_t i = 0; i < POSTAL_BARS; i++) {
 		const struct bar *b = bar_of(bars[i]);
@@ -374,6 +376,7 @@ enum kg_err postal_draw(cairo_t *cr, double x, double y, const char *bars, doubl
 				b->height * mm);
 	}
 	cairo_fill(cr);
+	cairo_restore(cr);
 	if (cairo_status(cr))
 		return kg_fail(KG_ERENDER, "customer barcode: %s", cairo_status_to_string(cairo_status(cr)));
 	return KG_OK;

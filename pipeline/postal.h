@@ -90,9 +90,9 @@ bool postal_is_representative(const struct settings *s, const char *postal_code)
 void postal_size(double pt_size, double *width, double *height);
 
 /*
- * Draws bars (POSTAL_BARS letters of F/A/D/T, as in struct postal_code) as filled rectangles in
- * the current source colour, the symbol's top-left corner at (x, y) in points, at pt_size
- * (clamped to POSTAL_PT_MIN..POSTAL_PT_MAX). It replaces cr's current path.
+ * Draws bars (POSTAL_BARS letters of F/A/D/T, as in struct postal_code) as black filled
+ * rectangles, the symbol's top-left corner at (x, y) in points (user units), at pt_size (clamped
+ * to POSTAL_PT_MIN..POSTAL_PT_MAX). cr's source is restored; its current path is cleared.
  * Errors: KG_EINPUT (nothing drawn) when bars is not 67 letters of F/A/D/T; KG_ERENDER when cr
  * is in an error state afterwards.
  */
