@@ -44,6 +44,7 @@ struct mailset {
 	bool foreign;         /* birth dates of foreign residents print in 西暦 */
 	bool has_sign_cert;   /* the form gets a 署名用 PIN box only then */
 	const char *barcode;  /* Japan Post customer barcode, 67 letters F/A/D/T, or NULL */
+	const char *barcode_code; /* the same as its 20 symbol characters and check, e.g. "1 0 ... CC4 / 9" */
 	const char *no_barcode_reason; /* why there is none, or NULL */
 };
 

@@ -31,7 +31,7 @@ struct item {
 	enum mailset_target target;
 	int certs, expiry, valid_until;
 	char postal[16];
-	char *print_name;
+	char *printed[4];
 };
 
 struct run {
@@ -105,13 +105,14 @@ static enum kg_err consider(void *ctx, const struct store_candidate *c)
 		reason = SELECT_KYOSHO;
 	if (reason < 0 && r->vetter && r->vetter->vet) {
 		bool hold = false;
-		if ((err = r->vetter->vet(r->vetter->ctx, c->name, &it.print_name, &hold)))
+		if ((err = r->vetter->vet(r->vetter->ctx, c->printed, it.printed, &hold)))
 			return err;
 		if (hold)
 			reason = SELECT_UNPRINTABLE;
 	}
 	if (reason >= 0) {
-		free(it.print_name);
+		for (int i = 0; i < 4; i++)
+			free(it.printed[i]);
 		r->res->excluded[reason]++;
 		return KG_OK;
 	}
@@ -171,7 +172,7 @@ static enum kg_err write_batch(struct run *r)
 			.valid_until = it->valid_until,
 			.parent = it->parent,
 			.seq = (int)i + 1,
-			.name = it->print_name,
+			.printed = {it->printed[0], it->printed[1], it->printed[2], it->printed[3]},
 		};
 		char app_id[24];
 		err = store_notice_add(r->st, r->res->batch, r->set->lgcode, &nn, app_id);
@@ -219,7 +220,8 @@ enum kg_err select_run(struct store *st, const struct settings *set, int run_dat
 out:
 	store_rollback(st); /* a no-op after a commit */
 	for (size_t i = 0; i < r.n; i++)
-		free(r.items[i].print_name);
+		for (int k = 0; k < 4; k++)
+			free(r.items[i].printed[k]);
 	free(r.items);
 	if (err)
 		res->batch = 0;

@@ -33,10 +33,11 @@ enum select_reason {
 };
 const char *select_reason_name(enum select_reason r);
 
-/* Decides how a name is printed. *print gets a substituted copy (caller frees) or NULL to
- * print it as registered; *hold = true holds the record back. NULL hook: print as registered. */
+/* Decides how a record's name and address (fields: name, 町域, 番地・号, 方書) are printed.
+ * print[i] gets a substituted copy (caller frees) or stays NULL to print field i as registered;
+ * *hold = true holds the record back for review. NULL hook: everything as registered. */
 struct select_vetter {
-	enum kg_err (*vet)(void *ctx, const char *name, char **print, bool *hold);
+	enum kg_err (*vet)(void *ctx, const char *const fields[4], char *print[4], bool *hold);
 	void *ctx;
 };
 

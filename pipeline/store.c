@@ -55,7 +55,13 @@ static const char *const migrations[] = {
 	"  run_date INTEGER NOT NULL,"
 	"  state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 4),"
 	"  notices INTEGER NOT NULL DEFAULT 0,"
-	"  created_at TEXT NOT NULL);"
+	"  created_at TEXT NOT NULL,"
+	"  error TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE batch_files ("
+	"  batch INTEGER NOT NULL REFERENCES batches(id),"
+	"  name TEXT NOT NULL, doc INTEGER NOT NULL, pages INTEGER NOT NULL,"
+	"  seq_from INTEGER NOT NULL, seq_to INTEGER NOT NULL,"
+	"  PRIMARY KEY (batch, name));"
 	"CREATE TABLE batch_exclusions ("
 	"  batch INTEGER NOT NULL REFERENCES batches(id),"
 	"  reason TEXT NOT NULL, count INTEGER NOT NULL,"
@@ -101,6 +107,7 @@ enum stmt_id {
 	ST_NOTICE_ADD, ST_NOTICE_APPID, ST_NOTICE_REINQUIRED,
 	ST_BATCHES, ST_BATCH_GET, ST_BATCH_EXCLUSIONS, ST_SETS,
 	ST_NOTICE_BY_APPID, ST_NOTICE_MOVE, ST_AUDIT, ST_META_GET, ST_META_SET,
+	ST_BATCH_ERROR, ST_BATCH_PRINTED, ST_BATCH_PLAN, ST_FILE_PUT, ST_FILES,
 	ST_COUNT
 };
 
@@ -130,7 +137,8 @@ static const char *const sql[ST_COUNT] = {
 	[ST_RESIDENT_COUNT] = "SELECT count(*) FROM residents",
 	[ST_CANDIDATES] =
 		"SELECT r.id, r.postal_code, r.name, r.status, r.kyosho, r.nationality <> '', r.stay_until,"
-		" c.status, c.expires_on, a.status, a.expires_on, g.status, g.expires_on"
+		" c.status, c.expires_on, a.status, a.expires_on, g.status, g.expires_on,"
+		" r.addr_town, r.addr_block, r.addr_building"
 		" FROM (SELECT id FROM cards WHERE expires_on > ?1 AND expires_on <= ?2"
 		"       UNION SELECT card FROM certificates WHERE expires_on > ?1 AND expires_on <= ?2) AS hit"
 		" JOIN cards c ON c.id = hit.id"
@@ -153,14 +161,15 @@ static const char *const sql[ST_COUNT] = {
 		" name, kana, postal_code, addr_town, addr_block, addr_building, birth, foreign_resident,"
 		" has_sign_cert, created_at)"
 		" SELECT r.id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, coalesce(?10, r.name), r.kana, r.postal_code,"
-		" r.addr_town, r.addr_block, r.addr_building, r.birth, r.nationality <> '',"
+		" coalesce(?12, r.addr_town), coalesce(?13, r.addr_block), coalesce(?14, r.addr_building),"
+		" r.birth, r.nationality <> '',"
 		" EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
 		"         WHERE c.resident = r.id AND g.status = 1), ?11"
 		" FROM residents r WHERE r.id = ?1",
 	[ST_NOTICE_APPID] = "UPDATE notices SET app_id = ?2 WHERE id = ?1",
 	[ST_NOTICE_REINQUIRED] = "UPDATE notices SET state = 4 WHERE id = ?1 AND state = 3",
-	[ST_BATCHES] = "SELECT id, run_date, state, notices, created_at FROM batches ORDER BY id DESC",
-	[ST_BATCH_GET] = "SELECT id, run_date, state, notices, created_at FROM batches WHERE id = ?1",
+	[ST_BATCHES] = "SELECT id, run_date, state, notices, created_at, error FROM batches ORDER BY id DESC",
+	[ST_BATCH_GET] = "SELECT id, run_date, state, notices, created_at, error FROM batches WHERE id = ?1",
 	[ST_BATCH_EXCLUSIONS] = "SELECT reason, count FROM batch_exclusions WHERE batch = ?1 ORDER BY reason",
 	[ST_SETS] =
 		"SELECT n.seq, n.batch, b.run_date, n.app_id, r.registry_id, n.name, n.kana, n.postal_code,"
@@ -175,6 +184,13 @@ static const char *const sql[ST_COUNT] = {
 		" LEFT JOIN certificates a ON a.card = c.id AND a.kind = 'auth'"
 		" WHERE n.app_id = ?1",
 	[ST_NOTICE_MOVE] = "UPDATE notices SET state = ?3 WHERE id = ?1 AND state = ?2",
+	[ST_BATCH_ERROR] = "UPDATE batches SET error = ?2 WHERE id = ?1",
+	[ST_BATCH_PRINTED] = "UPDATE notices SET state = 1 WHERE batch = ?1 AND state = 0",
+	[ST_BATCH_PLAN] = "SELECT seq, kind, target FROM notices WHERE batch = ?1 ORDER BY seq",
+	[ST_FILE_PUT] =
+		"INSERT OR REPLACE INTO batch_files (batch, name, doc, pages, seq_from, seq_to)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_FILES] = "SELECT name, doc, pages, seq_from, seq_to FROM batch_files WHERE batch = ?1 ORDER BY rowid",
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
 	[ST_AUDIT] =
@@ -457,7 +473,7 @@ enum kg_err store_each_candidate(struct store *s, int after, int upto,
 		struct store_candidate c = {
 			.resident = sqlite3_column_int64(q, 0),
 			.postal_code = column_text(q, 1),
-			.name = column_text(q, 2),
+			.printed = {column_text(q, 2), column_text(q, 13), column_text(q, 14), column_text(q, 15)},
 			.status = sqlite3_column_int(q, 3),
 			.kyosho = sqlite3_column_int(q, 4),
 			.foreign = sqlite3_column_int(q, 5),
@@ -591,8 +607,10 @@ enum kg_err store_notice_add(struct store *s, int64_t batch, const char *lgcode,
 	sqlite3_bind_int(q, 8, n->seq);
 	if (n->parent)
 		sqlite3_bind_int64(q, 9, n->parent);
-	bind_text(q, 10, n->name);
+	bind_text(q, 10, n->printed[0]);
 	bind_text(q, 11, now);
+	for (int i = 1; i < 4; i++)
+		bind_text(q, 11 + i, n->printed[i]);
 	enum kg_err err = step_done(s, q, "notice");
 	if (err)
 		return err;
@@ -630,6 +648,7 @@ static void read_batch(sqlite3_stmt *q, struct store_batch *b)
 	b->state = sqlite3_column_int(q, 2);
 	b->notices = sqlite3_column_int64(q, 3);
 	snprintf(b->created_at, sizeof b->created_at, "%s", column_text(q, 4));
+	snprintf(b->error, sizeof b->error, "%s", column_text(q, 5));
 }
 
 enum kg_err store_batches(struct store *s, struct store_batch **out, size_t *n)
@@ -744,6 +763,7 @@ void store_sets_free(struct mailset *sets, size_t n)
 		free((char *)sets[i].addr_block);
 		free((char *)sets[i].addr_building);
 		free((char *)sets[i].barcode);
+		free((char *)sets[i].barcode_code);
 		free((char *)sets[i].no_barcode_reason);
 	}
 	free(sets);
@@ -842,4 +862,94 @@ enum kg_err store_meta_set(struct store *s, const char *key, long long value)
 	bind_text(q, 1, key);
 	sqlite3_bind_int64(q, 2, value);
 	return step_done(s, q, "meta");
+}
+
+enum kg_err store_batch_set_error(struct store *s, int64_t batch, const char *error)
+{
+	sqlite3_stmt *q = stmt(s, ST_BATCH_ERROR);
+	if (!q)
+		return db_fail(s, "batch");
+	sqlite3_bind_int64(q, 1, batch);
+	bind_text(q, 2, error ? error : "");
+	return step_done(s, q, "batch");
+}
+
+enum kg_err store_batch_mark_printed(struct store *s, int64_t batch)
+{
+	sqlite3_stmt *q = stmt(s, ST_BATCH_PRINTED);
+	if (!q)
+		return db_fail(s, "batch");
+	sqlite3_bind_int64(q, 1, batch);
+	return step_done(s, q, "batch");
+}
+
+enum kg_err store_batch_plan(struct store *s, int64_t batch, unsigned char **kinds, int *n)
+{
+	sqlite3_stmt *q = stmt(s, ST_BATCH_PLAN);
+	if (!q)
+		return db_fail(s, "plan");
+	sqlite3_bind_int64(q, 1, batch);
+	unsigned char *list = NULL;
+	int len = 0, alloc = 0, rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (sqlite3_column_int(q, 0) != len + 1) {
+			sqlite3_reset(q);
+			free(list);
+			return kg_fail(KG_EDB, "batch %lld: sequence numbers are not 1..n", (long long)batch);
+		}
+		if (len == alloc)
+			list = kg_realloc(list, (size_t)(alloc = alloc ? alloc * 2 : 256));
+		list[len++] = (unsigned char)(sqlite3_column_int(q, 1) << 1 | sqlite3_column_int(q, 2));
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		free(list);
+		return db_fail(s, "plan");
+	}
+	*kinds = list;
+	*n = len;
+	return KG_OK;
+}
+
+enum kg_err store_batch_file_add(struct store *s, int64_t batch, const struct store_file *f)
+{
+	sqlite3_stmt *q = stmt(s, ST_FILE_PUT);
+	if (!q)
+		return db_fail(s, "files");
+	sqlite3_bind_int64(q, 1, batch);
+	bind_text(q, 2, f->name);
+	sqlite3_bind_int(q, 3, f->doc);
+	sqlite3_bind_int(q, 4, f->pages);
+	sqlite3_bind_int(q, 5, f->seq_from);
+	sqlite3_bind_int(q, 6, f->seq_to);
+	return step_done(s, q, "files");
+}
+
+enum kg_err store_batch_files(struct store *s, int64_t batch, struct store_file **out, size_t *n)
+{
+	sqlite3_stmt *q = stmt(s, ST_FILES);
+	if (!q)
+		return db_fail(s, "files");
+	sqlite3_bind_int64(q, 1, batch);
+	struct store_file *list = NULL;
+	size_t len = 0, alloc = 0;
+	int rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (len == alloc)
+			list = kg_realloc(list, (alloc = alloc ? alloc * 2 : 16) * sizeof *list);
+		struct store_file *f = &list[len++];
+		snprintf(f->name, sizeof f->name, "%s", column_text(q, 0));
+		f->doc = sqlite3_column_int(q, 1);
+		f->pages = sqlite3_column_int(q, 2);
+		f->seq_from = sqlite3_column_int(q, 3);
+		f->seq_to = sqlite3_column_int(q, 4);
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		free(list);
+		return db_fail(s, "files");
+	}
+	*out = list;
+	*n = len;
+	return KG_OK;
 }

@@ -77,8 +77,8 @@ enum kg_err store_count_residents(struct store *s, long *n) KG_WUR;
 /* A resident whose card or a certificate expires in a date range, as selection sees it. */
 struct store_candidate {
 	int64_t resident;
-	const char *postal_code; /* borrowed until the next candidate */
-	const char *name;
+	const char *postal_code; /* strings borrowed until the next candidate */
+	const char *printed[4];  /* name, addr_town, addr_block, addr_building */
 	int status;           /* enum store_status */
 	bool kyosho;
 	bool foreign;
@@ -128,8 +128,9 @@ struct store_new_notice {
 	int valid_until;   /* the form's validity */
 	int64_t parent;    /* for a re-inquiry: the notice it replaces; else 0 */
 	int seq;
-	/* The printable snapshot: what was mailed stays as it was, whatever the registry says later. */
-	const char *name;
+	/* The printable snapshot: what was mailed stays as it was, whatever the registry says later.
+	 * name, addr_town, addr_block, addr_building as printed; NULL: as registered. */
+	const char *printed[4];
 };
 enum kg_err store_notice_add(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
 			     char app_id[24]) KG_WUR;
@@ -142,10 +143,28 @@ struct store_batch {
 	enum store_batch_state state;
 	long notices;
 	char created_at[32];
+	char error[256]; /* why the last run of this batch stopped, "" when it did not */
 };
 /* All batches, newest first; caller frees *out. */
 enum kg_err store_batches(struct store *s, struct store_batch **out, size_t *n) KG_WUR;
 enum kg_err store_batch_get(struct store *s, int64_t batch, struct store_batch *out) KG_WUR;
+/* Records why a run stopped on this batch ("" clears it). */
+enum kg_err store_batch_set_error(struct store *s, int64_t batch, const char *error) KG_WUR;
+/* Marks the batch's queued notices as printed (handed to the print shop). */
+enum kg_err store_batch_mark_printed(struct store *s, int64_t batch) KG_WUR;
+/* Per seq 1..n, (kind << 1 | target) of each notice, so stages can plan without loading sets;
+ * caller frees *kinds. Fails if the sequence numbers are not exactly 1..n. */
+enum kg_err store_batch_plan(struct store *s, int64_t batch, unsigned char **kinds, int *n) KG_WUR;
+/* The files the render stage made for a batch. */
+struct store_file {
+	char name[64];
+	int doc; /* enum render_doc */
+	int pages;
+	int seq_from, seq_to;
+};
+enum kg_err store_batch_file_add(struct store *s, int64_t batch, const struct store_file *f) KG_WUR;
+/* In the order they were added; caller frees *out. */
+enum kg_err store_batch_files(struct store *s, int64_t batch, struct store_file **out, size_t *n) KG_WUR;
 /* Exclusion counts of a batch: calls fn per reason. */
 enum kg_err store_batch_exclusions(struct store *s, int64_t batch,
 				   enum kg_err (*fn)(void *ctx, const char *reason, long count), void *ctx) KG_WUR;
