@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "card.h"
 #include "kg.h"
 #include "rules.h"
 #include "sbuf.h"
@@ -186,6 +187,105 @@ static enum kg_err check_cmd(struct ctx *c, int argc, char **argv)
 	return valid ? KG_OK : kg_fail(KG_ESTATE, "%s", "");
 }
 
+/* --- card ------------------------------------------------------------------------------ */
+
+/*
+ * kigen card status: what staff (and tests) need to know about the reader and the card, read
+ * without a PIN and without ever sending a VERIFY. Exit 1 when the card is not a My Number card.
+ */
+static enum kg_err card_cmd(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"reader", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
+					     {0}};
+	static const char *const kind_names[] = {[CARD_KIND_OTHER] = "other", [CARD_KIND_OLD_TOKEN] = "old_token",
+						 [CARD_KIND_MYNUMBER] = "mynumber"};
+	const char *reader = NULL;
+	bool json = false;
+	char **names = NULL;
+	size_t n = 0;
+	struct card *card = NULL;
+	struct card_cert cert;
+	enum card_kind kind;
+	struct sbuf b = SBUF_INIT;
+	char day[RULES_DATE_LEN];
+	enum kg_err err;
+	int o;
+	if (argc < 2 || strcmp(argv[1], "status"))
+		return usage_error("card", "expected: card status [--reader NAME] [--json]");
+	optind = 1;
+	while ((o = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
+		if (o == 'r')
+			reader = optarg;
+		else if (o == 'j')
+			json = true;
+		else
+			return usage_error("card", "unknown option");
+	}
+	if ((err = card_list_readers(&names, &n)))
+		goto out;
+	sbuf_adds(&b, json ? "{\"readers\": [" : "");
+	for (size_t i = 0; i < n; i++) {
+		if (json) {
+			sbuf_adds(&b, i ? ", " : "");
+			sbuf_add_json(&b, names[i]);
+		} else {
+			sbuf_addf(&b, "カードリーダー: %s\n", names[i]);
+		}
+	}
+	sbuf_adds(&b, json ? "]" : n ? "" : "カードリーダー: なし\n");
+	if ((err = card_connect(reader, &card)) || (err = card_identify(card, &kind)))
+		goto out;
+	if (json) {
+		sbuf_adds(&b, ", \"reader\": ");
+		sbuf_add_json(&b, card_reader(card));
+		sbuf_addf(&b, ", \"mynumber\": %s, \"kind\": \"%s\", \"token\": ",
+			  kind == CARD_KIND_MYNUMBER ? "true" : "false", kind_names[kind]);
+		sbuf_add_json(&b, card_token_label(card));
+	} else {
+		sbuf_addf(&b, "使用したリーダー: %s\nカード: %s%s%s%s\n", card_reader(card),
+			  kind == CARD_KIND_MYNUMBER ? "マイナンバーカード" : "マイナンバーカードではありません",
+			  *card_token_label(card) ? " (" : "", card_token_label(card), *card_token_label(card) ? ")" : "");
+	}
+	if (kind != CARD_KIND_MYNUMBER) {
+		err = kg_fail(KG_ESTATE, "the card is not a My Number card (%s)",
+			      kind == CARD_KIND_OTHER ? "no JPKI application" : "not the JPKIAPICCTOKEN2 token");
+		goto out;
+	}
+	if ((err = card_read_auth_cert(card, &cert)))
+		goto out;
+	rules_format_date(cert.not_after, day);
+	if (json)
+		sbuf_addf(&b, ", \"auth_cert\": {\"serial\": \"%s\", \"expires\": \"%s\"}, \"pins\": {", cert.serial, day);
+	else
+		sbuf_addf(&b, "利用者証明用電子証明書: シリアル番号 %s、有効期限 %s\n", cert.serial, day);
+	for (int p = 0; p < CARD_PIN_COUNT; p++) {
+		int left;
+		bool verified;
+		if ((err = card_retries(card, (enum card_pin)p, &left, &verified)))
+			goto out;
+		if (json)
+			sbuf_addf(&b, "%s\"%s\": {\"left\": %d, \"max\": %d, \"verified\": %s}", p ? ", " : "",
+				  card_pin_name((enum card_pin)p), left, card_max_tries((enum card_pin)p),
+				  verified ? "true" : "false");
+		else if (verified || left == 0)
+			sbuf_addf(&b, "%sの暗証番号: %s\n", card_pin_label((enum card_pin)p),
+				  verified ? "照合済み" : "ロック中（本人の来庁が必要）");
+		else
+			sbuf_addf(&b, "%sの暗証番号: 残り %d 回（最大 %d 回）\n", card_pin_label((enum card_pin)p), left,
+				  card_max_tries((enum card_pin)p));
+	}
+	sbuf_adds(&b, json ? "}" : "");
+out:
+	if (json && (!err || err == KG_ESTATE))
+		sbuf_adds(&b, "}\n");
+	if (!sbuf_check(&b) && (!json || !err || err == KG_ESTATE))
+		fputs(b.buf, stdout);
+	sbuf_release(&b);
+	card_disconnect(card);
+	card_free_readers(names, n);
+	return err;
+}
+
 /* --- the table ------------------------------------------------------------------------- */
 
 static const struct command commands[] = {
@@ -198,6 +298,10 @@ static const struct command commands[] = {
 	{"check", check_cmd, "check mynumber N | check lgcode N",
 	 "Checks the check digit of a My Number (12 digits) or a local government code (6 digits).\n"
 	 "Exit 0 when valid, 1 when not. The number is never stored or logged."},
+	{"card", card_cmd, "card status [--reader NAME] [--json]",
+	 "Shows the card readers and the card: whether it is a My Number card, the user-auth\n"
+	 "certificate's serial and expiry, and the tries left of each PIN. Never sends a PIN (no\n"
+	 "VERIFY), so it cannot use a try. Exit 1 when the card is not a My Number card."},
 };
 
 static const struct command *find_command(const char *name)
