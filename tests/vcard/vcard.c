@@ -12,7 +12,10 @@
  * the test asks for), and per-PIN retry counters that go down on a wrong VERIFY, answer 63Cx,
  * lock at 0, reset on success and answer 9000 to a retry query once verified in the same power
  * session. Counters persist across reconnects of one process. A switch drops the connection in
- * the middle of the Nth VERIFY. PINs come from a file or an fd, never from argv.
+ * the middle of the Nth VERIFY; another re-inserts the card after a pause. Give the pause more
+ * than vpcd's 400 ms presence poll (as a hand would): re-inserted within one poll, pcscd never
+ * sees the removal and keeps the reader in a state where SCardConnect answers "no card".
+ * PINs come from a file or an fd, never from argv.
  *
  * For the tests to observe the card: --log FILE gets one line per APDU (VERIFY data is never
  * written: "VERIFY <ef>" only), --state FILE is rewritten (temp + rename) after every message
@@ -82,13 +85,14 @@ static struct {
 	bool drop_applies;   /* the dropped VERIFY counts on the card */
 	int reinsert_ms;     /* after a drop, reconnect after this long; -1: stay removed (exit) */
 	unsigned locked_sw;  /* answer to a retry query of a locked PIN */
+	bool log_atr;        /* log vpcd's presence polls too (every 400 ms; for debugging the rig) */
 	FILE *log;
 	const char *state;
 	/* the power session */
 	enum app app;
 	struct ef *ef;
 	int verifies;
-} v = {"127.0.0.1", 35963, true, 0, false, -1, 0x63C0, NULL, NULL, APP_NONE, NULL, 0};
+} v = {"127.0.0.1", 35963, true, 0, false, -1, 0x63C0, false, NULL, NULL, APP_NONE, NULL, 0};
 
 static void die(const char *what)
 {
@@ -387,6 +391,8 @@ static bool serve(int fd)
 				power_cycle();
 				break;
 			case 0x04:
+				if (v.log_atr)
+					logf_("ATR");
 				if (!send_msg(fd, atr, sizeof atr))
 					return false;
 				break;
@@ -451,8 +457,8 @@ static void usage(void)
 	      "YYYYMMDDHHMMSSZ]\n"
 	      "             [--key rsa|ec] [--token LABEL | --no-jpki] [--pins FILE | --pins-fd N]\n"
 	      "             [--tries SIGN,AUTH,JUKI] [--locked-answer 63C0|6984]\n"
-	      "             [--drop-on-verify N [--drop-applies]] [--reinsert-after MS] [--log FILE] [--state "
-	      "FILE]\n",
+	      "             [--drop-on-verify N [--drop-applies]] [--reinsert-after MS] [--log FILE [--log-atr]]\n"
+	      "             [--state FILE]\n",
 	      stderr);
 	exit(2);
 }
@@ -468,7 +474,7 @@ int main(int argc, char **argv)
 		{"tries", required_argument, NULL, 'T'},      {"locked-answer", required_argument, NULL, 'L'},
 		{"drop-on-verify", required_argument, NULL, 'd'}, {"drop-applies", no_argument, NULL, 'D'},
 		{"reinsert-after", required_argument, NULL, 'r'}, {"log", required_argument, NULL, 'l'},
-		{"state", required_argument, NULL, 'S'},      {0},
+		{"state", required_argument, NULL, 'S'},      {"log-atr", no_argument, NULL, 'A'}, {0},
 	};
 	const char *serial = "1234ABCD", *label = "JPKIAPICCTOKEN2";
 	char not_after[32] = "20351231145959Z";
@@ -517,6 +523,7 @@ int main(int argc, char **argv)
 				die("cannot open the log");
 			break;
 		case 'S': v.state = optarg; break;
+		case 'A': v.log_atr = true; break;
 		default: usage();
 		}
 	}
