@@ -14,6 +14,7 @@ R=$T/rig
 mkdir -p "$R"
 # The rig must go away even when a check fails or the script is interrupted.
 trap '"$RIG" stop "$R" >/dev/null 2>&1; rm -rf "$T"' EXIT
+trap 'exit 1' INT TERM HUP
 
 # PINs unlikely to appear anywhere by chance, so a leak would be found by grep.
 SIGN=K7Q2ZP AUTH=4071 JUKI=5928
@@ -54,6 +55,13 @@ expect_eq "a JPKIAPICCTOKEN2 card is a My Number card" "true,mynumber" "$(get my
 expect_eq "the certificate serial is read from the DER, upper case" "0123456789ABCDEF" "$(get auth_cert.serial)"
 expect_eq "notAfter 23:59:59 JST is that day" "2031-03-15" "$(get auth_cert.expires)"
 expect_eq "fresh counters read 5/3/3" "5,3,3" "$(get pins.sign.left),$(get pins.auth.left),$(get pins.juki.left)"
+
+"$KIGEN" card status --json --reader "Virtual PCD 00 01" >/dev/null 2>"$T/err"
+expect_eq "--reader picks that reader (an empty one: exit 1)" 1 $?
+check "--reader: the message names the reader and says it is empty" grep -q \
+	"reader 'Virtual PCD 00 01': no card in the reader" "$T/err"
+"$KIGEN" card status --reader "Virtual PCD 00 00" >/dev/null 2>&1
+expect_eq "--reader with the card's reader works" 0 $?
 
 "$KIGEN" card status >"$T/plain.out" 2>&1
 check "plain status shows Japanese labels for staff" grep -q \

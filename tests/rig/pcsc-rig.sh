@@ -57,15 +57,21 @@ client_env() {
 	export PCSCLITE_CSOCK_NAME="$DIR/sock/pcscd.comm"
 }
 
+# The helpers below return 1 with a message rather than exit, so that start can clean up.
 wait_card() { # present|absent
 	client_env
-	"$CARDTEST" wait "$1" "$WAIT_S" || die "the reader did not become $1 (see $DIR/pcscd.log, $DIR/vcard.err)"
+	"$CARDTEST" wait "$1" "$WAIT_S" && return 0
+	echo "pcsc-rig: the reader did not become $1 (see $DIR/pcscd.log, $DIR/vcard.err)" >&2
+	return 1
 }
 
 insert() { # VCARD-OPTIONS...
 	local pcscd
-	pcscd=$(cat "$DIR/pcscd.pid")
-	alive "$pcscd" pcscd || die "pcscd is not running"
+	pcscd=$(cat "$DIR/pcscd.pid" 2>/dev/null) || pcscd=
+	if ! alive "$pcscd" pcscd; then
+		echo "pcsc-rig: pcscd is not running" >&2
+		return 1
+	fi
 	nsenter -t "$pcscd" -n -- "$VCARD" --port 35963 --log "$DIR/card.log" --state "$DIR/card.state" "$@" \
 		</dev/null >>"$DIR/vcard.err" 2>&1 &
 	echo $! >"$DIR/vcard.pid"
@@ -117,9 +123,9 @@ DIR=$(cd "$2" && pwd) || die "$2: no such directory"
 shift 2
 case "$cmd" in
 start) start "$@" ;;
-card) remove && insert "$@" ;;
-remove) remove ;;
-wait) wait_card present ;;
+card) remove && insert "$@" || exit 1 ;;
+remove) remove || exit 1 ;;
+wait) wait_card present || exit 1 ;;
 stop) stop ;;
 *) die "unknown command $cmd" ;;
 esac

@@ -507,13 +507,17 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'F': read_pins(int_arg(optarg, 0, 1024, "--pins-fd: a file descriptor")); break;
-		case 'T':
-			if (sscanf(optarg, "%d,%d,%d", &pins[0].tries, &pins[1].tries, &pins[2].tries) != 3)
+		case 'T': {
+			int t[3];
+			if (sscanf(optarg, "%d,%d,%d", &t[0], &t[1], &t[2]) != 3)
 				die("--tries: SIGN,AUTH,JUKI");
-			for (int i = 0; i < 3; i++)
-				if (pins[i].tries < 0 || pins[i].tries > pins[i].max)
+			for (int i = 0; i < 3; i++) {
+				if (t[i] < 0 || t[i] > pins[i].max)
 					die("--tries: each from 0 to its maximum (5,3,3)");
+				pins[i].tries = t[i];
+			}
 			break;
+		}
 		case 'L': v.locked_sw = !strcmp(optarg, "6984") ? 0x6984 : 0x63C0; break;
 		case 'd': v.drop_on_verify = int_arg(optarg, 1, 1000000, "--drop-on-verify: N >= 1"); break;
 		case 'D': v.drop_applies = true; break;
