@@ -117,8 +117,9 @@ enum kg_err card_retries(struct card *c, enum card_pin pin, int *left, bool *ver
 
 /*
  * Sends one VERIFY of pin_text and never retries. The PIN is folded in place, checked
- * (KG_EINPUT and nothing sent when malformed) and wiped (explicit_bzero) on every path, right
- * after the APDU is built; the APDU buffer is wiped after the send. *left is the tries left
+ * (KG_EINPUT and nothing sent when malformed: no try used) and wiped (explicit_bzero) on every
+ * path, right after the APDU is built; the APDU buffer is wiped after the send. The caller
+ * decides beforehand whether a VERIFY is safe (card_retries() at the maximum, card.md). *left is the tries left
  * after this VERIFY (the maximum after CARD_VERIFY_OK, 0 when locked, -1 when unknown).
  * A transport failure during the VERIFY gives *res = CARD_VERIFY_UNKNOWN and KG_OK (why is in
  * kg_last_message()): the caller must card_reconnect() and query the counter. A failure before the VERIFY was sent (selecting
