@@ -16,7 +16,8 @@ SRCS      := $(wildcard pipeline/*.c)
 LIB_OBJS  := $(patsubst pipeline/%.c,$(BUILD)/%.o,$(filter-out pipeline/kigen.c,$(SRCS)))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(TEST_SRCS))
-TOOLS     := $(if $(wildcard tests/vcard/vcard.c),$(BUILD)/vcard)
+TOOLS     := $(if $(wildcard tests/vcard/vcard.c),$(BUILD)/vcard) \
+             $(if $(wildcard tests/vcard/cardtest.c),$(BUILD)/cardtest)
 
 .PHONY: all deps demo test unit e2e bench asan valgrind analyze format format-check golden clean
 KIGEN   ?= kigen
@@ -44,6 +45,10 @@ $(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libkigen.a
 
 $(BUILD)/vcard: tests/vcard/vcard.c | $(DEPS_OK)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+# The test driver of the card module (tests/e2e/card.sh), linked like the unit tests.
+$(BUILD)/cardtest: tests/vcard/cardtest.c $(BUILD)/libkigen.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
 
 -include $(wildcard $(BUILD)/*.d)
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "card.h"
 #include "kg.h"
 #include "postal.h"
 #include "registry.h"
@@ -390,6 +391,105 @@ static enum kg_err barcode_cmd(struct ctx *c, int argc, char **argv)
 	return err;
 }
 
+/* --- card ------------------------------------------------------------------------------ */
+
+/*
+ * kigen card status: what staff (and tests) need to know about the reader and the card, read
+ * without a PIN and without ever sending a VERIFY. Exit 1 when the card is not a My Number card.
+ */
+static enum kg_err card_cmd(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"reader", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
+					     {0}};
+	static const char *const kind_names[] = {[CARD_KIND_OTHER] = "other", [CARD_KIND_OLD_TOKEN] = "old_token",
+						 [CARD_KIND_MYNUMBER] = "mynumber"};
+	const char *reader = NULL;
+	bool json = false;
+	char **names = NULL;
+	size_t n = 0;
+	struct card *card = NULL;
+	struct card_cert cert;
+	enum card_kind kind;
+	struct sbuf b = SBUF_INIT;
+	char day[RULES_DATE_LEN];
+	enum kg_err err;
+	int o;
+	if (argc < 2 || strcmp(argv[1], "status"))
+		return usage_error("card", "expected: card status [--reader NAME] [--json]");
+	optind = 1;
+	while ((o = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
+		if (o == 'r')
+			reader = optarg;
+		else if (o == 'j')
+			json = true;
+		else
+			return usage_error("card", "unknown option");
+	}
+	if ((err = card_list_readers(&names, &n)))
+		goto out;
+	sbuf_adds(&b, json ? "{\"readers\": [" : "");
+	for (size_t i = 0; i < n; i++) {
+		if (json) {
+			sbuf_adds(&b, i ? ", " : "");
+			sbuf_add_json(&b, names[i]);
+		} else {
+			sbuf_addf(&b, "カードリーダー: %s\n", names[i]);
+		}
+	}
+	sbuf_adds(&b, json ? "]" : n ? "" : "カードリーダー: なし\n");
+	if ((err = card_connect(reader, &card)) || (err = card_identify(card, &kind)))
+		goto out;
+	if (json) {
+		sbuf_adds(&b, ", \"reader\": ");
+		sbuf_add_json(&b, card_reader(card));
+		sbuf_addf(&b, ", \"mynumber\": %s, \"kind\": \"%s\", \"token\": ",
+			  kind == CARD_KIND_MYNUMBER ? "true" : "false", kind_names[kind]);
+		sbuf_add_json(&b, card_token_label(card));
+	} else {
+		sbuf_addf(&b, "使用したリーダー: %s\nカード: %s%s%s%s\n", card_reader(card),
+			  kind == CARD_KIND_MYNUMBER ? "マイナンバーカード" : "マイナンバーカードではありません",
+			  *card_token_label(card) ? " (" : "", card_token_label(card), *card_token_label(card) ? ")" : "");
+	}
+	if (kind != CARD_KIND_MYNUMBER) {
+		err = kg_fail(KG_ESTATE, "the card is not a My Number card (%s)",
+			      kind == CARD_KIND_OTHER ? "no JPKI application" : "not the JPKIAPICCTOKEN2 token");
+		goto out;
+	}
+	if ((err = card_read_auth_cert(card, &cert)))
+		goto out;
+	rules_format_date(cert.not_after, day);
+	if (json)
+		sbuf_addf(&b, ", \"auth_cert\": {\"serial\": \"%s\", \"expires\": \"%s\"}, \"pins\": {", cert.serial, day);
+	else
+		sbuf_addf(&b, "利用者証明用電子証明書: シリアル番号 %s、有効期限 %s\n", cert.serial, day);
+	for (int p = 0; p < CARD_PIN_COUNT; p++) {
+		int left;
+		bool verified;
+		if ((err = card_retries(card, (enum card_pin)p, &left, &verified)))
+			goto out;
+		if (json)
+			sbuf_addf(&b, "%s\"%s\": {\"left\": %d, \"max\": %d, \"verified\": %s}", p ? ", " : "",
+				  card_pin_name((enum card_pin)p), left, card_max_tries((enum card_pin)p),
+				  verified ? "true" : "false");
+		else if (verified || left == 0)
+			sbuf_addf(&b, "%sの暗証番号: %s\n", card_pin_label((enum card_pin)p),
+				  verified ? "照合済み" : "ロック中（本人の来庁が必要）");
+		else
+			sbuf_addf(&b, "%sの暗証番号: 残り %d 回（最大 %d 回）\n", card_pin_label((enum card_pin)p), left,
+				  card_max_tries((enum card_pin)p));
+	}
+	sbuf_adds(&b, json ? "}" : "");
+out:
+	if (json && (!err || err == KG_ESTATE))
+		sbuf_adds(&b, "}\n");
+	if (!sbuf_check(&b) && (!json || !err || err == KG_ESTATE))
+		fputs(b.buf, stdout);
+	sbuf_release(&b);
+	card_disconnect(card);
+	card_free_readers(names, n);
+	return err;
+}
+
 /* --- the table ------------------------------------------------------------------------- */
 
 static const struct command commands[] = {
@@ -409,6 +509,10 @@ static const struct command commands[] = {
 	 "TEXT is the address after the 町域 (番地・号; 方書 in --building or after a space).\n"
 	 "Exit 1 with the reason when the piece gets no barcode (代表郵便番号 from --config, or\n"
 	 "住所表示番号なし); exit 2 for a postal code that is not NNN-NNNN."},
+	{"card", card_cmd, "card status [--reader NAME] [--json]",
+	 "Shows the card readers and the card: whether it is a My Number card, the user-auth\n"
+	 "certificate's serial and expiry, and the tries left of each PIN. Never sends a PIN (no\n"
+	 "VERIFY), so it cannot use a try. Exit 1 when the card is not a My Number card."},
 	{"rules", rules_cmd,
 	 "rules expiry --birth D --card-issued D [--cert-issued D] [--received D] [--stay-until D] "
 	 "[--previous-expiry D]\n       kigen rules window --expiry D\n       kigen rules era D",
