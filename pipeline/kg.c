@@ -34,10 +34,13 @@ const char *kg_strerror(enum kg_err err)
 
 enum kg_err kg_fail(enum kg_err err, const char *fmt, ...)
 {
+	/* Format aside first: callers may pass kg_last_message() itself as an argument. */
+	char msg[sizeof last_message];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(last_message, sizeof last_message, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	memcpy(last_message, msg, sizeof msg);
 	return err;
 }
 

@@ -10,8 +10,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "card.h"
+#include "counter.h"
+#include "desk.h"
 #include "kg.h"
 #include "postal.h"
 #include "registry.h"
@@ -490,6 +493,79 @@ out:
 	return err;
 }
 
+/* --- counter -------------------------------------------------------------------------------- */
+
+static enum kg_err counter_cmd(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"id", required_argument, NULL, 'i'},	  {"pins-fd", required_argument, NULL, 'p'},
+		{"json", no_argument, NULL, 'j'},	  {"reader", required_argument, NULL, 'r'},
+		{"terminal", required_argument, NULL, 't'}, {"staff", required_argument, NULL, 's'},
+		{"date", required_argument, NULL, 'd'},	  {0},
+	};
+	bool redeem = argc >= 2 && !strcmp(argv[1], "redeem");
+	const char *id = NULL;
+	char host[64] = "";
+	gethostname(host, sizeof host - 1);
+	const char *user = getenv("USER");
+	struct counter_desk desk = {host, user && *user ? user : "unknown", NULL, today()};
+	int fd = -1, o;
+	bool json = false;
+	enum kg_err err;
+	optind = redeem ? 2 : 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'i': id = optarg; break;
+		case 'j': json = true; break;
+		case 'r': desk.reader = optarg; break;
+		case 't': desk.terminal = optarg; break;
+		case 's': desk.staff = optarg; break;
+		case 'p': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 0 || v > 1024)
+				return usage_error("counter", "--pins-fd takes a file descriptor number");
+			fd = (int)v;
+			break;
+		}
+		case 'd':
+			if ((err = date_arg("--date", optarg, &desk.today)))
+				return err;
+			break;
+		default: return usage_error("counter", "unknown option");
+		}
+	}
+	if (optind != argc)
+		return usage_error("counter", "unexpected argument (PINs never go on the command line)");
+	if ((err = load_settings(c)) || (err = open_store(c)))
+		return err;
+	if (!redeem)
+		return desk_run(c->store, &c->settings, &desk);
+	if (!id)
+		return usage_error("counter redeem", "--id is required");
+
+	struct counter_pins pins;
+	memset(&pins, 0, sizeof pins);
+	desk_protect(&pins);
+	struct counter_view v;
+	bool has_sign = true;
+	if (!counter_lookup(c->store, id, &v))
+		has_sign = v.has_sign_cert;
+	if (fd >= 0 && (err = desk_read_pins_fd(fd, has_sign, &pins))) {
+		counter_pins_wipe(&pins);
+		return err;
+	}
+	struct counter_result res;
+	if ((err = counter_redeem(c->store, &c->settings, &desk, id, &pins, &res)))
+		return err;
+	if (json)
+		desk_print_json(stdout, &res);
+	else
+		desk_print_verdict(stdout, &res);
+	/* Like check: an outcome other than redeemed is the answer "no", not a failure. */
+	return res.outcome == COUNTER_REDEEMED ? KG_OK : kg_fail(KG_ESTATE, "%s", "");
+}
+
 /* --- the table ------------------------------------------------------------------------- */
 
 static const struct command commands[] = {
@@ -513,6 +589,14 @@ static const struct command commands[] = {
 	 "Shows the card readers and the card: whether it is a My Number card, the user-auth\n"
 	 "certificate's serial and expiry, and the tries left of each PIN. Never sends a PIN (no\n"
 	 "VERIFY), so it cannot use a try. Exit 1 when the card is not a My Number card."},
+	{"counter", counter_cmd,
+	 "counter [--reader NAME] [--terminal ID] [--staff ID]\n"
+	 "       kigen counter redeem --id ID [--pins-fd N] [--json] [--reader NAME] [--terminal ID] [--staff ID]",
+	 "The counter desk: checks a returned 照会書兼回答書 against the holder's card without ever\n"
+	 "locking it, and records the outcome. Without 'redeem': the interactive desk (Japanese).\n"
+	 "'redeem' does one form: PINs are read from file descriptor N, one per line (署名用,\n"
+	 "利用者証明用, 住民基本台帳用) or the word 'face'; never from argv or the environment.\n"
+	 "Exit 0 when redeemed, 1 for any other outcome (the JSON says which)."},
 	{"rules", rules_cmd,
 	 "rules expiry --birth D --card-issued D [--cert-issued D] [--received D] [--stay-until D] "
 	 "[--previous-expiry D]\n       kigen rules window --expiry D\n       kigen rules era D",

@@ -1,0 +1,214 @@
+#!/bin/bash
+# counter.sh: the counter desk (pipeline/counter.c) end to end: a real database with notices from
+# the selection stage, the real pcscd with the vpcd reader, and our virtual My Number card. The
+# card's log (every APDU, VERIFY data redacted) and state file (its counters) are the witnesses.
+source "$(dirname "$0")/../lib.sh"
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+export BUILD
+RIG=$ROOT/tests/rig/pcsc-rig.sh
+R=$T/rig
+mkdir -p "$R"
+trap '[ -f "$R/card2.pid" ] && kill "$(cat "$R/card2.pid")" 2>/dev/null; "$RIG" stop "$R" >/dev/null 2>&1; tmux kill-session -t kigen-desk-$$ 2>/dev/null; rm -rf "$T"' EXIT
+trap 'exit 1' INT TERM HUP
+
+# The holder's PINs, unlikely to appear anywhere by chance, so any leak is found by grep.
+SIGN=QX7TZ2W9 AUTH=6284 JUKI=7391
+(umask 077 && printf 'sign=%s\nauth=%s\njuki=%s\n' "$SIGN" "$AUTH" "$JUKI" >"$T/pins")
+SERIAL=0A1B2C3D4E5F EXPIRY=2027-01-20
+
+# Residents whose user-auth certificate is the virtual card's (serial and expiry), one per test,
+# a mover whose signature certificate was revoked, and one whose certificate is another.
+{
+	echo "resident_id,name,kana,birth_date,sex,postal_code,address_town,address_block,address_building,status,card_issued_on,auth_issued_on,auth_serial,sign_issued_on,sign_status"
+	for i in 1 2 3 4 5 6 7 8 9; do
+		echo "H$i,窓口　太郎$i,マドグチ　タロウ,1980-01-20,1,160-0022,東京都新宿区新宿,1-2-$i,,active,2022-01-25,2022-01-25,$SERIAL,2022-01-25,valid"
+	done
+	echo "M1,転居　花子,テンキョ　ハナコ,1980-01-20,2,160-0022,東京都新宿区新宿,3-4-5,,active,2022-01-25,2022-01-25,$SERIAL,2022-01-25,revoked"
+	echo "X1,別人　次郎,ベツジン　ジロウ,1980-01-20,1,160-0022,東京都新宿区新宿,9-9-9,,active,2022-01-25,2022-01-25,FFEEDDCCBBAA,2022-01-25,valid"
+} >reg.csv
+"$KIGEN" -q import reg.csv && "$KIGEN" -q select --date 2026-11-21
+id() { sqlite3 "$KIGEN_DB" "select n.app_id from notices n join residents r on r.id = n.resident where r.registry_id = '$1' and n.kind = 0"; }
+expect_eq "every holder has a certificate notice to redeem" 11 "$(sqlite3 "$KIGEN_DB" 'select count(*) from notices where target = 1')"
+
+state() { sed -n "s/^$1=//p" "$R/card.state"; }
+counters() { echo "$(state sign),$(state auth),$(state juki)"; }
+verifies() { grep '^VERIFY' "$R/card.log" | awk '{print $2}' | xargs; }
+card() { "$RIG" card "$R" --pins "$T/pins" --serial "$SERIAL" --not-after "$EXPIRY" "$@" >/dev/null && : >"$R/card.log"; }
+json() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1" <"$T/out.json"; }
+retries() { python3 -c 'import json,sys; r=json.load(sys.stdin)["retries"]; print(",".join(str(r[k]) for k in ("sign","auth","juki")))' <"$T/out.json"; }
+# redeem ID [PIN LINES...]: the PINs go through a file descriptor, as at a real desk script.
+redeem() {
+	local id=$1
+	shift
+	printf '%s\n' "$@" >"$T/pinlines"
+	"$KIGEN" counter redeem --id "$id" --pins-fd 3 --json --date 2026-12-01 --terminal T1 --staff S1 \
+		3<"$T/pinlines" >"$T/out.json" 2>>"$T/stderr.log"
+	echo $? >"$T/rc"
+	rm -f "$T/pinlines"
+}
+
+eval "$("$RIG" start "$R" --pins "$T/pins" --serial "$SERIAL" --not-after "$EXPIRY")"
+[ -n "${PCSCLITE_CSOCK_NAME:-}" ] || { echo "not ok - the rig starts"; exit 1; }
+: >"$R/card.log"
+
+# Right PINs.
+redeem "$(id H1)" "$SIGN" "$AUTH" "$JUKI"
+expect_eq "right PINs: redeemed (exit 0)" "redeemed 0" "$(json outcome) $(cat "$T/rc")"
+expect_eq "right PINs: each PIN verified once, in form order" "001B 0018 001C" "$(verifies)"
+expect_eq "right PINs: the card's counters stay at their maximum" "5,3,3" "$(counters)"
+expect_eq "right PINs: the notice is used up" 2 "$(sqlite3 "$KIGEN_DB" "select state from notices where app_id = '$(id H1)'")"
+: >"$R/card.log"
+redeem "$(id H1)" "$SIGN" "$AUTH" "$JUKI"
+expect_eq "the same form again: already_redeemed" already_redeemed "$(json outcome)"
+expect_eq "the same form again: nothing reaches the card" "" "$(cat "$R/card.log")"
+
+# A lower-case, full-width 署名用 PIN as written on a form is folded, and verifies.
+: >"$R/card.log"
+redeem "$(id H2)" "$(echo "$SIGN" | tr 'A-Z' 'a-z' | sed 's/q/ｑ/')" "$AUTH" "$JUKI"
+expect_eq "a lower-case / full-width 署名用 PIN is folded and verifies" redeemed "$(json outcome)"
+
+# One wrong PIN.
+: >"$R/card.log"
+redeem "$(id H3)" "$SIGN" 1111 "$JUKI"
+expect_eq "one wrong PIN: pin_mismatch on that PIN" "pin_mismatch auth" "$(json outcome) $(json failed_pin)"
+expect_eq "one wrong PIN: that counter went down by exactly one" "5,2,3" "$(counters)"
+expect_eq "one wrong PIN: no PIN was tried after it" "001B 0018" "$(verifies)"
+expect_eq "one wrong PIN: the notice starts the 文書照会 route" 3 \
+	"$(sqlite3 "$KIGEN_DB" "select state from notices where app_id = '$(id H3)'")"
+"$KIGEN" -q select --date 2026-11-22
+expect_eq "the next nightly batch holds a re-inquiry form for that holder" "1 1 H3" \
+	"$(sqlite3 "$KIGEN_DB" "select count(*), n.target, r.registry_id from notices n join residents r on r.id = n.resident where n.kind = 1" | tr '|' ' ')"
+check "the re-inquiry has a new, valid application ID" sh -c "[ \"\$(sqlite3 '$KIGEN_DB' 'select app_id from notices where kind = 1')\" != '$(id H3)' ] && '$KIGEN' -q counter redeem --id \$(sqlite3 '$KIGEN_DB' 'select app_id from notices where kind = 1') --json --date 2026-12-01 </dev/null | grep -q pin_malformed"
+expect_eq "the old form is marked re-inquired" 4 "$(sqlite3 "$KIGEN_DB" "select state from notices where app_id = '$(id H3)'")"
+
+# A counter already below its maximum (the card as the wrong try above left it): no VERIFY at all.
+: >"$R/card.log"
+redeem "$(id H4)" "$SIGN" "$AUTH" "$JUKI"
+expect_eq "a counter below its maximum: pin_at_risk" "pin_at_risk auth" "$(json outcome) $(json failed_pin)"
+expect_eq "pin_at_risk: the card's log shows no VERIFY" "" "$(verifies)"
+expect_eq "pin_at_risk: the counters are unchanged" "5,2,3" "$(counters)"
+expect_eq "pin_at_risk: the form stays usable for the holder in person" 0 \
+	"$(sqlite3 "$KIGEN_DB" "select state from notices where app_id = '$(id H4)'")"
+
+# A card that is not the holder's: no VERIFY reaches it.
+card
+redeem "$(id X1)" "$SIGN" "$AUTH" "$JUKI"
+expect_eq "a card that is not the holder's: card_mismatch" card_mismatch "$(json outcome)"
+expect_eq "card_mismatch: no VERIFY reached the card" "" "$(verifies)"
+
+# Not a My Number card, or an old 住基 card.
+card --no-jpki
+redeem "$(id H4)" "$SIGN" "$AUTH" "$JUKI"
+expect_eq "a card without JPKI: not_my_number_card, nothing verified" "not_my_number_card " "$(json outcome) $(verifies)"
+card --token JPKIAPICCTOKEN
+redeem "$(id H4)" "$SIGN" "$AUTH" "$JUKI"
+expect_eq "an old 住基 token: not_my_number_card" not_my_number_card "$(json outcome)"
+card
+
+# A form past the certificate's expiry: answered before any card access.
+: >"$R/card.log"
+printf '%s\n' "$SIGN" "$AUTH" "$JUKI" >"$T/pinlines"
+"$KIGEN" counter redeem --id "$(id H5)" --pins-fd 3 --json --date 2027-01-21 3<"$T/pinlines" >"$T/out.json" 2>>"$T/stderr.log"
+rm -f "$T/pinlines"
+expect_eq "a form past the certificate's expiry: form_expired" form_expired "$(json outcome)"
+expect_eq "form_expired: no APDU reached the card" "" "$(cat "$R/card.log")"
+expect_eq "form_expired: the notice starts the 文書照会 route" 3 \
+	"$(sqlite3 "$KIGEN_DB" "select state from notices where app_id = '$(id H5)'")"
+
+# Malformed PINs cost nothing; a holder without a signature certificate has no 署名用 PIN.
+: >"$R/card.log"
+redeem "$(id H6)" "$SIGN" 12345 "$JUKI"
+expect_eq "a malformed PIN: pin_malformed and nothing sent to the card" "pin_malformed auth " \
+	"$(json outcome) $(json failed_pin) $(cat "$R/card.log")"
+: >"$R/card.log"
+redeem "$(id M1)" "$AUTH" "$JUKI"
+expect_eq "no signature certificate: only 利用者証明用 and 住基 are verified" "redeemed 0018 001C" \
+	"$(json outcome) $(verifies)"
+
+# いずれの暗証番号も設定しない: no PIN, but the card must still match.
+: >"$R/card.log"
+redeem "$(id H6)" face
+expect_eq "face-authentication box: redeemed with the card matched and no VERIFY" "redeemed " "$(json outcome) $(verifies)"
+grep -q "^READ" "$R/card.log" || grep -q "00B0\|READ BINARY\|SELECT" "$R/card.log"
+check "face-authentication box: the card's certificate was still read" test -s "$R/card.log"
+
+# The connection drops in the middle of a VERIFY: the outcome is unknown and the counter re-read.
+# A wrong 署名用 PIN is sent, and the card counts it before the line drops: the re-read must show it.
+card --drop-on-verify 1 --drop-applies --reinsert-after 1000
+redeem "$(id H7)" WRONGPIN9 "$AUTH" "$JUKI"
+expect_eq "connection dropped during VERIFY: verify_unknown on that PIN" "verify_unknown sign" \
+	"$(json outcome) $(json failed_pin)"
+expect_eq "connection dropped during VERIFY: the counter was re-read after reconnecting (one try used)" "4,3,3" \
+	"$(retries)"
+expect_eq "connection dropped during VERIFY: no other PIN was tried" "001B" "$(verifies)"
+card
+
+# Maintenance Sunday: the desk says so, and the card is not touched.
+: >"$R/card.log"
+printf '%s\n' "$SIGN" "$AUTH" "$JUKI" >"$T/pinlines"
+"$KIGEN" counter redeem --id "$(id H8)" --pins-fd 3 --json --date 2026-11-22 3<"$T/pinlines" >"$T/out.json" 2>>"$T/stderr.log"
+rm -f "$T/pinlines"
+expect_eq "the maintenance Sunday: no counter work" "maintenance " "$(json outcome) $(cat "$R/card.log")"
+
+# A typo in the ID is caught by its check digit.
+good=$(id H8)
+bad=${good:0:10}$(( (${good:10:1} + 1) % 10 ))${good:11}
+redeem "$bad" "$SIGN" "$AUTH" "$JUKI"
+expect_eq "a mistyped application ID: unknown_id" unknown_id "$(json outcome)"
+
+# Two counters redeem the same form at once, each with a card: exactly one succeeds.
+pcscd_pid=$(cat "$R/pcscd.pid")
+nsenter -t "$pcscd_pid" -n -- "$BUILD/vcard" --port 35964 --pins "$T/pins" --serial "$SERIAL" --not-after "$EXPIRY" \
+	--log "$R/card2.log" --state "$R/card2.state" </dev/null >>"$R/vcard2.err" 2>&1 &
+echo $! >"$R/card2.pid"
+"$BUILD/cardtest" wait present 10 >/dev/null 2>&1
+sleep 1
+for reader in "Virtual PCD 00 00" "Virtual PCD 00 01"; do
+	printf '%s\n' "$SIGN" "$AUTH" "$JUKI" >"$T/pl-${reader##* }"
+done
+"$KIGEN" counter redeem --id "$(id H9)" --pins-fd 3 --json --date 2026-12-01 --reader "Virtual PCD 00 00" \
+	3<"$T/pl-00" >"$T/race1.json" 2>>"$T/stderr.log" &
+r1=$!
+"$KIGEN" counter redeem --id "$(id H9)" --pins-fd 3 --json --date 2026-12-01 --reader "Virtual PCD 00 01" \
+	3<"$T/pl-01" >"$T/race2.json" 2>>"$T/stderr.log" &
+r2=$!
+wait "$r1" "$r2"
+rm -f "$T"/pl-*
+outcomes=$(cat "$T/race1.json" "$T/race2.json" | python3 -c 'import json,sys; print(" ".join(sorted(json.loads(l)["outcome"] for l in sys.stdin)))')
+expect_eq "two counters on one form at once: exactly one redeems" "already_redeemed redeemed" "$outcomes"
+kill "$(cat "$R/card2.pid")" 2>/dev/null
+
+# The audit: every outcome appended, with terminal and staff, and it refuses to be rewritten.
+expect_eq "every redemption is in the audit with terminal and staff" "T1 S1" \
+	"$(sqlite3 "$KIGEN_DB" "select distinct terminal, staff from redemptions where terminal = 'T1'" | tr '|' ' ')"
+check "the audit is append-only" sh -c "! sqlite3 '$KIGEN_DB' 'delete from redemptions' 2>/dev/null && ! sqlite3 '$KIGEN_DB' \"update redemptions set outcome = 'x'\" 2>/dev/null"
+
+# The interactive desk under tmux: type the ID, the box, the PINs; read the verdict off the screen.
+S=kigen-desk-$$
+tmux new-session -d -s "$S" -x 120 -y 50 "env PCSCLITE_CSOCK_NAME=$PCSCLITE_CSOCK_NAME KIGEN_DB=$KIGEN_DB $KIGEN counter --terminal DESK1 --staff S2; sleep 30"
+screen() { tmux capture-pane -p -t "$S"; }
+until_screen() { for _ in $(seq 100); do screen | grep -q "$1" && return 0; sleep 0.1; done; return 1; }
+: >"$R/card.log"
+until_screen "申請書IDを読み取る" && tmux send-keys -t "$S" "$(id H8)" Enter
+until_screen "印がありますか" && tmux send-keys -t "$S" n Enter
+until_screen "署名用電子証明書の暗証番号" && tmux send-keys -t "$S" "$SIGN" Enter
+until_screen "利用者証明用電子証明書の暗証番号" && tmux send-keys -t "$S" "$AUTH" Enter
+until_screen "住民基本台帳用の暗証番号" && tmux send-keys -t "$S" "$JUKI" Enter
+until_screen "カードリーダーに置いて" && tmux send-keys -t "$S" Enter
+until_screen "【判定】"
+screen >"$T/desk.txt"
+check "the desk shows the holder's name before the card goes in" grep -q "窓口　太郎8 様" "$T/desk.txt"
+check "the desk shows one clear verdict in Japanese" grep -q "【判定】 ○ 確認できました" "$T/desk.txt"
+check "the desk masks the PINs as they are typed" sh -c "grep -q '暗証番号（数字4桁）: \*\*\*\*' '$T/desk.txt' && ! grep -q -e '$SIGN' -e '$AUTH' -e '$JUKI' '$T/desk.txt'"
+expect_eq "the desk's redemption reached the card" "001B 0018 001C" "$(verifies)"
+tmux send-keys -t "$S" C-c
+until_screen "中断しました"
+check "Ctrl-C ends the desk cleanly (PINs wiped, card disconnected)" sh -c "tmux capture-pane -p -t '$S' | grep -q 中断しました"
+
+# Nothing anywhere holds a PIN.
+leaks=$(grep -l -a -r -F -e "$SIGN" -e "$AUTH" -e "$JUKI" "$KIGEN_DB"* "$T"/*.json "$T/stderr.log" "$T/desk.txt" \
+	"$R/card.log" "$R/pcscd.log" 2>/dev/null | xargs)
+expect_eq "no PIN in the database, the audit, the output, stderr or any file under out/" "" "$leaks"
+expect_eq "no PIN in the audit table" 0 \
+	"$(sqlite3 "$KIGEN_DB" "select count(*) from redemptions where detail like '%$AUTH%' or detail like '%$SIGN%' or detail like '%$JUKI%'")"
