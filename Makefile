@@ -16,7 +16,7 @@ SRCS      := $(wildcard pipeline/*.c)
 LIB_OBJS  := $(patsubst pipeline/%.c,$(BUILD)/%.o,$(filter-out pipeline/kigen.c,$(SRCS)))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(TEST_SRCS))
-TOOLS     := $(if $(wildcard tests/vcard/vcard.c),$(BUILD)/vcard)
+TOOLS     := $(if $(wildcard tests/vcard/vcard.c),$(BUILD)/vcard) $(BUILD)/render_bench
 
 .PHONY: all deps demo test unit e2e bench asan valgrind analyze format format-check golden clean
 KIGEN   ?= kigen
@@ -44,6 +44,10 @@ $(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libkigen.a
 
 $(BUILD)/vcard: tests/vcard/vcard.c | $(DEPS_OK)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+# The render benchmark and sample-batch driver (scripts/bench-render.sh, tests/e2e/render.sh).
+$(BUILD)/render_bench: tests/bench/render_bench.c $(BUILD)/libkigen.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
 
 -include $(wildcard $(BUILD)/*.d)
 
