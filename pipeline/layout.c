@@ -40,6 +40,11 @@ struct element {
 	bool dash;
 	int count;            /* E_BOXES */
 	double bar_pt;        /* E_BARCODE: size in points (10 = the standard 79.8 x 3.6 mm) */
+	/* E_TEXT: its own pango layout, kept fitted for the last text drawn, so a value that
+	 * repeats from page to page (the batch date, the procedure) is shaped once. */
+	PangoLayout *pl;
+	char *last;
+	double dx, dy;
 };
 
 struct layer {
@@ -55,7 +60,6 @@ struct layout {
 	struct layer layers[MAX_LAYERS];
 	int n_layers;
 	struct fonts *fonts;
-	PangoLayout *pl;
 	struct sbuf text;    /* scratch for placeholder expansion */
 	struct sbuf missing; /* scratch for fonts_missing */
 };
@@ -266,8 +270,8 @@ static enum kg_err parse_text_style(struct element *e, const struct conf_node *e
 	return KG_OK;
 }
 
-static enum kg_err parse_element(struct layout *l, const struct settings *s, const struct conf_node *styles,
-				 const struct conf_node *el, struct element *e)
+static enum kg_err parse_element(struct layout *l, const struct settings *s, PangoContext *pango,
+				 const struct conf_node *styles, const struct conf_node *el, struct element *e)
 {
 	enum kg_err err;
 	struct sbuf b = SBUF_INIT;
@@ -309,6 +313,8 @@ static enum kg_err parse_element(struct layout *l, const struct settings *s, con
 		e->x = MM(v[0]), e->y = MM(v[1]), e->w = MM(v[2]), e->h = MM(v[3]);
 		if (e->kind == E_TEXT && (err = parse_text_style(e, el, style)))
 			return err;
+		if (e->kind == E_TEXT)
+			e->pl = pango_layout_new(pango);
 	} else if ((n = conf_at(el, "rect")) || (n = conf_at(el, "boxes"))) {
 		e->kind = conf_at(el, "rect") ? E_RECT : E_BOXES;
 		if ((err = nums(n, e->kind == E_RECT ? "rect" : "boxes", v, 4)))
@@ -343,31 +349,34 @@ static enum kg_err parse_element(struct layout *l, const struct settings *s, con
 
 /* --- drawing --------------------------------------------------------------------------- */
 
-/* Sets up the layout for e at size; returns its logical extents in points. */
-static void shape(struct layout *l, const struct element *e, const char *text, double size, bool wrap, double *w,
-		  double *h)
+/* Sets up the layout of e for text at size; returns its logical extents in points. */
+static void shape(struct element *e, const char *text, double size, bool wrap, double *w, double *h)
 {
 	pango_font_description_set_size(e->font, (gint)(size * PANGO_SCALE + 0.5));
-	pango_layout_set_font_description(l->pl, e->font);
-	pango_layout_set_width(l->pl, wrap ? (int)(e->w * PANGO_SCALE) : -1);
-	pango_layout_set_wrap(l->pl, PANGO_WRAP_WORD_CHAR);
-	pango_layout_set_alignment(l->pl, e->align);
-	pango_layout_set_line_spacing(l->pl, (float)e->leading);
-	pango_layout_set_text(l->pl, text, -1);
+	pango_layout_set_font_description(e->pl, e->font);
+	pango_layout_set_width(e->pl, wrap ? (int)(e->w * PANGO_SCALE) : -1);
+	pango_layout_set_wrap(e->pl, PANGO_WRAP_WORD_CHAR);
+	pango_layout_set_alignment(e->pl, e->align);
+	pango_layout_set_line_spacing(e->pl, (float)e->leading);
+	pango_layout_set_text(e->pl, text, -1);
 	PangoRectangle log;
-	pango_layout_get_extents(l->pl, NULL, &log);
+	pango_layout_get_extents(e->pl, NULL, &log);
 	*w = (double)log.width / PANGO_SCALE;
 	*h = (double)log.height / PANGO_SCALE;
 }
 
-static enum kg_err draw_text(struct layout *l, cairo_t *cr, const struct element *e, const char *text)
+static enum kg_err draw_text(cairo_t *cr, struct element *e, const char *text)
 {
+	if (e->last && !strcmp(e->last, text))
+		goto show;
+	free(e->last);
+	e->last = NULL;
 	double w = 0, h = 0;
 	bool fit = false, wrap = e->wrap;
 	double size = e->size;
 	/* Shrink first (a name stays on one line as long as it can), then wrap at the minimum. */
 	for (; size >= e->min - 1e-6; size -= 0.5) {
-		shape(l, e, text, size, wrap, &w, &h);
+		shape(e, text, size, wrap, &w, &h);
 		if (w <= e->w + 0.01 && h <= e->h + 0.01) {
 			fit = true;
 			break;
@@ -375,36 +384,38 @@ static enum kg_err draw_text(struct layout *l, cairo_t *cr, const struct element
 	}
 	if (!fit && !wrap) {
 		size = e->min;
-		shape(l, e, text, size, true, &w, &h);
+		shape(e, text, size, true, &w, &h);
 		wrap = true;
-		fit = h <= e->h + 0.01 && pango_layout_get_line_count(l->pl) > 0;
+		fit = h <= e->h + 0.01 && pango_layout_get_line_count(e->pl) > 0;
 		if (fit) {
 			PangoRectangle log;
-			pango_layout_get_extents(l->pl, NULL, &log);
+			pango_layout_get_extents(e->pl, NULL, &log);
 			fit = (double)log.width / PANGO_SCALE <= e->w + 0.01;
 		}
 	}
 	if (!fit)
 		return kg_fail(KG_ERENDER, "%s (line %d): the text does not fit its %.0f x %.0f mm box even at %.1f pt "
 					   "wrapped", e->label, e->line, e->w * 25.4 / 72, e->h * 25.4 / 72, e->min);
-	if (pango_layout_get_unknown_glyphs_count(l->pl) > 0)
+	if (pango_layout_get_unknown_glyphs_count(e->pl) > 0)
 		return kg_fail(KG_ERENDER, "%s (line %d): a character has no glyph in the pinned fonts", e->label,
 			       e->line);
-	double x = e->x, y = e->y;
+	e->dx = e->dy = 0;
 	if (!wrap) {
 		/* Unwrapped layouts have no width to align in: place them by hand. */
 		if (e->align == PANGO_ALIGN_CENTER)
-			x += (e->w - w) / 2;
+			e->dx = (e->w - w) / 2;
 		else if (e->align == PANGO_ALIGN_RIGHT)
-			x += e->w - w;
+			e->dx = e->w - w;
 	}
 	if (e->valign == 1)
-		y += (e->h - h) / 2;
+		e->dy = (e->h - h) / 2;
 	else if (e->valign == 2)
-		y += e->h - h;
+		e->dy = e->h - h;
+	e->last = kg_strdup(text);
+show:
 	cairo_set_source_rgb(cr, e->gray, e->gray, e->gray);
-	cairo_move_to(cr, x, y);
-	pango_cairo_show_layout(cr, l->pl);
+	cairo_move_to(cr, e->x + e->dx, e->y + e->dy);
+	pango_cairo_show_layout(cr, e->pl);
 	return KG_OK;
 }
 
@@ -433,22 +444,40 @@ enum kg_err layout_qr(cairo_t *cr, double x, double y, double size, const char *
 	QRcode *q = QRcode_encodeString(data, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
 	if (!q)
 		return kg_fail(KG_ERENDER, "QR code: cannot encode %zu bytes", strlen(data));
-	/* Four modules of quiet zone on each side, inside the box. */
-	double m = size / (q->width + 8);
-	x += 4 * m, y += 4 * m;
-	for (int r = 0; r < q->width; r++) {
-		const unsigned char *row = q->data + r * q->width;
-		for (int c = 0; c < q->width;) {
-			if (!(row[c] & 1)) {
-				c++;
+	int n = q->width;
+	/* Four modules of quiet zone on each side, inside the box. Modules on a quarter-point grid
+	 * keep the numbers in the PDF short (and the file small and quick to write). */
+	double m = floor(size / (n + 8) * 4) / 4;
+	if (m < 0.25)
+		m = size / (n + 8);
+	double x0 = round((x + (size - m * n) / 2) * 4) / 4;
+	double y0 = round((y + (size - m * n) / 2) * 4) / 4;
+	/* Cover the dark modules with few rectangles: grow each right, then down. */
+	unsigned char *done = kg_calloc((size_t)n * (size_t)n, 1);
+#define DARK(r, c) ((q->data[(r) * n + (c)] & 1) && !done[(r) * n + (c)])
+	for (int r = 0; r < n; r++) {
+		for (int c = 0; c < n; c++) {
+			if (!DARK(r, c))
 				continue;
+			int c2 = c;
+			while (c2 < n && DARK(r, c2))
+				c2++;
+			int r2 = r + 1;
+			for (; r2 < n; r2++) {
+				int k = c;
+				while (k < c2 && DARK(r2, k))
+					k++;
+				if (k < c2)
+					break;
 			}
-			int start = c;
-			while (c < q->width && (row[c] & 1))
-				c++;
-			cairo_rectangle(cr, x + start * m, y + r * m, (c - start) * m, m);
+			for (int i = r; i < r2; i++)
+				memset(done + i * n + c, 1, (size_t)(c2 - c));
+			cairo_rectangle(cr, x0 + c * m, y0 + r * m, (c2 - c) * m, (r2 - r) * m);
+			c = c2 - 1;
 		}
 	}
+#undef DARK
+	free(done);
 	QRcode_free(q);
 	cairo_set_source_rgb(cr, 0, 0, 0);
 	cairo_fill(cr);
@@ -463,7 +492,7 @@ static void stroke_style(cairo_t *cr, const struct element *e)
 	cairo_set_source_rgb(cr, 0, 0, 0);
 }
 
-static enum kg_err draw_element(struct layout *l, cairo_t *cr, const struct element *e, const struct layout_values *v)
+static enum kg_err draw_element(struct layout *l, cairo_t *cr, struct element *e, const struct layout_values *v)
 {
 	enum kg_err err = KG_OK;
 	const char *text = e->text;
@@ -479,7 +508,7 @@ static enum kg_err draw_element(struct layout *l, cairo_t *cr, const struct elem
 	}
 	switch (e->kind) {
 	case E_TEXT:
-		return draw_text(l, cr, e, text);
+		return draw_text(cr, e, text);
 	case E_QR:
 		return layout_qr(cr, e->x, e->y, fmin(e->w, e->h), text);
 	case E_BARCODE:
@@ -534,7 +563,7 @@ enum kg_err layout_draw(struct layout *l, cairo_t *cr, const struct layout_value
 		}
 	}
 	for (size_t i = 0; i < l->n_el && !err; i++) {
-		const struct element *e = &l->el[i];
+		struct element *e = &l->el[i];
 		if ((use_recordings && !e->variable) || !holds(e->when, v->when))
 			continue;
 		err = draw_element(l, cr, e, v);
@@ -571,7 +600,6 @@ enum kg_err layout_load(const char *path, const struct settings *s, struct fonts
 	struct layout *l = kg_calloc(1, sizeof *l);
 	l->path = kg_strdup(path);
 	l->fonts = fonts;
-	l->pl = pango_layout_new(pango);
 	sbuf_init(&l->text, 1 << 16);
 	sbuf_init(&l->missing, 1 << 16);
 	*out = NULL;
@@ -595,7 +623,7 @@ enum kg_err layout_load(const char *path, const struct settings *s, struct fonts
 	l->n_el = conf_len(els);
 	l->el = kg_calloc(l->n_el, sizeof *l->el);
 	for (size_t i = 0; i < l->n_el; i++)
-		if ((err = parse_element(l, s, conf_at(root, "styles"), conf_child(els, i), &l->el[i])))
+		if ((err = parse_element(l, s, pango, conf_at(root, "styles"), conf_child(els, i), &l->el[i])))
 			goto out;
 	/* One recording per distinct condition set of static elements, in first-use order. */
 	for (size_t i = 0; i < l->n_el && !err; i++) {
@@ -627,12 +655,13 @@ void layout_free(struct layout *l)
 		free(l->el[i].label);
 		if (l->el[i].font)
 			pango_font_description_free(l->el[i].font);
+		if (l->el[i].pl)
+			g_object_unref(l->el[i].pl);
+		free(l->el[i].last);
 	}
 	free(l->el);
 	for (int i = 0; i < l->n_layers; i++)
 		cairo_surface_destroy(l->layers[i].rec);
-	if (l->pl)
-		g_object_unref(l->pl);
 	sbuf_release(&l->text);
 	sbuf_release(&l->missing);
 	free(l->path);

@@ -393,8 +393,7 @@ enum kg_err render_proofs(struct render *r, const char *dir, const struct mailse
 
 struct job {
 	int seq_from, seq_to;
-	int file[3];  /* index in the file list per document, -1: none */
-	bool proofs;  /* the proofs job */
+	int file;    /* index in the file list, -1: the proofs job */
 };
 
 static bool exists(const char *dir, const char *name)
@@ -426,7 +425,7 @@ static enum kg_err run_job(struct render *r, const char *dir, const struct rende
 			goto out;
 		}
 	}
-	if (job->proofs) {
+	if (job->file < 0) {
 		sbuf_addf(&path, "%s/.proofs.tmp-%ld", dir, (long)getpid());
 		struct sbuf final = SBUF_INIT;
 		sbuf_addf(&final, "%s/proofs", dir);
@@ -441,14 +440,9 @@ static enum kg_err run_job(struct render *r, const char *dir, const struct rende
 		sbuf_release(&final);
 		goto out;
 	}
-	for (int d = 0; d < 3 && !err; d++) {
-		if (job->file[d] < 0 || exists(dir, files[job->file[d]].name))
-			continue;
-		sbuf_reset(&path);
-		sbuf_addf(&path, "%s/%s", dir, files[job->file[d]].name);
-		if (!(err = sbuf_check(&path)))
-			err = render_file(r, (enum render_doc)d, path.buf, sets, n);
-	}
+	sbuf_addf(&path, "%s/%s", dir, files[job->file].name);
+	if (!(err = sbuf_check(&path)))
+		err = render_file(r, files[job->file].doc, path.buf, sets, n);
 out:
 	sbuf_release(&path);
 	src->release(src->ctx, sets, n);
@@ -526,49 +520,42 @@ enum kg_err render_batch(struct render *r, const char *dir, const struct render_
 	if (src->n_sets < 0 || (src->n_sets > 0 && (!src->pieces || !src->load || !src->release)))
 		return kg_fail(KG_EINPUT, "render_batch: an incomplete source");
 
-	/* Plan: ranges of residents of at most max_sheets sheets. */
-	jobs = kg_calloc((size_t)src->n_sets + 2, sizeof *jobs);
-	for (int seq = 1; seq <= src->n_sets;) {
-		int from = seq, sheets = 0, inner = 0;
+	/* Plan: ranges of residents of at most max_sheets sheets, three files over each. The
+	 * proofs come first, so they overlap with the files. */
+	jobs = kg_calloc(3 * (size_t)src->n_sets + 1, sizeof *jobs);
+	if (r->proofs > 0 && src->n_sets > 0 && !exists(dir, "proofs")) {
+		jobs[n_jobs].seq_from = 1;
+		jobs[n_jobs].seq_to = r->proofs < src->n_sets ? r->proofs : src->n_sets;
+		jobs[n_jobs++].file = -1;
+	}
+	for (int seq = 1, no = 1; seq <= src->n_sets; no++) {
+		int from = seq, pages[3] = {0, 0, 0};
 		while (seq <= src->n_sets) {
 			int s = render_pages(RENDER_SHEETS, src->pieces[seq - 1]);
-			if (s < 1 || (sheets + s > r->max_sheets && sheets > 0))
+			if (s < 1 || (pages[RENDER_SHEETS] + s > r->max_sheets && pages[RENDER_SHEETS] > 0))
 				break;
-			sheets += s;
-			inner += render_pages(RENDER_INNER, src->pieces[seq - 1]);
+			for (int d = 0; d < 3; d++)
+				pages[d] += render_pages((enum render_doc)d, src->pieces[seq - 1]);
 			seq++;
 		}
 		if (seq == from) {
 			err = kg_fail(KG_EINPUT, "set %d has no pieces", seq);
 			goto out;
 		}
-		struct job *j = &jobs[n_jobs++];
-		int no = (int)n_jobs;
-		j->seq_from = from;
-		j->seq_to = seq - 1;
-		j->file[RENDER_SHEETS] = (int)n;
-		add_file(&files, &n, &alloc, RENDER_SHEETS, no, from, seq - 1, sheets);
-		j->file[RENDER_INNER] = inner ? (int)n : -1;
-		if (inner)
-			add_file(&files, &n, &alloc, RENDER_INNER, no, from, seq - 1, inner);
-		j->file[RENDER_OUTER] = (int)n;
-		add_file(&files, &n, &alloc, RENDER_OUTER, no, from, seq - 1, seq - from);
-	}
-	if (r->proofs > 0 && src->n_sets > 0 && !exists(dir, "proofs")) {
-		struct job *j = &jobs[n_jobs++];
-		j->seq_from = 1;
-		j->seq_to = r->proofs < src->n_sets ? r->proofs : src->n_sets;
-		j->proofs = true;
-		j->file[0] = j->file[1] = j->file[2] = -1;
+		for (int d = 0; d < 3; d++) {
+			if (!pages[d])
+				continue; /* no form among these residents: no inner envelopes */
+			jobs[n_jobs].seq_from = from;
+			jobs[n_jobs].seq_to = seq - 1;
+			jobs[n_jobs++].file = (int)n;
+			add_file(&files, &n, &alloc, (enum render_doc)d, no, from, seq - 1, pages[d]);
+		}
 	}
 
 	w = kg_calloc(workers > 0 ? (size_t)workers : 1, sizeof *w);
 	for (size_t k = 0; k < n_jobs && !err; k++) {
-		bool todo = jobs[k].proofs;
-		for (int d = 0; d < 3; d++)
-			todo |= jobs[k].file[d] >= 0 && !exists(dir, files[jobs[k].file[d]].name);
-		if (!todo)
-			continue;
+		if (jobs[k].file >= 0 && exists(dir, files[jobs[k].file].name))
+			continue; /* written by an earlier run */
 		if (workers <= 0) {
 			err = run_job(r, dir, src, &jobs[k], files);
 			continue;
