@@ -9,6 +9,7 @@
 #include <math.h>
 #include <pango/pangocairo.h>
 #include <qrencode.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,6 +91,15 @@ static const struct {
 	{"mincho", "IPAexMincho"},
 	{"mj", "IPAmjMincho"},
 };
+
+/* kg_fail() formats into the very buffer kg_last_message() returns, so a message that quotes
+ * the last one is built from a copy. */
+static enum kg_err fail_in(enum kg_err err, const char *context)
+{
+	char last[1024];
+	snprintf(last, sizeof last, "%s", kg_last_message());
+	return kg_fail(err, "%s: %s", context, last);
+}
 
 /* --- placeholders ---------------------------------------------------------------------- */
 
@@ -303,7 +313,9 @@ static enum kg_err parse_element(struct layout *l, const struct settings *s, Pan
 		const char *first = NULL;
 		if ((err = expand(conf_str(n), s, NULL, &b, &e->variable, &first))) {
 			sbuf_release(&b);
-			return kg_fail(err, "line %d: %s", e->line, kg_last_message());
+			char where[32];
+			snprintf(where, sizeof where, "line %d", e->line);
+			return fail_in(err, where);
 		}
 		e->text = sbuf_detach(&b);
 		e->label = kg_strdup(label ? label : first ? first : "text");
@@ -570,7 +582,7 @@ enum kg_err layout_draw(struct layout *l, cairo_t *cr, const struct layout_value
 	}
 	if (!err && cairo_status(cr))
 		err = kg_fail(KG_ERENDER, "cairo: %s", cairo_status_to_string(cairo_status(cr)));
-	return err ? kg_fail(err, "%s: %s", l->path, kg_last_message()) : KG_OK;
+	return err ? fail_in(err, l->path) : KG_OK;
 }
 
 /* Records every static element with condition set when into a new layer. */
@@ -638,7 +650,7 @@ enum kg_err layout_load(const char *path, const struct settings *s, struct fonts
 out:
 	conf_free(c);
 	if (err) {
-		err = kg_fail(err, "%s: %s", path, kg_last_message());
+		err = fail_in(err, path);
 		layout_free(l);
 	} else {
 		*out = l;

@@ -42,6 +42,15 @@ struct render {
 	struct sbuf address, rest, url;
 };
 
+/* kg_fail() formats into the very buffer kg_last_message() returns, so a message that quotes
+ * the last one is built from a copy. */
+static enum kg_err fail_in(enum kg_err err, const char *context)
+{
+	char last[1024];
+	snprintf(last, sizeof last, "%s", kg_last_message());
+	return kg_fail(err, "%s: %s", context, last);
+}
+
 unsigned char render_pieces(enum mailset_kind kind, enum mailset_target target)
 {
 	if (kind == MAILSET_REINQUIRY)
@@ -220,8 +229,11 @@ static enum kg_err draw_page(struct render *r, cairo_t *cr, enum tpl t, const st
 	enum kg_err err = set_values(r, m, &v);
 	if (!err)
 		err = layout_draw(r->tpl[t], cr, &v, recordings);
-	return err ? kg_fail(err, "B%04d-%06d (申請書ID %s): %s", m->batch, m->seq, m->app_id, kg_last_message())
-		   : KG_OK;
+	if (!err)
+		return KG_OK;
+	char where[64];
+	snprintf(where, sizeof where, "B%04d-%06d (申請書ID %s)", m->batch, m->seq, m->app_id);
+	return fail_in(err, where);
 }
 
 /* --- atomic files ---------------------------------------------------------------------- */
