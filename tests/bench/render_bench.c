@@ -9,7 +9,7 @@
  *   render_bench sample SETTINGS OUTDIR
  *       renders the fixed sample batch (cards, certificates, a holder without a signature
  *       certificate, a re-inquiry, a long name, IVS and non-JIS-X-0208 names) and prints one
- *       line per set: seq, app_id, expiry (YYYY-MM-DD), kind, target, sign, barcode, certs, name
+ *       line per set: seq, app_id, expiry (YYYY-MM-DD), kind, target, sign, barcode (bars or -), certs, name
  *       (tab separated), so a test can check the PDFs against what went in.
  */
 #include <dirent.h>
@@ -218,9 +218,9 @@ int main(int argc, char **argv)
 		if (g.sample) {
 			char exp[RULES_DATE_LEN];
 			rules_format_date(m.expiry, exp);
-			printf("%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", m.seq, m.app_id, exp,
+			printf("%d\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", m.seq, m.app_id, exp,
 			       m.kind == MAILSET_REINQUIRY ? "reinquiry" : "notice", m.target == MAILSET_CARD ? "card" : "cert",
-			       m.has_sign_cert, m.barcode != NULL, m.certs, m.name);
+			       m.has_sign_cert, m.barcode ? m.barcode : "-", m.certs, m.name);
 		}
 	}
 	struct render_source src = {.n_sets = g.n, .pieces = pieces, .load = load, .release = release, .ctx = &g};

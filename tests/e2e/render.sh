@@ -129,6 +129,32 @@ while IFS=$'\t' read -r seq id expiry kind target sign barcode certs name; do
 	check "$tag mailing envelope says what it holds" has "$t" "マイナンバーカード・電子証明書有効期限通知書在中"
 	check "$tag mailing envelope names the sender" has "$t" "新宿区戸籍住民課"
 	check "$tag mailing envelope carries its sequence number" has "$t" "$tag"
+	# The customer barcode under the name: read back bar by bar at 200 dpi (x 20 mm, y 78 mm,
+	# pitch 1.2 mm; upper, middle and lower thirds of 3.6 mm), with its 2 mm clear zone.
+	pdftoppm -q -r 200 -f "$po" -l "$po" -gray out/outer-envelopes-001.pdf env
+	read -r bars clear < <(python3 - env-*.pgm <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+parts = data.split(b"\n", 3)
+w, h = map(int, parts[1].split())
+px = parts[3]
+mm = 200 / 25.4
+def dark(x, y):
+    return px[int(round(y * mm)) * w + int(round(x * mm))] < 128
+bars = ""
+for i in range(67):
+    x = 20 + i * 1.2 + 0.3
+    up, mid, low = dark(x, 78.6), dark(x, 79.8), dark(x, 81.0)
+    bars += {(1, 1, 1): "F", (1, 1, 0): "A", (0, 1, 1): "D", (0, 1, 0): "T"}.get((up, mid, low), "?") if mid else "-"
+# 1 mm outside the bars all round (inside the 2 mm zone, clear of anti-aliasing).
+ring = [(x / 10, y) for x in range(190, 1009, 5) for y in (77.0, 82.6)] + \
+       [(x, y / 10) for x in (19.0, 100.8) for y in range(770, 827, 5)]
+print(bars if bars.strip("-") else "-", sum(dark(x, y) for x, y in ring))
+PY
+)
+	rm -f env-*.pgm
+	expect_eq "$tag mailing envelope's customer barcode has exactly its bars" "$barcode" "$bars"
+	expect_eq "$tag the barcode's 2 mm clear zone is empty" 0 "$clear"
 done <sets.tsv
 
 # A long name shrinks rather than being cut: it is on the page whole.
@@ -138,6 +164,10 @@ check "a long name shrinks to fit and is printed whole" has "$(page_text out/she
 
 for f in out/*.pdf; do
 	check "rendering twice gives identical bytes (${f##*/})" cmp "$f" "again/${f##*/}"
+done
+for f in out/*.pdf; do
+	expect_eq "${f##*/} embeds only the pinned IPA fonts" "" \
+		"$(pdffonts "$f" | awk 'NR > 2 {print $1}' | grep -Ev '^[A-Z]{6}\+IPA(exGothic|exMincho|mjMincho)$')"
 done
 check "PDF metadata names kigen as the creator" sh -c "pdfinfo out/sheets-001.pdf | grep -q '^Creator: *kigen'"
 check "PDF creation date is the batch date" sh -c "pdfinfo -isodates out/sheets-001.pdf | grep -q '^CreationDate: *2025-03-31'"
