@@ -16,8 +16,7 @@ SRCS      := $(wildcard pipeline/*.c)
 LIB_OBJS  := $(patsubst pipeline/%.c,$(BUILD)/%.o,$(filter-out pipeline/kigen.c,$(SRCS)))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(TEST_SRCS))
-TOOLS     := $(if $(wildcard tests/vcard/vcard.c),$(BUILD)/vcard) \
-             $(if $(wildcard tests/vcard/cardtest.c),$(BUILD)/cardtest)
+TOOLS     := $(BUILD)/vcard $(BUILD)/cardtest $(BUILD)/render_bench
 
 .PHONY: all deps demo test unit e2e bench asan valgrind analyze format format-check golden clean
 KIGEN   ?= kigen
@@ -46,8 +45,11 @@ $(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libkigen.a
 $(BUILD)/vcard: tests/vcard/vcard.c | $(DEPS_OK)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
-# The test driver of the card module (tests/e2e/card.sh), linked like the unit tests.
+# Test and benchmark drivers, linked like the unit tests: the card module's (tests/e2e/card.sh),
+# the renderer's (scripts/bench-render.sh, tests/e2e/render.sh).
 $(BUILD)/cardtest: tests/vcard/cardtest.c $(BUILD)/libkigen.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
+$(BUILD)/render_bench: tests/bench/render_bench.c $(BUILD)/libkigen.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
 
 -include $(wildcard $(BUILD)/*.d)

@@ -1,0 +1,89 @@
+/*
+ * layout.h: one printed document's template (a YAML file in templates/) and drawing it onto a cairo page.
+ *
+ * A template gives the page size and a list of elements in millimetres: text in a box, lines,
+ * rectangles, rows of PIN boxes, QR codes and the customer barcode. Text may hold placeholders:
+ * settings ones ({municipality}, {mayor}, {department}, {office_postal}, {office_address},
+ * {phone}, {hours}) are filled once at load; per-resident ones (enum layout_field, e.g. {name})
+ * on every page. An element may be drawn only "when" conditions hold (card, cert, notice,
+ * reinquiry, sign, nosign, barcode, nobarcode).
+ *
+ * Speed: every element without per-resident data is drawn once at load into a cairo recording
+ * surface (one per distinct condition set), and each page paints those as sources, so a PDF
+ * holds the static content once as a shared form XObject instead of once per page.
+ *
+ * Text fitting: a text that does not fit its box at its size shrinks by 0.5 pt steps down to
+ * its minimum, then wraps; if it still does not fit, that is an error naming the field. A text
+ * holding a character no pinned font can draw is an error too (never a box or a blank).
+ *
+ * Ownership: the layout borrows the PangoContext and the fonts given to layout_load(), which
+ * must outlive it. Errors: KG_EINPUT for a bad template (FILE:LINE), KG_ERENDER while drawing.
+ */
+#ifndef LAYOUT_H
+#define LAYOUT_H
+
+#include <cairo.h>
+#include <pango/pango.h>
+#include <stdbool.h>
+
+#include "fonts.h"
+#include "kg.h"
+#include "settings.h"
+
+enum layout_field {
+	LAYOUT_NAME,        /* {name} */
+	LAYOUT_KANA,        /* {kana} */
+	LAYOUT_POSTAL,      /* {postal}: NNN-NNNN */
+	LAYOUT_ADDRESS,     /* {address}: town, block and building on one line */
+	LAYOUT_ADDR_TOWN,   /* {addr_town} */
+	LAYOUT_ADDR_BLOCK,  /* {addr_block}: 番地・号 */
+	LAYOUT_ADDR_BUILDING, /* {addr_building}: 方書 */
+	LAYOUT_EXPIRY,      /* {expiry}: 和暦 */
+	LAYOUT_AS_OF,       /* {as_of}: the batch date, 和暦 */
+	LAYOUT_APP_ID,      /* {app_id}: 23 digits */
+	LAYOUT_SEQ,         /* {seq}: "B0001-000123" */
+	LAYOUT_TARGET,      /* {target}: 有効期限が到来するもの */
+	LAYOUT_PROCEDURE,   /* {procedure}: 更新手続 */
+	LAYOUT_BIRTH,       /* {birth}: 和暦, 西暦 for foreign residents */
+	LAYOUT_QR_URL,      /* {qr_url}: the 交付申請用 URL with the ID */
+	LAYOUT_NFIELDS
+};
+
+/* Conditions of "when:". */
+#define LAYOUT_WHEN_CARD 0x01
+#define LAYOUT_WHEN_CERT 0x02
+#define LAYOUT_WHEN_NOTICE 0x04
+#define LAYOUT_WHEN_REINQUIRY 0x08
+#define LAYOUT_WHEN_SIGN 0x10
+#define LAYOUT_WHEN_NOSIGN 0x20
+#define LAYOUT_WHEN_BARCODE 0x40
+#define LAYOUT_WHEN_NOBARCODE 0x80
+
+struct layout_values {
+	const char *field[LAYOUT_NFIELDS]; /* NULL prints as "" */
+	unsigned when;                     /* the LAYOUT_WHEN_* bits that hold for this page */
+	const char *barcode;               /* 67 letters F/A/D/T, or NULL */
+};
+
+struct layout;
+
+enum kg_err layout_load(const char *path, const struct settings *s, struct fonts *fonts, PangoContext *pango,
+			struct layout **out) KG_WUR;
+void layout_free(struct layout *l);
+
+/* Page size in points. */
+double layout_width(const struct layout *l);
+double layout_height(const struct layout *l);
+
+/*
+ * Draws one page onto cr (user units = points, origin top-left). With use_recordings the
+ * static content is painted from the recordings (PDF); without, it is drawn afresh (raster
+ * proofs, where a recording would be resampled). The caller shows the page.
+ */
+enum kg_err layout_draw(struct layout *l, cairo_t *cr, const struct layout_values *v, bool use_recordings) KG_WUR;
+
+/* Draws a QR code of data, quiet zone included, in the square x, y, size (points): one path,
+ * runs of dark modules merged into rectangles. */
+enum kg_err layout_qr(cairo_t *cr, double x, double y, double size, const char *data) KG_WUR;
+
+#endif

@@ -1,0 +1,631 @@
+/*
+ * render.c: turns mail sets into pages (choosing the template, filling the per-resident values),
+ * writes PDFs and PNG proofs atomically, and runs a batch's files in forked workers.
+ */
+#include "render.h"
+
+#include <cairo-pdf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pango/pangocairo.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "rules.h"
+#include "sbuf.h"
+
+#include "banned.h"
+
+enum tpl { T_NOTICE_CARD, T_NOTICE_CERT, T_FORM, T_INNER, T_OUTER, T_N };
+
+static const char *const tpl_files[T_N] = {
+	"notice-card.yaml", "notice-cert.yaml", "form.yaml", "envelope-inner.yaml", "envelope-outer.yaml",
+};
+static const char *const tpl_names[T_N] = {"notice", "notice", "form", "inner", "outer"};
+static const char *const doc_names[] = {"sheets", "inner-envelopes", "outer-envelopes"};
+
+struct render {
+	struct fonts *fonts;
+	PangoContext *pango;
+	struct layout *tpl[T_N];
+	char *qr_url;
+	int max_sheets;
+	int proofs;
+	/* Scratch for one set's values. */
+	char seq[32], expiry[RULES_ERA_LEN], as_of[RULES_ERA_LEN], birth[RULES_ERA_LEN];
+	struct sbuf address, rest, url;
+};
+
+/* kg_fail() formats into the very buffer kg_last_message() returns, so a message that quotes
+ * the last one is built from a copy. */
+static enum kg_err fail_in(enum kg_err err, const char *context)
+{
+	char last[1024];
+	snprintf(last, sizeof last, "%s", kg_last_message());
+	return kg_fail(err, "%s: %s", context, last);
+}
+
+unsigned char render_pieces(enum mailset_kind kind, enum mailset_target target)
+{
+	if (kind == MAILSET_REINQUIRY)
+		return RENDER_PIECE_FORM;
+	return RENDER_PIECE_NOTICE | (target == MAILSET_CERT ? RENDER_PIECE_FORM : 0);
+}
+
+int render_pages(enum render_doc doc, unsigned char pieces)
+{
+	switch (doc) {
+	case RENDER_SHEETS: return !!(pieces & RENDER_PIECE_NOTICE) + !!(pieces & RENDER_PIECE_FORM);
+	case RENDER_INNER: return !!(pieces & RENDER_PIECE_FORM);
+	case RENDER_OUTER: return 1;
+	}
+	return 0;
+}
+
+static unsigned char pieces_of(const struct mailset *m)
+{
+	return render_pieces(m->kind, m->target);
+}
+
+enum kg_err render_new(const struct settings *s, struct render **out)
+{
+	struct render *r = kg_calloc(1, sizeof *r);
+	struct sbuf path = SBUF_INIT;
+	*out = NULL;
+	enum kg_err err = fonts_new(s, &r->fonts);
+	if (err)
+		goto out;
+	r->pango = pango_font_map_create_context(fonts_map(r->fonts));
+	/* Points as user units, no hinting: metrics are the same on PDF and PNG, and stable. */
+	pango_cairo_context_set_resolution(r->pango, 72);
+	cairo_font_options_t *fo = cairo_font_options_create();
+	cairo_font_options_set_hint_metrics(fo, CAIRO_HINT_METRICS_OFF);
+	cairo_font_options_set_hint_style(fo, CAIRO_HINT_STYLE_NONE);
+	pango_cairo_context_set_font_options(r->pango, fo);
+	cairo_font_options_destroy(fo);
+	pango_context_set_language(r->pango, pango_language_from_string("ja-jp"));
+	for (int t = 0; t < T_N; t++) {
+		sbuf_reset(&path);
+		sbuf_addf(&path, "%s/%s", s->templates_dir && *s->templates_dir ? s->templates_dir : "templates",
+			  tpl_files[t]);
+		if ((err = sbuf_check(&path)) || (err = layout_load(path.buf, s, r->fonts, r->pango, &r->tpl[t])))
+			goto out;
+	}
+	r->qr_url = kg_strdup(s->qr_url ? s->qr_url : "{id}");
+	r->max_sheets = s->max_sheets_per_file >= 2 ? s->max_sheets_per_file : 1000;
+	r->proofs = s->proofs;
+	sbuf_init(&r->address, 4096);
+	sbuf_init(&r->rest, 4096);
+	sbuf_init(&r->url, 4096);
+out:
+	sbuf_release(&path);
+	if (err)
+		render_free(r);
+	else
+		*out = r;
+	return err;
+}
+
+void render_free(struct render *r)
+{
+	if (!r)
+		return;
+	for (int t = 0; t < T_N; t++)
+		layout_free(r->tpl[t]);
+	if (r->pango)
+		g_object_unref(r->pango);
+	fonts_free(r->fonts);
+	free(r->qr_url);
+	sbuf_release(&r->address);
+	sbuf_release(&r->rest);
+	sbuf_release(&r->url);
+	free(r);
+}
+
+struct fonts *render_fonts(struct render *r)
+{
+	return r->fonts;
+}
+
+/* --- one set's values ------------------------------------------------------------------ */
+
+static const char *target_text(const struct mailset *m)
+{
+	if (m->target == MAILSET_CARD)
+		return "マイナンバーカード";
+	switch (m->certs & (MAILSET_SIGN | MAILSET_AUTH)) {
+	case MAILSET_SIGN: return "署名用電子証明書";
+	case MAILSET_AUTH: return "利用者証明用電子証明書";
+	default: return "署名用電子証明書・利用者証明用電子証明書";
+	}
+}
+
+static enum kg_err set_values(struct render *r, const struct mailset *m, struct layout_values *v)
+{
+	enum kg_err err;
+	memset(v, 0, sizeof *v);
+	if (m->kind != MAILSET_NOTICE && m->kind != MAILSET_REINQUIRY)
+		return kg_fail(KG_EINPUT, "unknown kind of set");
+	if ((err = rules_era(m->expiry, r->expiry)) || (err = rules_era(m->batch_day, r->as_of)))
+		return err;
+	if (m->foreign || m->birth == RULES_NO_DATE || rules_era(m->birth, r->birth) != KG_OK) {
+		int y, mo, d;
+		r->birth[0] = '\0';
+		if (m->birth != RULES_NO_DATE) {
+			rules_to_ymd(m->birth, &y, &mo, &d);
+			snprintf(r->birth, sizeof r->birth, "%d年%d月%d日", y, mo, d);
+		}
+	}
+	snprintf(r->seq, sizeof r->seq, "B%04d-%06d", m->batch, m->seq);
+	sbuf_reset(&r->rest);
+	sbuf_adds(&r->rest, m->addr_block ? m->addr_block : "");
+	if (m->addr_building && *m->addr_building)
+		sbuf_addf(&r->rest, "　%s", m->addr_building);
+	sbuf_reset(&r->address);
+	sbuf_addf(&r->address, "%s%s", m->addr_town ? m->addr_town : "", r->rest.buf);
+	sbuf_reset(&r->url);
+	for (const char *p = r->qr_url; *p;) {
+		if (!strncmp(p, "{id}", 4)) {
+			sbuf_adds(&r->url, m->app_id);
+			p += 4;
+		} else {
+			sbuf_addc(&r->url, *p++);
+		}
+	}
+	if ((err = sbuf_check(&r->rest)) || (err = sbuf_check(&r->address)) || (err = sbuf_check(&r->url)))
+		return err;
+
+	v->field[LAYOUT_NAME] = m->name;
+	v->field[LAYOUT_KANA] = m->kana;
+	v->field[LAYOUT_POSTAL] = m->postal_code;
+	v->field[LAYOUT_ADDRESS] = r->address.buf;
+	v->field[LAYOUT_ADDR_TOWN] = m->addr_town;
+	v->field[LAYOUT_ADDR_BLOCK] = m->addr_block;
+	v->field[LAYOUT_ADDR_BUILDING] = m->addr_building;
+	v->field[LAYOUT_EXPIRY] = r->expiry;
+	v->field[LAYOUT_AS_OF] = r->as_of;
+	v->field[LAYOUT_APP_ID] = m->app_id;
+	v->field[LAYOUT_SEQ] = r->seq;
+	v->field[LAYOUT_TARGET] = target_text(m);
+	v->field[LAYOUT_PROCEDURE] = m->target == MAILSET_CARD ? "マイナンバーカードの更新手続" : "電子証明書の更新手続";
+	v->field[LAYOUT_BIRTH] = r->birth;
+	v->field[LAYOUT_QR_URL] = r->url.buf;
+	v->when = (m->target == MAILSET_CARD ? LAYOUT_WHEN_CARD : LAYOUT_WHEN_CERT) |
+		  (m->kind == MAILSET_REINQUIRY ? LAYOUT_WHEN_REINQUIRY : LAYOUT_WHEN_NOTICE) |
+		  (m->has_sign_cert ? LAYOUT_WHEN_SIGN : LAYOUT_WHEN_NOSIGN) |
+		  (m->barcode ? LAYOUT_WHEN_BARCODE : LAYOUT_WHEN_NOBARCODE);
+	v->barcode = m->barcode;
+	return KG_OK;
+}
+
+/* The templates of doc for m, in page order; returns how many. */
+static int pages_of(enum render_doc doc, const struct mailset *m, enum tpl out[2])
+{
+	int n = 0;
+	unsigned char p = pieces_of(m);
+	if (doc == RENDER_SHEETS) {
+		if (p & RENDER_PIECE_NOTICE)
+			out[n++] = m->target == MAILSET_CARD ? T_NOTICE_CARD : T_NOTICE_CERT;
+		if (p & RENDER_PIECE_FORM)
+			out[n++] = T_FORM;
+	} else if (doc == RENDER_INNER) {
+		if (p & RENDER_PIECE_FORM)
+			out[n++] = T_INNER;
+	} else {
+		out[n++] = T_OUTER;
+	}
+	return n;
+}
+
+static enum kg_err draw_page(struct render *r, cairo_t *cr, enum tpl t, const struct mailset *m, bool recordings)
+{
+	struct layout_values v;
+	enum kg_err err = set_values(r, m, &v);
+	if (!err)
+		err = layout_draw(r->tpl[t], cr, &v, recordings);
+	if (!err)
+		return KG_OK;
+	char where[64];
+	snprintf(where, sizeof where, "B%04d-%06d (申請書ID %s)", m->batch, m->seq, m->app_id);
+	return fail_in(err, where);
+}
+
+/* --- atomic files ---------------------------------------------------------------------- */
+
+static cairo_status_t write_cb(void *closure, const unsigned char *data, unsigned int len)
+{
+	return fwrite(data, 1, len, closure) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
+}
+
+/* dir part of path into b ("." when none). */
+static void dir_of(const char *path, struct sbuf *b)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		sbuf_adds(b, ".");
+	else if (slash == path)
+		sbuf_adds(b, "/");
+	else
+		sbuf_add(b, path, (size_t)(slash - path));
+}
+
+static enum kg_err sync_dir(const char *path)
+{
+	struct sbuf d = SBUF_INIT;
+	dir_of(path, &d);
+	int fd = open(d.buf, O_RDONLY | O_DIRECTORY);
+	enum kg_err err = KG_OK;
+	if (fd < 0 || fsync(fd) != 0)
+		err = kg_fail(KG_EIO, "%s: %s", d.buf, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	sbuf_release(&d);
+	return err;
+}
+
+/* Opens a temporary file next to path; its name goes to tmp. */
+static enum kg_err open_temp(const char *path, struct sbuf *tmp, FILE **fp)
+{
+	const char *base = strrchr(path, '/');
+	sbuf_reset(tmp);
+	dir_of(path, tmp);
+	sbuf_addf(tmp, "/.%s.tmp-%ld", base ? base + 1 : path, (long)getpid());
+	enum kg_err err = sbuf_check(tmp);
+	if (err)
+		return err;
+	*fp = fopen(tmp->buf, "wb");
+	return *fp ? KG_OK : kg_fail(KG_EIO, "%s: %s", tmp->buf, strerror(errno));
+}
+
+/* Flushes, syncs and closes fp, then renames tmp to path; on any failure removes tmp. */
+static enum kg_err commit_temp(FILE *fp, const char *tmp, const char *path, enum kg_err err)
+{
+	if (!err && (fflush(fp) != 0 || fsync(fileno(fp)) != 0))
+		err = kg_fail(KG_EIO, "%s: %s", tmp, strerror(errno));
+	if (fclose(fp) != 0 && !err)
+		err = kg_fail(KG_EIO, "%s: %s", tmp, strerror(errno));
+	if (!err && rename(tmp, path) != 0)
+		err = kg_fail(KG_EIO, "%s: %s", path, strerror(errno));
+	if (!err)
+		err = sync_dir(path);
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+enum kg_err render_file(struct render *r, enum render_doc doc, const char *path, const struct mailset *sets,
+			size_t n)
+{
+	struct sbuf tmp = SBUF_INIT;
+	FILE *fp = NULL;
+	cairo_surface_t *pdf = NULL;
+	cairo_t *cr = NULL;
+	enum tpl t[2];
+	int pages = 0;
+	for (size_t i = 0; i < n; i++)
+		pages += pages_of(doc, &sets[i], t);
+	if (!pages)
+		return kg_fail(KG_EINPUT, "%s: no pages", path);
+
+	enum kg_err err = open_temp(path, &tmp, &fp);
+	if (err)
+		goto out;
+	pdf = cairo_pdf_surface_create_for_stream(write_cb, fp, 595.276, 841.89);
+	cr = cairo_create(pdf);
+	/* Metadata from the batch, not the clock: the same sets give the same bytes. */
+	char day[RULES_DATE_LEN], date[40], title[128];
+	rules_format_date(sets[0].batch_day, day);
+	snprintf(date, sizeof date, "%sT00:00:00+09:00", day);
+	const char *base = strrchr(path, '/');
+	snprintf(title, sizeof title, "B%04d %s", sets[0].batch, base ? base + 1 : path);
+	cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_TITLE, title);
+	cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_CREATOR, "kigen");
+	cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_CREATE_DATE, date);
+	cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_MOD_DATE, date);
+	for (size_t i = 0; i < n && !err; i++) {
+		int k = pages_of(doc, &sets[i], t);
+		for (int p = 0; p < k && !err; p++) {
+			cairo_pdf_surface_set_size(pdf, layout_width(r->tpl[t[p]]), layout_height(r->tpl[t[p]]));
+			err = draw_page(r, cr, t[p], &sets[i], true);
+			cairo_show_page(cr);
+		}
+	}
+	cairo_destroy(cr);
+	cairo_surface_finish(pdf);
+	if (!err && cairo_surface_status(pdf))
+		err = kg_fail(KG_ERENDER, "%s: cairo: %s", path, cairo_status_to_string(cairo_surface_status(pdf)));
+	cairo_surface_destroy(pdf);
+	err = commit_temp(fp, tmp.buf, path, err);
+out:
+	sbuf_release(&tmp);
+	return err;
+}
+
+/* --- proofs ---------------------------------------------------------------------------- */
+
+#define PROOF_DPI 100.0
+
+static enum kg_err write_png(cairo_surface_t *img, const char *path)
+{
+	struct sbuf tmp = SBUF_INIT;
+	FILE *fp = NULL;
+	enum kg_err err = open_temp(path, &tmp, &fp);
+	if (!err) {
+		cairo_status_t st = cairo_surface_write_to_png_stream(img, write_cb, fp);
+		err = commit_temp(fp, tmp.buf, path,
+				  st ? kg_fail(KG_ERENDER, "%s: %s", path, cairo_status_to_string(st)) : KG_OK);
+	}
+	sbuf_release(&tmp);
+	return err;
+}
+
+enum kg_err render_proofs(struct render *r, const char *dir, const struct mailset *sets, size_t n)
+{
+	enum kg_err err = KG_OK;
+	struct sbuf path = SBUF_INIT;
+	static const enum render_doc docs[] = {RENDER_SHEETS, RENDER_INNER, RENDER_OUTER};
+	for (size_t i = 0; i < n && !err; i++) {
+		int no = 0;
+		for (size_t d = 0; d < KG_ARRAY_SIZE(docs) && !err; d++) {
+			enum tpl t[2];
+			int k = pages_of(docs[d], &sets[i], t);
+			for (int p = 0; p < k && !err; p++) {
+				double k_px = PROOF_DPI / 72.0;
+				int w = (int)ceil(layout_width(r->tpl[t[p]]) * k_px);
+				int h = (int)ceil(layout_height(r->tpl[t[p]]) * k_px);
+				cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+				cairo_t *cr = cairo_create(img);
+				cairo_set_source_rgb(cr, 1, 1, 1);
+				cairo_paint(cr);
+				cairo_scale(cr, k_px, k_px);
+				err = draw_page(r, cr, t[p], &sets[i], false);
+				cairo_destroy(cr);
+				sbuf_reset(&path);
+				sbuf_addf(&path, "%s/B%04d-%06d-%d-%s.png", dir, sets[i].batch, sets[i].seq, ++no,
+					  tpl_names[t[p]]);
+				if (!err)
+					err = sbuf_check(&path);
+				if (!err)
+					err = write_png(img, path.buf);
+				cairo_surface_destroy(img);
+			}
+		}
+	}
+	sbuf_release(&path);
+	return err;
+}
+
+/* --- the batch ------------------------------------------------------------------------- */
+
+struct job {
+	int seq_from, seq_to;
+	int file;    /* index in the file list, -1: the proofs job */
+};
+
+static bool exists(const char *dir, const char *name)
+{
+	struct sbuf p = SBUF_INIT;
+	sbuf_addf(&p, "%s/%s", dir, name);
+	bool yes = access(p.buf, F_OK) == 0;
+	sbuf_release(&p);
+	return yes;
+}
+
+/* Runs one job in the current process: loads its sets, writes what is missing. */
+static enum kg_err run_job(struct render *r, const char *dir, const struct render_source *src,
+			   const struct job *job, const struct render_file_info *files)
+{
+	struct mailset *sets = NULL;
+	size_t n = 0;
+	struct sbuf path = SBUF_INIT;
+	enum kg_err err = src->load(src->ctx, job->seq_from, job->seq_to, &sets, &n);
+	if (err)
+		return err;
+	if (n != (size_t)(job->seq_to - job->seq_from + 1)) {
+		err = kg_fail(KG_EINPUT, "the loader gave %zu sets for seq %d..%d", n, job->seq_from, job->seq_to);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (sets[i].seq != job->seq_from + (int)i || pieces_of(&sets[i]) != src->pieces[sets[i].seq - 1]) {
+			err = kg_fail(KG_EINPUT, "the loader's set %zu is not seq %d as planned", i, job->seq_from + (int)i);
+			goto out;
+		}
+	}
+	if (job->file < 0) {
+		sbuf_addf(&path, "%s/.proofs.tmp-%ld", dir, (long)getpid());
+		struct sbuf final = SBUF_INIT;
+		sbuf_addf(&final, "%s/proofs", dir);
+		if (!(err = sbuf_check(&path)) && mkdir(path.buf, 0777) != 0)
+			err = kg_fail(KG_EIO, "%s: %s", path.buf, strerror(errno));
+		if (!err)
+			err = render_proofs(r, path.buf, sets, n);
+		if (!err && rename(path.buf, final.buf) != 0)
+			err = kg_fail(KG_EIO, "%s: %s", final.buf, strerror(errno));
+		if (!err)
+			err = sync_dir(final.buf);
+		sbuf_release(&final);
+		goto out;
+	}
+	sbuf_addf(&path, "%s/%s", dir, files[job->file].name);
+	if (!(err = sbuf_check(&path)))
+		err = render_file(r, files[job->file].doc, path.buf, sets, n);
+out:
+	sbuf_release(&path);
+	src->release(src->ctx, sets, n);
+	return err;
+}
+
+struct worker {
+	pid_t pid;
+	int fd; /* read end of the pipe carrying a failure message */
+};
+
+/* Waits for one worker; returns its result, the message of a failure recorded. */
+static enum kg_err reap(struct worker *w, int *running)
+{
+	int status;
+	pid_t pid;
+	do
+		pid = waitpid(-1, &status, 0);
+	while (pid < 0 && errno == EINTR);
+	if (pid < 0)
+		return kg_fail(KG_ERENDER, "waitpid: %s", strerror(errno));
+	int i = 0;
+	while (i < *running && w[i].pid != pid)
+		i++;
+	if (i == *running)
+		return KG_OK; /* not one of ours */
+	char msg[2048];
+	ssize_t got = read(w[i].fd, msg, sizeof msg - 1);
+	msg[got > 0 ? got : 0] = '\0';
+	close(w[i].fd);
+	w[i] = w[--*running];
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return KG_OK;
+	/* The worker wrote "CODE<tab>message". */
+	char *text = msg;
+	long code = strtol(msg, &text, 10);
+	if (*text == '\t')
+		text++;
+	else
+		code = KG_ERENDER, text = msg;
+	if (!WIFEXITED(status))
+		return kg_fail(KG_ERENDER, "a render worker died (signal %d)", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	return kg_fail(code > 0 && code <= KG_ESTATE ? (enum kg_err)code : KG_ERENDER, "%s",
+		       got > 0 ? text : "a render worker failed");
+}
+
+static void add_file(struct render_file_info **files, size_t *n, size_t *alloc, enum render_doc doc, int no,
+		     int from, int to, int pages)
+{
+	if (*n == *alloc) {
+		*alloc = *alloc ? *alloc * 2 : 16;
+		*files = kg_realloc(*files, *alloc * sizeof **files);
+	}
+	struct render_file_info *f = &(*files)[(*n)++];
+	memset(f, 0, sizeof *f);
+	snprintf(f->name, sizeof f->name, "%s-%03d.pdf", doc_names[doc], no);
+	f->doc = doc;
+	f->pages = pages;
+	f->seq_from = from;
+	f->seq_to = to;
+}
+
+enum kg_err render_batch(struct render *r, const char *dir, const struct render_source *src, int workers,
+			 struct render_file_info **files_out, size_t *n_files)
+{
+	struct render_file_info *files = NULL;
+	size_t n = 0, alloc = 0;
+	struct job *jobs = NULL;
+	size_t n_jobs = 0;
+	struct worker *w = NULL;
+	int running = 0;
+	enum kg_err err = KG_OK;
+	*files_out = NULL;
+	*n_files = 0;
+	if (src->n_sets < 0 || (src->n_sets > 0 && (!src->pieces || !src->load || !src->release)))
+		return kg_fail(KG_EINPUT, "render_batch: an incomplete source");
+
+	/* Plan: ranges of residents of at most max_sheets sheets, three files over each. The
+	 * proofs come first, so they overlap with the files. */
+	jobs = kg_calloc(3 * (size_t)src->n_sets + 1, sizeof *jobs);
+	if (r->proofs > 0 && src->n_sets > 0 && !exists(dir, "proofs")) {
+		jobs[n_jobs].seq_from = 1;
+		jobs[n_jobs].seq_to = r->proofs < src->n_sets ? r->proofs : src->n_sets;
+		jobs[n_jobs++].file = -1;
+	}
+	for (int seq = 1, no = 1; seq <= src->n_sets; no++) {
+		int from = seq, pages[3] = {0, 0, 0};
+		while (seq <= src->n_sets) {
+			int s = render_pages(RENDER_SHEETS, src->pieces[seq - 1]);
+			if (s < 1 || (pages[RENDER_SHEETS] + s > r->max_sheets && pages[RENDER_SHEETS] > 0))
+				break;
+			for (int d = 0; d < 3; d++)
+				pages[d] += render_pages((enum render_doc)d, src->pieces[seq - 1]);
+			seq++;
+		}
+		if (seq == from) {
+			err = kg_fail(KG_EINPUT, "set %d has no pieces", seq);
+			goto out;
+		}
+		for (int d = 0; d < 3; d++) {
+			if (!pages[d])
+				continue; /* no form among these residents: no inner envelopes */
+			jobs[n_jobs].seq_from = from;
+			jobs[n_jobs].seq_to = seq - 1;
+			jobs[n_jobs++].file = (int)n;
+			add_file(&files, &n, &alloc, (enum render_doc)d, no, from, seq - 1, pages[d]);
+		}
+	}
+
+	w = kg_calloc(workers > 0 ? (size_t)workers : 1, sizeof *w);
+	for (size_t k = 0; k < n_jobs && !err; k++) {
+		if (jobs[k].file >= 0 && exists(dir, files[jobs[k].file].name))
+			continue; /* written by an earlier run */
+		if (workers <= 0) {
+			err = run_job(r, dir, src, &jobs[k], files);
+			continue;
+		}
+		while (running >= workers && !err)
+			err = reap(w, &running);
+		if (err)
+			break;
+		int fds[2];
+		if (pipe(fds) != 0) {
+			err = kg_fail(KG_EIO, "pipe: %s", strerror(errno));
+			break;
+		}
+		fflush(NULL);
+		pid_t pid = fork();
+		if (pid < 0) {
+			close(fds[0]);
+			close(fds[1]);
+			err = kg_fail(KG_EIO, "fork: %s", strerror(errno));
+			break;
+		}
+		if (pid == 0) {
+			close(fds[0]);
+			enum kg_err e = run_job(r, dir, src, &jobs[k], files);
+			if (e) {
+				char msg[2048];
+				int len = snprintf(msg, sizeof msg, "%d\t%s", (int)e, kg_last_message());
+				if (len > (int)sizeof msg - 1)
+					len = (int)sizeof msg - 1;
+				ssize_t unused = write(fds[1], msg, (size_t)len);
+				(void)unused;
+			}
+			_exit(e ? 1 : 0);
+		}
+		close(fds[1]);
+		w[running].pid = pid;
+		w[running++].fd = fds[0];
+	}
+	/* Wait for every worker, keeping the first failure's message. */
+	char *first = err ? kg_strdup(kg_last_message()) : NULL;
+	while (running > 0) {
+		enum kg_err e = reap(w, &running);
+		if (e && !err) {
+			err = e;
+			first = kg_strdup(kg_last_message());
+		}
+	}
+	if (err)
+		err = kg_fail(err, "%s", first);
+	free(first);
+out:
+	free(jobs);
+	free(w);
+	if (err) {
+		free(files);
+		return err;
+	}
+	*files_out = files;
+	*n_files = n;
+	return KG_OK;
+}

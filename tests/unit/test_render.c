@@ -1,0 +1,220 @@
+/*
+ * test_render.c: the pinned fonts' coverage (IVS included), the 代替文字 table, and the
+ * renderer's refusals: a character no font draws, a text that cannot fit, an empty document.
+ * Runs from the repository root (tests/run.sh), where templates/ is.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fonts.h"
+#include "mailset.h"
+#include "render.h"
+#include "rules.h"
+#include "sbuf.h"
+#include "settings.h"
+
+#include "banned.h"
+
+/* Under LeakSanitizer (make asan): fontconfig keeps process-wide state (the default
+ * configuration pango's font map initialises) that nothing can free; not ours to report. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:libfontconfig.so\n";
+}
+
+static struct fonts *fonts;
+
+static int setup(void **state)
+{
+	return fonts_new_from("templates/fonts.conf", &fonts) == KG_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	fonts_free(fonts);
+	return 0;
+}
+
+static const struct {
+	const char *text;
+	size_t missing;
+	const char *report; /* part of what fonts_missing() says, or NULL */
+} coverage[] = {
+	{"山田　太郎 Yamada 0120-95-0178", 0, NULL},
+	{"𠮷田", 0, NULL},                        /* outside JIS X 0208, in IPAmj */
+	{"渡邊\U000E010A", 0, NULL},               /* an IVS IPAmj maps */
+	{"葛\U000E0100", 0, NULL},
+	{"葛\U000E01EF", 1, "U+845B U+E01EF"},      /* a variation selector no font maps */
+	{"\U0003134A太郎", 1, "U+3134A"},          /* CJK extension G: no pinned font */
+	{"\U0001F600", 1, "U+1F600"},
+	{"a\xff", 1, "invalid UTF-8"},
+};
+
+static void test_fonts_missing_reports_each_character_no_font_draws(void **state)
+{
+	for (size_t i = 0; i < KG_ARRAY_SIZE(coverage); i++) {
+		struct sbuf m = SBUF_INIT;
+		size_t n = fonts_missing(fonts, coverage[i].text, &m);
+		if (n != coverage[i].missing)
+			fail_msg("%s: %zu missing, expected %zu (%s)", coverage[i].text, n, coverage[i].missing, m.buf);
+		if (coverage[i].report)
+			assert_non_null(strstr(m.buf, coverage[i].report));
+		sbuf_release(&m);
+	}
+}
+
+static void table(struct settings *s, const char *mode)
+{
+	memset(s, 0, sizeof *s);
+	static struct settings_substitute subs[] = {
+		{"\U0003134A", "鬱"},
+		{"葛", "葛"}, /* the base character stands for its unknown variants */
+		{"\U0001F600", "\U0001F601"}, /* a substitute that is itself unprintable */
+	};
+	s->substitutes = subs;
+	s->n_substitutes = KG_ARRAY_SIZE(subs);
+	s->unknown_glyph = (char *)mode;
+}
+
+static void test_fonts_substitute_replaces_from_the_table(void **state)
+{
+	struct settings s;
+	table(&s, "substitute");
+	struct sbuf out = SBUF_INIT;
+	assert_int_equal(fonts_substitute(fonts, &s, "\U0003134A田　太郎", &out), KG_OK);
+	assert_string_equal(out.buf, "鬱田　太郎");
+	sbuf_reset(&out);
+	assert_int_equal(fonts_substitute(fonts, &s, "葛\U000E01EF西", &out), KG_OK);
+	assert_string_equal(out.buf, "葛西");
+	sbuf_reset(&out);
+	/* Printable text, IVS included, passes unchanged. */
+	assert_int_equal(fonts_substitute(fonts, &s, "渡邊\U000E010A　花子", &out), KG_OK);
+	assert_string_equal(out.buf, "渡邊\U000E010A　花子");
+	sbuf_release(&out);
+}
+
+static void test_fonts_substitute_holds_what_the_table_cannot_fix(void **state)
+{
+	struct settings s;
+	table(&s, "substitute");
+	struct sbuf out = SBUF_INIT;
+	assert_int_equal(fonts_substitute(fonts, &s, "\U0002FFFF\U00030000", &out), KG_EINPUT); /* no entry */
+	assert_non_null(strstr(kg_last_message(), "U+30000"));
+	sbuf_reset(&out);
+	assert_int_equal(fonts_substitute(fonts, &s, "\U0001F600", &out), KG_EINPUT); /* unprintable entry */
+	sbuf_reset(&out);
+	table(&s, "hold");
+	assert_int_equal(fonts_substitute(fonts, &s, "\U0003134A田", &out), KG_EINPUT); /* hold: never substitute */
+	assert_non_null(strstr(kg_last_message(), "hold"));
+	sbuf_release(&out);
+}
+
+/* One card-renewal set for rendering. */
+static void one_set(struct mailset *m, const char *name)
+{
+	memset(m, 0, sizeof *m);
+	m->seq = 1;
+	m->batch = 7;
+	m->batch_day = rules_from_ymd(2025, 3, 31);
+	memcpy(m->app_id, "12345678901234567890120", 24);
+	m->name = name;
+	m->kana = "";
+	m->postal_code = "160-0023";
+	m->addr_town = "東京都新宿区西新宿二丁目";
+	m->addr_block = "8番1号";
+	m->addr_building = "";
+	m->kind = MAILSET_NOTICE;
+	m->target = MAILSET_CARD;
+	m->certs = MAILSET_SIGN | MAILSET_AUTH;
+	m->expiry = rules_from_ymd(2025, 7, 9);
+	m->birth = rules_from_ymd(1980, 1, 2);
+	m->has_sign_cert = true;
+}
+
+static struct render *new_render(struct settings *s)
+{
+	struct render *r = NULL;
+	assert_int_equal(settings_load(NULL, s), KG_OK);
+	if (render_new(s, &r))
+		fail_msg("render_new: %s", kg_last_message());
+	return r;
+}
+
+static void test_render_refuses_a_name_no_font_can_draw(void **state)
+{
+	struct settings s;
+	struct render *r = new_render(&s);
+	struct mailset m;
+	one_set(&m, "\U0003134A田　太郎");
+	char path[] = "/tmp/kigen-test-render-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	unlink(path);
+	for (int doc = RENDER_SHEETS; doc <= RENDER_OUTER; doc += 2) {
+		assert_int_equal(render_file(r, (enum render_doc)doc, path, &m, 1), KG_ERENDER);
+		assert_non_null(strstr(kg_last_message(), "U+3134A"));
+		assert_non_null(strstr(kg_last_message(), "B0007-000001"));
+		assert_int_equal(access(path, F_OK), -1); /* nothing under the final name */
+	}
+	/* The same name through the table prints. */
+	one_set(&m, "鬱田　太郎");
+	assert_int_equal(render_file(r, RENDER_SHEETS, path, &m, 1), KG_OK);
+	assert_int_equal(access(path, F_OK), 0);
+	unlink(path);
+	render_free(r);
+	settings_release(&s);
+}
+
+static void test_render_names_the_field_that_cannot_fit(void **state)
+{
+	struct settings s;
+	struct render *r = new_render(&s);
+	struct sbuf name = SBUF_INIT;
+	for (int i = 0; i < 60; i++)
+		sbuf_adds(&name, "長谷川");
+	struct mailset m;
+	one_set(&m, name.buf);
+	assert_int_equal(render_file(r, RENDER_SHEETS, "/tmp/kigen-test-never.pdf", &m, 1), KG_ERENDER);
+	if (!strstr(kg_last_message(), "氏名") || !strstr(kg_last_message(), "does not fit"))
+		fail_msg("message: %s", kg_last_message());
+	assert_int_equal(access("/tmp/kigen-test-never.pdf", F_OK), -1);
+	sbuf_release(&name);
+	render_free(r);
+	settings_release(&s);
+}
+
+static void test_render_refuses_a_document_without_pages(void **state)
+{
+	struct settings s;
+	struct render *r = new_render(&s);
+	struct mailset m;
+	one_set(&m, "山田　太郎"); /* a card renewal has no sealing envelope */
+	assert_int_equal(render_file(r, RENDER_INNER, "/tmp/kigen-test-never.pdf", &m, 1), KG_EINPUT);
+	assert_int_equal(render_pages(RENDER_INNER, render_pieces(MAILSET_NOTICE, MAILSET_CARD)), 0);
+	assert_int_equal(render_pages(RENDER_SHEETS, render_pieces(MAILSET_NOTICE, MAILSET_CERT)), 2);
+	assert_int_equal(render_pages(RENDER_SHEETS, render_pieces(MAILSET_REINQUIRY, MAILSET_CERT)), 1);
+	assert_int_equal(render_pages(RENDER_INNER, render_pieces(MAILSET_REINQUIRY, MAILSET_CERT)), 1);
+	render_free(r);
+	settings_release(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fonts_missing_reports_each_character_no_font_draws),
+		cmocka_unit_test(test_fonts_substitute_replaces_from_the_table),
+		cmocka_unit_test(test_fonts_substitute_holds_what_the_table_cannot_fix),
+		cmocka_unit_test(test_render_refuses_a_name_no_font_can_draw),
+		cmocka_unit_test(test_render_names_the_field_that_cannot_fit),
+		cmocka_unit_test(test_render_refuses_a_document_without_pages),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
