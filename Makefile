@@ -16,7 +16,8 @@ SRCS      := $(wildcard pipeline/*.c)
 LIB_OBJS  := $(patsubst pipeline/%.c,$(BUILD)/%.o,$(filter-out pipeline/kigen.c,$(SRCS)))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(TEST_SRCS))
-TOOLS     := $(if $(wildcard tests/vcard/vcard.c),$(BUILD)/vcard)
+TOOLS     := $(if $(wildcard tests/vcard/vcard.c),$(BUILD)/vcard) \
+             $(if $(wildcard tests/manifest/mdriver.c),$(BUILD)/mdriver)
 
 .PHONY: all deps demo test unit e2e bench asan valgrind analyze format format-check golden clean
 KIGEN   ?= kigen
@@ -44,6 +45,10 @@ $(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libkigen.a
 
 $(BUILD)/vcard: tests/vcard/vcard.c | $(DEPS_OK)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+# The manifest's test driver (stands in for the render and nightly stages in tests/e2e/manifest.sh).
+$(BUILD)/mdriver: tests/manifest/mdriver.c $(BUILD)/libkigen.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
 
 -include $(wildcard $(BUILD)/*.d)
 
