@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <xlsxwriter.h>
+#include <zlib.h>
 
 #include "afile.h"
 #include "rules.h"
@@ -166,6 +167,7 @@ struct writer {
 	bool in_bundle;
 	lxw_row_t bundle_row;
 	long card, cert, reinquiries, barcoded, pieces[N_PIECES];
+	long rows[3]; /* rows written per sheet, for the read-back check */
 };
 
 static void lx(struct writer *w, lxw_error e, int row)
@@ -486,6 +488,8 @@ static void finish_sheets(struct writer *w)
 	snprintf(label, sizeof label, "バーコード付郵便物割引（バーコード付%ld通以上）", w->barcode_min);
 	put_str(w, w->bundles, r, 0, label, NULL);
 	put_str(w, w->bundles, r, 1, w->barcoded >= w->barcode_min ? "適用可" : "対象外", NULL);
+	w->rows[0] = w->n_sets + 1;
+	w->rows[1] = (long)last_bundle + 4; /* header, bundles, 合計, two discount lines */
 
 	const struct manifest_batch *b = w->b;
 	char date[RULES_DATE_LEN], era[RULES_ERA_LEN];
@@ -531,6 +535,7 @@ static void finish_sheets(struct writer *w)
 		put_num(w, w->info, r, 2, (double)w->bytes[i]);
 		put_str(w, w->info, r, 3, w->hex[i], NULL);
 	}
+	w->rows[2] = (long)r; /* rows 0..r but the one left empty before the file table */
 }
 
 static void job_json(struct writer *w, struct sbuf *j)
@@ -579,6 +584,176 @@ static enum kg_err write_text(const char *dir, const char *name, const struct sb
 		return err;
 	fwrite(text->buf, 1, text->len, afile_stream(f));
 	return afile_commit(f);
+}
+
+/* --- reading the workbook back ------------------------------------------------------------------ */
+
+/* libxlsxwriter 1.1.4 does not check its writes to the temporary files of constant-memory mode:
+ * on a full disk it can lose rows and still close a "good" workbook once space comes back (seen
+ * on a small tmpfs). So the written file is read back: every part must inflate to its recorded
+ * size and end with its root element's closing tag, and each sheet must hold the rows written. */
+
+static uint32_t le16(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return le16(p) | le16(p + 2) << 16;
+}
+
+static bool read_at(int fd, void *buf, size_t n, off_t at)
+{
+	return pread(fd, buf, n, at) == (ssize_t)n;
+}
+
+/* Inflates one part, counting "<row " and keeping the root element name and the last bytes. */
+static enum kg_err check_part(int fd, const char *path, const char *name, off_t data, uint32_t csize,
+			      uint32_t usize, int method, long expect_rows)
+{
+	unsigned char in[16384], out[16384 + 8];
+	char root[64] = "", tail[80] = "";
+	size_t tail_len = 0, carry = 0;
+	unsigned long total = 0;
+	long rows = 0;
+	bool started = false;
+	z_stream z = {0};
+	int zrc = Z_OK;
+	if (method != 0 && method != 8)
+		return kg_fail(KG_EIO, "%s: %s: unknown zip method %d", path, name, method);
+	if (method == 8 && inflateInit2(&z, -MAX_WBITS) != Z_OK)
+		return kg_fail(KG_ENOMEM, "%s: zlib", path);
+	enum kg_err err = KG_OK;
+	uint32_t left = csize;
+	while (!err && (left || (method == 8 && zrc != Z_STREAM_END && z.avail_in))) {
+		size_t n = left < sizeof in ? left : sizeof in;
+		if (n && !read_at(fd, in, n, data + (off_t)(csize - left))) {
+			err = kg_fail(KG_EIO, "%s: %s: short read", path, name);
+			break;
+		}
+		left -= (uint32_t)n;
+		z.next_in = in;
+		z.avail_in = (uInt)n;
+		do {
+			size_t got;
+			/* carry: the last bytes of the previous block, so "<row " split between blocks counts */
+			if (method == 0) {
+				memcpy(out + carry, in, n);
+				got = n;
+				z.avail_in = 0;
+			} else {
+				z.next_out = out + carry;
+				z.avail_out = sizeof out - 8 - carry;
+				zrc = inflate(&z, Z_NO_FLUSH);
+				if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR) {
+					err = kg_fail(KG_EIO, "%s: %s: broken deflate data", path, name);
+					break;
+				}
+				got = sizeof out - 8 - carry - z.avail_out;
+			}
+			total += got;
+			size_t len = carry + got;
+			if (!started && len) {
+				/* The root element: the first tag that is not <?xml ...?>. */
+				const char *p = (const char *)out;
+				const char *end = p + len;
+				while (p < end && (p = memchr(p, '<', (size_t)(end - p))) && p + 1 < end &&
+				       (p[1] == '?' || p[1] == '!'))
+					p++;
+				if (p && p + 1 < end) {
+					size_t k = strcspn(p + 1, " />\n");
+					snprintf(root, sizeof root, "%.*s", (int)(k < 60 ? k : 60), p + 1);
+					started = true;
+				}
+			}
+			for (size_t i = 0; i + 5 <= len; i++)
+				if (out[i] == '<' && !memcmp(out + i, "<row ", 5))
+					rows++;
+			/* The tail: the last bytes inflated so far (out[carry..len) are the new ones). */
+			const size_t tmax = sizeof tail - 1;
+			if (got >= tmax) {
+				memcpy(tail, out + len - tmax, tmax);
+				tail_len = tmax;
+			} else {
+				size_t keep = tail_len < tmax - got ? tail_len : tmax - got;
+				memmove(tail, tail + tail_len - keep, keep);
+				memcpy(tail + keep, out + carry, got);
+				tail_len = keep + got;
+			}
+			/* The next carry: 4 bytes, one short of "<row ". */
+			carry = len < 4 ? len : 4;
+			memmove(out, out + len - carry, carry);
+		} while (!err && method == 8 && zrc != Z_STREAM_END && (z.avail_in || z.avail_out == 0));
+		if (method == 8 && zrc == Z_STREAM_END)
+			break;
+	}
+	if (method == 8)
+		inflateEnd(&z);
+	if (err)
+		return err;
+	tail[tail_len] = 0;
+	while (tail_len && (tail[tail_len - 1] == '\n' || tail[tail_len - 1] == '\r' || tail[tail_len - 1] == ' '))
+		tail[--tail_len] = 0;
+	char closing[72];
+	snprintf(closing, sizeof closing, "</%s>", root);
+	size_t cl = strlen(closing);
+	if ((method == 8 && zrc != Z_STREAM_END) || total != usize || !*root || tail_len < cl ||
+	    strcmp(tail + tail_len - cl, closing))
+		return kg_fail(KG_EIO, "%s: %s is incomplete (a write failed, is the disk full?)", path, name);
+	if (expect_rows >= 0 && rows != expect_rows)
+		return kg_fail(KG_EIO, "%s: %s holds %ld rows where %ld were written (a write failed, is the disk full?)",
+			       path, name, rows, expect_rows);
+	return KG_OK;
+}
+
+static enum kg_err check_xlsx(const char *path, const char *final_path, const long rows[3])
+{
+	unsigned char eocd[22], cd[46];
+	char name[256];
+	struct stat st;
+	enum kg_err err = KG_OK;
+	int sheets = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kg_fail(KG_EIO, "%s: %s", final_path, strerror(errno));
+	/* libxlsxwriter writes no zip comment: the end record is the last 22 bytes. */
+	if (fstat(fd, &st) || st.st_size < 22 || !read_at(fd, eocd, 22, st.st_size - 22) ||
+	    le32(eocd) != 0x06054b50) {
+		err = kg_fail(KG_EIO, "%s: not a complete zip file", final_path);
+		goto out;
+	}
+	uint32_t entries = le16(eocd + 10);
+	off_t at = le32(eocd + 16);
+	for (uint32_t i = 0; !err && i < entries; i++) {
+		if (!read_at(fd, cd, sizeof cd, at) || le32(cd) != 0x02014b50) {
+			err = kg_fail(KG_EIO, "%s: broken zip directory", final_path);
+			break;
+		}
+		uint32_t nlen = le16(cd + 28), xlen = le16(cd + 30), clen = le16(cd + 32);
+		uint32_t local = le32(cd + 42);
+		unsigned char lh[30];
+		if (nlen >= sizeof name || !read_at(fd, name, nlen, at + 46) || !read_at(fd, lh, 30, local) ||
+		    le32(lh) != 0x04034b50) {
+			err = kg_fail(KG_EIO, "%s: broken zip entry", final_path);
+			break;
+		}
+		name[nlen] = 0;
+		long expect = -1;
+		int sheet;
+		if (sscanf(name, "xl/worksheets/sheet%d.xml", &sheet) == 1 && sheet >= 1 && sheet <= 3) {
+			expect = rows[sheet - 1];
+			sheets++;
+		}
+		err = check_part(fd, final_path, name, (off_t)local + 30 + le16(lh + 26) + le16(lh + 28), le32(cd + 20),
+				 le32(cd + 24), (int)le16(cd + 10), expect);
+		at += 46 + nlen + xlen + clen;
+	}
+	if (!err && sheets != 3)
+		err = kg_fail(KG_EIO, "%s: %d of 3 sheets", final_path, sheets);
+out:
+	close(fd);
+	return err;
 }
 
 enum kg_err manifest_write(const char *dir, const struct settings *s, const struct manifest_batch *b,
@@ -637,10 +812,12 @@ enum kg_err manifest_write(const char *dir, const struct settings *s, const stru
 	lxw_error e = workbook_close(w.wb);
 	w.wb = NULL;
 	if (e) {
-		err = kg_fail(KG_EIO, "%s: %s%s%s", afile_path(w.xlsx), lxw_strerror(e), errno ? ": " : "",
-			      errno ? strerror(errno) : "");
+		err = kg_fail(KG_EIO, "%s: %s%s%s%s", afile_path(w.xlsx), errno ? strerror(errno) : "",
+			      errno ? " (libxlsxwriter: " : "libxlsxwriter: ", lxw_strerror(e), errno ? ")" : "");
 		goto out;
 	}
+	if ((err = check_xlsx(afile_temp_path(w.xlsx), afile_path(w.xlsx), w.rows)))
+		goto out;
 	err = afile_commit(w.csv);
 	w.csv = NULL;
 	if (err)
