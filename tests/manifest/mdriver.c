@@ -12,6 +12,7 @@
  *   mdriver forecast --db DB --date D [--weeks N] [--config F]         (one count per line)
  *   mdriver report   --db DB --batch N --dir DIR --date D [--config F]
  *
+ * --wrong-pages adds a page to the first file's count, as a render stage that disagrees would.
  * --barcodes stands in for the postal helper's encoder, which fills mailset.barcode: the set with
  * seq divisible by 7 gets no barcode (no_barcode_reason "住所表示番号なし"), every other one the
  * opaque string "BC<postal digits>-<seq>". Prints "maxrss_kb N" after writing. Exit 0 ok,
@@ -38,7 +39,7 @@
 struct opts {
 	const char *db, *dir, *config, *date;
 	long batch, sets, max_sheets, weeks;
-	bool barcodes;
+	bool barcodes, wrong_pages;
 };
 
 struct src_ctx {
@@ -217,7 +218,7 @@ int main(int argc, char **argv)
 		{"dir", required_argument, NULL, 'o'},      {"max-sheets", required_argument, NULL, 'm'},
 		{"config", required_argument, NULL, 'c'},   {"barcodes", no_argument, NULL, 'B'},
 		{"sets", required_argument, NULL, 's'},     {"date", required_argument, NULL, 't'},
-		{"weeks", required_argument, NULL, 'w'},    {0}};
+		{"weeks", required_argument, NULL, 'w'},    {"wrong-pages", no_argument, NULL, 'W'}, {0}};
 	if (argc < 2)
 		return usage();
 	const char *mode = argv[1];
@@ -235,6 +236,7 @@ int main(int argc, char **argv)
 		case 's': o.sets = strtol(optarg, NULL, 10); break;
 		case 't': o.date = optarg; break;
 		case 'w': o.weeks = strtol(optarg, NULL, 10); break;
+		case 'W': o.wrong_pages = true; break;
 		default: return usage();
 		}
 	}
@@ -331,6 +333,8 @@ int main(int argc, char **argv)
 	}
 	if ((err = fabricate_files(&src, o.dir, o.max_sheets, &files)))
 		goto out;
+	if (o.wrong_pages && files.n)
+		files.v[0].pages++; /* a render stage that disagrees with the sets */
 	mb.files = files.v;
 	mb.n_files = files.n;
 	if ((err = manifest_write(o.dir, &set, &mb, &src)))
