@@ -220,7 +220,8 @@ enum kg_err select_run(struct store *st, const struct settings *set, int run_dat
 	res->notices = (long)r.n;
 	if (dry_run)
 		goto out;
-	qsort(r.items, r.n, sizeof *r.items, by_mailing_order);
+	if (r.n) /* qsort(NULL, 0, ...) is undefined; UBSan stops the asan build there */
+		qsort(r.items, r.n, sizeof *r.items, by_mailing_order);
 	if ((r.n && (err = write_batch(&r))) || (err = store_commit(st)))
 		goto out;
 out:
