@@ -77,6 +77,25 @@ static bool next_expiry(const struct store_candidate *c, int run, int *expiry, e
 	return true;
 }
 
+/* Why the registry rules a candidate out of a notice for expiry (an enum select_reason), or -1.
+ * Shared by the selection and the forecast, so both apply the same rules. */
+static int excluded_by(const struct store_candidate *c, int expiry)
+{
+	if (c->status == STORE_DECEASED)
+		return SELECT_DECEASED;
+	if (c->status == STORE_MOVED_OUT)
+		return SELECT_MOVED_OUT;
+	if (c->card_status == STORE_CARD_SUSPENDED)
+		return SELECT_CARD_SUSPENDED;
+	if (c->card_status == STORE_CARD_REVOKED)
+		return SELECT_CARD_REVOKED;
+	if (c->foreign && c->stay_until != RULES_NO_DATE && expiry == c->stay_until)
+		return SELECT_PERIOD_OF_STAY;
+	if (c->kyosho)
+		return SELECT_KYOSHO;
+	return -1;
+}
+
 static enum kg_err consider(void *ctx, const struct store_candidate *c)
 {
 	struct run *r = ctx;
@@ -90,19 +109,7 @@ static enum kg_err consider(void *ctx, const struct store_candidate *c)
 	if (err || exists)
 		return err;
 
-	int reason = -1;
-	if (c->status == STORE_DECEASED)
-		reason = SELECT_DECEASED;
-	else if (c->status == STORE_MOVED_OUT)
-		reason = SELECT_MOVED_OUT;
-	else if (c->card_status == STORE_CARD_SUSPENDED)
-		reason = SELECT_CARD_SUSPENDED;
-	else if (c->card_status == STORE_CARD_REVOKED)
-		reason = SELECT_CARD_REVOKED;
-	else if (c->foreign && c->stay_until != RULES_NO_DATE && it.expiry == c->stay_until)
-		reason = SELECT_PERIOD_OF_STAY;
-	else if (c->kyosho)
-		reason = SELECT_KYOSHO;
+	int reason = excluded_by(c, it.expiry);
 	if (reason < 0 && r->vetter && r->vetter->vet) {
 		bool hold = false;
 		if ((err = r->vetter->vet(r->vetter->ctx, c->printed, it.printed, &hold)))
@@ -214,7 +221,8 @@ enum kg_err select_run(struct store *st, const struct settings *set, int run_dat
 	res->notices = (long)r.n;
 	if (dry_run)
 		goto out;
-	qsort(r.items, r.n, sizeof *r.items, by_mailing_order);
+	if (r.n) /* qsort(NULL, 0, ...) is undefined; UBSan stops the asan build there */
+		qsort(r.items, r.n, sizeof *r.items, by_mailing_order);
 	if ((r.n && (err = write_batch(&r))) || (err = store_commit(st)))
 		goto out;
 out:
@@ -226,4 +234,46 @@ out:
 	if (err)
 		res->batch = 0;
 	return err;
+}
+
+/* --- the forecast (for the run report) ---------------------------------------------------- */
+
+struct forecast {
+	const struct settings *set;
+	int from, end; /* nights [from, end) */
+	long *counts;  /* per week */
+};
+
+/* Walks a candidate's expiries in order as the nightly selection would meet them: the notice
+ * for an expiry comes on its first due night, but not before the previous expiry has passed,
+ * since selection only looks at the next thing to expire. */
+static enum kg_err forecast_one(void *ctx, const struct store_candidate *c)
+{
+	struct forecast *f = ctx;
+	int run = f->from, expiry, certs;
+	enum mailset_target target;
+	bool first = true;
+	while (next_expiry(c, run, &expiry, &target, &certs)) {
+		int night = rules_notice_from(&f->set->policy, expiry);
+		if (!first && night < run)
+			night = run;
+		if (night >= f->end)
+			break;
+		if (night >= f->from && excluded_by(c, expiry) < 0)
+			f->counts[(night - f->from) / 7]++;
+		first = false;
+		run = expiry;
+	}
+	return KG_OK;
+}
+
+enum kg_err select_forecast(struct store *st, const struct settings *set, int from_date, int weeks, long *counts)
+{
+	if (weeks <= 0 || weeks > 520)
+		return kg_fail(KG_EINPUT, "forecast: %d weeks (1..520)", weeks);
+	struct forecast f = {.set = set, .from = from_date, .end = from_date + 7 * weeks, .counts = counts};
+	memset(counts, 0, (size_t)weeks * sizeof *counts);
+	/* A notice night lies at most lead days + three months and a day before its expiry (as in
+	 * select_run), so no expiry past this bound has a night inside the forecast. */
+	return store_each_candidate(st, from_date, f.end + set->policy.lead_days + 93, forecast_one, &f);
 }

@@ -52,4 +52,12 @@ struct select_result {
 enum kg_err select_run(struct store *st, const struct settings *set, int run_date, bool dry_run,
 		       const struct select_vetter *vetter, struct select_result *res) KG_WUR;
 
+/* The run report's forecast: counts[w] gets the notices that become due in week w, the nights
+ * from_date + 7w .. from_date + 7w + 6, for w in 0..weeks-1 (counts holds weeks longs). It
+ * applies the same next-expiry rule and exclusions as select_run (the name vetter aside, which
+ * holds names for review rather than for good) and writes nothing. A notice created early by a
+ * catch-up run is still counted in its own week: the forecast is of the waves of renewals. */
+enum kg_err select_forecast(struct store *st, const struct settings *set, int from_date, int weeks,
+			    long *counts) KG_WUR;
+
 #endif

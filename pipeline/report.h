@@ -1,0 +1,49 @@
+/*
+ * report.h: the run report, for the staff who look after the nightly job.
+ *
+ * report_summary() gives the text the nightly command prints: counts by what expires, the
+ * exclusions by reason, the files of the batch folder with their sizes, and the time each stage
+ * took. report_write() puts the same into the batch folder as report.html (Japanese labels)
+ * with forecast.png beside it: a bar chart (cairo, labels through pango in IPAex Gothic) of the
+ * notices expected per week (select_forecast), so the municipality can staff its counters for
+ * the waves of renewals. Both files are written atomically (afile.h); they hold no personal data.
+ *
+ * report_write() adds files to the batch folder: call it before manifest_write() (or call
+ * manifest_seal() again afterwards) so that SHA256SUMS lists them.
+ */
+#ifndef REPORT_H
+#define REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kg.h"
+#include "sbuf.h"
+
+struct report_stage {
+	const char *name; /* "select", "render", ... */
+	double seconds;
+};
+
+/* Everything is borrowed for the duration of the call. */
+struct report_input {
+	int64_t batch;
+	int run_date;
+	long card, cert, reinquiries;
+	const char *const *excluded_reasons; /* select_reason_name() keys */
+	const long *excluded_counts;
+	size_t n_excluded;
+	const struct report_stage *stages;
+	size_t n_stages;
+	const long *forecast; /* forecast_weeks counts, week w from forecast_from + 7w; NULL: no chart */
+	int forecast_from;
+	int forecast_weeks;
+};
+
+/* Appends the summary to out (Japanese, one item per line). KG_EIO if dir cannot be listed. */
+enum kg_err report_summary(const char *dir, const struct report_input *in, struct sbuf *out) KG_WUR;
+
+/* Writes dir/report.html and dir/forecast.png. KG_ERENDER when cairo or pango fail, KG_EIO for the disk. */
+enum kg_err report_write(const char *dir, const struct report_input *in) KG_WUR;
+
+#endif
