@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "postal.h"
 #include "sbuf.h"
 
 #include "banned.h"
@@ -431,26 +432,6 @@ show:
 	return KG_OK;
 }
 
-/* The Japan Post customer barcode: F full, A upper, D lower, T centre (the tracker);
- * at 10 pt a bar is 0.6 mm wide on a 1.2 mm pitch, 3.6 mm full height. */
-static void draw_barcode(cairo_t *cr, double x, double y, const char *bars, double pt)
-{
-	/* TODO(merge): call postal_draw(cr, x, y, bars, pt) from pipeline/postal.c instead. */
-	double k = pt / 10.0;
-	for (int i = 0; i < 67 && bars[i]; i++) {
-		double top, height;
-		switch (bars[i]) {
-		case 'F': top = 0, height = 3.6; break;
-		case 'A': top = 0, height = 2.4; break;
-		case 'D': top = 1.2, height = 2.4; break;
-		default: top = 1.2, height = 1.2; break; /* 'T' */
-		}
-		cairo_rectangle(cr, x + MM(i * 1.2 * k), y + MM(top * k), MM(0.6 * k), MM(height * k));
-	}
-	cairo_set_source_rgb(cr, 0, 0, 0);
-	cairo_fill(cr);
-}
-
 enum kg_err layout_qr(cairo_t *cr, double x, double y, double size, const char *data)
 {
 	QRcode *q = QRcode_encodeString(data, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
@@ -524,12 +505,7 @@ static enum kg_err draw_element(struct layout *l, cairo_t *cr, struct element *e
 	case E_QR:
 		return layout_qr(cr, e->x, e->y, fmin(e->w, e->h), text);
 	case E_BARCODE:
-		if (v && v->barcode) {
-			if (strlen(v->barcode) != 67 || strspn(v->barcode, "FADT") != 67)
-				return kg_fail(KG_ERENDER, "customer barcode must be 67 letters F/A/D/T");
-			draw_barcode(cr, e->x, e->y, v->barcode, e->bar_pt);
-		}
-		return KG_OK;
+		return v && v->barcode ? postal_draw(cr, e->x, e->y, v->barcode, e->bar_pt) : KG_OK;
 	case E_LINE:
 		stroke_style(cr, e);
 		cairo_move_to(cr, e->x, e->y);
