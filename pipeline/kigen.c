@@ -16,6 +16,8 @@
 #include "counter.h"
 #include "desk.h"
 #include "kg.h"
+#include "manifest.h"
+#include "nightly.h"
 #include "postal.h"
 #include "registry.h"
 #include "rules.h"
@@ -260,6 +262,33 @@ static enum kg_err import_cmd(struct ctx *c, int argc, char **argv)
 
 /* --- select, status ------------------------------------------------------------------------- */
 
+static int workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 8 ? 8 : (int)n;
+}
+
+static void nightly_env_of(struct ctx *c, struct nightly_env *env)
+{
+	*env = (struct nightly_env){
+		.store = c->store,
+		.settings = &c->settings,
+		.db_path = c->db,
+		.out_dir = c->out,
+		.workers = workers(),
+		.io = {c->quiet ? NULL : stderr, !c->quiet && isatty(STDERR_FILENO)},
+	};
+}
+
+/* Takes the run lock before anything touches the database. */
+static enum kg_err locked_open(struct ctx *c, const char *what, struct nightly_lock **lock)
+{
+	enum kg_err err;
+	if ((err = load_settings(c)) || (err = nightly_lock(c->db, what, lock)))
+		return err;
+	return open_store(c);
+}
+
 /* Parses [--date D] [--dry-run]; the date defaults to today. */
 static enum kg_err run_options(const char *cmd, int argc, char **argv, int *date, bool *dry_run)
 {
@@ -312,12 +341,106 @@ static enum kg_err select_cmd(struct ctx *c, int argc, char **argv)
 	bool dry_run;
 	enum kg_err err;
 	struct select_result res;
-	if ((err = run_options("select", argc, argv, &date, &dry_run)) || (err = load_settings(c)) ||
-	    (err = open_store(c)) || (err = select_run(c->store, &c->settings, date, dry_run, NULL, &res)))
-		return err;
-	if (!c->quiet)
+	struct nightly_lock *lock = NULL;
+	if ((err = run_options("select", argc, argv, &date, &dry_run)) || (err = locked_open(c, "select", &lock)))
+		goto out;
+	struct nightly_env env;
+	nightly_env_of(c, &env);
+	err = nightly_select(&env, date, dry_run, &res);
+	if (!err && !c->quiet)
 		print_selection(&res, date, dry_run);
-	return KG_OK;
+out:
+	nightly_unlock(lock);
+	return err;
+}
+
+/* --- nightly, render, export ------------------------------------------------------------- */
+
+static enum kg_err nightly_cmd(struct ctx *c, int argc, char **argv)
+{
+	int date;
+	bool dry_run;
+	struct nightly_lock *lock = NULL;
+	enum kg_err err;
+	if ((err = run_options("nightly", argc, argv, &date, &dry_run)) || (err = locked_open(c, "nightly", &lock)))
+		goto out;
+	if (dry_run) {
+		struct select_result res;
+		struct nightly_env env;
+		nightly_env_of(c, &env);
+		if (!(err = nightly_select(&env, date, true, &res)))
+			print_selection(&res, date, true);
+		goto out;
+	}
+	struct nightly_env env;
+	nightly_env_of(c, &env);
+	struct sbuf summary = SBUF_INIT;
+	env.summary = &summary;
+	struct select_result sel;
+	struct nightly_batch_report *reps = NULL;
+	size_t n = 0;
+	err = nightly_run(&env, date, &sel, &reps, &n);
+	if (!c->quiet) {
+		fputs(summary.buf, stdout);
+		for (size_t i = 0; i < n; i++)
+			printf("batch %lld: %s\n", (long long)reps[i].batch, reps[i].dir);
+		if (!err && !sel.batch)
+			print_selection(&sel, date, false);
+	}
+	sbuf_release(&summary);
+	free(reps);
+out:
+	nightly_unlock(lock);
+	return err;
+}
+
+/* Parses --batch N. */
+static enum kg_err batch_option(const char *cmd, int argc, char **argv, int64_t *batch)
+{
+	static const struct option opts[] = {{"batch", required_argument, NULL, 'b'}, {0}};
+	*batch = 0;
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		char *end;
+		if (o != 'b' || (*batch = strtoll(optarg, &end, 10)) <= 0 || *end)
+			return usage_error(cmd, "--batch takes a batch number");
+	}
+	return optind == argc ? KG_OK : usage_error(cmd, "unexpected argument");
+}
+
+static enum kg_err stage_cmd(struct ctx *c, int argc, char **argv, bool render)
+{
+	const char *name = render ? "render" : "export";
+	int64_t batch;
+	struct nightly_lock *lock = NULL;
+	enum kg_err err;
+	if ((err = batch_option(name, argc, argv, &batch)))
+		return err;
+	if (!batch)
+		return usage_error(name, "--batch is required");
+	if ((err = locked_open(c, name, &lock)))
+		goto out;
+	struct nightly_env env;
+	nightly_env_of(c, &env);
+	struct nightly_batch_report rep = {0};
+	err = render ? nightly_render(&env, batch, &rep) : nightly_export(&env, batch, &rep);
+	if (!err && !c->quiet)
+		printf("batch %lld: %s %s\n", (long long)batch, name,
+		       rep.stage_ran[render ? 1 : 2] ? "done" : "already done, nothing rewritten");
+out:
+	nightly_unlock(lock);
+	return err;
+}
+
+static enum kg_err render_cmd(struct ctx *c, int argc, char **argv)
+{
+	return stage_cmd(c, argc, argv, true);
+}
+
+static enum kg_err export_cmd(struct ctx *c, int argc, char **argv)
+{
+	return stage_cmd(c, argc, argv, false);
 }
 
 static enum kg_err print_exclusion(void *ctx, const char *reason, long count)
@@ -327,13 +450,45 @@ static enum kg_err print_exclusion(void *ctx, const char *reason, long count)
 	return KG_OK;
 }
 
+/* status --batch N: the batch, its files, and a fresh check of every checksum. */
+static enum kg_err status_batch(struct ctx *c, int64_t id)
+{
+	struct store_batch b;
+	enum kg_err err;
+	if ((err = open_store(c)) || (err = store_batch_get(c->store, id, &b)))
+		return err;
+	char d[RULES_DATE_LEN], dir[512];
+	rules_format_date(b.run_date, d);
+	nightly_batch_dir(c->out, b.run_date, id, dir, sizeof dir);
+	printf("batch %lld  run date %s  state %s  notices %ld\n", (long long)id, d, store_batch_state_name(b.state),
+	       b.notices);
+	if (*b.error)
+		printf("last run stopped: %s\n", b.error);
+	printf("folder %s\n", dir);
+	if (b.state < STORE_EXPORTED) {
+		printf("not exported yet: no SHA256SUMS to verify\n");
+		return KG_OK;
+	}
+	struct sbuf report = SBUF_INIT;
+	bool ok = false;
+	if (!(err = manifest_verify(dir, &report, &ok)))
+		fputs(report.buf, stdout);
+	sbuf_release(&report);
+	if (!err && !ok)
+		err = kg_fail(KG_ESTATE, "batch %lld: the files do not match SHA256SUMS", (long long)id);
+	return err;
+}
+
 static enum kg_err status_cmd(struct ctx *c, int argc, char **argv)
 {
-	if (argc != 1)
-		return usage_error("status", "takes no arguments");
+	int64_t id;
+	enum kg_err err = batch_option("status", argc, argv, &id);
+	if (err)
+		return err;
+	if (id)
+		return status_batch(c, id);
 	struct store_batch *b = NULL;
 	size_t n = 0;
-	enum kg_err err;
 	if ((err = open_store(c)) || (err = store_batches(c->store, &b, &n)))
 		return err;
 	if (!n)
@@ -343,8 +498,8 @@ static enum kg_err status_cmd(struct ctx *c, int argc, char **argv)
 	for (size_t i = 0; !err && i < n; i++) {
 		char d[RULES_DATE_LEN];
 		rules_format_date(b[i].run_date, d);
-		printf("%5lld  %s  %-8s  %7ld  %s\n", (long long)b[i].id, d, store_batch_state_name(b[i].state),
-		       b[i].notices, b[i].created_at);
+		printf("%5lld  %s  %-8s  %7ld  %s%s%s\n", (long long)b[i].id, d, store_batch_state_name(b[i].state),
+		       b[i].notices, b[i].created_at, *b[i].error ? "  stopped: " : "", b[i].error);
 		if (c->verbose)
 			err = store_batch_exclusions(c->store, b[i].id, print_exclusion, NULL);
 	}
@@ -578,7 +733,19 @@ static const struct command commands[] = {
 	 "Nightly stage 1: puts every notice due on the date (default today) into a new batch with\n"
 	 "sequence numbers in postal-code order and new application IDs. Running it again creates\n"
 	 "nothing twice; after missed nights it catches up. --dry-run only counts."},
-	{"status", status_cmd, "status [-v]", "Lists the batches with their state and counts (-v: exclusions by reason)."},
+	{"nightly", nightly_cmd, "nightly [--date YYYY-MM-DD] [--dry-run]",
+	 "The nightly job: select -> render -> export -> report for the date (default today).\n"
+	 "First finishes whatever an earlier run left (a crash, a full disk), exactly once.\n"
+	 "One run at a time: a second run exits 3 naming the holder. -q for cron: silent when\n"
+	 "all is well. --dry-run reports what would be selected and writes nothing."},
+	{"render", render_cmd, "render --batch N",
+	 "Stage 2: the batch's PDFs (sheets, sealing envelopes, mailing envelopes) and PNG proofs.\n"
+	 "A file already under its final name is not rewritten."},
+	{"export", export_cmd, "export --batch N",
+	 "Stage 3: manifest.xlsx, manifest.csv, job.json and, last, SHA256SUMS for the print shop."},
+	{"status", status_cmd, "status [--batch N] [-v]",
+	 "Lists the batches with their state and counts (-v: exclusions by reason). With --batch,\n"
+	 "the batch's folder and a check of every file against SHA256SUMS (exit 1 on a mismatch)."},
 	{"barcode", barcode_cmd, "barcode --postal NNN-NNNN --address TEXT [--building TEXT]",
 	 "Prints the Japan Post customer barcode (カスタマバーコード) of an address.\n"
 	 "JSON: code (the 20 symbol characters, CC1..CC8 spelled out), check, bars (67 of F/A/D/T).\n"

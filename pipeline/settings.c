@@ -3,8 +3,10 @@
  */
 #include "settings.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "banned.h"
 
@@ -61,6 +63,33 @@ static enum kg_err load_policy(const struct conf_node *r, struct rules_policy *p
 	return KG_OK;
 }
 
+/* A relative templates folder is read from the config file's folder; without one, the folder
+ * beside the kigen executable, so cron can run kigen from anywhere. */
+static char *templates_dir(const char *config_path, const char *configured)
+{
+	char buf[4096];
+	if (configured && configured[0] == '/')
+		return kg_strdup(configured);
+	if (configured) {
+		const char *slash = config_path ? strrchr(config_path, '/') : NULL;
+		if (!slash)
+			return kg_strdup(configured);
+		snprintf(buf, sizeof buf, "%.*s/%s", (int)(slash - config_path), config_path, configured);
+		return kg_strdup(buf);
+	}
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 16);
+	if (n > 0) {
+		buf[n] = '\0';
+		char *slash = strrchr(buf, '/');
+		if (slash) {
+			snprintf(slash, sizeof buf - (size_t)(slash - buf), "/templates");
+			if (access(buf, R_OK) == 0)
+				return kg_strdup(buf);
+		}
+	}
+	return kg_strdup("templates");
+}
+
 enum kg_err settings_load(const char *path, struct settings *s)
 {
 	memset(s, 0, sizeof *s);
@@ -103,7 +132,7 @@ enum kg_err settings_load(const char *path, struct settings *s)
 	s->max_sheets_per_file = (int)sheets;
 	s->reinquiry_valid_days = (int)reinquiry_days;
 	s->proofs = (int)proofs;
-	s->templates_dir = str(r, "output.templates", "templates");
+	s->templates_dir = templates_dir(path, conf_get_str(r, "output.templates", NULL));
 	s->qr_url = str(r, "output.application_qr_url", "https://net.kojinbango-card.go.jp/SS_SERVICE_OUT/FA01S001Action.do?id={id}");
 	s->unknown_glyph = str(r, "output.unknown_glyph", "substitute");
 	if (strcmp(s->unknown_glyph, "substitute") && strcmp(s->unknown_glyph, "hold")) {

@@ -1,0 +1,496 @@
+/*
+ * nightly.c: the lock, the stages and their bookkeeping. The stages themselves live in their
+ * modules (select, render, manifest, report); this file only runs them in order, records each
+ * completion in the batch's state, and makes sure a rerun resumes instead of repeating.
+ */
+#include "nightly.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "fonts.h"
+#include "manifest.h"
+#include "postal.h"
+#include "render.h"
+#include "report.h"
+#include "rules.h"
+#include "sbuf.h"
+#include "banned.h"
+
+/* --- the lock ---------------------------------------------------------------------------- */
+
+struct nightly_lock {
+	int fd;
+};
+
+enum kg_err nightly_lock(const char *db_path, const char *what, struct nightly_lock **out)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s.lock", db_path);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kg_fail(KG_EIO, "%s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		char holder[256] = "";
+		ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+		holder[n > 0 ? n : 0] = '\0';
+		holder[strcspn(holder, "\n")] = '\0';
+		close(fd);
+		return kg_fail(KG_ELOCKED, "another run holds the lock %s (%s)", path, *holder ? holder : "starting");
+	}
+	/* Who holds it, for the message a second run prints. flock dies with the process. */
+	char who[256], when[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm);
+	int len = snprintf(who, sizeof who, "kigen %s, pid %ld, since %s\n", what, (long)getpid(), when);
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, who, (size_t)len, 0) != len) {
+		close(fd);
+		return kg_fail(KG_EIO, "%s: %s", path, strerror(errno));
+	}
+	*out = kg_calloc(1, sizeof **out);
+	(*out)->fd = fd;
+	return KG_OK;
+}
+
+void nightly_unlock(struct nightly_lock *l)
+{
+	if (!l)
+		return;
+	close(l->fd); /* releases the flock; the file stays for the next run */
+	free(l);
+}
+
+/* --- logging ------------------------------------------------------------------------------ */
+
+static void logf_(const struct nightly_io *io, const char *fmt, ...) KG_PRINTF(2, 3);
+static void logf_(const struct nightly_io *io, const char *fmt, ...)
+{
+	if (!io->log)
+		return;
+	char when[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm);
+	fprintf(io->log, "%s kigen: ", when);
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(io->log, fmt, ap);
+	va_end(ap);
+	fputc('\n', io->log);
+	fflush(io->log);
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void nightly_batch_dir(const char *out_dir, int run_date, int64_t batch, char *buf, size_t size)
+{
+	char d[RULES_DATE_LEN];
+	rules_format_date(run_date, d);
+	snprintf(buf, size, "%s/%s/batch-%04lld", out_dir, d, (long long)batch);
+}
+
+static enum kg_err make_dirs(const char *path)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+			return kg_fail(KG_EIO, "%s: %s", tmp, strerror(errno));
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+		return kg_fail(KG_EIO, "%s: %s", tmp, strerror(errno));
+	return KG_OK;
+}
+
+/* --- the sets, loaded in whichever process needs them --------------------------------------- */
+
+struct loader {
+	const char *db_path;
+	int64_t batch;
+	const struct settings *set;
+	struct store *st; /* opened on first use, in the process that uses it (never across fork) */
+};
+
+static void add_barcode(const struct settings *set, struct mailset *m)
+{
+	struct postal_code pc;
+	if (postal_encode(set, m->postal_code, m->addr_block, m->addr_building, &pc)) {
+		m->no_barcode_reason = kg_strdup("住所表示番号を読み取れません");
+		return;
+	}
+	if (pc.skip) {
+		m->no_barcode_reason = kg_strdup(pc.skip);
+		return;
+	}
+	struct sbuf code = SBUF_INIT;
+	for (size_t i = 0; i < POSTAL_CHARS; i++)
+		sbuf_addf(&code, "%s%s", i ? " " : "", pc.chars[i]);
+	sbuf_addf(&code, " (%s)", pc.check);
+	m->barcode_code = sbuf_detach(&code);
+	m->barcode = kg_strdup(pc.bars);
+}
+
+static enum kg_err load_sets(void *ctx, int from, int to, struct mailset **sets, size_t *n)
+{
+	struct loader *l = ctx;
+	enum kg_err err;
+	if (!l->st && (err = store_open(l->db_path, &l->st)))
+		return err;
+	if ((err = store_batch_sets(l->st, l->batch, from, to, sets, n)))
+		return err;
+	for (size_t i = 0; i < *n; i++)
+		add_barcode(l->set, &(*sets)[i]);
+	return KG_OK;
+}
+
+static void release_sets(void *ctx, struct mailset *sets, size_t n)
+{
+	(void)ctx;
+	store_sets_free(sets, n);
+}
+
+/* --- stages ---------------------------------------------------------------------------------- */
+
+static enum kg_err set_state(struct store *st, int64_t batch, enum store_batch_state s)
+{
+	enum kg_err err = store_batch_set_state(st, batch, s);
+	return err ? err : store_batch_set_error(st, batch, "");
+}
+
+enum kg_err nightly_render(const struct nightly_env *env, int64_t batch, struct nightly_batch_report *rep)
+{
+	struct store_batch b;
+	enum kg_err err = store_batch_get(env->store, batch, &b);
+	if (err || b.state >= STORE_RENDERED)
+		return err;
+	double t0 = now_seconds();
+	nightly_batch_dir(env->out_dir, b.run_date, batch, rep->dir, sizeof rep->dir);
+	logf_(&env->io, "batch %lld: render: %ld sets into %s", (long long)batch, b.notices, rep->dir);
+
+	unsigned char *kinds = NULL, *pieces = NULL;
+	int n = 0;
+	struct render *r = NULL;
+	struct render_file_info *files = NULL;
+	size_t n_files = 0;
+	struct loader l = {env->db_path, batch, env->settings, NULL};
+	if ((err = make_dirs(rep->dir)) || (err = store_batch_plan(env->store, batch, &kinds, &n)))
+		goto out;
+	pieces = kg_malloc((size_t)n + 1);
+	for (int i = 0; i < n; i++)
+		pieces[i] = render_pieces(kinds[i] >> 1, kinds[i] & 1);
+	struct render_source src = {n, pieces, load_sets, release_sets, &l};
+	if ((err = render_new(env->settings, &r)) ||
+	    (err = render_batch(r, rep->dir, &src, env->workers, &files, &n_files)))
+		goto out;
+	fault_point("after_render");
+	if ((err = store_begin(env->store)))
+		goto out;
+	for (size_t i = 0; !err && i < n_files; i++) {
+		struct store_file f = {"", files[i].doc, files[i].pages, files[i].seq_from, files[i].seq_to};
+		snprintf(f.name, sizeof f.name, "%s", files[i].name);
+		err = store_batch_file_add(env->store, batch, &f);
+	}
+	if (err || (err = set_state(env->store, batch, STORE_RENDERED)) || (err = store_commit(env->store))) {
+		store_rollback(env->store);
+		goto out;
+	}
+	rep->seconds[1] = now_seconds() - t0;
+	rep->stage_ran[1] = true;
+	logf_(&env->io, "batch %lld: render: %zu files in %.1f s", (long long)batch, n_files, rep->seconds[1]);
+out:
+	store_close(l.st);
+	render_free(r);
+	free(files);
+	free(kinds);
+	free(pieces);
+	return err;
+}
+
+static enum kg_err collect_exclusion(void *ctx, const char *reason, long count)
+{
+	struct manifest_batch *mb = ctx;
+	char **reasons = (char **)mb->excluded_reasons;
+	long *counts = (long *)mb->excluded_counts;
+	reasons = kg_realloc(reasons, (mb->n_excluded + 1) * sizeof *reasons);
+	counts = kg_realloc(counts, (mb->n_excluded + 1) * sizeof *counts);
+	reasons[mb->n_excluded] = kg_strdup(reason);
+	counts[mb->n_excluded] = count;
+	mb->excluded_reasons = (const char *const *)reasons;
+	mb->excluded_counts = counts;
+	mb->n_excluded++;
+	return KG_OK;
+}
+
+enum kg_err nightly_export(const struct nightly_env *env, int64_t batch, struct nightly_batch_report *rep)
+{
+	struct store_batch b;
+	enum kg_err err = store_batch_get(env->store, batch, &b);
+	if (err || b.state >= STORE_EXPORTED)
+		return err;
+	if (b.state < STORE_RENDERED)
+		return kg_fail(KG_ESTATE, "batch %lld is not rendered yet (kigen render --batch %lld)", (long long)batch,
+			       (long long)batch);
+	double t0 = now_seconds();
+	nightly_batch_dir(env->out_dir, b.run_date, batch, rep->dir, sizeof rep->dir);
+	logf_(&env->io, "batch %lld: export: manifests and checksums", (long long)batch);
+
+	struct store_file *sf = NULL;
+	size_t n_files = 0;
+	struct manifest_file *mf = NULL;
+	struct manifest_batch mb = {.id = batch, .run_date = b.run_date};
+	unsigned char *kinds = NULL;
+	int n = 0;
+	struct loader l = {env->db_path, batch, env->settings, NULL};
+	if ((err = store_batch_files(env->store, batch, &sf, &n_files)) ||
+	    (err = store_batch_exclusions(env->store, batch, collect_exclusion, &mb)) ||
+	    (err = store_batch_plan(env->store, batch, &kinds, &n)))
+		goto out;
+	mf = kg_calloc(n_files + 1, sizeof *mf);
+	for (size_t i = 0; i < n_files; i++) {
+		snprintf(mf[i].name, sizeof mf[i].name, "%s", sf[i].name);
+		mf[i].pages = sf[i].pages;
+		mf[i].seq_from = sf[i].seq_from;
+		mf[i].seq_to = sf[i].seq_to;
+	}
+	mb.files = mf;
+	mb.n_files = n_files;
+	struct manifest_source src = {n, load_sets, release_sets, &l};
+	if ((err = manifest_write(rep->dir, env->settings, &mb, &src)))
+		goto out;
+	fault_point("after_export");
+	if ((err = store_begin(env->store)) || (err = set_state(env->store, batch, STORE_EXPORTED)) ||
+	    (err = store_batch_mark_printed(env->store, batch)) || (err = store_commit(env->store))) {
+		store_rollback(env->store);
+		goto out;
+	}
+	rep->seconds[2] = now_seconds() - t0;
+	rep->stage_ran[2] = true;
+	logf_(&env->io, "batch %lld: export: done in %.1f s", (long long)batch, rep->seconds[2]);
+out:
+	store_close(l.st);
+	for (size_t i = 0; i < mb.n_excluded; i++)
+		free((char *)mb.excluded_reasons[i]);
+	free((void *)mb.excluded_reasons);
+	free((void *)mb.excluded_counts);
+	free(mf);
+	free(sf);
+	free(kinds);
+	return err;
+}
+
+/* Counts of a batch by what is mailed. */
+static enum kg_err count_kinds(struct store *st, int64_t batch, struct nightly_batch_report *rep)
+{
+	unsigned char *kinds;
+	int n;
+	enum kg_err err = store_batch_plan(st, batch, &kinds, &n);
+	if (err)
+		return err;
+	rep->card = rep->cert = rep->reinquiries = 0;
+	for (int i = 0; i < n; i++) {
+		if (kinds[i] >> 1 == MAILSET_REINQUIRY)
+			rep->reinquiries++;
+		else if ((kinds[i] & 1) == MAILSET_CARD)
+			rep->card++;
+		else
+			rep->cert++;
+	}
+	free(kinds);
+	return KG_OK;
+}
+
+#define FORECAST_WEEKS 26
+
+/* The run's report beside the batch folders (out/DATE/report.html, forecast.png): the batch
+ * folder itself stays exactly what SHA256SUMS lists. */
+static enum kg_err write_report(const struct nightly_env *env, int64_t batch, struct nightly_batch_report *rep,
+				struct sbuf *summary)
+{
+	double t0 = now_seconds();
+	struct manifest_batch mb = {0};
+	long forecast[FORECAST_WEEKS];
+	char day_dir[512];
+	snprintf(day_dir, sizeof day_dir, "%s", rep->dir);
+	*strrchr(day_dir, '/') = '\0';
+	enum kg_err err;
+	if ((err = count_kinds(env->store, batch, rep)) ||
+	    (err = store_batch_exclusions(env->store, batch, collect_exclusion, &mb)) ||
+	    (err = select_forecast(env->store, env->settings, rep->run_date + 1, FORECAST_WEEKS, forecast)))
+		goto out;
+	static const char *const names[] = {"select", "render", "export", "report"};
+	struct report_stage stages[4];
+	size_t n_stages = 0;
+	rep->seconds[3] = now_seconds() - t0;
+	rep->stage_ran[3] = true;
+	for (int i = 0; i < 4; i++)
+		if (rep->stage_ran[i])
+			stages[n_stages++] = (struct report_stage){names[i], rep->seconds[i]};
+	struct report_input in = {
+		.batch = batch,
+		.run_date = rep->run_date,
+		.card = rep->card,
+		.cert = rep->cert,
+		.reinquiries = rep->reinquiries,
+		.excluded_reasons = mb.excluded_reasons,
+		.excluded_counts = mb.excluded_counts,
+		.n_excluded = mb.n_excluded,
+		.stages = stages,
+		.n_stages = n_stages,
+		.forecast = forecast,
+		.forecast_from = rep->run_date + 1,
+		.forecast_weeks = FORECAST_WEEKS,
+	};
+	if ((err = report_write(day_dir, &in)) || (summary && (err = report_summary(rep->dir, &in, summary))))
+		goto out;
+	logf_(&env->io, "batch %lld: report: %s/report.html", (long long)batch, day_dir);
+out:
+	for (size_t i = 0; i < mb.n_excluded; i++)
+		free((char *)mb.excluded_reasons[i]);
+	free((void *)mb.excluded_reasons);
+	free((void *)mb.excluded_counts);
+	return err;
+}
+
+/* Every stage a batch still needs, in order. */
+static enum kg_err finish_batch(const struct nightly_env *env, int64_t batch, struct nightly_batch_report *rep)
+{
+	struct store_batch b;
+	enum kg_err err = store_batch_get(env->store, batch, &b);
+	if (err)
+		return err;
+	rep->batch = batch;
+	rep->run_date = b.run_date;
+	rep->notices = b.notices;
+	nightly_batch_dir(env->out_dir, b.run_date, batch, rep->dir, sizeof rep->dir);
+	if ((err = nightly_render(env, batch, rep)) || (err = nightly_export(env, batch, rep)))
+		goto fail;
+	if (b.state < STORE_DONE) {
+		if ((err = write_report(env, batch, rep, env->summary)) ||
+		    (err = set_state(env->store, batch, STORE_DONE)))
+			goto fail;
+	}
+	return KG_OK;
+fail:
+	/* Keep the stage state (the next run resumes from it); remember why this run stopped. */
+	if (err != KG_ELOCKED) {
+		char why[256];
+		snprintf(why, sizeof why, "%s", kg_last_message());
+		if (store_batch_set_error(env->store, batch, why) != KG_OK) {
+			/* the stage's own failure is the one to report */
+		}
+		kg_fail(err, "%s", why);
+	}
+	return err;
+}
+
+static struct nightly_batch_report *add_report(struct nightly_batch_report **list, size_t *n)
+{
+	*list = kg_realloc(*list, (*n + 1) * sizeof **list);
+	memset(&(*list)[*n], 0, sizeof **list);
+	return &(*list)[(*n)++];
+}
+
+/* The vetter of selection: names and addresses no font can draw get their 代替文字, or are held. */
+struct vet_ctx {
+	struct fonts *fonts;
+	const struct settings *set;
+};
+
+static enum kg_err vet(void *ctx, const char *const fields[4], char *print[4], bool *hold)
+{
+	struct vet_ctx *v = ctx;
+	struct sbuf missing = SBUF_INIT;
+	enum kg_err err = KG_OK;
+	for (int i = 0; i < 4 && !*hold; i++) {
+		sbuf_reset(&missing);
+		if (!fonts_missing(v->fonts, fields[i], &missing))
+			continue;
+		struct sbuf out = SBUF_INIT;
+		err = fonts_substitute(v->fonts, v->set, fields[i], &out);
+		if (err == KG_EINPUT) {
+			*hold = true;
+			err = KG_OK;
+			sbuf_release(&out);
+		} else if (!err) {
+			print[i] = sbuf_detach(&out);
+		} else {
+			sbuf_release(&out);
+			break;
+		}
+	}
+	sbuf_release(&missing);
+	return err;
+}
+
+enum kg_err nightly_select(const struct nightly_env *env, int run_date, bool dry_run, struct select_result *res)
+{
+	struct fonts *fonts = NULL;
+	enum kg_err err = fonts_new(env->settings, &fonts);
+	if (err)
+		return err;
+	struct vet_ctx vc = {fonts, env->settings};
+	struct select_vetter vetter = {vet, &vc};
+	err = select_run(env->store, env->settings, run_date, dry_run, &vetter, res);
+	fonts_free(fonts);
+	return err;
+}
+
+enum kg_err nightly_run(const struct nightly_env *env, int run_date, struct select_result *sel,
+			struct nightly_batch_report **reports, size_t *n_reports)
+{
+	*reports = NULL;
+	*n_reports = 0;
+	memset(sel, 0, sizeof *sel);
+	struct store_batch *batches = NULL;
+	size_t n = 0;
+	enum kg_err err;
+
+	/* First what an earlier run left unfinished, oldest first. */
+	if ((err = store_batches(env->store, &batches, &n)))
+		return err;
+	for (size_t i = n; !err && i-- > 0;) {
+		if (batches[i].state >= STORE_DONE)
+			continue;
+		logf_(&env->io, "batch %lld: resuming from state %s", (long long)batches[i].id,
+		      store_batch_state_name(batches[i].state));
+		err = finish_batch(env, batches[i].id, add_report(reports, n_reports));
+	}
+	free(batches);
+	if (err)
+		return err;
+
+	double t0 = now_seconds();
+	if ((err = nightly_select(env, run_date, false, sel)))
+		return err;
+	if (!sel->batch) {
+		logf_(&env->io, "select: nothing due");
+		return KG_OK;
+	}
+	struct nightly_batch_report *rep = add_report(reports, n_reports);
+	rep->seconds[0] = now_seconds() - t0;
+	rep->stage_ran[0] = true;
+	logf_(&env->io, "select: batch %lld, %ld notices in %.1f s", (long long)sel->batch, sel->notices,
+	      rep->seconds[0]);
+	fault_point("after_select");
+	return finish_batch(env, sel->batch, rep);
+}
