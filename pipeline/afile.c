@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "sbuf.h"
 #include "banned.h"
 
@@ -22,7 +23,7 @@ struct afile {
 	char *temp;
 };
 
-static enum kg_err sync_dir(const char *dir)
+enum kg_err afile_sync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -122,8 +123,10 @@ enum kg_err afile_commit(struct afile *f)
 		err = kg_fail(KG_EIO, "%s: %s failed: %s", f->path, step, strerror(e));
 		unlink(f->temp);
 	} else {
-		err = sync_dir(f->dir);
+		err = afile_sync_dir(f->dir);
 	}
+	if (!err) /* the crash tests' "between two files" */
+		fault_point("file_written", strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path);
 	afile_free(f);
 	return err;
 }
@@ -147,7 +150,7 @@ enum kg_err afile_remove(const char *dir, const char *name)
 		if (errno != ENOENT)
 			err = kg_fail(KG_EIO, "%s: %s", p.buf, strerror(errno));
 	} else if (!err) {
-		err = sync_dir(dir);
+		err = afile_sync_dir(dir);
 	}
 	sbuf_release(&p);
 	return err;

@@ -35,4 +35,7 @@ void afile_abort(struct afile *f);
 /* Removes dir/name if it exists and fsyncs dir (e.g. SHA256SUMS before a batch is rewritten). */
 enum kg_err afile_remove(const char *dir, const char *name) KG_WUR;
 
+/* fsync of a folder, after a rename into it (EINVAL/EROFS from the file system are not errors). */
+enum kg_err afile_sync_dir(const char *dir) KG_WUR;
+
 #endif

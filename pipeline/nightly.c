@@ -5,6 +5,7 @@
  */
 #include "nightly.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -169,6 +170,72 @@ static void release_sets(void *ctx, struct mailset *sets, size_t n)
 	store_sets_free(sets, n);
 }
 
+/* --- resume hygiene ---------------------------------------------------------------------------- */
+
+/* Removes what a killed run left half-written: every dot-file or dot-folder in the batch
+ * folder is a temporary by the writers' convention (afile: .NAME.XXXXXX, proofs: .proofs.tmp-PID).
+ * Nothing under a final name is touched. */
+static enum kg_err remove_tree(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return KG_OK;
+	if (S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(path);
+		if (!d)
+			return kg_fail(KG_EIO, "%s: %s", path, strerror(errno));
+		struct dirent *e;
+		enum kg_err err = KG_OK;
+		while (!err && (e = readdir(d))) {
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			char sub[4096];
+			snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+			err = remove_tree(sub);
+		}
+		closedir(d);
+		if (!err && rmdir(path) != 0)
+			err = kg_fail(KG_EIO, "%s: %s", path, strerror(errno));
+		return err;
+	}
+	return unlink(path) == 0 ? KG_OK : kg_fail(KG_EIO, "%s: %s", path, strerror(errno));
+}
+
+static enum kg_err remove_temporaries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? KG_OK : kg_fail(KG_EIO, "%s: %s", dir, strerror(errno));
+	struct dirent *e;
+	enum kg_err err = KG_OK;
+	while (!err && (e = readdir(d))) {
+		if (e->d_name[0] != '.' || !strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		err = remove_tree(path);
+	}
+	closedir(d);
+	return err;
+}
+
+/* A rendered batch whose files are gone (deleted by hand, or lost with a full tmpfs) goes back
+ * to render: the renderer remakes only what is missing, byte for byte as before. */
+static enum kg_err check_rendered(const struct nightly_env *env, int64_t batch, const char *dir, bool *missing)
+{
+	struct store_file *f = NULL;
+	size_t n = 0;
+	*missing = false;
+	enum kg_err err = store_batch_files(env->store, batch, &f, &n);
+	for (size_t i = 0; !err && i < n && !*missing; i++) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s", dir, f[i].name);
+		*missing = access(path, R_OK) != 0;
+	}
+	free(f);
+	return err;
+}
+
 /* --- stages ---------------------------------------------------------------------------------- */
 
 static enum kg_err set_state(struct store *st, int64_t batch, enum store_batch_state s)
@@ -193,7 +260,8 @@ enum kg_err nightly_render(const struct nightly_env *env, int64_t batch, struct 
 	struct render_file_info *files = NULL;
 	size_t n_files = 0;
 	struct loader l = {env->db_path, batch, env->settings, NULL};
-	if ((err = make_dirs(rep->dir)) || (err = store_batch_plan(env->store, batch, &kinds, &n)))
+	if ((err = make_dirs(rep->dir)) || (err = remove_temporaries(rep->dir)) ||
+	    (err = store_batch_plan(env->store, batch, &kinds, &n)))
 		goto out;
 	pieces = kg_malloc((size_t)n + 1);
 	for (int i = 0; i < n; i++)
@@ -202,7 +270,7 @@ enum kg_err nightly_render(const struct nightly_env *env, int64_t batch, struct 
 	if ((err = render_new(env->settings, &r)) ||
 	    (err = render_batch(r, rep->dir, &src, env->workers, &files, &n_files)))
 		goto out;
-	fault_point("after_render");
+	fault_point("after_render", NULL);
 	if ((err = store_begin(env->store)))
 		goto out;
 	for (size_t i = 0; !err && i < n_files; i++) {
@@ -252,6 +320,14 @@ enum kg_err nightly_export(const struct nightly_env *env, int64_t batch, struct 
 			       (long long)batch);
 	double t0 = now_seconds();
 	nightly_batch_dir(env->out_dir, b.run_date, batch, rep->dir, sizeof rep->dir);
+	bool missing;
+	if ((err = check_rendered(env, batch, rep->dir, &missing)))
+		return err;
+	if (missing)
+		return kg_fail(KG_ESTATE, "batch %lld: rendered files are missing from %s; render it again", (long long)batch,
+			       rep->dir);
+	if ((err = remove_temporaries(rep->dir)))
+		return err;
 	logf_(&env->io, "batch %lld: export: manifests and checksums", (long long)batch);
 
 	struct store_file *sf = NULL;
@@ -277,7 +353,7 @@ enum kg_err nightly_export(const struct nightly_env *env, int64_t batch, struct 
 	struct manifest_source src = {n, load_sets, release_sets, &l};
 	if ((err = manifest_write(rep->dir, env->settings, &mb, &src)))
 		goto out;
-	fault_point("after_export");
+	fault_point("after_export", NULL);
 	if ((err = store_begin(env->store)) || (err = set_state(env->store, batch, STORE_EXPORTED)) ||
 	    (err = store_batch_mark_printed(env->store, batch)) || (err = store_commit(env->store))) {
 		store_rollback(env->store);
@@ -382,6 +458,16 @@ static enum kg_err finish_batch(const struct nightly_env *env, int64_t batch, st
 	rep->run_date = b.run_date;
 	rep->notices = b.notices;
 	nightly_batch_dir(env->out_dir, b.run_date, batch, rep->dir, sizeof rep->dir);
+	if (b.state >= STORE_RENDERED && b.state < STORE_DONE) {
+		bool missing;
+		if ((err = check_rendered(env, batch, rep->dir, &missing)))
+			goto fail;
+		if (missing) {
+			logf_(&env->io, "batch %lld: rendered files are missing; rendering again", (long long)batch);
+			if ((err = set_state(env->store, batch, STORE_SELECTED)))
+				goto fail;
+		}
+	}
 	if ((err = nightly_render(env, batch, rep)) || (err = nightly_export(env, batch, rep)))
 		goto fail;
 	if (b.state < STORE_DONE) {
@@ -491,6 +577,6 @@ enum kg_err nightly_run(const struct nightly_env *env, int run_date, struct sele
 	rep->stage_ran[0] = true;
 	logf_(&env->io, "select: batch %lld, %ld notices in %.1f s", (long long)sel->batch, sel->notices,
 	      rep->seconds[0]);
-	fault_point("after_select");
+	fault_point("after_select", NULL);
 	return finish_batch(env, sel->batch, rep);
 }

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "afile.h"
 #include "layout.h"
 #include "rules.h"
 #include "sbuf.h"
@@ -238,72 +239,55 @@ static enum kg_err draw_page(struct render *r, cairo_t *cr, enum tpl t, const st
 
 /* --- atomic files ---------------------------------------------------------------------- */
 
+/* cairo's output stream; keeps the system's reason when a write fails (a full disk), since
+ * cairo itself only knows "write error" and its later calls then fail on unrelated grounds. */
+struct stream {
+	FILE *fp;
+	int error;
+};
+
 static cairo_status_t write_cb(void *closure, const unsigned char *data, unsigned int len)
 {
-	return fwrite(data, 1, len, closure) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
+	struct stream *st = closure;
+	if (fwrite(data, 1, len, st->fp) == len)
+		return CAIRO_STATUS_SUCCESS;
+	if (!st->error)
+		st->error = errno ? errno : EIO;
+	return CAIRO_STATUS_WRITE_ERROR;
 }
 
-/* dir part of path into b ("." when none). */
-static void dir_of(const char *path, struct sbuf *b)
+/* The first failure of a file, the disk's reason first. */
+static enum kg_err stream_error(const struct stream *st, const char *path, enum kg_err err)
+{
+	return st->error ? kg_fail(KG_EIO, "%s: %s", path, strerror(st->error)) : err;
+}
+
+/* Opens an atomic writer for path (split into folder and name for afile). */
+static enum kg_err open_output(const char *path, struct afile **out)
 {
 	const char *slash = strrchr(path, '/');
 	if (!slash)
-		sbuf_adds(b, ".");
-	else if (slash == path)
-		sbuf_adds(b, "/");
-	else
-		sbuf_add(b, path, (size_t)(slash - path));
-}
-
-static enum kg_err sync_dir(const char *path)
-{
-	struct sbuf d = SBUF_INIT;
-	dir_of(path, &d);
-	int fd = open(d.buf, O_RDONLY | O_DIRECTORY);
-	enum kg_err err = KG_OK;
-	if (fd < 0 || fsync(fd) != 0)
-		err = kg_fail(KG_EIO, "%s: %s", d.buf, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	sbuf_release(&d);
+		return afile_open(".", path, out);
+	char *dir = kg_strndup(path, (size_t)(slash - path));
+	enum kg_err err = afile_open(*dir ? dir : "/", slash + 1, out);
+	free(dir);
 	return err;
 }
 
-/* Opens a temporary file next to path; its name goes to tmp. */
-static enum kg_err open_temp(const char *path, struct sbuf *tmp, FILE **fp)
+/* Commits f when err is KG_OK, else throws the temporary away; returns the first error. */
+static enum kg_err close_output(struct afile *f, enum kg_err err)
 {
-	const char *base = strrchr(path, '/');
-	sbuf_reset(tmp);
-	dir_of(path, tmp);
-	sbuf_addf(tmp, "/.%s.tmp-%ld", base ? base + 1 : path, (long)getpid());
-	enum kg_err err = sbuf_check(tmp);
-	if (err)
+	if (err) {
+		afile_abort(f);
 		return err;
-	*fp = fopen(tmp->buf, "wb");
-	return *fp ? KG_OK : kg_fail(KG_EIO, "%s: %s", tmp->buf, strerror(errno));
-}
-
-/* Flushes, syncs and closes fp, then renames tmp to path; on any failure removes tmp. */
-static enum kg_err commit_temp(FILE *fp, const char *tmp, const char *path, enum kg_err err)
-{
-	if (!err && (fflush(fp) != 0 || fsync(fileno(fp)) != 0))
-		err = kg_fail(KG_EIO, "%s: %s", tmp, strerror(errno));
-	if (fclose(fp) != 0 && !err)
-		err = kg_fail(KG_EIO, "%s: %s", tmp, strerror(errno));
-	if (!err && rename(tmp, path) != 0)
-		err = kg_fail(KG_EIO, "%s: %s", path, strerror(errno));
-	if (!err)
-		err = sync_dir(path);
-	if (err)
-		unlink(tmp);
-	return err;
+	}
+	return afile_commit(f);
 }
 
 enum kg_err render_file(struct render *r, enum render_doc doc, const char *path, const struct mailset *sets,
 			size_t n)
 {
-	struct sbuf tmp = SBUF_INIT;
-	FILE *fp = NULL;
+	struct afile *out = NULL;
 	cairo_surface_t *pdf = NULL;
 	cairo_t *cr = NULL;
 	enum tpl t[2];
@@ -313,10 +297,11 @@ enum kg_err render_file(struct render *r, enum render_doc doc, const char *path,
 	if (!pages)
 		return kg_fail(KG_EINPUT, "%s: no pages", path);
 
-	enum kg_err err = open_temp(path, &tmp, &fp);
+	enum kg_err err = open_output(path, &out);
 	if (err)
-		goto out;
-	pdf = cairo_pdf_surface_create_for_stream(write_cb, fp, 595.276, 841.89);
+		return err;
+	struct stream st = {afile_stream(out), 0};
+	pdf = cairo_pdf_surface_create_for_stream(write_cb, &st, 595.276, 841.89);
 	cr = cairo_create(pdf);
 	/* Metadata from the batch, not the clock: the same sets give the same bytes. */
 	char day[RULES_DATE_LEN], date[40], title[128];
@@ -341,10 +326,7 @@ enum kg_err render_file(struct render *r, enum render_doc doc, const char *path,
 	if (!err && cairo_surface_status(pdf))
 		err = kg_fail(KG_ERENDER, "%s: cairo: %s", path, cairo_status_to_string(cairo_surface_status(pdf)));
 	cairo_surface_destroy(pdf);
-	err = commit_temp(fp, tmp.buf, path, err);
-out:
-	sbuf_release(&tmp);
-	return err;
+	return close_output(out, stream_error(&st, path, err));
 }
 
 /* --- proofs ---------------------------------------------------------------------------- */
@@ -353,16 +335,14 @@ out:
 
 static enum kg_err write_png(cairo_surface_t *img, const char *path)
 {
-	struct sbuf tmp = SBUF_INIT;
-	FILE *fp = NULL;
-	enum kg_err err = open_temp(path, &tmp, &fp);
-	if (!err) {
-		cairo_status_t st = cairo_surface_write_to_png_stream(img, write_cb, fp);
-		err = commit_temp(fp, tmp.buf, path,
-				  st ? kg_fail(KG_ERENDER, "%s: %s", path, cairo_status_to_string(st)) : KG_OK);
-	}
-	sbuf_release(&tmp);
-	return err;
+	struct afile *out = NULL;
+	enum kg_err err = open_output(path, &out);
+	if (err)
+		return err;
+	struct stream st = {afile_stream(out), 0};
+	cairo_status_t cs = cairo_surface_write_to_png_stream(img, write_cb, &st);
+	return close_output(out, stream_error(&st, path,
+					      cs ? kg_fail(KG_ERENDER, "%s: %s", path, cairo_status_to_string(cs)) : KG_OK));
 }
 
 enum kg_err render_proofs(struct render *r, const char *dir, const struct mailset *sets, size_t n)
@@ -448,7 +428,7 @@ static enum kg_err run_job(struct render *r, const char *dir, const struct rende
 		if (!err && rename(path.buf, final.buf) != 0)
 			err = kg_fail(KG_EIO, "%s: %s", final.buf, strerror(errno));
 		if (!err)
-			err = sync_dir(final.buf);
+			err = afile_sync_dir(dir);
 		sbuf_release(&final);
 		goto out;
 	}

@@ -1,0 +1,138 @@
+#!/bin/bash
+# nightly.sh: the nightly job as an operator and a print shop meet it. A run killed with SIGKILL
+# at many points (fault.h: after select, between files during render, during export) is finished
+# by the next run with the same notices, sequence numbers and bytes as an uninterrupted run; a full
+# disk fails cleanly and the next run completes; two runs at once: the second exits 3.
+source "$(dirname "$0")/../lib.sh"
+PY=/usr/bin/python3 # Debian's, with python3-openpyxl
+CONF="--config $ROOT/fixtures/settings.yaml"
+"$ROOT/scripts/gen-registry" --count 1500 --seed 11 >reg.csv
+# Small files, so a render has many files to be killed between.
+sed 's/^\(  max_sheets_per_file:\).*/\1 12/' "$ROOT/fixtures/settings.yaml" >small.yaml
+sed -i 's|^\(  templates:\).*|\1 '"$ROOT"'/templates|' small.yaml
+CONF="--config $T/small.yaml"
+
+fresh() { # fresh DB: a copy of the one imported once
+	rm -f "$1" "$1"-wal "$1"-shm
+	cp base.db "$1"
+}
+"$KIGEN" $CONF --db base.db -q import reg.csv
+sqlite3 base.db 'pragma wal_checkpoint(truncate)' >/dev/null
+
+notices() { sqlite3 "$1" 'select batch, seq, app_id, resident, kind, target, expiry from notices order by batch, seq'; }
+sums() { (cd "$1" && find . -type f ! -name '.*' | sort | xargs sha256sum); }
+
+# The reference: one uninterrupted run.
+fresh ref.db
+"$KIGEN" $CONF --db ref.db --out ref -q nightly --date 2026-11-21
+expect_eq "an uninterrupted nightly run exits 0" 0 $?
+B=2026-11-21/batch-0001
+check "the batch folder is complete: SHA256SUMS verifies" sh -c "cd ref/$B && sha256sum --quiet -c SHA256SUMS"
+check "SHA256SUMS lists every file of the batch" sh -c "cd ref/$B && [ \$(find . -type f ! -name SHA256SUMS | wc -l) -eq \$(wc -l < SHA256SUMS) ]"
+nfiles=$(ls ref/$B/sheets-*.pdf | wc -l)
+check "the render split the batch into several files" test "$nfiles" -ge 4
+expect_eq "the batch is done and its notices handed to the print shop" "done 0" \
+	"$("$KIGEN" --db ref.db status | awk 'NR == 2 { print $3 }') $(sqlite3 ref.db 'select count(*) from notices where state = 0')"
+check "the run's report is written beside the batch" test -s ref/2026-11-21/report.html -a -s ref/2026-11-21/forecast.png
+check "every output file is owner-only" sh -c "[ -z \"\$(find ref -type f ! -perm 600)\" ]"
+
+# The XLSX read back matches the database.
+sqlite3 ref.db "select seq, app_id, postal_code, name from notices where batch = 1 order by seq" >db.txt
+$PY - "ref/$B/manifest.xlsx" >xlsx.txt <<'PY'
+import sys, openpyxl
+wb = openpyxl.load_workbook(sys.argv[1], read_only=True)
+ws = wb["発送リスト"]
+rows = list(ws.iter_rows(values_only=True))
+head = rows[0]
+col = {name: i for i, name in enumerate(head)}
+for r in rows[1:]:
+    print("|".join(str(r[col[k]]) for k in ("連番", "申請書ID", "郵便番号", "氏名")))
+PY
+check "manifest.xlsx 発送リスト matches the database row for row" diff -u db.txt xlsx.txt
+check "manifest.csv starts with a UTF-8 BOM" sh -c "head -c3 ref/$B/manifest.csv | od -An -tx1 | grep -q 'ef bb bf'"
+check "kigen status --batch verifies every checksum" "$KIGEN" --db ref.db --out ref status --batch 1
+
+# Crashes: each run is killed (the whole process group, like a power cut) at one point, then
+# the next run must finish the job exactly once.
+crash_and_resume() { # name fault
+	local db=$1.db out=$1
+	fresh "$db"
+	KIGEN_FAULT=$2 setsid "$KIGEN" $CONF --db "$db" --out "$out" -q nightly --date 2026-11-21 >/dev/null 2>&1 &
+	wait $! 2>/dev/null
+	local rc=$?
+	expect_eq "killed at $2: the run died by SIGKILL" 137 "$rc"
+	"$KIGEN" $CONF --db "$db" --out "$out" -q nightly --date 2026-11-21 >/dev/null 2>"$1.err"
+	expect_eq "killed at $2: the next run completes" 0 $?
+	expect_eq "killed at $2: same notices and sequence numbers as an uninterrupted run" "$(notices ref.db)" "$(notices "$db")"
+	expect_eq "killed at $2: the same files, byte for byte" "$(sums ref/$B)" "$(sums "$out/$B")"
+	check "killed at $2: sha256sum -c SHA256SUMS passes" sh -c "cd $out/$B && sha256sum --quiet -c SHA256SUMS"
+	check "killed at $2: no temporary is left behind" sh -c "[ -z \"\$(find $out -name '.*' ! -name . | head -1)\" ]"
+}
+crash_and_resume c1 after_select
+crash_and_resume c2 file_written=sheets-001.pdf
+crash_and_resume c3 file_written=sheets-003.pdf
+crash_and_resume c4 file_written=inner-envelopes-002.pdf
+crash_and_resume c5 file_written=outer-envelopes-00$nfiles.pdf
+crash_and_resume c6 after_render
+crash_and_resume c7 file_written=manifest.xlsx
+crash_and_resume c8 file_written=job.json
+crash_and_resume c9 after_export
+
+# A run killed twice in a row still converges.
+fresh twice.db
+KIGEN_FAULT=file_written=sheets-002.pdf setsid "$KIGEN" $CONF --db twice.db --out twice -q nightly --date 2026-11-21 >/dev/null 2>&1
+KIGEN_FAULT=file_written=outer-envelopes-003.pdf setsid "$KIGEN" $CONF --db twice.db --out twice -q nightly --date 2026-11-21 >/dev/null 2>&1
+"$KIGEN" $CONF --db twice.db --out twice -q nightly --date 2026-11-21
+expect_eq "killed twice during render: the third run gives the same batch" "$(sums ref/$B)" "$(sums twice/$B)"
+
+# A full disk: a 256 KiB tmpfs as out/ in a private mount namespace.
+fresh full.db
+mkdir -p full
+unshare -m sh -c "mount -t tmpfs -o size=256k tmpfs full && '$KIGEN' $CONF --db full.db --out full nightly --date 2026-11-21" \
+	>full.out 2>full.err
+expect_eq "a full disk: the run fails with exit 1" 1 $?
+check "a full disk: the message says so and names the file" grep -q "No space left on device" full.err
+check "a full disk: the batch records why it stopped" sh -c "'$KIGEN' --db full.db status | grep -q 'stopped: .*No space left'"
+"$KIGEN" $CONF --db full.db --out full -q nightly --date 2026-11-21
+expect_eq "after a full disk, the next run on a roomy disk completes" 0 $?
+expect_eq "after a full disk: the same notices" "$(notices ref.db)" "$(notices full.db)"
+check "after a full disk: sha256sum -c passes" sh -c "cd full/$B && sha256sum --quiet -c SHA256SUMS"
+
+# Deleted outputs of a finished render are made again (not trusted blindly).
+fresh gone.db
+KIGEN_FAULT=after_export setsid "$KIGEN" $CONF --db gone.db --out gone -q nightly --date 2026-11-21 >/dev/null 2>&1
+rm gone/$B/sheets-002.pdf
+"$KIGEN" $CONF --db gone.db --out gone -q nightly --date 2026-11-21 2>/dev/null
+expect_eq "a file deleted after render is rendered again, identical" "$(sums ref/$B)" "$(sums gone/$B)"
+
+# Two runs at once: the second exits 3 and touches nothing.
+fresh lock.db
+flock lock.db.lock sleep 3 &
+sleep 0.3
+"$KIGEN" $CONF --db lock.db --out lockout nightly --date 2026-11-21 >lock.out 2>lock.err
+expect_eq "a second run while one holds the lock exits 3" 3 $?
+check "the second run says who holds the lock" grep -q "another run holds the lock" lock.err
+expect_eq "the second run touched nothing" "0 no" "$(sqlite3 lock.db 'select count(*) from batches') $([ -e lockout ] && echo yes || echo no)"
+wait
+KIGEN_FAULT=never "$KIGEN" $CONF --db lock.db --out lockout -q nightly --date 2026-11-21 &
+sleep 0.05
+"$KIGEN" $CONF --db lock.db --out lockout nightly --date 2026-11-21 >/dev/null 2>lock2.err
+rc=$?
+wait
+check "two real runs at once: one runs, the other exits 3 or finds nothing left" sh -c "[ $rc -eq 3 ] || [ $rc -eq 0 ]"
+expect_eq "two real runs at once: still one batch" 1 "$(sqlite3 lock.db 'select count(*) from batches')"
+
+# Tampering is caught; dry runs write nothing; a rerun rewrites nothing.
+cp -r ref tamper && printf 'x' >>tamper/$B/outer-envelopes-001.pdf
+"$KIGEN" --db ref.db --out tamper status --batch 1 >tamper.out 2>&1
+expect_eq "status --batch finds a changed file (exit 1)" 1 $?
+before=$(stat -c '%i %Y' ref/$B/sheets-001.pdf)
+"$KIGEN" $CONF --db ref.db --out ref -q nightly --date 2026-11-21
+expect_eq "a rerun of a finished night rewrites nothing" "$before" "$(stat -c '%i %Y' ref/$B/sheets-001.pdf)"
+"$KIGEN" $CONF --db ref.db --out ref nightly --date 2026-11-28 --dry-run >dry.out
+check "--dry-run reports what would be selected" grep -q "would select" dry.out
+expect_eq "--dry-run writes nothing" 1 "$(sqlite3 ref.db 'select count(*) from batches')"
+"$KIGEN" $CONF --db ref.db --out ref nightly --date 2026-13-01 >/dev/null 2>&1
+expect_eq "a bad --date is bad input (exit 2)" 2 $?
+out=$("$KIGEN" $CONF --db ref.db --out ref -q nightly --date 2026-11-22 2>&1)
+expect_eq "-q is silent when all is well (for cron)" "" "$out"
