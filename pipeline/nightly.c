@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -284,7 +285,11 @@ enum kg_err nightly_render(const struct nightly_env *env, int64_t batch, struct 
 	}
 	rep->seconds[1] = now_seconds() - t0;
 	rep->stage_ran[1] = true;
-	logf_(&env->io, "batch %lld: render: %zu files in %.1f s", (long long)batch, n_files, rep->seconds[1]);
+	struct rusage self, kids;
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &kids);
+	logf_(&env->io, "batch %lld: render: %zu files in %.1f s (peak memory: runner %.1f MB, largest worker %.1f MB)",
+	      (long long)batch, n_files, rep->seconds[1], self.ru_maxrss / 1024.0, kids.ru_maxrss / 1024.0);
 out:
 	store_close(l.st);
 	render_free(r);

@@ -10,7 +10,7 @@ libyaml-dev libcsv-dev libunistring-dev libssl-dev openssl
 libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools
 fonts-ipaexfont fonts-ipamj-mincho fontconfig
 libcmocka-dev poppler-utils zbar-tools qpdf python3 python3-openpyxl
-iproute2 util-linux tmux"
+iproute2 util-linux tmux time"
 
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,101 @@
+#!/bin/bash
+# make bench: kigen's figures on this machine, measured on the real pipeline (a generated
+# registry, imported into SQLite, selected, rendered, exported), with the naive baseline of
+# ../shared/bench/naive_baseline.c built and run in the same run for the ratio.
+#
+#   scripts/bench.sh            everything (about ten minutes on 2 cores)
+#   scripts/bench.sh quick      small sizes only, to see that it works
+#
+# Figures: sets per second and PDF bytes per set of the render stage, peak memory (the runner
+# and its largest worker, from getrusage), import and selection over 1,000,000 residents, and a
+# nightly run with 100,000 due residents with the wall time of each stage.
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export LC_ALL=C.UTF-8 TZ=Asia/Tokyo
+KIGEN=$ROOT/kigen
+quick=${1:-}
+work=$(mktemp -d "${TMPDIR:-/tmp}/kigen-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# Every due resident is in one batch: a year of lead time makes a first night's batch about a fifth
+# of the registry, so the render sizes below come from registries five times their size.
+sed "s|^  templates: .*|  templates: $ROOT/templates|" fixtures/settings.yaml >"$work/settings.yaml"
+cp "$work/settings.yaml" "$work/wide.yaml"
+cat >>"$work/wide.yaml" <<'YAML'
+policy:
+  lead_days: 366
+YAML
+DATE=2026-11-21
+
+baseline_src=$ROOT/../shared/bench/naive_baseline.c
+# shellcheck disable=SC2046
+cc -O2 -o "$work/naive_baseline" "$baseline_src" $(pkg-config --cflags --libs pangocairo cairo-pdf libqrencode)
+
+timed() { # timed LOG command...: wall seconds into $secs, the command's stderr into LOG.log
+	local t0 t1 log=$1
+	shift
+	t0=$(date +%s.%N)
+	"$@" 2>"$log.log" >/dev/null
+	t1=$(date +%s.%N)
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+}
+
+# A registry whose first nightly batch has about want sets, imported and selected.
+prepare() { # dir want
+	local d=$1 want=$2
+	mkdir -p "$d"
+	scripts/gen-registry --count $((want * 5)) --seed 42 --as-of $DATE >"$d/reg.csv"
+	"$KIGEN" --config "$work/wide.yaml" --db "$d/k.db" -q import "$d/reg.csv"
+	"$KIGEN" --config "$work/wide.yaml" --db "$d/k.db" -q select --date $DATE
+	sets=$(sqlite3 "$d/k.db" 'select notices from batches where id = 1')
+}
+
+echo "== render stage: kigen against the naive baseline (same run, same fonts, same disk)"
+if [ "$quick" = quick ]; then sizes=(1000 3000); else sizes=(5000 20000 50000); fi
+printf '%-9s %12s %13s %7s %10s %15s %22s\n' sets "kigen sets/s" "naive sets/s" ratio bytes/set "naive bytes/set" "peak MB (runner/worker)"
+for want in "${sizes[@]}"; do
+	d=$work/r$want
+	prepare "$d" "$want"
+	cd "$d"
+	timed "$d/render" "$KIGEN" --config "$work/wide.yaml" --db "$d/k.db" --out "$d/out" render --batch 1
+	cd "$ROOT"
+	bytes=$(cat "$d"/out/*/batch-0001/*.pdf | wc -c)
+	peak=$(sed -nE 's/.*runner ([0-9.]+) MB, largest worker ([0-9.]+) MB.*/\1 \2/p' "$d/render.log")
+	ks=$(awk -v n="$sets" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')
+	# The baseline is single-threaded and slow: a fifth of the sets gives its rate.
+	nb=$((sets / 5))
+	b=$("$work/naive_baseline" "$nb" "$work/naive.pdf")
+	rm -f "$work/naive.pdf"
+	bs=$(sed -E 's/.* ([0-9.]+) sets\/s.*/\1/' <<<"$b")
+	bb=$(sed -E 's/.* ([0-9]+) bytes\/set.*/\1/' <<<"$b")
+	printf '%-9s %12s %13s %7s %10s %15s %22s\n' "$sets" "$ks" "$bs" \
+		"$(awk -v a="$ks" -v b="$bs" 'BEGIN { printf "%.1fx", a / b }')" $((bytes / sets)) "$bb" \
+		"$(awk '{ printf "%.0f / %.0f", $1, $2 }' <<<"$peak")"
+	rm -rf "$d"
+done
+
+if [ "$quick" != quick ]; then
+	echo
+	echo "== registry import and selection over 1,000,000 residents"
+	d=$work/m
+	mkdir -p "$d"
+	scripts/gen-registry --count 1000000 --seed 7 --as-of $DATE >"$d/reg.csv"
+	timed "$d/import" /usr/bin/time -f '%M' "$KIGEN" --db "$d/k.db" -q import "$d/reg.csv"
+	echo "import:    $secs s, peak $(($(tail -1 "$d/import.log") / 1024)) MB"
+	timed "$d/select" /usr/bin/time -f '%M' "$KIGEN" --config "$work/settings.yaml" --db "$d/k.db" select --date $DATE
+	echo "selection: $secs s, $(sqlite3 "$d/k.db" 'select notices from batches') notices, peak $(($(tail -1 "$d/select.log") / 1024)) MB"
+	rm -rf "$d"
+
+	echo
+	echo "== a nightly run with 100,000 due residents"
+	d=$work/n
+	mkdir -p "$d"
+	scripts/gen-registry --count 500000 --seed 9 --as-of $DATE >"$d/reg.csv"
+	"$KIGEN" --config "$work/wide.yaml" --db "$d/k.db" -q import "$d/reg.csv"
+	cd "$d"
+	timed "$d/nightly" /usr/bin/time -f '%M' "$KIGEN" --config "$work/wide.yaml" --db "$d/k.db" --out "$d/out" nightly --date $DATE
+	cd "$ROOT"
+	grep -E 'select:|render:|export:|report:' "$d/nightly.log" | sed 's/^[^ ]* kigen: /  /'
+	echo "nightly:   $secs s in all, $(sqlite3 "$d/k.db" 'select notices from batches') notices, peak of the largest process $(($(tail -1 "$d/nightly.log") / 1024)) MB"
+fi
