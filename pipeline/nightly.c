@@ -131,7 +131,22 @@ struct loader {
 	int64_t batch;
 	const struct settings *set;
 	struct store *st; /* opened on first use, in the process that uses it (never across fork) */
+	const struct nightly_io *io;
 };
+
+/* A progress bar on stderr when it is a terminal: "render [#####.....] 12/40". */
+static void progress_bar(void *ctx, int done, int total)
+{
+	const struct loader *l = ctx;
+	if (!l->io || !l->io->progress || total <= 0)
+		return;
+	int width = 30, full = done * width / total;
+	fprintf(stderr, "\r  render [%.*s%.*s] %d/%d", full, "##############################", width - full,
+		"..............................", done, total);
+	if (done == total)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
 
 static void add_barcode(const struct settings *set, struct mailset *m)
 {
@@ -260,14 +275,14 @@ enum kg_err nightly_render(const struct nightly_env *env, int64_t batch, struct 
 	struct render *r = NULL;
 	struct render_file_info *files = NULL;
 	size_t n_files = 0;
-	struct loader l = {env->db_path, batch, env->settings, NULL};
+	struct loader l = {env->db_path, batch, env->settings, NULL, &env->io};
 	if ((err = make_dirs(rep->dir)) || (err = remove_temporaries(rep->dir)) ||
 	    (err = store_batch_plan(env->store, batch, &kinds, &n)))
 		goto out;
 	pieces = kg_malloc((size_t)n + 1);
 	for (int i = 0; i < n; i++)
 		pieces[i] = render_pieces(kinds[i] >> 1, kinds[i] & 1);
-	struct render_source src = {n, pieces, load_sets, release_sets, &l};
+	struct render_source src = {n, pieces, load_sets, release_sets, &l, progress_bar};
 	if ((err = render_new(env->settings, &r)) ||
 	    (err = render_batch(r, rep->dir, &src, env->workers, &files, &n_files)))
 		goto out;
@@ -341,7 +356,7 @@ enum kg_err nightly_export(const struct nightly_env *env, int64_t batch, struct 
 	struct manifest_batch mb = {.id = batch, .run_date = b.run_date};
 	unsigned char *kinds = NULL;
 	int n = 0;
-	struct loader l = {env->db_path, batch, env->settings, NULL};
+	struct loader l = {env->db_path, batch, env->settings, NULL, NULL};
 	if ((err = store_batch_files(env->store, batch, &sf, &n_files)) ||
 	    (err = store_batch_exclusions(env->store, batch, collect_exclusion, &mb)) ||
 	    (err = store_batch_plan(env->store, batch, &kinds, &n)))

@@ -545,15 +545,21 @@ enum kg_err render_batch(struct render *r, const char *dir, const struct render_
 	}
 
 	w = kg_calloc(workers > 0 ? (size_t)workers : 1, sizeof *w);
+	int done = 0;
+#define PROGRESS() (src->progress ? src->progress(src->ctx, ++done, (int)n_jobs) : (void)0)
 	for (size_t k = 0; k < n_jobs && !err; k++) {
-		if (jobs[k].file >= 0 && exists(dir, files[jobs[k].file].name))
-			continue; /* written by an earlier run */
+		if (jobs[k].file >= 0 && exists(dir, files[jobs[k].file].name)) {
+			PROGRESS(); /* written by an earlier run */
+			continue;
+		}
 		if (workers <= 0) {
-			err = run_job(r, dir, src, &jobs[k], files);
+			if (!(err = run_job(r, dir, src, &jobs[k], files)))
+				PROGRESS();
 			continue;
 		}
 		while (running >= workers && !err)
-			err = reap(w, &running);
+			if (!(err = reap(w, &running)))
+				PROGRESS();
 		if (err)
 			break;
 		int fds[2];
@@ -590,11 +596,14 @@ enum kg_err render_batch(struct render *r, const char *dir, const struct render_
 	char *first = err ? kg_strdup(kg_last_message()) : NULL;
 	while (running > 0) {
 		enum kg_err e = reap(w, &running);
+		if (!e)
+			PROGRESS();
 		if (e && !err) {
 			err = e;
 			first = kg_strdup(kg_last_message());
 		}
 	}
+#undef PROGRESS
 	if (err)
 		err = kg_fail(err, "%s", first);
 	free(first);

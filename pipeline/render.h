@@ -70,6 +70,9 @@ struct render_source {
 	enum kg_err (*load)(void *ctx, int seq_from, int seq_to, struct mailset **sets, size_t *n);
 	void (*release)(void *ctx, struct mailset *sets, size_t n);
 	void *ctx;
+	/* Optional, called in the caller's process as each job (a file, or the proofs) is done or
+	 * found done: for a progress bar. */
+	void (*progress)(void *ctx, int done, int total);
 };
 
 struct render_file_info {

@@ -91,7 +91,7 @@ if [ "$quick" != quick ]; then
 	echo "== a nightly run with 100,000 due residents"
 	d=$work/n
 	mkdir -p "$d"
-	scripts/gen-registry --count 500000 --seed 9 --as-of $DATE >"$d/reg.csv"
+	scripts/gen-registry --count 610000 --seed 9 --as-of $DATE >"$d/reg.csv"
 	"$KIGEN" --config "$work/wide.yaml" --db "$d/k.db" -q import "$d/reg.csv"
 	cd "$d"
 	timed "$d/nightly" /usr/bin/time -f '%M' "$KIGEN" --config "$work/wide.yaml" --db "$d/k.db" --out "$d/out" nightly --date $DATE

@@ -144,6 +144,13 @@ expect_eq "connection dropped during VERIFY: the counter was re-read after recon
 expect_eq "connection dropped during VERIFY: no other PIN was tried" "001B" "$(verifies)"
 card
 
+# No card in the reader (pulled out, or the reader unplugged): a reader error, nothing recorded as used.
+"$RIG" remove "$R" >/dev/null
+redeem "$(id H8)" "$SIGN" "$AUTH" "$JUKI"
+expect_eq "no card in the reader: reader_error, and the form stays usable" "reader_error 0" \
+	"$(json outcome) $(sqlite3 "$KIGEN_DB" "select state from notices where app_id = '$(id H8)'")"
+card
+
 # Maintenance Sunday: the desk says so, and the card is not touched.
 : >"$R/card.log"
 printf '%s\n' "$SIGN" "$AUTH" "$JUKI" >"$T/pinlines"
