@@ -69,6 +69,9 @@ unit: $(TESTS)
 bench: $(KIGEN)
 	scripts/bench.sh
 
+# Third-party libraries' lifetime caches are suppressed (tests/lsan.supp); kigen's own leaks are not.
+asan: export LSAN_OPTIONS = suppressions=$(abspath tests/lsan.supp):print_suppressions=0
+asan: export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
 asan:
 	$(MAKE) BUILD=build-asan KIGEN=build-asan/kigen \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test

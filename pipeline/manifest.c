@@ -315,8 +315,8 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 	sbuf_addf(&addr, "%s%s", m->addr_town ? m->addr_town : "", m->addr_block ? m->addr_block : "");
 	if (m->addr_building && *m->addr_building)
 		sbuf_addf(&addr, "　%s", m->addr_building);
-	if (barcoded)
-		sbuf_adds(&code, m->barcode);
+	if (barcoded) /* the symbol characters and check, which a person can compare with kigen barcode */
+		sbuf_adds(&code, m->barcode_code ? m->barcode_code : m->barcode);
 	else if (m->no_barcode_reason && *m->no_barcode_reason)
 		sbuf_addf(&code, "なし（%s）", m->no_barcode_reason);
 	char expiry[RULES_DATE_LEN], nums[N_COLS][16];

@@ -5,10 +5,12 @@
 #include "render.h"
 
 #include <cairo-pdf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pango/pangocairo.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,6 +499,34 @@ static void add_file(struct render_file_info **files, size_t *n, size_t *alloc, 
 	f->seq_to = to;
 }
 
+/* Threads of this process, from /proc (Linux). */
+static int thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Forking is safe only from a single-threaded process: a child inherits every lock another
+ * thread held at that moment, and waits for it forever. pango (1.48 and later) initialises
+ * fontconfig in a helper thread whenever a font map is made, so right after render_new() that
+ * thread may still run. Wait for it, up to a second; false if the process stays threaded. */
+static bool single_threaded(void)
+{
+	for (int i = 0; i < 200; i++) {
+		if (thread_count() == 1)
+			return true;
+		usleep(5000);
+	}
+	return false;
+}
+
 enum kg_err render_batch(struct render *r, const char *dir, const struct render_source *src, int workers,
 			 struct render_file_info **files_out, size_t *n_files)
 {
@@ -544,6 +574,8 @@ enum kg_err render_batch(struct render *r, const char *dir, const struct render_
 		}
 	}
 
+	if (workers > 0 && !single_threaded())
+		workers = 0; /* render in this process: slower, never stuck */
 	w = kg_calloc(workers > 0 ? (size_t)workers : 1, sizeof *w);
 	int done = 0;
 #define PROGRESS() (src->progress ? src->progress(src->ctx, ++done, (int)n_jobs) : (void)0)

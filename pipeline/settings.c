@@ -77,16 +77,23 @@ static char *templates_dir(const char *config_path, const char *configured)
 		snprintf(buf, sizeof buf, "%.*s/%s", (int)(slash - config_path), config_path, configured);
 		return kg_strdup(buf);
 	}
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 16);
+	/* Beside the executable, or one folder up (a build tree such as build-asan/), or installed. */
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 32);
 	if (n > 0) {
 		buf[n] = '\0';
 		char *slash = strrchr(buf, '/');
-		if (slash) {
-			snprintf(slash, sizeof buf - (size_t)(slash - buf), "/templates");
+		for (int up = 0; slash && up < 2; up++) {
+			*slash = '\0';
+			size_t len = strlen(buf);
+			snprintf(buf + len, sizeof buf - len, "/templates");
 			if (access(buf, R_OK) == 0)
 				return kg_strdup(buf);
+			buf[len] = '\0';
+			slash = strrchr(buf, '/');
 		}
 	}
+	if (access("/usr/share/kigen/templates", R_OK) == 0)
+		return kg_strdup("/usr/share/kigen/templates");
 	return kg_strdup("templates");
 }
 

@@ -28,14 +28,6 @@
 
 #include "banned.h"
 
-/* Under LeakSanitizer (make asan): fontconfig keeps process-wide state (the default
- * configuration pango's font map initialises) that nothing can free; not ours to report. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:libfontconfig.so\n";
-}
-
 /* Strings of one generated set. */
 struct strings {
 	char name[160], kana[160], postal[16], town[160], block[64], building[96], barcode[68], resident[16];

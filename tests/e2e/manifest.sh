@@ -6,7 +6,7 @@
 MD=${MDRIVER:-$ROOT/${BUILD:-build}/mdriver}
 PY=/usr/bin/python3 # Debian's, where python3-openpyxl lives
 CHECK=$ROOT/tests/manifest/check_manifest.py
-export LSAN_OPTIONS=suppressions=$ROOT/tests/manifest/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}
+
 
 "$ROOT/scripts/gen-registry" --count 3000 --seed 5 > reg.csv
 "$KIGEN" -q init && "$KIGEN" -q import reg.csv && "$KIGEN" -q select --date 2026-11-21

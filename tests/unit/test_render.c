@@ -22,14 +22,6 @@
 
 #include "banned.h"
 
-/* Under LeakSanitizer (make asan): fontconfig keeps process-wide state (the default
- * configuration pango's font map initialises) that nothing can free; not ours to report. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:libfontconfig.so\n";
-}
-
 static struct fonts *fonts;
 
 static int setup(void **state)
