@@ -52,6 +52,33 @@ check "manifest.xlsx 発送リスト matches the database row for row" diff -u d
 check "manifest.csv starts with a UTF-8 BOM" sh -c "head -c3 ref/$B/manifest.csv | od -An -tx1 | grep -q 'ef bb bf'"
 check "kigen status --batch verifies every checksum" "$KIGEN" --db ref.db --out ref status --batch 1
 
+# Every PDF is sound, and its pages are what the manifest says.
+check "qpdf --check passes on every PDF of the batch" sh -c "for f in ref/$B/*.pdf; do qpdf --check \$f >/dev/null || exit 1; done"
+$PY - "ref/$B/job.json" >pages.expected <<'PY'
+import json, sys
+for f in sorted(json.load(open(sys.argv[1]))["files"], key=lambda f: f["name"]):
+    if f["name"].endswith(".pdf"):
+        print(f["name"], f["pages"])
+PY
+(cd ref/$B && for f in *.pdf; do echo "$f $(pdfinfo "$f" | awk '/^Pages:/ {print $2}')"; done) | sort >pages.actual
+check "every PDF has the pages job.json says" diff -u pages.expected pages.actual
+expect_eq "sheets pages = notices + forms (certificate renewals and re-inquiries get a form)" \
+	"$(sqlite3 ref.db 'select count(*) + sum(target = 1) - sum(kind = 1) from notices where batch = 1')" \
+	"$(for f in ref/$B/sheets-*.pdf; do pdfinfo "$f"; done | awk '/^Pages:/ { s += $2 } END { print s }')"
+# Every QR of the first sheets file decodes to an application ID of a resident in it.
+pdftoppm -r 150 -gray -png ref/$B/sheets-001.pdf qr
+zbarimg -q --raw qr-*.png 2>/dev/null | sed -E 's/.*[?&]id=//' | sort -u >qr.ids
+sqlite3 ref.db "select app_id from notices where batch = 1 and seq <= $(python3 -c 'import json,sys; print([f for f in json.load(open(sys.argv[1]))["files"] if f["name"] == "sheets-001.pdf"][0]["seq_to"])' "ref/$B/job.json" 2>/dev/null || echo 0)" | sort >qr.expected
+check "zbarimg reads every QR of sheets-001.pdf back to the residents' application IDs" diff -u qr.expected qr.ids
+
+# Nothing printed or exported holds a My Number or anything of a 居所 holder.
+for f in ref/$B/*.pdf; do pdftotext -q "$f" -; done >all.txt
+cat ref/$B/manifest.csv ref/$B/job.json >>all.txt
+cut -d, -f14 reg.csv | tail -n +2 | grep -E '^[0-9]{12}$' >mynumbers.txt
+check "no My Number in any PDF, the manifest or job.json" sh -c '! grep -F -q -f mynumbers.txt all.txt'
+sqlite3 ref.db "select registry_id from residents where kyosho = 1" >kyosho.txt
+check "the registry has 居所 holders, and none of them is in the batch" sh -c "[ -s kyosho.txt ] && ! grep -F -q -f kyosho.txt ref/$B/manifest.csv"
+
 # Crashes: each run is killed (the whole process group, like a power cut) at one point, then
 # the next run must finish the job exactly once.
 crash_and_resume() { # name fault
