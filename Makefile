@@ -18,7 +18,7 @@ TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(TEST_SRCS))
 TOOLS     := $(BUILD)/vcard $(BUILD)/cardtest $(BUILD)/render_bench $(BUILD)/mdriver
 
-.PHONY: all deps demo test unit e2e bench asan valgrind analyze format format-check golden clean
+.PHONY: all deps demo test unit e2e bench asan valgrind analyze format format-check clean
 KIGEN   ?= kigen
 all: $(KIGEN)
 
@@ -83,14 +83,13 @@ analyze:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
 	  --suppress=missingIncludeSystem -Ipipeline pipeline
 
+C_FILES = pipeline/*.c pipeline/*.h tests/unit/*.c tests/vcard/*.c tests/bench/*.c tests/manifest/*.c
 format:
-	clang-format -i pipeline/*.c pipeline/*.h tests/unit/*.c tests/vcard/*.c
+	clang-format -i $(C_FILES)
 
 format-check:
-	clang-format --dry-run --Werror pipeline/*.c pipeline/*.h tests/unit/*.c tests/vcard/*.c
+	clang-format --dry-run --Werror $(C_FILES)
 
-golden: $(KIGEN)
-	tests/golden.sh update
 
 clean:
 	rm -rf build build-asan kigen

@@ -150,8 +150,8 @@ static enum kg_err sw_fail(const char *what, unsigned sw)
  * Sends one APDU and splits the answer into data (resp, *rlen bytes) and *sw. what names the
  * step in messages; the APDU's bytes never appear in one. resp holds at least 256 bytes.
  */
-static enum kg_err transmit(struct card *c, const unsigned char *apdu, size_t n, const char *what,
-			    unsigned char *resp, size_t *rlen, unsigned *sw)
+static enum kg_err transmit(struct card *c, const unsigned char *apdu, size_t n, const char *what, unsigned char *resp,
+                            size_t *rlen, unsigned *sw)
 {
 	unsigned char buf[258];
 	DWORD len = sizeof buf;
@@ -229,7 +229,7 @@ static enum kg_err read_exact(struct card *c, size_t off, size_t n, unsigned cha
 			return err;
 		if (got == 0)
 			return kg_fail(KG_ECARD, "reading the card: the file ends at %zu, expected %zu bytes",
-				       off + done, off + n);
+			               off + done, off + n);
 		done += got;
 	}
 	return KG_OK;
@@ -608,14 +608,9 @@ enum kg_err card_retries(struct card *c, enum card_pin pin, int *left, bool *ver
 		*left = pins[pin].max_tries;
 		*verified = true;
 		return KG_OK;
-	case SW_TRIES:
-		*left = (int)(sw & 0x0F);
-		return KG_OK;
-	case SW_LOCKED:
-		*left = 0;
-		return KG_OK;
-	default:
-		return sw_fail(what, sw);
+	case SW_TRIES: *left = (int)(sw & 0x0F); return KG_OK;
+	case SW_LOCKED: *left = 0; return KG_OK;
+	default: return sw_fail(what, sw);
 	}
 }
 
@@ -632,7 +627,7 @@ enum kg_err card_verify_pin(struct card *c, enum card_pin pin, char *pin_text, e
 	if (!card_pin_well_formed(pin, pin_text)) {
 		explicit_bzero(pin_text, len);
 		return kg_fail(KG_EINPUT, "the %s PIN is not in its format (nothing was sent to the card)",
-			       pins[pin].name);
+		               pins[pin].name);
 	}
 	if ((err = select_path(c, pins[pin].ef))) {
 		explicit_bzero(pin_text, len);
@@ -662,7 +657,6 @@ enum kg_err card_verify_pin(struct card *c, enum card_pin pin, char *pin_text, e
 		*res = CARD_VERIFY_LOCKED;
 		*left = 0;
 		return KG_OK;
-	default:
-		return sw_fail("VERIFY", sw);
+	default: return sw_fail("VERIFY", sw);
 	}
 }

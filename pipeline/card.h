@@ -126,8 +126,7 @@ enum kg_err card_retries(struct card *c, enum card_pin pin, int *left, bool *ver
  * the PIN's file) is KG_ECARD, with *res = CARD_VERIFY_UNKNOWN too but no try used. Any other
  * status word is KG_ECARD with *res = CARD_VERIFY_UNKNOWN.
  */
-enum kg_err card_verify_pin(struct card *c, enum card_pin pin, char *pin_text, enum card_verify *res,
-			    int *left) KG_WUR;
+enum kg_err card_verify_pin(struct card *c, enum card_pin pin, char *pin_text, enum card_verify *res, int *left) KG_WUR;
 
 /*
  * After a transport failure or to clear the verified state: leaves the transaction,

@@ -86,7 +86,7 @@ static enum kg_err parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *na
 		yaml_event_t e;
 		if (!yaml_parser_parse(p, &e)) {
 			err = kg_fail(KG_EINPUT, "%s:%zu: %s", name, p->problem_mark.line + 1,
-				      p->problem ? p->problem : "bad YAML");
+			              p->problem ? p->problem : "bad YAML");
 			break;
 		}
 		if (e.type == YAML_MAPPING_END_EVENT || e.type == YAML_SEQUENCE_END_EVENT) {
@@ -97,7 +97,7 @@ static enum kg_err parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *na
 		if (map) {
 			if (e.type != YAML_SCALAR_EVENT) {
 				err = kg_fail(KG_EINPUT, "%s:%zu: mapping keys must be plain text", name,
-					      e.start_mark.line + 1);
+				              e.start_mark.line + 1);
 				yaml_event_delete(&e);
 				break;
 			}
@@ -106,7 +106,7 @@ static enum kg_err parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *na
 			if (!yaml_parser_parse(p, &e)) {
 				free(key);
 				err = kg_fail(KG_EINPUT, "%s:%zu: %s", name, p->problem_mark.line + 1,
-					      p->problem ? p->problem : "bad YAML");
+				              p->problem ? p->problem : "bad YAML");
 				break;
 			}
 		}
@@ -137,7 +137,7 @@ static enum kg_err load(yaml_parser_t *p, const char *name, struct conf **out)
 		yaml_event_t e;
 		if (!yaml_parser_parse(p, &e)) {
 			err = kg_fail(KG_EINPUT, "%s:%zu: %s", name, p->problem_mark.line + 1,
-				      p->problem ? p->problem : "bad YAML");
+			              p->problem ? p->problem : "bad YAML");
 			break;
 		}
 		yaml_event_type_t t = e.type;
@@ -221,13 +221,34 @@ const struct conf_node *conf_at(const struct conf_node *node, const char *path)
 	return node;
 }
 
-bool conf_is_scalar(const struct conf_node *n) { return n && n->kind == SCALAR; }
-bool conf_is_map(const struct conf_node *n) { return n && n->kind == MAP; }
-bool conf_is_seq(const struct conf_node *n) { return n && n->kind == SEQ; }
-const char *conf_str(const struct conf_node *n) { return conf_is_scalar(n) ? n->value : NULL; }
-size_t conf_len(const struct conf_node *n) { return n && n->kind != SCALAR ? n->n : 0; }
-const char *conf_key(const struct conf_node *n) { return n ? n->key : NULL; }
-int conf_line(const struct conf_node *n) { return n ? n->line : 0; }
+bool conf_is_scalar(const struct conf_node *n)
+{
+	return n && n->kind == SCALAR;
+}
+bool conf_is_map(const struct conf_node *n)
+{
+	return n && n->kind == MAP;
+}
+bool conf_is_seq(const struct conf_node *n)
+{
+	return n && n->kind == SEQ;
+}
+const char *conf_str(const struct conf_node *n)
+{
+	return conf_is_scalar(n) ? n->value : NULL;
+}
+size_t conf_len(const struct conf_node *n)
+{
+	return n && n->kind != SCALAR ? n->n : 0;
+}
+const char *conf_key(const struct conf_node *n)
+{
+	return n ? n->key : NULL;
+}
+int conf_line(const struct conf_node *n)
+{
+	return n ? n->line : 0;
+}
 
 const struct conf_node *conf_child(const struct conf_node *n, size_t i)
 {

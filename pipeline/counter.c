@@ -18,31 +18,34 @@ static const struct {
 	const char *name, *verdict, *next;
 } outcomes[COUNTER_N_OUTCOMES] = {
 	[COUNTER_REDEEMED] = {"redeemed", "確認できました（暗証番号はすべて一致）",
-			      "電子証明書の更新手続を進めてください。この照会書兼回答書は使用済みです。"},
-	[COUNTER_PIN_MISMATCH] = {"pin_mismatch", "暗証番号が一致しません",
-				  "代理人申請はできません。文書照会により新しい照会書兼回答書をご本人あてに転送不要郵便で送付します。"},
+                              "電子証明書の更新手続を進めてください。この照会書兼回答書は使用済みです。"},
+	[COUNTER_PIN_MISMATCH] =
+		{"pin_mismatch", "暗証番号が一致しません",
+                 "代理人申請はできません。文書照会により新しい照会書兼回答書をご本人あてに転送不要郵便で送付します。"},
 	[COUNTER_FORM_EXPIRED] = {"form_expired", "照会書兼回答書の有効期限が過ぎています",
-				  "文書照会により新しい照会書兼回答書をご本人あてに転送不要郵便で送付します。"},
-	[COUNTER_CARD_MISMATCH] = {"card_mismatch", "カードがご本人のものと一致しません",
-				   "暗証番号は照合していません。ご本人のマイナンバーカードをお持ちいただいてください。"},
+                                  "文書照会により新しい照会書兼回答書をご本人あてに転送不要郵便で送付します。"},
+	[COUNTER_CARD_MISMATCH] =
+		{"card_mismatch", "カードがご本人のものと一致しません",
+                 "暗証番号は照合していません。ご本人のマイナンバーカードをお持ちいただいてください。"},
 	[COUNTER_PIN_AT_RISK] = {"pin_at_risk", "暗証番号の残り試行回数が減っています",
-				 "照合すると閉塞するおそれがあるため照合していません。ご本人の来庁が必要です。"},
+                                 "照合すると閉塞するおそれがあるため照合していません。ご本人の来庁が必要です。"},
 	[COUNTER_NOT_MY_NUMBER_CARD] = {"not_my_number_card", "マイナンバーカードではありません",
-					"読み取ったカードを確認し、マイナンバーカードを挿し直してください。"},
+                                        "読み取ったカードを確認し、マイナンバーカードを挿し直してください。"},
 	[COUNTER_ALREADY_REDEEMED] = {"already_redeemed", "この照会書兼回答書は使用済みです",
-				      "同じ照会書兼回答書は一度しか使えません。記録を確認してください。"},
+                                      "同じ照会書兼回答書は一度しか使えません。記録を確認してください。"},
 	[COUNTER_UNKNOWN_ID] = {"unknown_id", "申請書IDが見つかりません",
-				"申請書IDを読み取り直すか、入力を確認してください。"},
+                                "申請書IDを読み取り直すか、入力を確認してください。"},
 	[COUNTER_READER_ERROR] = {"reader_error", "カードリーダーでエラーが発生しました",
-				  "カードとリーダーの接続を確認し、やり直してください。"},
+                                  "カードとリーダーの接続を確認し、やり直してください。"},
 	[COUNTER_VOID] = {"void", "この照会書兼回答書は無効です（再照会済みなど）",
-			  "新しい照会書兼回答書をお持ちいただいてください。"},
+                          "新しい照会書兼回答書をお持ちいただいてください。"},
 	[COUNTER_PIN_MALFORMED] = {"pin_malformed", "暗証番号の形式が正しくありません（カードには送っていません）",
-				   "照会書兼回答書の記入内容を確認し、入力し直してください。"},
-	[COUNTER_VERIFY_UNKNOWN] = {"verify_unknown", "照合中にカードとの通信が途切れました",
-				    "結果は不明です。残り試行回数を再確認しました。表示を確認し、ご本人の来庁をご案内してください。"},
+                                   "照会書兼回答書の記入内容を確認し、入力し直してください。"},
+	[COUNTER_VERIFY_UNKNOWN] =
+		{"verify_unknown", "照合中にカードとの通信が途切れました",
+                 "結果は不明です。残り試行回数を再確認しました。表示を確認し、ご本人の来庁をご案内してください。"},
 	[COUNTER_MAINTENANCE] = {"maintenance", "本日はシステムのメンテナンス日です",
-				 "窓口での電子証明書の手続はできません。別の日にお越しください。"},
+                                 "窓口での電子証明書の手続はできません。別の日にお越しください。"},
 };
 
 const char *counter_outcome_name(enum counter_outcome o)
@@ -119,7 +122,7 @@ static enum counter_outcome set_outcome(struct counter_result *res, enum counter
 
 /* Everything with the card in the reader; returns the outcome. */
 static enum counter_outcome check_card(const struct counter_desk *desk, const struct store_notice *n,
-				       struct counter_pins *pins, struct counter_result *res)
+                                       struct counter_pins *pins, struct counter_result *res)
 {
 	struct card *card = NULL;
 	enum counter_outcome o;
@@ -159,13 +162,14 @@ static enum counter_outcome check_card(const struct counter_desk *desk, const st
 		bool verified;
 		int left;
 		if (card_retries(card, p, &left, &verified)) {
-			o = set_outcome(res, COUNTER_READER_ERROR, "retries of %s: %s", card_pin_name(p), kg_last_message());
+			o = set_outcome(res, COUNTER_READER_ERROR, "retries of %s: %s", card_pin_name(p),
+			                kg_last_message());
 			goto out;
 		}
 		if (verified) { /* verified earlier in this power session: power-cycle and ask again */
 			if (card_reconnect(card) || card_retries(card, p, &left, &verified)) {
 				o = set_outcome(res, COUNTER_READER_ERROR, "retries of %s: %s", card_pin_name(p),
-						kg_last_message());
+				                kg_last_message());
 				goto out;
 			}
 		}
@@ -173,7 +177,7 @@ static enum counter_outcome check_card(const struct counter_desk *desk, const st
 		if (left < card_max_tries(p)) {
 			res->failed_pin = p;
 			o = set_outcome(res, COUNTER_PIN_AT_RISK, "%s PIN has %d of %d tries left; nothing verified",
-					card_pin_name(p), left, card_max_tries(p));
+			                card_pin_name(p), left, card_max_tries(p));
 			goto out;
 		}
 	}
@@ -192,19 +196,19 @@ static enum counter_outcome check_card(const struct counter_desk *desk, const st
 				res->retries[p] = now;
 			if (err)
 				o = set_outcome(res, COUNTER_READER_ERROR, "verify %s: %s", card_pin_name(p),
-						kg_last_message());
+				                kg_last_message());
 			else
 				o = set_outcome(res, COUNTER_VERIFY_UNKNOWN,
-						"connection lost during VERIFY of %s; counter re-read: %d of %d", card_pin_name(p),
-						res->retries[p], card_max_tries(p));
+				                "connection lost during VERIFY of %s; counter re-read: %d of %d",
+				                card_pin_name(p), res->retries[p], card_max_tries(p));
 			goto out;
 		}
 		res->retries[p] = left;
 		if (v != CARD_VERIFY_OK) {
 			res->failed_pin = p;
 			o = set_outcome(res, v == CARD_VERIFY_WRONG ? COUNTER_PIN_MISMATCH : COUNTER_PIN_AT_RISK,
-					"%s PIN %s; %d tries left; no further PIN tried", card_pin_name(p),
-					v == CARD_VERIFY_WRONG ? "did not match" : "is locked", left);
+			                "%s PIN %s; %d tries left; no further PIN tried", card_pin_name(p),
+			                v == CARD_VERIFY_WRONG ? "did not match" : "is locked", left);
 			goto out;
 		}
 	}
@@ -216,13 +220,13 @@ out:
 
 /* Records the outcome, moving the notice where the outcome says. */
 static enum kg_err record(struct store *st, const struct counter_desk *desk, const struct store_notice *n,
-			  const char *app_id, struct counter_result *res)
+                          const char *app_id, struct counter_result *res)
 {
 	enum kg_err err = store_begin(st);
 	if (err)
 		return err;
 	if (n && (res->outcome == COUNTER_REDEEMED || res->outcome == COUNTER_PIN_MISMATCH ||
-		  res->outcome == COUNTER_FORM_EXPIRED)) {
+	          res->outcome == COUNTER_FORM_EXPIRED)) {
 		enum store_notice_state to = res->outcome == COUNTER_REDEEMED ? STORE_REDEEMED : STORE_REINQUIRE;
 		bool moved = false;
 		/* From the state it was read in: of two counters racing on one form, exactly one moves it. */
@@ -232,7 +236,7 @@ static enum kg_err record(struct store *st, const struct counter_desk *desk, con
 			set_outcome(res, COUNTER_ALREADY_REDEEMED, "another counter used this form first");
 	}
 	if ((err = store_audit(st, n ? n->id : 0, app_id, desk->terminal, desk->staff,
-			       counter_outcome_name(res->outcome), res->detail)))
+	                       counter_outcome_name(res->outcome), res->detail)))
 		goto out;
 	err = store_commit(st);
 out:
@@ -242,7 +246,7 @@ out:
 }
 
 enum kg_err counter_redeem(struct store *st, const struct settings *set, const struct counter_desk *desk,
-			   const char *app_id, struct counter_pins *pins, struct counter_result *res)
+                           const char *app_id, struct counter_pins *pins, struct counter_result *res)
 {
 	memset(res, 0, sizeof *res);
 	for (int p = 0; p < CARD_PIN_COUNT; p++)
@@ -291,7 +295,7 @@ enum kg_err counter_redeem(struct store *st, const struct settings *set, const s
 			if (pin_needed(&n, p) && !card_pin_well_formed(p, pins->pin[p])) {
 				res->failed_pin = p;
 				set_outcome(res, COUNTER_PIN_MALFORMED, "%s PIN is not well-formed; nothing sent",
-					    card_pin_name(p));
+				            card_pin_name(p));
 				goto record;
 			}
 		}

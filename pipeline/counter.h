@@ -47,7 +47,7 @@ const char *counter_outcome_name(enum counter_outcome o);
 
 #define COUNTER_PIN_MAX 32
 struct counter_pins {
-	bool face;                                   /* いずれの暗証番号も設定しない */
+	bool face;                                     /* いずれの暗証番号も設定しない */
 	char pin[CARD_PIN_COUNT][COUNTER_PIN_MAX + 1]; /* indexed by enum card_pin; "" = not written */
 };
 
@@ -76,8 +76,8 @@ struct counter_result {
 	bool found;
 	/* Tries left per PIN as last read (-1: not read). */
 	int retries[CARD_PIN_COUNT];
-	enum card_pin failed_pin;   /* for pin_mismatch, pin_at_risk, pin_malformed, verify_unknown */
-	char detail[256];           /* English, for the audit (never a PIN) */
+	enum card_pin failed_pin; /* for pin_mismatch, pin_at_risk, pin_malformed, verify_unknown */
+	char detail[256];         /* English, for the audit (never a PIN) */
 };
 
 /* Japanese for staff: the verdict, and what to do next. Never NULL. */
@@ -91,7 +91,7 @@ enum kg_err counter_lookup(struct store *st, const char *app_id, struct counter_
 /* One redemption. Returns KG_OK whenever an outcome was reached and recorded (a refusal is an
  * outcome, not an error); an error means the outcome could not be recorded (the database). */
 enum kg_err counter_redeem(struct store *st, const struct settings *set, const struct counter_desk *desk,
-			   const char *app_id, struct counter_pins *pins, struct counter_result *res) KG_WUR;
+                           const char *app_id, struct counter_pins *pins, struct counter_result *res) KG_WUR;
 
 /* Wipes every PIN. */
 void counter_pins_wipe(struct counter_pins *pins);

@@ -84,7 +84,8 @@ enum kg_err desk_read_pins_fd(int fd, bool has_sign_cert, struct counter_pins *p
 		memcpy(pins->pin[CARD_PIN_AUTH], lines[0], sizeof lines[0]);
 		memcpy(pins->pin[CARD_PIN_JUKI], lines[1], sizeof lines[1]);
 	} else {
-		err = kg_fail(KG_EINPUT, "expected the PINs one per line (署名用, 利用者証明用, 住民基本台帳用) or 'face'");
+		err = kg_fail(KG_EINPUT,
+		              "expected the PINs one per line (署名用, 利用者証明用, 住民基本台帳用) or 'face'");
 	}
 	explicit_bzero(lines, sizeof lines);
 	return err;
@@ -108,7 +109,7 @@ void desk_print_json(FILE *f, const struct counter_result *r)
 	}
 	sbuf_adds(&b, "}, \"failed_pin\": ");
 	bool pin_outcome = r->outcome == COUNTER_PIN_MISMATCH || r->outcome == COUNTER_PIN_AT_RISK ||
-			   r->outcome == COUNTER_PIN_MALFORMED || r->outcome == COUNTER_VERIFY_UNKNOWN;
+	                   r->outcome == COUNTER_PIN_MALFORMED || r->outcome == COUNTER_VERIFY_UNKNOWN;
 	if (pin_outcome)
 		sbuf_addf(&b, "\"%s\"", card_pin_name(r->failed_pin));
 	else
@@ -127,12 +128,9 @@ static const char *what_label(const struct counter_view *v)
 	if (v->target == MAILSET_CARD)
 		return "マイナンバーカード";
 	switch (v->certs & (MAILSET_SIGN | MAILSET_AUTH)) {
-	case MAILSET_SIGN:
-		return "署名用電子証明書";
-	case MAILSET_AUTH:
-		return "利用者証明用電子証明書";
-	default:
-		return "署名用電子証明書・利用者証明用電子証明書";
+	case MAILSET_SIGN: return "署名用電子証明書";
+	case MAILSET_AUTH: return "利用者証明用電子証明書";
+	default: return "署名用電子証明書・利用者証明用電子証明書";
 	}
 }
 
@@ -216,7 +214,7 @@ static bool ask(FILE *out, const char *prompt, char *buf, size_t size)
 
 /* One form at the desk; false when staff quit or pressed Ctrl-C. */
 static bool one_form(struct store *st, const struct settings *set, const struct counter_desk *desk,
-		     struct counter_pins *pins, enum kg_err *err)
+                     struct counter_pins *pins, enum kg_err *err)
 {
 	FILE *out = stdout;
 	char id[64];
@@ -228,8 +226,9 @@ static bool one_form(struct store *st, const struct settings *set, const struct 
 	enum kg_err e = counter_lookup(st, id, &v);
 	if (e == KG_EINPUT || e == KG_ENOTFOUND) {
 		fprintf(out, "\n  × %s\n    %s\n\n",
-			e == KG_EINPUT ? "申請書IDの形式またはチェックデジットが正しくありません" : "申請書IDが見つかりません",
-			"読み取り直すか、入力を確認してください。");
+		        e == KG_EINPUT ? "申請書IDの形式またはチェックデジットが正しくありません"
+		                       : "申請書IDが見つかりません",
+		        "読み取り直すか、入力を確認してください。");
 		return true;
 	}
 	if (e) {
@@ -239,7 +238,8 @@ static bool one_form(struct store *st, const struct settings *set, const struct 
 	print_notice(out, &v);
 	memset(pins, 0, sizeof *pins);
 	char answer[16];
-	if (!ask(out, "照会書兼回答書の「いずれの暗証番号も設定しない」に印がありますか（y/n）: ", answer, sizeof answer))
+	if (!ask(out, "照会書兼回答書の「いずれの暗証番号も設定しない」に印がありますか（y/n）: ", answer,
+	         sizeof answer))
 		return false;
 	pins->face = answer[0] == 'y' || answer[0] == 'Y';
 	if (!pins->face) {
@@ -258,7 +258,7 @@ static bool one_form(struct store *st, const struct settings *set, const struct 
 		}
 	}
 	if (!ask(out, "ご本人のマイナンバーカードをカードリーダーに置いて Enter を押してください: ", answer,
-		 sizeof answer)) {
+	         sizeof answer)) {
 		counter_pins_wipe(pins);
 		return false;
 	}
@@ -286,7 +286,8 @@ enum kg_err desk_run(struct store *st, const struct settings *set, const struct 
 	printf("\n  マイナンバーカード　電子証明書更新　窓口（照会書兼回答書の確認）\n");
 	printf("  端末: %s　担当: %s\n", desk->terminal, desk->staff);
 	if (rules_is_maintenance_day(&set->policy, desk->today)) {
-		printf("\n  × %s\n    %s\n\n", counter_verdict(COUNTER_MAINTENANCE), counter_next_step(COUNTER_MAINTENANCE));
+		printf("\n  × %s\n    %s\n\n", counter_verdict(COUNTER_MAINTENANCE),
+		       counter_next_step(COUNTER_MAINTENANCE));
 	}
 	enum kg_err err = KG_OK;
 	while (one_form(st, set, desk, &pins, &err))

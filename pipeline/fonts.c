@@ -57,8 +57,7 @@ enum kg_err fonts_new_from(const char *conf_path, struct fonts **out)
 	f->config = FcConfigCreate();
 	bool loaded = f->config && FcConfigParseAndLoad(f->config, (const FcChar8 *)abs, FcTrue);
 	free(abs);
-	if (!loaded ||
-	    !FcConfigBuildFonts(f->config)) {
+	if (!loaded || !FcConfigBuildFonts(f->config)) {
 		err = kg_fail(KG_ERENDER, "%s: not a usable fontconfig file", conf_path);
 		goto out;
 	}
@@ -81,8 +80,10 @@ enum kg_err fonts_new_from(const char *conf_path, struct fonts **out)
 		f->n_faces++;
 	}
 	if (!f->n_faces) {
-		err = kg_fail(KG_ERENDER, "%s: names no font that is installed (install fonts-ipaexfont "
-					  "fonts-ipamj-mincho)", conf_path);
+		err = kg_fail(KG_ERENDER,
+		              "%s: names no font that is installed (install fonts-ipaexfont "
+		              "fonts-ipamj-mincho)",
+		              conf_path);
 		goto out;
 	}
 	f->map = pango_cairo_font_map_new_for_font_type(CAIRO_FONT_TYPE_FT);
@@ -232,7 +233,7 @@ enum kg_err fonts_substitute(const struct fonts *f, const struct settings *s, co
 	}
 	if (held.len)
 		err = kg_fail(KG_EINPUT, "no font can draw %s%s", held.buf,
-			      hold_all ? " (unknown_glyph: hold)" : " and the 代替文字 table has no printable entry");
+		              hold_all ? " (unknown_glyph: hold)" : " and the 代替文字 table has no printable entry");
 	else
 		err = sbuf_check(out);
 out:

@@ -51,6 +51,6 @@ size_t fonts_missing(const struct fonts *f, const char *utf8, struct sbuf *missi
  * a missing character with no (printable) entry, or s->unknown_glyph is "hold".
  */
 enum kg_err fonts_substitute(const struct fonts *f, const struct settings *s, const char *utf8,
-			     struct sbuf *out) KG_WUR;
+                             struct sbuf *out) KG_WUR;
 
 #endif

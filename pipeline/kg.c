@@ -52,15 +52,11 @@ const char *kg_last_message(void)
 int kg_exit_code(enum kg_err err)
 {
 	switch (err) {
-	case KG_OK:
-		return 0;
+	case KG_OK: return 0;
 	case KG_EINPUT:
-	case KG_EUSAGE:
-		return 2;
-	case KG_ELOCKED:
-		return 3;
-	default:
-		return 1;
+	case KG_EUSAGE: return 2;
+	case KG_ELOCKED: return 3;
+	default: return 1;
 	}
 }
 

@@ -21,16 +21,16 @@
 
 enum kg_err {
 	KG_OK = 0,
-	KG_EINPUT,   /* bad input from a user or a file: exit 2 */
-	KG_EUSAGE,   /* bad command line: exit 2 */
-	KG_ENOMEM,   /* out of memory */
-	KG_EIO,      /* a file or the disk failed */
-	KG_EDB,      /* the database failed */
-	KG_ELOCKED,  /* another run holds the lock: exit 3 */
-	KG_ENOTFOUND,/* the thing asked for does not exist */
-	KG_ERENDER,  /* cairo, pango or a font failed */
-	KG_ECARD,    /* the reader or the card failed */
-	KG_ESTATE,   /* the thing exists but is in the wrong state */
+	KG_EINPUT,    /* bad input from a user or a file: exit 2 */
+	KG_EUSAGE,    /* bad command line: exit 2 */
+	KG_ENOMEM,    /* out of memory */
+	KG_EIO,       /* a file or the disk failed */
+	KG_EDB,       /* the database failed */
+	KG_ELOCKED,   /* another run holds the lock: exit 3 */
+	KG_ENOTFOUND, /* the thing asked for does not exist */
+	KG_ERENDER,   /* cairo, pango or a font failed */
+	KG_ECARD,     /* the reader or the card failed */
+	KG_ESTATE,    /* the thing exists but is in the wrong state */
 };
 
 /* A short English name of the error class. Never NULL. */

@@ -108,15 +108,18 @@ static void json_date(struct sbuf *b, const char *key, int day, bool comma)
 static enum kg_err rules_expiry_cmd(struct ctx *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"birth", required_argument, NULL, 'b'},      {"card-issued", required_argument, NULL, 'c'},
-		{"cert-issued", required_argument, NULL, 'e'}, {"received", required_argument, NULL, 'r'},
-		{"stay-until", required_argument, NULL, 's'},  {"previous-expiry", required_argument, NULL, 'p'},
+		{"birth", required_argument, NULL, 'b'},
+		{"card-issued", required_argument, NULL, 'c'},
+		{"cert-issued", required_argument, NULL, 'e'},
+		{"received", required_argument, NULL, 'r'},
+		{"stay-until", required_argument, NULL, 's'},
+		{"previous-expiry", required_argument, NULL, 'p'},
 		{0},
 	};
 	struct rules_facts f = {RULES_NO_DATE, RULES_NO_DATE, RULES_NO_DATE,
-				RULES_NO_DATE, RULES_NO_DATE, RULES_NO_DATE};
-	int *slot[128] = {['b'] = &f.birth, ['c'] = &f.card_issued, ['e'] = &f.cert_issued,
-			  ['r'] = &f.received, ['s'] = &f.stay_until, ['p'] = &f.previous_expiry};
+	                        RULES_NO_DATE, RULES_NO_DATE, RULES_NO_DATE};
+	int *slot[128] = {['b'] = &f.birth,    ['c'] = &f.card_issued, ['e'] = &f.cert_issued,
+	                  ['r'] = &f.received, ['s'] = &f.stay_until,  ['p'] = &f.previous_expiry};
 	enum kg_err err;
 	int o;
 	optind = 1;
@@ -514,9 +517,9 @@ static enum kg_err status_cmd(struct ctx *c, int argc, char **argv)
 static enum kg_err barcode_cmd(struct ctx *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"postal", required_argument, NULL, 'p'},
-					     {"address", required_argument, NULL, 'a'},
-					     {"building", required_argument, NULL, 'b'},
-					     {0}};
+	                                     {"address", required_argument, NULL, 'a'},
+	                                     {"building", required_argument, NULL, 'b'},
+	                                     {0}};
 	const char *postal = NULL, *address = NULL, *building = NULL;
 	struct postal_code pc;
 	enum kg_err err;
@@ -557,10 +560,10 @@ static enum kg_err barcode_cmd(struct ctx *c, int argc, char **argv)
  */
 static enum kg_err card_cmd(struct ctx *c, int argc, char **argv)
 {
-	static const struct option opts[] = {{"reader", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
-					     {0}};
-	static const char *const kind_names[] = {[CARD_KIND_OTHER] = "other", [CARD_KIND_OLD_TOKEN] = "old_token",
-						 [CARD_KIND_MYNUMBER] = "mynumber"};
+	static const struct option opts[] = {
+		{"reader", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'}, {0}};
+	static const char *const kind_names[] = {
+		[CARD_KIND_OTHER] = "other", [CARD_KIND_OLD_TOKEN] = "old_token", [CARD_KIND_MYNUMBER] = "mynumber"};
 	const char *reader = NULL;
 	bool json = false;
 	char **names = NULL;
@@ -601,23 +604,25 @@ static enum kg_err card_cmd(struct ctx *c, int argc, char **argv)
 		sbuf_adds(&b, ", \"reader\": ");
 		sbuf_add_json(&b, card_reader(card));
 		sbuf_addf(&b, ", \"mynumber\": %s, \"kind\": \"%s\", \"token\": ",
-			  kind == CARD_KIND_MYNUMBER ? "true" : "false", kind_names[kind]);
+		          kind == CARD_KIND_MYNUMBER ? "true" : "false", kind_names[kind]);
 		sbuf_add_json(&b, card_token_label(card));
 	} else {
 		sbuf_addf(&b, "使用したリーダー: %s\nカード: %s%s%s%s\n", card_reader(card),
-			  kind == CARD_KIND_MYNUMBER ? "マイナンバーカード" : "マイナンバーカードではありません",
-			  *card_token_label(card) ? " (" : "", card_token_label(card), *card_token_label(card) ? ")" : "");
+		          kind == CARD_KIND_MYNUMBER ? "マイナンバーカード" : "マイナンバーカードではありません",
+		          *card_token_label(card) ? " (" : "", card_token_label(card),
+		          *card_token_label(card) ? ")" : "");
 	}
 	if (kind != CARD_KIND_MYNUMBER) {
 		err = kg_fail(KG_ESTATE, "the card is not a My Number card (%s)",
-			      kind == CARD_KIND_OTHER ? "no JPKI application" : "not the JPKIAPICCTOKEN2 token");
+		              kind == CARD_KIND_OTHER ? "no JPKI application" : "not the JPKIAPICCTOKEN2 token");
 		goto out;
 	}
 	if ((err = card_read_auth_cert(card, &cert)))
 		goto out;
 	rules_format_date(cert.not_after, day);
 	if (json)
-		sbuf_addf(&b, ", \"auth_cert\": {\"serial\": \"%s\", \"expires\": \"%s\"}, \"pins\": {", cert.serial, day);
+		sbuf_addf(&b, ", \"auth_cert\": {\"serial\": \"%s\", \"expires\": \"%s\"}, \"pins\": {", cert.serial,
+		          day);
 	else
 		sbuf_addf(&b, "利用者証明用電子証明書: シリアル番号 %s、有効期限 %s\n", cert.serial, day);
 	for (int p = 0; p < CARD_PIN_COUNT; p++) {
@@ -627,14 +632,14 @@ static enum kg_err card_cmd(struct ctx *c, int argc, char **argv)
 			goto out;
 		if (json)
 			sbuf_addf(&b, "%s\"%s\": {\"left\": %d, \"max\": %d, \"verified\": %s}", p ? ", " : "",
-				  card_pin_name((enum card_pin)p), left, card_max_tries((enum card_pin)p),
-				  verified ? "true" : "false");
+			          card_pin_name((enum card_pin)p), left, card_max_tries((enum card_pin)p),
+			          verified ? "true" : "false");
 		else if (verified || left == 0)
 			sbuf_addf(&b, "%sの暗証番号: %s\n", card_pin_label((enum card_pin)p),
-				  verified ? "照合済み" : "ロック中（本人の来庁が必要）");
+			          verified ? "照合済み" : "ロック中（本人の来庁が必要）");
 		else
-			sbuf_addf(&b, "%sの暗証番号: 残り %d 回（最大 %d 回）\n", card_pin_label((enum card_pin)p), left,
-				  card_max_tries((enum card_pin)p));
+			sbuf_addf(&b, "%sの暗証番号: 残り %d 回（最大 %d 回）\n", card_pin_label((enum card_pin)p),
+			          left, card_max_tries((enum card_pin)p));
 	}
 	sbuf_adds(&b, json ? "}" : "");
 out:
@@ -653,10 +658,10 @@ out:
 static enum kg_err counter_cmd(struct ctx *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"id", required_argument, NULL, 'i'},	  {"pins-fd", required_argument, NULL, 'p'},
-		{"json", no_argument, NULL, 'j'},	  {"reader", required_argument, NULL, 'r'},
+		{"id", required_argument, NULL, 'i'},       {"pins-fd", required_argument, NULL, 'p'},
+		{"json", no_argument, NULL, 'j'},           {"reader", required_argument, NULL, 'r'},
 		{"terminal", required_argument, NULL, 't'}, {"staff", required_argument, NULL, 's'},
-		{"date", required_argument, NULL, 'd'},	  {0},
+		{"date", required_argument, NULL, 'd'},     {0},
 	};
 	bool redeem = argc >= 2 && !strcmp(argv[1], "redeem");
 	const char *id = NULL;
@@ -726,53 +731,53 @@ static enum kg_err counter_cmd(struct ctx *c, int argc, char **argv)
 static const struct command commands[] = {
 	{"init", init_cmd, "init", "Creates the database, or upgrades its schema (owner-only file, WAL mode)."},
 	{"import", import_cmd, "import FILE [--encoding utf-8|cp932]",
-	 "Loads a resident-registry extract (CSV with a header row; README lists the columns).\n"
-	 "All or nothing: one bad row and nothing is written; every bad row is listed as FILE:LINE: reason.\n"
-	 "Re-importing updates residents in place. Recorded expiries win over computed ones (listed)."},
+         "Loads a resident-registry extract (CSV with a header row; README lists the columns).\n"
+         "All or nothing: one bad row and nothing is written; every bad row is listed as FILE:LINE: reason.\n"
+         "Re-importing updates residents in place. Recorded expiries win over computed ones (listed)."},
 	{"select", select_cmd, "select [--date YYYY-MM-DD] [--dry-run]",
-	 "Nightly stage 1: puts every notice due on the date (default today) into a new batch with\n"
-	 "sequence numbers in postal-code order and new application IDs. Running it again creates\n"
-	 "nothing twice; after missed nights it catches up. --dry-run only counts."},
+         "Nightly stage 1: puts every notice due on the date (default today) into a new batch with\n"
+         "sequence numbers in postal-code order and new application IDs. Running it again creates\n"
+         "nothing twice; after missed nights it catches up. --dry-run only counts."},
 	{"nightly", nightly_cmd, "nightly [--date YYYY-MM-DD] [--dry-run]",
-	 "The nightly job: select -> render -> export -> report for the date (default today).\n"
-	 "First finishes whatever an earlier run left (a crash, a full disk), exactly once.\n"
-	 "One run at a time: a second run exits 3 naming the holder. -q for cron: silent when\n"
-	 "all is well. --dry-run reports what would be selected and writes nothing."},
+         "The nightly job: select -> render -> export -> report for the date (default today).\n"
+         "First finishes whatever an earlier run left (a crash, a full disk), exactly once.\n"
+         "One run at a time: a second run exits 3 naming the holder. -q for cron: silent when\n"
+         "all is well. --dry-run reports what would be selected and writes nothing."},
 	{"render", render_cmd, "render --batch N",
-	 "Stage 2: the batch's PDFs (sheets, sealing envelopes, mailing envelopes) and PNG proofs.\n"
-	 "A file already under its final name is not rewritten."},
+         "Stage 2: the batch's PDFs (sheets, sealing envelopes, mailing envelopes) and PNG proofs.\n"
+         "A file already under its final name is not rewritten."},
 	{"export", export_cmd, "export --batch N",
-	 "Stage 3: manifest.xlsx, manifest.csv, job.json and, last, SHA256SUMS for the print shop."},
+         "Stage 3: manifest.xlsx, manifest.csv, job.json and, last, SHA256SUMS for the print shop."},
 	{"status", status_cmd, "status [--batch N] [-v]",
-	 "Lists the batches with their state and counts (-v: exclusions by reason). With --batch,\n"
-	 "the batch's folder and a check of every file against SHA256SUMS (exit 1 on a mismatch)."},
+         "Lists the batches with their state and counts (-v: exclusions by reason). With --batch,\n"
+         "the batch's folder and a check of every file against SHA256SUMS (exit 1 on a mismatch)."},
 	{"barcode", barcode_cmd, "barcode --postal NNN-NNNN --address TEXT [--building TEXT]",
-	 "Prints the Japan Post customer barcode (カスタマバーコード) of an address.\n"
-	 "JSON: code (the 20 symbol characters, CC1..CC8 spelled out), check, bars (67 of F/A/D/T).\n"
-	 "TEXT is the address after the 町域 (番地・号; 方書 in --building or after a space).\n"
-	 "Exit 1 with the reason when the piece gets no barcode (代表郵便番号 from --config, or\n"
-	 "住所表示番号なし); exit 2 for a postal code that is not NNN-NNNN."},
+         "Prints the Japan Post customer barcode (カスタマバーコード) of an address.\n"
+         "JSON: code (the 20 symbol characters, CC1..CC8 spelled out), check, bars (67 of F/A/D/T).\n"
+         "TEXT is the address after the 町域 (番地・号; 方書 in --building or after a space).\n"
+         "Exit 1 with the reason when the piece gets no barcode (代表郵便番号 from --config, or\n"
+         "住所表示番号なし); exit 2 for a postal code that is not NNN-NNNN."},
 	{"card", card_cmd, "card status [--reader NAME] [--json]",
-	 "Shows the card readers and the card: whether it is a My Number card, the user-auth\n"
-	 "certificate's serial and expiry, and the tries left of each PIN. Never sends a PIN (no\n"
-	 "VERIFY), so it cannot use a try. Exit 1 when the card is not a My Number card."},
+         "Shows the card readers and the card: whether it is a My Number card, the user-auth\n"
+         "certificate's serial and expiry, and the tries left of each PIN. Never sends a PIN (no\n"
+         "VERIFY), so it cannot use a try. Exit 1 when the card is not a My Number card."},
 	{"counter", counter_cmd,
-	 "counter [--reader NAME] [--terminal ID] [--staff ID]\n"
-	 "       kigen counter redeem --id ID [--pins-fd N] [--json] [--reader NAME] [--terminal ID] [--staff ID]",
-	 "The counter desk: checks a returned 照会書兼回答書 against the holder's card without ever\n"
-	 "locking it, and records the outcome. Without 'redeem': the interactive desk (Japanese).\n"
-	 "'redeem' does one form: PINs are read from file descriptor N, one per line (署名用,\n"
-	 "利用者証明用, 住民基本台帳用) or the word 'face'; never from argv or the environment.\n"
-	 "Exit 0 when redeemed, 1 for any other outcome (the JSON says which)."},
+         "counter [--reader NAME] [--terminal ID] [--staff ID]\n"
+         "       kigen counter redeem --id ID [--pins-fd N] [--json] [--reader NAME] [--terminal ID] [--staff ID]",
+         "The counter desk: checks a returned 照会書兼回答書 against the holder's card without ever\n"
+         "locking it, and records the outcome. Without 'redeem': the interactive desk (Japanese).\n"
+         "'redeem' does one form: PINs are read from file descriptor N, one per line (署名用,\n"
+         "利用者証明用, 住民基本台帳用) or the word 'face'; never from argv or the environment.\n"
+         "Exit 0 when redeemed, 1 for any other outcome (the JSON says which)."},
 	{"rules", rules_cmd,
-	 "rules expiry --birth D --card-issued D [--cert-issued D] [--received D] [--stay-until D] "
-	 "[--previous-expiry D]\n       kigen rules window --expiry D\n       kigen rules era D",
-	 "Applies the expiry rules. 'expiry' prints the card's and certificates' expiry dates as JSON\n"
-	 "(sign_cert is null when no signature certificate is issued, under 15); 'window' prints the\n"
-	 "renewal window; 'era' prints a date in 和暦. Policies come from --config."},
+         "rules expiry --birth D --card-issued D [--cert-issued D] [--received D] [--stay-until D] "
+         "[--previous-expiry D]\n       kigen rules window --expiry D\n       kigen rules era D",
+         "Applies the expiry rules. 'expiry' prints the card's and certificates' expiry dates as JSON\n"
+         "(sign_cert is null when no signature certificate is issued, under 15); 'window' prints the\n"
+         "renewal window; 'era' prints a date in 和暦. Policies come from --config."},
 	{"check", check_cmd, "check mynumber N | check lgcode N",
-	 "Checks the check digit of a My Number (12 digits) or a local government code (6 digits).\n"
-	 "Exit 0 when valid, 1 when not. The number is never stored or logged."},
+         "Checks the check digit of a My Number (12 digits) or a local government code (6 digits).\n"
+         "Exit 0 when valid, 1 when not. The number is never stored or logged."},
 };
 
 static const struct command *find_command(const char *name)
@@ -814,9 +819,10 @@ static enum kg_err take_global_options(struct ctx *c, int *argc, char **argv)
 	int out = 1;
 	for (int i = 1; i < *argc; i++) {
 		const char *a = argv[i];
-		const char **slot = !strcmp(a, "--db") ? &c->db : !strcmp(a, "--config") ? &c->config
-								: !strcmp(a, "--out")	 ? &c->out
-												: NULL;
+		const char **slot = !strcmp(a, "--db")       ? &c->db
+		                    : !strcmp(a, "--config") ? &c->config
+		                    : !strcmp(a, "--out")    ? &c->out
+		                                             : NULL;
 		if (!strcmp(a, "--")) {
 			while (i < *argc)
 				argv[out++] = argv[i++];

@@ -19,29 +19,29 @@
 
 #include "banned.h"
 
-#define MM(x) ((x) * 72.0 / 25.4)
+#define MM(x) ((x)*72.0 / 25.4)
 #define MAX_LAYERS 8
 
 enum kind { E_TEXT, E_RECT, E_LINE, E_QR, E_BARCODE, E_BOXES };
 
 struct element {
 	enum kind kind;
-	int line;             /* in the template, for messages */
-	char *label;          /* "field:" or the placeholder, for messages */
-	unsigned when;        /* all these LAYOUT_WHEN_* bits must hold */
-	bool variable;        /* holds per-resident data: drawn on every page */
-	double x, y, w, h;    /* points; for E_LINE x, y -> w, h are the end point */
-	char *text;           /* E_TEXT, E_QR: settings placeholders already filled */
+	int line;          /* in the template, for messages */
+	char *label;       /* "field:" or the placeholder, for messages */
+	unsigned when;     /* all these LAYOUT_WHEN_* bits must hold */
+	bool variable;     /* holds per-resident data: drawn on every page */
+	double x, y, w, h; /* points; for E_LINE x, y -> w, h are the end point */
+	char *text;        /* E_TEXT, E_QR: settings placeholders already filled */
 	PangoFontDescription *font;
 	double size, min, leading, gray;
 	PangoAlignment align;
-	int valign;           /* 0 top, 1 middle, 2 bottom */
-	bool wrap;            /* a paragraph: wraps at its size */
-	double width;         /* line width (points), 0: none */
-	double fill;          /* gray level of a fill, < 0: none */
+	int valign;   /* 0 top, 1 middle, 2 bottom */
+	bool wrap;    /* a paragraph: wraps at its size */
+	double width; /* line width (points), 0: none */
+	double fill;  /* gray level of a fill, < 0: none */
 	bool dash;
-	int count;            /* E_BOXES */
-	double bar_pt;        /* E_BARCODE: size in points (10 = the standard 79.8 x 3.6 mm) */
+	int count;     /* E_BOXES */
+	double bar_pt; /* E_BARCODE: size in points (10 = the standard 79.8 x 3.6 mm) */
 	/* E_TEXT: its own pango layout, kept fitted for the last text drawn, so a value that
 	 * repeats from page to page (the batch date, the procedure) is shaped once. */
 	PangoLayout *pl;
@@ -67,21 +67,30 @@ struct layout {
 };
 
 static const char *const field_names[LAYOUT_NFIELDS] = {
-	[LAYOUT_NAME] = "name",           [LAYOUT_KANA] = "kana",       [LAYOUT_POSTAL] = "postal",
-	[LAYOUT_ADDRESS] = "address",     [LAYOUT_ADDR_TOWN] = "addr_town", [LAYOUT_ADDR_BLOCK] = "addr_block",
+	[LAYOUT_NAME] = "name",
+	[LAYOUT_KANA] = "kana",
+	[LAYOUT_POSTAL] = "postal",
+	[LAYOUT_ADDRESS] = "address",
+	[LAYOUT_ADDR_TOWN] = "addr_town",
+	[LAYOUT_ADDR_BLOCK] = "addr_block",
 	[LAYOUT_ADDR_BUILDING] = "addr_building",
-	[LAYOUT_EXPIRY] = "expiry",       [LAYOUT_AS_OF] = "as_of",     [LAYOUT_APP_ID] = "app_id",
-	[LAYOUT_SEQ] = "seq",             [LAYOUT_TARGET] = "target",   [LAYOUT_PROCEDURE] = "procedure",
-	[LAYOUT_BIRTH] = "birth",         [LAYOUT_QR_URL] = "qr_url",
+	[LAYOUT_EXPIRY] = "expiry",
+	[LAYOUT_AS_OF] = "as_of",
+	[LAYOUT_APP_ID] = "app_id",
+	[LAYOUT_SEQ] = "seq",
+	[LAYOUT_TARGET] = "target",
+	[LAYOUT_PROCEDURE] = "procedure",
+	[LAYOUT_BIRTH] = "birth",
+	[LAYOUT_QR_URL] = "qr_url",
 };
 
 static const struct {
 	const char *name;
 	unsigned bit;
 } conditions[] = {
-	{"card", LAYOUT_WHEN_CARD},         {"cert", LAYOUT_WHEN_CERT},     {"notice", LAYOUT_WHEN_NOTICE},
-	{"reinquiry", LAYOUT_WHEN_REINQUIRY}, {"sign", LAYOUT_WHEN_SIGN},   {"nosign", LAYOUT_WHEN_NOSIGN},
-	{"barcode", LAYOUT_WHEN_BARCODE},   {"nobarcode", LAYOUT_WHEN_NOBARCODE},
+	{"card", LAYOUT_WHEN_CARD},           {"cert", LAYOUT_WHEN_CERT},           {"notice", LAYOUT_WHEN_NOTICE},
+	{"reinquiry", LAYOUT_WHEN_REINQUIRY}, {"sign", LAYOUT_WHEN_SIGN},           {"nosign", LAYOUT_WHEN_NOSIGN},
+	{"barcode", LAYOUT_WHEN_BARCODE},     {"nobarcode", LAYOUT_WHEN_NOBARCODE},
 };
 
 static const struct {
@@ -141,8 +150,8 @@ static const char *setting_of(const struct settings *s, const char *name, size_t
  * ones as they are (setting *variable when there is one); with v, fills per-resident ones.
  * "{{" is a literal brace. Unknown names are an error at load time.
  */
-static enum kg_err expand(const char *in, const struct settings *s, const struct layout_values *v,
-			  struct sbuf *out, bool *variable, const char **first_field)
+static enum kg_err expand(const char *in, const struct settings *s, const struct layout_values *v, struct sbuf *out,
+                          bool *variable, const char **first_field)
 {
 	for (const char *p = in; *p;) {
 		if (p[0] == '{' && p[1] == '{') {
@@ -191,7 +200,7 @@ static const struct conf_node *attr(const struct conf_node *el, const struct con
 }
 
 static enum kg_err num(const struct conf_node *el, const struct conf_node *style, const char *key, double def,
-		       double *out)
+                       double *out)
 {
 	const struct conf_node *n = attr(el, style, key);
 	if (!n) {
@@ -219,7 +228,8 @@ static enum kg_err nums(const struct conf_node *n, const char *key, double *out,
 		errno = 0;
 		out[i] = s ? strtod(s, &end) : 0;
 		if (!s || end == s || *end || errno || !isfinite(out[i]))
-			return kg_fail(KG_EINPUT, "line %d: %s must be a list of %zu numbers", conf_line(n), key, count);
+			return kg_fail(KG_EINPUT, "line %d: %s must be a list of %zu numbers", conf_line(n), key,
+			               count);
 	}
 	return KG_OK;
 }
@@ -236,8 +246,10 @@ static enum kg_err parse_when(const struct conf_node *n, unsigned *when)
 		while (k < KG_ARRAY_SIZE(conditions) && (!s || strcmp(s, conditions[k].name)))
 			k++;
 		if (k == KG_ARRAY_SIZE(conditions))
-			return kg_fail(KG_EINPUT, "line %d: when: %s is not one of card, cert, notice, reinquiry, sign, "
-						  "nosign, barcode, nobarcode", conf_line(n), s ? s : "(list)");
+			return kg_fail(KG_EINPUT,
+			               "line %d: when: %s is not one of card, cert, notice, reinquiry, sign, "
+			               "nosign, barcode, nobarcode",
+			               conf_line(n), s ? s : "(list)");
 		*when |= conditions[k].bit;
 	}
 	return KG_OK;
@@ -282,7 +294,7 @@ static enum kg_err parse_text_style(struct element *e, const struct conf_node *e
 }
 
 static enum kg_err parse_element(struct layout *l, const struct settings *s, PangoContext *pango,
-				 const struct conf_node *styles, const struct conf_node *el, struct element *e)
+                                 const struct conf_node *styles, const struct conf_node *el, struct element *e)
 {
 	enum kg_err err;
 	struct sbuf b = SBUF_INIT;
@@ -290,8 +302,9 @@ static enum kg_err parse_element(struct layout *l, const struct settings *s, Pan
 	e->line = conf_line(el);
 	e->fill = -1;
 	if (!conf_is_map(el))
-		return kg_fail(KG_EINPUT, "line %d: an element is a mapping (text:, rect:, line:, qr:, barcode:, boxes:)",
-			       e->line);
+		return kg_fail(KG_EINPUT,
+		               "line %d: an element is a mapping (text:, rect:, line:, qr:, barcode:, boxes:)",
+		               e->line);
 	const char *style_name = conf_get_str(el, "style", NULL);
 	const struct conf_node *style = style_name ? conf_at(styles, style_name) : NULL;
 	if (style_name && !style)
@@ -351,11 +364,11 @@ static enum kg_err parse_element(struct layout *l, const struct settings *s, Pan
 		e->w = MM(79.8 * e->bar_pt / 10), e->h = MM(3.6 * e->bar_pt / 10);
 		e->label = kg_strdup("barcode");
 	} else {
-		return kg_fail(KG_EINPUT, "line %d: an element needs one of text:, rect:, line:, qr:, barcode:, boxes:",
-			       e->line);
+		return kg_fail(KG_EINPUT,
+		               "line %d: an element needs one of text:, rect:, line:, qr:, barcode:, boxes:", e->line);
 	}
 	if (e->kind != E_LINE && (e->w <= 0 || e->h <= 0 || e->x < 0 || e->y < 0 || e->x + e->w > l->width + 0.01 ||
-				  e->y + e->h > l->height + 0.01))
+	                          e->y + e->h > l->height + 0.01))
 		return kg_fail(KG_EINPUT, "line %d: the box is empty or leaves the page", e->line);
 	return KG_OK;
 }
@@ -407,11 +420,13 @@ static enum kg_err draw_text(cairo_t *cr, struct element *e, const char *text)
 		}
 	}
 	if (!fit)
-		return kg_fail(KG_ERENDER, "%s (line %d): the text does not fit its %.0f x %.0f mm box even at %.1f pt "
-					   "wrapped", e->label, e->line, e->w * 25.4 / 72, e->h * 25.4 / 72, e->min);
+		return kg_fail(KG_ERENDER,
+		               "%s (line %d): the text does not fit its %.0f x %.0f mm box even at %.1f pt "
+		               "wrapped",
+		               e->label, e->line, e->w * 25.4 / 72, e->h * 25.4 / 72, e->min);
 	if (pango_layout_get_unknown_glyphs_count(e->pl) > 0)
 		return kg_fail(KG_ERENDER, "%s (line %d): a character has no glyph in the pinned fonts", e->label,
-			       e->line);
+		               e->line);
 	e->dx = e->dy = 0;
 	if (!wrap) {
 		/* Unwrapped layouts have no width to align in: place them by hand. */
@@ -447,7 +462,7 @@ enum kg_err layout_qr(cairo_t *cr, double x, double y, double size, const char *
 	double y0 = round((y + (size - m * n) / 2) * 4) / 4;
 	/* Cover the dark modules with few rectangles: grow each right, then down. */
 	unsigned char *done = kg_calloc((size_t)n * (size_t)n, 1);
-#define DARK(r, c) ((q->data[(r) * n + (c)] & 1) && !done[(r) * n + (c)])
+#define DARK(r, c) ((q->data[(r)*n + (c)] & 1) && !done[(r)*n + (c)])
 	for (int r = 0; r < n; r++) {
 		for (int c = 0; c < n; c++) {
 			if (!DARK(r, c))
@@ -497,15 +512,12 @@ static enum kg_err draw_element(struct layout *l, cairo_t *cr, struct element *e
 		sbuf_reset(&l->missing);
 		if (e->kind == E_TEXT && fonts_missing(l->fonts, text, &l->missing))
 			return kg_fail(KG_ERENDER, "%s (line %d): no pinned font can draw %s", e->label, e->line,
-				       l->missing.buf);
+			               l->missing.buf);
 	}
 	switch (e->kind) {
-	case E_TEXT:
-		return draw_text(cr, e, text);
-	case E_QR:
-		return layout_qr(cr, e->x, e->y, fmin(e->w, e->h), text);
-	case E_BARCODE:
-		return v && v->barcode ? postal_draw(cr, e->x, e->y, v->barcode, e->bar_pt) : KG_OK;
+	case E_TEXT: return draw_text(cr, e, text);
+	case E_QR: return layout_qr(cr, e->x, e->y, fmin(e->w, e->h), text);
+	case E_BARCODE: return v && v->barcode ? postal_draw(cr, e->x, e->y, v->barcode, e->bar_pt) : KG_OK;
 	case E_LINE:
 		stroke_style(cr, e);
 		cairo_move_to(cr, e->x, e->y);
@@ -565,7 +577,8 @@ enum kg_err layout_draw(struct layout *l, cairo_t *cr, const struct layout_value
 static enum kg_err record_layer(struct layout *l, unsigned when)
 {
 	if (l->n_layers == MAX_LAYERS)
-		return kg_fail(KG_EINPUT, "%s: more than %d distinct 'when' sets of static elements", l->path, MAX_LAYERS);
+		return kg_fail(KG_EINPUT, "%s: more than %d distinct 'when' sets of static elements", l->path,
+		               MAX_LAYERS);
 	cairo_rectangle_t ext = {0, 0, l->width, l->height};
 	cairo_surface_t *rec = cairo_recording_surface_create(CAIRO_CONTENT_COLOR_ALPHA, &ext);
 	cairo_t *cr = cairo_create(rec);
@@ -582,7 +595,7 @@ static enum kg_err record_layer(struct layout *l, unsigned when)
 }
 
 enum kg_err layout_load(const char *path, const struct settings *s, struct fonts *fonts, PangoContext *pango,
-			struct layout **out)
+                        struct layout **out)
 {
 	struct conf *c = NULL;
 	struct layout *l = kg_calloc(1, sizeof *l);

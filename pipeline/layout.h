@@ -31,21 +31,21 @@
 #include "settings.h"
 
 enum layout_field {
-	LAYOUT_NAME,        /* {name} */
-	LAYOUT_KANA,        /* {kana} */
-	LAYOUT_POSTAL,      /* {postal}: NNN-NNNN */
-	LAYOUT_ADDRESS,     /* {address}: town, block and building on one line */
-	LAYOUT_ADDR_TOWN,   /* {addr_town} */
-	LAYOUT_ADDR_BLOCK,  /* {addr_block}: 番地・号 */
+	LAYOUT_NAME,          /* {name} */
+	LAYOUT_KANA,          /* {kana} */
+	LAYOUT_POSTAL,        /* {postal}: NNN-NNNN */
+	LAYOUT_ADDRESS,       /* {address}: town, block and building on one line */
+	LAYOUT_ADDR_TOWN,     /* {addr_town} */
+	LAYOUT_ADDR_BLOCK,    /* {addr_block}: 番地・号 */
 	LAYOUT_ADDR_BUILDING, /* {addr_building}: 方書 */
-	LAYOUT_EXPIRY,      /* {expiry}: 和暦 */
-	LAYOUT_AS_OF,       /* {as_of}: the batch date, 和暦 */
-	LAYOUT_APP_ID,      /* {app_id}: 23 digits */
-	LAYOUT_SEQ,         /* {seq}: "B0001-000123" */
-	LAYOUT_TARGET,      /* {target}: 有効期限が到来するもの */
-	LAYOUT_PROCEDURE,   /* {procedure}: 更新手続 */
-	LAYOUT_BIRTH,       /* {birth}: 和暦, 西暦 for foreign residents */
-	LAYOUT_QR_URL,      /* {qr_url}: the 交付申請用 URL with the ID */
+	LAYOUT_EXPIRY,        /* {expiry}: 和暦 */
+	LAYOUT_AS_OF,         /* {as_of}: the batch date, 和暦 */
+	LAYOUT_APP_ID,        /* {app_id}: 23 digits */
+	LAYOUT_SEQ,           /* {seq}: "B0001-000123" */
+	LAYOUT_TARGET,        /* {target}: 有効期限が到来するもの */
+	LAYOUT_PROCEDURE,     /* {procedure}: 更新手続 */
+	LAYOUT_BIRTH,         /* {birth}: 和暦, 西暦 for foreign residents */
+	LAYOUT_QR_URL,        /* {qr_url}: the 交付申請用 URL with the ID */
 	LAYOUT_NFIELDS
 };
 
@@ -68,7 +68,7 @@ struct layout_values {
 struct layout;
 
 enum kg_err layout_load(const char *path, const struct settings *s, struct fonts *fonts, PangoContext *pango,
-			struct layout **out) KG_WUR;
+                        struct layout **out) KG_WUR;
 void layout_free(struct layout *l);
 
 /* Page size in points. */

@@ -25,12 +25,12 @@ enum mailset_kind {
 #define MAILSET_AUTH 2
 
 struct mailset {
-	int seq;              /* sequence number in the batch, 1.., in mailing order */
-	int batch;            /* batch number */
-	int batch_day;        /* the batch's run date (days since 1970-01-01, rules.h) */
-	char app_id[24];      /* 23-digit application ID */
+	int seq;         /* sequence number in the batch, 1.., in mailing order */
+	int batch;       /* batch number */
+	int batch_day;   /* the batch's run date (days since 1970-01-01, rules.h) */
+	char app_id[24]; /* 23-digit application ID */
 	const char *resident_id;
-	const char *name;     /* as registered: may hold characters outside JIS X 0208 and IVS */
+	const char *name; /* as registered: may hold characters outside JIS X 0208 and IVS */
 	const char *kana;
 	const char *postal_code;   /* NNN-NNNN */
 	const char *addr_town;     /* up to the 町域 */
@@ -38,13 +38,13 @@ struct mailset {
 	const char *addr_building; /* 方書 */
 	enum mailset_kind kind;
 	enum mailset_target target;
-	int certs;            /* MAILSET_SIGN | MAILSET_AUTH for the certificates that expire */
-	int expiry;           /* the expiry being noticed; also the form's validity */
+	int certs;  /* MAILSET_SIGN | MAILSET_AUTH for the certificates that expire */
+	int expiry; /* the expiry being noticed; also the form's validity */
 	int birth;
-	bool foreign;         /* birth dates of foreign residents print in 西暦 */
-	bool has_sign_cert;   /* the form gets a 署名用 PIN box only then */
-	const char *barcode;  /* Japan Post customer barcode, 67 letters F/A/D/T, or NULL */
-	const char *barcode_code; /* the same as its 20 symbol characters and check, e.g. "1 0 ... CC4 / 9" */
+	bool foreign;                  /* birth dates of foreign residents print in 西暦 */
+	bool has_sign_cert;            /* the form gets a 署名用 PIN box only then */
+	const char *barcode;           /* Japan Post customer barcode, 67 letters F/A/D/T, or NULL */
+	const char *barcode_code;      /* the same as its 20 symbol characters and check, e.g. "1 0 ... CC4 / 9" */
 	const char *no_barcode_reason; /* why there is none, or NULL */
 };
 

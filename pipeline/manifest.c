@@ -38,9 +38,24 @@ static const char *const kind_key[N_KINDS] = {"sheets", "inner_envelopes", "oute
 
 /* The 発送リスト columns (XLSX and CSV alike). */
 enum col {
-	C_SEQ, C_APPID, C_POSTAL, C_ADDRESS, C_NAME, C_WHAT, C_EXPIRY, C_PIECES,
-	C_NOTICE_FILE, C_NOTICE_PAGE, C_FORM_FILE, C_FORM_PAGE, C_INNER_FILE, C_INNER_PAGE,
-	C_OUTER_FILE, C_OUTER_PAGE, C_BARCODE, N_COLS
+	C_SEQ,
+	C_APPID,
+	C_POSTAL,
+	C_ADDRESS,
+	C_NAME,
+	C_WHAT,
+	C_EXPIRY,
+	C_PIECES,
+	C_NOTICE_FILE,
+	C_NOTICE_PAGE,
+	C_FORM_FILE,
+	C_FORM_PAGE,
+	C_INNER_FILE,
+	C_INNER_PAGE,
+	C_OUTER_FILE,
+	C_OUTER_PAGE,
+	C_BARCODE,
+	N_COLS
 };
 static const struct {
 	const char *head;
@@ -158,8 +173,8 @@ struct writer {
 	lxw_workbook *wb;
 	lxw_worksheet *list, *bundles, *info;
 	lxw_format *head;
-	lxw_error lx;   /* the first libxlsxwriter error (sticky) */
-	int lx_row;     /* where it happened */
+	lxw_error lx; /* the first libxlsxwriter error (sticky) */
+	int lx_row;   /* where it happened */
 
 	int next_seq;
 	char last_postal[16];
@@ -178,8 +193,7 @@ static void lx(struct writer *w, lxw_error e, int row)
 	}
 }
 
-static void put_str(struct writer *w, lxw_worksheet *ws, lxw_row_t row, lxw_col_t col, const char *s,
-		    lxw_format *f)
+static void put_str(struct writer *w, lxw_worksheet *ws, lxw_row_t row, lxw_col_t col, const char *s, lxw_format *f)
 {
 	lx(w, worksheet_write_string(ws, row, col, s, f), (int)row);
 }
@@ -201,15 +215,15 @@ static enum kg_err track_close(struct track *t, const char *dir)
 	const struct manifest_file *f = t->files[t->cur];
 	if (t->page != f->pages)
 		return kg_fail(KG_ESTATE, "%s/%s: %d pages, but sets %d..%d need %d", dir, f->name, f->pages,
-			       f->seq_from, f->seq_to, t->page);
+		               f->seq_from, f->seq_to, t->page);
 	t->cur++;
 	t->page = 0;
 	return KG_OK;
 }
 
 /* Places need pages of set seq in this kind's files: *file and *page of the first of them. */
-static enum kg_err track_take(struct track *t, const char *dir, enum file_kind k, int seq, int need,
-			      const char **file, int *page)
+static enum kg_err track_take(struct track *t, const char *dir, enum file_kind k, int seq, int need, const char **file,
+                              int *page)
 {
 	enum kg_err err;
 	while (t->cur < t->n && t->files[t->cur]->seq_to < seq)
@@ -252,12 +266,12 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 	enum kg_err err;
 	if (m->seq != w->next_seq)
 		return kg_fail(KG_ESTATE, "set %d where set %d was expected (seq must run 1..%d)", m->seq, w->next_seq,
-			       w->n_sets);
+		               w->n_sets);
 	w->next_seq++;
 	const char *postal = m->postal_code ? m->postal_code : "";
 	if (strcmp(postal, w->last_postal) < 0)
 		return kg_fail(KG_ESTATE, "set %d (%s) after %s: the sets are not in mailing order", m->seq, postal,
-			       w->last_postal);
+		               w->last_postal);
 	snprintf(w->last_postal, sizeof w->last_postal, "%s", postal);
 
 	/* Where each piece is printed. */
@@ -270,9 +284,9 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 	const char *file[N_PIECES];
 	int page[N_PIECES];
 	if ((err = track_take(&w->tracks[F_SHEETS], w->dir, F_SHEETS, m->seq, mailset_sheets(m), &file[P_NOTICE],
-			      &page[P_NOTICE])) ||
+	                      &page[P_NOTICE])) ||
 	    (err = track_take(&w->tracks[F_INNER], w->dir, F_INNER, m->seq, has[P_INNER], &file[P_INNER],
-			      &page[P_INNER])) ||
+	                      &page[P_INNER])) ||
 	    (err = track_take(&w->tracks[F_OUTER], w->dir, F_OUTER, m->seq, 1, &file[P_OUTER], &page[P_OUTER])))
 		return err;
 	/* On the sheets: the notice, then the form; a re-inquiry is the form alone. */
@@ -322,26 +336,23 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 	char expiry[RULES_DATE_LEN], nums[N_COLS][16];
 	rules_format_date(m->expiry, expiry);
 	const char *text[N_COLS] = {
-		[C_APPID] = m->app_id,
-		[C_POSTAL] = postal,
-		[C_ADDRESS] = addr.buf,
-		[C_NAME] = m->name ? m->name : "",
-		[C_WHAT] = what_expires(m),
-		[C_EXPIRY] = expiry,
-		[C_PIECES] = pieces.buf,
-		[C_NOTICE_FILE] = file[P_NOTICE],
-		[C_FORM_FILE] = file[P_FORM],
-		[C_INNER_FILE] = file[P_INNER],
-		[C_OUTER_FILE] = file[P_OUTER],
-		[C_BARCODE] = code.buf,
+		[C_APPID] = m->app_id,          [C_POSTAL] = postal,
+		[C_ADDRESS] = addr.buf,         [C_NAME] = m->name ? m->name : "",
+		[C_WHAT] = what_expires(m),     [C_EXPIRY] = expiry,
+		[C_PIECES] = pieces.buf,        [C_NOTICE_FILE] = file[P_NOTICE],
+		[C_FORM_FILE] = file[P_FORM],   [C_INNER_FILE] = file[P_INNER],
+		[C_OUTER_FILE] = file[P_OUTER], [C_BARCODE] = code.buf,
 	};
 	int num[N_COLS] = {[C_SEQ] = m->seq,
-			   [C_NOTICE_PAGE] = page[P_NOTICE],
-			   [C_FORM_PAGE] = page[P_FORM],
-			   [C_INNER_PAGE] = page[P_INNER],
-			   [C_OUTER_PAGE] = page[P_OUTER]};
-	bool numeric[N_COLS] = {[C_SEQ] = true, [C_NOTICE_PAGE] = true, [C_FORM_PAGE] = true,
-				[C_INNER_PAGE] = true, [C_OUTER_PAGE] = true};
+	                   [C_NOTICE_PAGE] = page[P_NOTICE],
+	                   [C_FORM_PAGE] = page[P_FORM],
+	                   [C_INNER_PAGE] = page[P_INNER],
+	                   [C_OUTER_PAGE] = page[P_OUTER]};
+	bool numeric[N_COLS] = {[C_SEQ] = true,
+	                        [C_NOTICE_PAGE] = true,
+	                        [C_FORM_PAGE] = true,
+	                        [C_INNER_PAGE] = true,
+	                        [C_OUTER_PAGE] = true};
 	FILE *csv = afile_stream(w->csv);
 	lxw_row_t row = (lxw_row_t)m->seq;
 	for (int c = 0; c < N_COLS; c++) {
@@ -396,11 +407,12 @@ static enum kg_err prepare_files(struct writer *w)
 		while (k < N_KINDS && strncmp(f->name, kind_prefix[k], strlen(kind_prefix[k])))
 			k++;
 		if (k == N_KINDS)
-			return kg_fail(KG_EINPUT, "manifest: %s: not a print file (sheets-, inner-envelopes-, outer-envelopes-)",
-				       f->name);
+			return kg_fail(KG_EINPUT,
+			               "manifest: %s: not a print file (sheets-, inner-envelopes-, outer-envelopes-)",
+			               f->name);
 		if (f->seq_from < 1 || f->seq_to < f->seq_from || f->seq_to > w->n_sets || f->pages < 0)
 			return kg_fail(KG_EINPUT, "manifest: %s: seq %d..%d, %d pages: outside the batch's %d sets",
-				       f->name, f->seq_from, f->seq_to, f->pages, w->n_sets);
+			               f->name, f->seq_from, f->seq_to, f->pages, w->n_sets);
 		w->tracks[k].files[w->tracks[k].n++] = f;
 		struct sbuf p = SBUF_INIT;
 		sbuf_addf(&p, "%s/%s", w->dir, f->name);
@@ -415,8 +427,8 @@ static enum kg_err prepare_files(struct writer *w)
 		qsort(t->files, t->n, sizeof *t->files, by_seq_from);
 		for (size_t i = 1; i < t->n; i++)
 			if (t->files[i]->seq_from <= t->files[i - 1]->seq_to)
-				return kg_fail(KG_EINPUT, "manifest: %s and %s hold the same sets", t->files[i - 1]->name,
-					       t->files[i]->name);
+				return kg_fail(KG_EINPUT, "manifest: %s and %s hold the same sets",
+				               t->files[i - 1]->name, t->files[i]->name);
 	}
 	return KG_OK;
 }
@@ -544,9 +556,9 @@ static void job_json(struct writer *w, struct sbuf *j)
 	char date[RULES_DATE_LEN];
 	rules_format_date(b->run_date, date);
 	sbuf_addf(j, "{\n  \"batch\": %lld,\n  \"run_date\": \"%s\",\n  \"sets\": %d,\n", (long long)b->id, date,
-		  w->n_sets);
+	          w->n_sets);
 	sbuf_addf(j, "  \"counts\": {\"card\": %ld, \"cert\": %ld, \"reinquiry\": %ld},\n", w->card, w->cert,
-		  w->reinquiries);
+	          w->reinquiries);
 	sbuf_adds(j, "  \"pieces\": {");
 	for (int p = 0; p < N_PIECES; p++)
 		sbuf_addf(j, "%s\"%s\": %ld", p ? ", " : "", piece_key[p], w->pieces[p]);
@@ -558,8 +570,8 @@ static void job_json(struct writer *w, struct sbuf *j)
 	}
 	sbuf_addf(j, "},\n  \"barcoded\": %ld,\n", w->barcoded);
 	sbuf_addf(j, "  \"discounts\": {\"sorted\": %s, \"sorted_min\": %ld, \"barcode\": %s, \"barcode_min\": %ld},\n",
-		  w->n_sets >= w->sorted_min ? "true" : "false", w->sorted_min,
-		  w->barcoded >= w->barcode_min ? "true" : "false", w->barcode_min);
+	          w->n_sets >= w->sorted_min ? "true" : "false", w->sorted_min,
+	          w->barcoded >= w->barcode_min ? "true" : "false", w->barcode_min);
 	sbuf_adds(j, "  \"files\": [");
 	for (size_t i = 0; i < b->n_files; i++) {
 		const struct manifest_file *f = &b->files[i];
@@ -568,9 +580,10 @@ static void job_json(struct writer *w, struct sbuf *j)
 			k++;
 		sbuf_adds(j, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
 		sbuf_add_json(j, f->name);
-		sbuf_addf(j, ", \"kind\": \"%s\", \"seq_from\": %d, \"seq_to\": %d, \"pages\": %d, \"bytes\": %lld, "
-			     "\"sha256\": \"%s\"}",
-			  kind_key[k], f->seq_from, f->seq_to, f->pages, w->bytes[i], w->hex[i]);
+		sbuf_addf(j,
+		          ", \"kind\": \"%s\", \"seq_from\": %d, \"seq_to\": %d, \"pages\": %d, \"bytes\": %lld, "
+		          "\"sha256\": \"%s\"}",
+		          kind_key[k], f->seq_from, f->seq_to, f->pages, w->bytes[i], w->hex[i]);
 	}
 	sbuf_adds(j, b->n_files ? "\n  ],\n" : "],\n");
 	sbuf_adds(j, "  \"manifests\": [\"manifest.xlsx\", \"manifest.csv\"]\n}\n");
@@ -609,8 +622,8 @@ static bool read_at(int fd, void *buf, size_t n, off_t at)
 }
 
 /* Inflates one part, counting "<row " and keeping the root element name and the last bytes. */
-static enum kg_err check_part(int fd, const char *path, const char *name, off_t data, uint32_t csize,
-			      uint32_t usize, int method, long expect_rows)
+static enum kg_err check_part(int fd, const char *path, const char *name, off_t data, uint32_t csize, uint32_t usize,
+                              int method, long expect_rows)
 {
 	unsigned char in[16384], out[16384 + 8];
 	char root[64] = "", tail[80] = "";
@@ -702,8 +715,9 @@ static enum kg_err check_part(int fd, const char *path, const char *name, off_t 
 	    strcmp(tail + tail_len - cl, closing))
 		return kg_fail(KG_EIO, "%s: %s is incomplete (a write failed, is the disk full?)", path, name);
 	if (expect_rows >= 0 && rows != expect_rows)
-		return kg_fail(KG_EIO, "%s: %s holds %ld rows where %ld were written (a write failed, is the disk full?)",
-			       path, name, rows, expect_rows);
+		return kg_fail(KG_EIO,
+		               "%s: %s holds %ld rows where %ld were written (a write failed, is the disk full?)", path,
+		               name, rows, expect_rows);
 	return KG_OK;
 }
 
@@ -718,8 +732,7 @@ static enum kg_err check_xlsx(const char *path, const char *final_path, const lo
 	if (fd < 0)
 		return kg_fail(KG_EIO, "%s: %s", final_path, strerror(errno));
 	/* libxlsxwriter writes no zip comment: the end record is the last 22 bytes. */
-	if (fstat(fd, &st) || st.st_size < 22 || !read_at(fd, eocd, 22, st.st_size - 22) ||
-	    le32(eocd) != 0x06054b50) {
+	if (fstat(fd, &st) || st.st_size < 22 || !read_at(fd, eocd, 22, st.st_size - 22) || le32(eocd) != 0x06054b50) {
 		err = kg_fail(KG_EIO, "%s: not a complete zip file", final_path);
 		goto out;
 	}
@@ -746,7 +759,7 @@ static enum kg_err check_xlsx(const char *path, const char *final_path, const lo
 			sheets++;
 		}
 		err = check_part(fd, final_path, name, (off_t)local + 30 + le16(lh + 26) + le16(lh + 28), le32(cd + 20),
-				 le32(cd + 24), (int)le16(cd + 10), expect);
+		                 le32(cd + 24), (int)le16(cd + 10), expect);
 		at += 46 + nlen + xlen + clen;
 	}
 	if (!err && sheets != 3)
@@ -757,7 +770,7 @@ out:
 }
 
 enum kg_err manifest_write(const char *dir, const struct settings *s, const struct manifest_batch *b,
-			   const struct manifest_source *src)
+                           const struct manifest_source *src)
 {
 	struct writer w = {.dir = dir, .b = b, .n_sets = src->n_sets, .next_seq = 1};
 	struct sbuf json = SBUF_INIT;
@@ -813,7 +826,7 @@ enum kg_err manifest_write(const char *dir, const struct settings *s, const stru
 	w.wb = NULL;
 	if (e) {
 		err = kg_fail(KG_EIO, "%s: %s%s%s%s", afile_path(w.xlsx), errno ? strerror(errno) : "",
-			      errno ? " (libxlsxwriter: " : "libxlsxwriter: ", lxw_strerror(e), errno ? ")" : "");
+		              errno ? " (libxlsxwriter: " : "libxlsxwriter: ", lxw_strerror(e), errno ? ")" : "");
 		goto out;
 	}
 	if ((err = check_xlsx(afile_temp_path(w.xlsx), afile_path(w.xlsx), w.rows)))

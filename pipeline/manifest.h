@@ -78,7 +78,7 @@ struct manifest_batch {
  * KG_EINPUT for a bad file list or setting, KG_ESTATE when the sets and files disagree (order,
  * seq gaps, page counts), KG_EIO for the disk, KG_ENOMEM... whatever load() returns is passed on. */
 enum kg_err manifest_write(const char *dir, const struct settings *s, const struct manifest_batch *b,
-			   const struct manifest_source *src) KG_WUR;
+                           const struct manifest_source *src) KG_WUR;
 
 /* Writes SHA256SUMS over every regular file under dir (recursively, e.g. proofs/), sorted by
  * path, skipping names that start with '.' (temporaries) and SHA256SUMS itself. Call it again

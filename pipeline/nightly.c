@@ -142,7 +142,7 @@ static void progress_bar(void *ctx, int done, int total)
 		return;
 	int width = 30, full = done * width / total;
 	fprintf(stderr, "\r  render [%.*s%.*s] %d/%d", full, "##############################", width - full,
-		"..............................", done, total);
+	        "..............................", done, total);
 	if (done == total)
 		fputc('\n', stderr);
 	fflush(stderr);
@@ -336,16 +336,16 @@ enum kg_err nightly_export(const struct nightly_env *env, int64_t batch, struct 
 	if (err || b.state >= STORE_EXPORTED)
 		return err;
 	if (b.state < STORE_RENDERED)
-		return kg_fail(KG_ESTATE, "batch %lld is not rendered yet (kigen render --batch %lld)", (long long)batch,
-			       (long long)batch);
+		return kg_fail(KG_ESTATE, "batch %lld is not rendered yet (kigen render --batch %lld)",
+		               (long long)batch, (long long)batch);
 	double t0 = now_seconds();
 	nightly_batch_dir(env->out_dir, b.run_date, batch, rep->dir, sizeof rep->dir);
 	bool missing;
 	if ((err = check_rendered(env, batch, rep->dir, &missing)))
 		return err;
 	if (missing)
-		return kg_fail(KG_ESTATE, "batch %lld: rendered files are missing from %s; render it again", (long long)batch,
-			       rep->dir);
+		return kg_fail(KG_ESTATE, "batch %lld: rendered files are missing from %s; render it again",
+		               (long long)batch, rep->dir);
 	if ((err = remove_temporaries(rep->dir)))
 		return err;
 	logf_(&env->io, "batch %lld: export: manifests and checksums", (long long)batch);
@@ -420,7 +420,7 @@ static enum kg_err count_kinds(struct store *st, int64_t batch, struct nightly_b
 /* The run's report beside the batch folders (out/DATE/report.html, forecast.png): the batch
  * folder itself stays exactly what SHA256SUMS lists. */
 static enum kg_err write_report(const struct nightly_env *env, int64_t batch, struct nightly_batch_report *rep,
-				struct sbuf *summary)
+                                struct sbuf *summary)
 {
 	double t0 = now_seconds();
 	struct manifest_batch mb = {0};
@@ -562,7 +562,7 @@ enum kg_err nightly_select(const struct nightly_env *env, int run_date, bool dry
 }
 
 enum kg_err nightly_run(const struct nightly_env *env, int run_date, struct select_result *sel,
-			struct nightly_batch_report **reports, size_t *n_reports)
+                        struct nightly_batch_report **reports, size_t *n_reports)
 {
 	*reports = NULL;
 	*n_reports = 0;

@@ -57,8 +57,7 @@ void nightly_batch_dir(const char *out_dir, int run_date, int64_t batch, char *b
 
 /* Stage 1 with the fonts' verdict on every name and address (held records never get a
  * sequence number). */
-enum kg_err nightly_select(const struct nightly_env *env, int run_date, bool dry_run,
-			   struct select_result *res) KG_WUR;
+enum kg_err nightly_select(const struct nightly_env *env, int run_date, bool dry_run, struct select_result *res) KG_WUR;
 
 /* Single stages (each does nothing if the batch is already past it). */
 enum kg_err nightly_render(const struct nightly_env *env, int64_t batch, struct nightly_batch_report *rep) KG_WUR;
@@ -67,6 +66,6 @@ enum kg_err nightly_export(const struct nightly_env *env, int64_t batch, struct 
 /* The whole job for run_date: first finishes every unfinished batch, then selects and finishes
  * a new one. *reports (caller frees) lists the batches it worked on. */
 enum kg_err nightly_run(const struct nightly_env *env, int run_date, struct select_result *sel,
-			struct nightly_batch_report **reports, size_t *n_reports) KG_WUR;
+                        struct nightly_batch_report **reports, size_t *n_reports) KG_WUR;
 
 #endif

@@ -22,10 +22,9 @@ static const struct {
 	const char *name;
 	const char *bars;
 } symbols[] = {
-	{"0", "FTT"},	{"1", "FFT"},	{"2", "FDA"},	{"3", "DFA"},	{"4", "FAD"},
-	{"5", "FTF"},	{"6", "DAF"},	{"7", "AFD"},	{"8", "ADF"},	{"9", "TFF"},
-	{"-", "TFT"},	{"CC1", "DAT"}, {"CC2", "DTA"}, {"CC3", "ADT"}, {"CC4", "TDA"},
-	{"CC5", "ATD"}, {"CC6", "TAD"}, {"CC7", "TTF"}, {"CC8", "FFF"},
+	{"0", "FTT"},   {"1", "FFT"},   {"2", "FDA"},   {"3", "DFA"},   {"4", "FAD"},   {"5", "FTF"},   {"6", "DAF"},
+	{"7", "AFD"},   {"8", "ADF"},   {"9", "TFF"},   {"-", "TFT"},   {"CC1", "DAT"}, {"CC2", "DTA"}, {"CC3", "ADT"},
+	{"CC4", "TDA"}, {"CC5", "ATD"}, {"CC6", "TAD"}, {"CC7", "TTF"}, {"CC8", "FFF"},
 };
 enum { VALUE_HYPHEN = 10, VALUE_CC1 = 11, VALUE_CC4 = 14, N_VALUES = 19 };
 #define START_BARS "FD"
@@ -36,7 +35,7 @@ static const struct {
 	uint32_t c;
 	int value;
 } kanji_numerals[] = {
-	{U'〇', 0}, {U'一', 1}, {U'二', 2}, {U'三', 3}, {U'四', 4},	 {U'五', 5},
+	{U'〇', 0}, {U'一', 1}, {U'二', 2}, {U'三', 3}, {U'四', 4},  {U'五', 5},
 	{U'六', 6}, {U'七', 7}, {U'八', 8}, {U'九', 9}, {U'十', 10}, {U'百', 100},
 };
 
@@ -298,8 +297,8 @@ static void spell(struct postal_code *out, const int values[POSTAL_CHARS], int c
 	sbuf_release(&bars);
 }
 
-enum kg_err postal_encode(const struct settings *s, const char *postal_code, const char *block,
-			  const char *building, struct postal_code *out)
+enum kg_err postal_encode(const struct settings *s, const char *postal_code, const char *block, const char *building,
+                          struct postal_code *out)
 {
 	struct sbuf number = SBUF_INIT;
 	char digits[8];
@@ -373,7 +372,7 @@ enum kg_err postal_draw(cairo_t *cr, double x, double y, const char *bars, doubl
 	for (size_t i = 0; i < POSTAL_BARS; i++) {
 		const struct bar *b = bar_of(bars[i]);
 		cairo_rectangle(cr, x + (double)i * POSTAL_PITCH_MM * mm, y + b->top * mm, POSTAL_BAR_MM * mm,
-				b->height * mm);
+		                b->height * mm);
 	}
 	cairo_fill(cr);
 	cairo_restore(cr);

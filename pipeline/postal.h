@@ -73,8 +73,8 @@ struct postal_code {
  * address with nothing to extract, gives KG_OK with out->skip set.
  * Errors: KG_EINPUT for a malformed postal code or invalid UTF-8 (with a message).
  */
-enum kg_err postal_encode(const struct settings *s, const char *postal_code, const char *block,
-			  const char *building, struct postal_code *out) KG_WUR;
+enum kg_err postal_encode(const struct settings *s, const char *postal_code, const char *block, const char *building,
+                          struct postal_code *out) KG_WUR;
 
 /*
  * Appends the address number of block then building (rules 1-7 of the spec, before the

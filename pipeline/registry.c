@@ -19,29 +19,66 @@
 
 /* The columns of the extract; README.md documents each. */
 enum col {
-	C_ID, C_NAME, C_KANA, C_BIRTH, C_SEX, C_POSTAL, C_TOWN, C_BLOCK, C_BUILDING, C_NATIONALITY, C_STAY,
-	C_KYOSHO, C_STATUS, C_MYNUMBER, C_CARD_ISSUED, C_CARD_RECEIVED, C_CARD_STATUS, C_CARD_EXPIRES,
-	C_FACE_AUTH, C_AUTH_ISSUED, C_AUTH_STATUS, C_AUTH_SERIAL, C_AUTH_EXPIRES, C_SIGN_ISSUED, C_SIGN_STATUS,
-	C_SIGN_SERIAL, C_SIGN_EXPIRES, C_COUNT
+	C_ID,
+	C_NAME,
+	C_KANA,
+	C_BIRTH,
+	C_SEX,
+	C_POSTAL,
+	C_TOWN,
+	C_BLOCK,
+	C_BUILDING,
+	C_NATIONALITY,
+	C_STAY,
+	C_KYOSHO,
+	C_STATUS,
+	C_MYNUMBER,
+	C_CARD_ISSUED,
+	C_CARD_RECEIVED,
+	C_CARD_STATUS,
+	C_CARD_EXPIRES,
+	C_FACE_AUTH,
+	C_AUTH_ISSUED,
+	C_AUTH_STATUS,
+	C_AUTH_SERIAL,
+	C_AUTH_EXPIRES,
+	C_SIGN_ISSUED,
+	C_SIGN_STATUS,
+	C_SIGN_SERIAL,
+	C_SIGN_EXPIRES,
+	C_COUNT
 };
 
 static const struct {
 	const char *name;
 	bool required;
 } columns[C_COUNT] = {
-	[C_ID] = {"resident_id", true},           [C_NAME] = {"name", true},
-	[C_KANA] = {"kana", true},                [C_BIRTH] = {"birth_date", true},
-	[C_SEX] = {"sex", true},                  [C_POSTAL] = {"postal_code", true},
-	[C_TOWN] = {"address_town", true},        [C_BLOCK] = {"address_block", false},
-	[C_BUILDING] = {"address_building", false}, [C_NATIONALITY] = {"nationality", false},
-	[C_STAY] = {"stay_until", false},         [C_KYOSHO] = {"kyosho", false},
-	[C_STATUS] = {"status", true},            [C_MYNUMBER] = {"my_number", false},
-	[C_CARD_ISSUED] = {"card_issued_on", false}, [C_CARD_RECEIVED] = {"card_received_on", false},
-	[C_CARD_STATUS] = {"card_status", false}, [C_CARD_EXPIRES] = {"card_expires_on", false},
-	[C_FACE_AUTH] = {"face_auth", false},     [C_AUTH_ISSUED] = {"auth_issued_on", false},
-	[C_AUTH_STATUS] = {"auth_status", false}, [C_AUTH_SERIAL] = {"auth_serial", false},
-	[C_AUTH_EXPIRES] = {"auth_expires_on", false}, [C_SIGN_ISSUED] = {"sign_issued_on", false},
-	[C_SIGN_STATUS] = {"sign_status", false}, [C_SIGN_SERIAL] = {"sign_serial", false},
+	[C_ID] = {"resident_id", true},
+	[C_NAME] = {"name", true},
+	[C_KANA] = {"kana", true},
+	[C_BIRTH] = {"birth_date", true},
+	[C_SEX] = {"sex", true},
+	[C_POSTAL] = {"postal_code", true},
+	[C_TOWN] = {"address_town", true},
+	[C_BLOCK] = {"address_block", false},
+	[C_BUILDING] = {"address_building", false},
+	[C_NATIONALITY] = {"nationality", false},
+	[C_STAY] = {"stay_until", false},
+	[C_KYOSHO] = {"kyosho", false},
+	[C_STATUS] = {"status", true},
+	[C_MYNUMBER] = {"my_number", false},
+	[C_CARD_ISSUED] = {"card_issued_on", false},
+	[C_CARD_RECEIVED] = {"card_received_on", false},
+	[C_CARD_STATUS] = {"card_status", false},
+	[C_CARD_EXPIRES] = {"card_expires_on", false},
+	[C_FACE_AUTH] = {"face_auth", false},
+	[C_AUTH_ISSUED] = {"auth_issued_on", false},
+	[C_AUTH_STATUS] = {"auth_status", false},
+	[C_AUTH_SERIAL] = {"auth_serial", false},
+	[C_AUTH_EXPIRES] = {"auth_expires_on", false},
+	[C_SIGN_ISSUED] = {"sign_issued_on", false},
+	[C_SIGN_STATUS] = {"sign_status", false},
+	[C_SIGN_SERIAL] = {"sign_serial", false},
 	[C_SIGN_EXPIRES] = {"sign_expires_on", false},
 };
 
@@ -52,12 +89,12 @@ struct importer {
 	const struct settings *set;
 	const char *path;
 	struct registry_report *rep;
-	enum kg_err fatal;   /* a failure of the database: stop at once */
-	int map[C_COUNT];    /* column -> field index, -1 when absent */
+	enum kg_err fatal; /* a failure of the database: stop at once */
+	int map[C_COUNT];  /* column -> field index, -1 when absent */
 	size_t n_header;
 	bool have_header;
-	long line;           /* the physical line being fed */
-	long record_line;    /* the line the current record started on */
+	long line;        /* the physical line being fed */
+	long record_line; /* the line the current record started on */
 	char *field[MAX_FIELDS];
 	size_t n_fields;
 	bool too_many;
@@ -103,7 +140,7 @@ static void row_error(struct importer *im, const char *fmt, ...)
 }
 
 static void report_line(struct registry_report *rep, struct sbuf *list, long *count, const char *path, long line,
-			const char *text)
+                        const char *text)
 {
 	if (++*count <= REGISTRY_MAX_LISTED)
 		sbuf_addf(list, "%s:%ld: %s\n", path, line, text);
@@ -170,7 +207,7 @@ static void note_recorded(struct importer *im, const char *what, int recorded, i
 	rules_format_date(recorded, r);
 	rules_format_date(computed, c);
 	snprintf(text, sizeof text, "resident %s: recorded %s expiry %s differs from the rules' %s (recorded kept)",
-		 field(im, C_ID), what, r, c);
+	         field(im, C_ID), what, r, c);
 	report_line(im->rep, &im->rep->notes, &im->rep->n_notes, im->path, im->record_line, text);
 }
 
@@ -191,7 +228,7 @@ static enum store_cert_status cert_status(struct importer *im, enum col status, 
 	int st = code_field(im, status, names, values, issued == RULES_NO_DATE ? STORE_CERT_NONE : STORE_CERT_VALID);
 	if (st != STORE_CERT_NONE && issued == RULES_NO_DATE) {
 		row_error(im, "%s is %s but the certificate has no issue date", columns[status].name,
-			  field(im, status));
+		          field(im, status));
 		st = STORE_CERT_NONE;
 	}
 	return st;
@@ -264,8 +301,8 @@ static void build_resident(struct importer *im, struct store_resident *r)
 		return;
 
 	/* Compute what the rules say; the recorded dates, where given, win. */
-	struct rules_facts f = {r->birth, r->card_issued, r->auth.issued_on, r->card_received, r->stay_until,
-				RULES_NO_DATE};
+	struct rules_facts f = {r->birth,         r->card_issued, r->auth.issued_on,
+	                        r->card_received, r->stay_until,  RULES_NO_DATE};
 	struct rules_expiry e;
 	if (rules_expiry(&im->set->policy, &f, &e)) {
 		row_error(im, "%s", kg_last_message());
@@ -282,11 +319,12 @@ static void build_resident(struct importer *im, struct store_resident *r)
 		}
 		if (es.sign_cert == RULES_NO_DATE && sign_recorded == RULES_NO_DATE) {
 			row_error(im, "a signature certificate for a holder under %d at its issue",
-				  im->set->policy.no_sign_under);
+			          im->set->policy.no_sign_under);
 			return;
 		}
-		int computed = es.sign_cert == RULES_NO_DATE ? RULES_NO_DATE
-				   : es.sign_cert < r->auth.expires_on ? es.sign_cert : r->auth.expires_on;
+		int computed = es.sign_cert == RULES_NO_DATE       ? RULES_NO_DATE
+		               : es.sign_cert < r->auth.expires_on ? es.sign_cert
+		                                                   : r->auth.expires_on;
 		r->sign.expires_on = settle(im, "signature certificate", sign_recorded, computed);
 	}
 }
@@ -340,7 +378,7 @@ static void end_record(int term, void *data)
 	}
 	if (im->row_errors.len)
 		report_line(im->rep, &im->rep->errors, &im->rep->n_errors, im->path, im->record_line,
-			    im->row_errors.buf);
+		            im->row_errors.buf);
 out:
 	/* The my_number column must not linger in memory. */
 	if (im->have_header && im->map[C_MYNUMBER] >= 0 && (size_t)im->map[C_MYNUMBER] < im->n_fields)
@@ -384,8 +422,8 @@ static bool cp932_to_utf8(iconv_t cd, const char *in, size_t n, struct sbuf *out
 	return true;
 }
 
-enum kg_err registry_import(struct store *st, const struct settings *set, const char *path,
-			    enum registry_encoding enc, struct registry_report *rep)
+enum kg_err registry_import(struct store *st, const struct settings *set, const char *path, enum registry_encoding enc,
+                            struct registry_report *rep)
 {
 	struct importer im = {.st = st, .set = set, .path = path, .rep = rep};
 	sbuf_init(&im.row_errors, 4096);
@@ -426,7 +464,7 @@ enum kg_err registry_import(struct store *st, const struct settings *set, const 
 			len = conv.len;
 		} else if (u8_check((const uint8_t *)line, len)) {
 			report_line(rep, &rep->errors, &rep->n_errors, path, im.line,
-				    "not valid UTF-8 (use --encoding cp932 for Shift_JIS files)");
+			            "not valid UTF-8 (use --encoding cp932 for Shift_JIS files)");
 			continue;
 		}
 		if (csv_parse(&p, text, len, end_field, end_record, &im) != len) {
@@ -451,7 +489,8 @@ enum kg_err registry_import(struct store *st, const struct settings *set, const 
 		goto out;
 	}
 	if (csv_fini(&p, end_field, end_record, &im) != 0)
-		report_line(rep, &rep->errors, &rep->n_errors, path, im.line, "unterminated quoted field at end of file");
+		report_line(rep, &rep->errors, &rep->n_errors, path, im.line,
+		            "unterminated quoted field at end of file");
 	if (im.fatal) {
 		err = im.fatal;
 		goto out;

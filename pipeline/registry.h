@@ -35,7 +35,7 @@ enum kg_err registry_parse_encoding(const char *name, enum registry_encoding *ou
 
 /* Imports path into the store. Returns KG_EINPUT when any row is bad (report->errors lists
  * them; the database is unchanged), KG_EIO / KG_EDB for failures of the file or database. */
-enum kg_err registry_import(struct store *st, const struct settings *set, const char *path,
-			    enum registry_encoding enc, struct registry_report *report) KG_WUR;
+enum kg_err registry_import(struct store *st, const struct settings *set, const char *path, enum registry_encoding enc,
+                            struct registry_report *report) KG_WUR;
 
 #endif

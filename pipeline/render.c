@@ -96,7 +96,7 @@ enum kg_err render_new(const struct settings *s, struct render **out)
 	for (int t = 0; t < T_N; t++) {
 		sbuf_reset(&path);
 		sbuf_addf(&path, "%s/%s", s->templates_dir && *s->templates_dir ? s->templates_dir : "templates",
-			  tpl_files[t]);
+		          tpl_files[t]);
 		if ((err = sbuf_check(&path)) || (err = layout_load(path.buf, s, r->fonts, r->pango, &r->tpl[t])))
 			goto out;
 	}
@@ -196,13 +196,14 @@ static enum kg_err set_values(struct render *r, const struct mailset *m, struct 
 	v->field[LAYOUT_APP_ID] = m->app_id;
 	v->field[LAYOUT_SEQ] = r->seq;
 	v->field[LAYOUT_TARGET] = target_text(m);
-	v->field[LAYOUT_PROCEDURE] = m->target == MAILSET_CARD ? "マイナンバーカードの更新手続" : "電子証明書の更新手続";
+	v->field[LAYOUT_PROCEDURE] = m->target == MAILSET_CARD ? "マイナンバーカードの更新手続"
+	                                                       : "電子証明書の更新手続";
 	v->field[LAYOUT_BIRTH] = r->birth;
 	v->field[LAYOUT_QR_URL] = r->url.buf;
 	v->when = (m->target == MAILSET_CARD ? LAYOUT_WHEN_CARD : LAYOUT_WHEN_CERT) |
-		  (m->kind == MAILSET_REINQUIRY ? LAYOUT_WHEN_REINQUIRY : LAYOUT_WHEN_NOTICE) |
-		  (m->has_sign_cert ? LAYOUT_WHEN_SIGN : LAYOUT_WHEN_NOSIGN) |
-		  (m->barcode ? LAYOUT_WHEN_BARCODE : LAYOUT_WHEN_NOBARCODE);
+	          (m->kind == MAILSET_REINQUIRY ? LAYOUT_WHEN_REINQUIRY : LAYOUT_WHEN_NOTICE) |
+	          (m->has_sign_cert ? LAYOUT_WHEN_SIGN : LAYOUT_WHEN_NOSIGN) |
+	          (m->barcode ? LAYOUT_WHEN_BARCODE : LAYOUT_WHEN_NOBARCODE);
 	v->barcode = m->barcode;
 	return KG_OK;
 }
@@ -286,8 +287,7 @@ static enum kg_err close_output(struct afile *f, enum kg_err err)
 	return afile_commit(f);
 }
 
-enum kg_err render_file(struct render *r, enum render_doc doc, const char *path, const struct mailset *sets,
-			size_t n)
+enum kg_err render_file(struct render *r, enum render_doc doc, const char *path, const struct mailset *sets, size_t n)
 {
 	struct afile *out = NULL;
 	cairo_surface_t *pdf = NULL;
@@ -343,8 +343,9 @@ static enum kg_err write_png(cairo_surface_t *img, const char *path)
 		return err;
 	struct stream st = {afile_stream(out), 0};
 	cairo_status_t cs = cairo_surface_write_to_png_stream(img, write_cb, &st);
-	return close_output(out, stream_error(&st, path,
-					      cs ? kg_fail(KG_ERENDER, "%s: %s", path, cairo_status_to_string(cs)) : KG_OK));
+	return close_output(
+		out,
+		stream_error(&st, path, cs ? kg_fail(KG_ERENDER, "%s: %s", path, cairo_status_to_string(cs)) : KG_OK));
 }
 
 enum kg_err render_proofs(struct render *r, const char *dir, const struct mailset *sets, size_t n)
@@ -370,7 +371,7 @@ enum kg_err render_proofs(struct render *r, const char *dir, const struct mailse
 				cairo_destroy(cr);
 				sbuf_reset(&path);
 				sbuf_addf(&path, "%s/B%04d-%06d-%d-%s.png", dir, sets[i].batch, sets[i].seq, ++no,
-					  tpl_names[t[p]]);
+				          tpl_names[t[p]]);
 				if (!err)
 					err = sbuf_check(&path);
 				if (!err)
@@ -387,7 +388,7 @@ enum kg_err render_proofs(struct render *r, const char *dir, const struct mailse
 
 struct job {
 	int seq_from, seq_to;
-	int file;    /* index in the file list, -1: the proofs job */
+	int file; /* index in the file list, -1: the proofs job */
 };
 
 static bool exists(const char *dir, const char *name)
@@ -400,8 +401,8 @@ static bool exists(const char *dir, const char *name)
 }
 
 /* Runs one job in the current process: loads its sets, writes what is missing. */
-static enum kg_err run_job(struct render *r, const char *dir, const struct render_source *src,
-			   const struct job *job, const struct render_file_info *files)
+static enum kg_err run_job(struct render *r, const char *dir, const struct render_source *src, const struct job *job,
+                           const struct render_file_info *files)
 {
 	struct mailset *sets = NULL;
 	size_t n = 0;
@@ -415,7 +416,8 @@ static enum kg_err run_job(struct render *r, const char *dir, const struct rende
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (sets[i].seq != job->seq_from + (int)i || pieces_of(&sets[i]) != src->pieces[sets[i].seq - 1]) {
-			err = kg_fail(KG_EINPUT, "the loader's set %zu is not seq %d as planned", i, job->seq_from + (int)i);
+			err = kg_fail(KG_EINPUT, "the loader's set %zu is not seq %d as planned", i,
+			              job->seq_from + (int)i);
 			goto out;
 		}
 	}
@@ -478,13 +480,14 @@ static enum kg_err reap(struct worker *w, int *running)
 	else
 		code = KG_ERENDER, text = msg;
 	if (!WIFEXITED(status))
-		return kg_fail(KG_ERENDER, "a render worker died (signal %d)", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+		return kg_fail(KG_ERENDER, "a render worker died (signal %d)",
+		               WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 	return kg_fail(code > 0 && code <= KG_ESTATE ? (enum kg_err)code : KG_ERENDER, "%s",
-		       got > 0 ? text : "a render worker failed");
+	               got > 0 ? text : "a render worker failed");
 }
 
-static void add_file(struct render_file_info **files, size_t *n, size_t *alloc, enum render_doc doc, int no,
-		     int from, int to, int pages)
+static void add_file(struct render_file_info **files, size_t *n, size_t *alloc, enum render_doc doc, int no, int from,
+                     int to, int pages)
 {
 	if (*n == *alloc) {
 		*alloc = *alloc ? *alloc * 2 : 16;
@@ -528,7 +531,7 @@ static bool single_threaded(void)
 }
 
 enum kg_err render_batch(struct render *r, const char *dir, const struct render_source *src, int workers,
-			 struct render_file_info **files_out, size_t *n_files)
+                         struct render_file_info **files_out, size_t *n_files)
 {
 	struct render_file_info *files = NULL;
 	size_t n = 0, alloc = 0;

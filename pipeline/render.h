@@ -50,7 +50,7 @@ int render_pages(enum render_doc doc, unsigned char pieces);
 /* Writes one PDF of doc for sets[0..n) at path (atomically), pages in the order of the sets.
  * KG_EINPUT when the document would have no page. */
 enum kg_err render_file(struct render *r, enum render_doc doc, const char *path, const struct mailset *sets,
-			size_t n) KG_WUR;
+                        size_t n) KG_WUR;
 
 /* Writes PNG proofs (100 dpi) of every page of sets into the existing directory dir, named
  * B0001-000001-1-notice.png, -2-form.png, -3-inner.png, -4-outer.png. */
@@ -76,7 +76,7 @@ struct render_source {
 };
 
 struct render_file_info {
-	char name[64];        /* e.g. "sheets-001.pdf" (relative to dir) */
+	char name[64]; /* e.g. "sheets-001.pdf" (relative to dir) */
 	enum render_doc doc;
 	int pages;
 	int seq_from, seq_to; /* residents in the file */
@@ -93,6 +93,6 @@ struct render_file_info {
  * A worker's failure stops new jobs and is returned with the worker's message.
  */
 enum kg_err render_batch(struct render *r, const char *dir, const struct render_source *src, int workers,
-			 struct render_file_info **files, size_t *n_files) KG_WUR;
+                         struct render_file_info **files, size_t *n_files) KG_WUR;
 
 #endif

@@ -89,7 +89,7 @@ enum kg_err report_summary(const char *dir, const struct report_input *in, struc
 	rules_format_date(in->run_date, date);
 	sbuf_addf(out, "バッチ %lld（%s）: 通知 %ld 通\n", (long long)in->batch, date, total_of(in));
 	sbuf_addf(out, "  マイナンバーカード %ld / 電子証明書 %ld / 電子証明書（再照会） %ld\n", in->card, in->cert,
-		  in->reinquiries);
+	          in->reinquiries);
 	long excluded = 0;
 	for (size_t i = 0; i < in->n_excluded; i++)
 		excluded += in->excluded_counts[i];
@@ -253,9 +253,9 @@ static void html_report(const struct report_input *in, const struct entry *files
 	sbuf_adds(b, "<!DOCTYPE html>\n<html lang=\"ja\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
 	html_text(b, title);
 	sbuf_adds(b, "</title>\n<style>\nbody { font-family: \"IPAexGothic\", sans-serif; margin: 2em; }\n"
-		     "table { border-collapse: collapse; margin-bottom: 1.5em; }\n"
-		     "th, td { border: 1px solid #999; padding: 0.2em 0.8em; text-align: left; }\n"
-		     "td.n { text-align: right; }\n</style>\n</head>\n<body>\n<h1>");
+	             "table { border-collapse: collapse; margin-bottom: 1.5em; }\n"
+	             "th, td { border: 1px solid #999; padding: 0.2em 0.8em; text-align: left; }\n"
+	             "td.n { text-align: right; }\n</style>\n</head>\n<body>\n<h1>");
 	html_text(b, title);
 	sbuf_adds(b, "</h1>\n<p>作成日: ");
 	html_text(b, era);
@@ -264,9 +264,9 @@ static void html_report(const struct report_input *in, const struct entry *files
 		const char *label;
 		long v;
 	} counts[] = {{"マイナンバーカード", in->card},
-		      {"電子証明書", in->cert},
-		      {"電子証明書（再照会）", in->reinquiries},
-		      {"合計", total_of(in)}};
+	              {"電子証明書", in->cert},
+	              {"電子証明書（再照会）", in->reinquiries},
+	              {"合計", total_of(in)}};
 	for (size_t i = 0; i < KG_ARRAY_SIZE(counts); i++) {
 		grouped(counts[i].v, num);
 		html_row(b, counts[i].label, num);
@@ -291,8 +291,9 @@ static void html_report(const struct report_input *in, const struct entry *files
 	sbuf_adds(b, "</table>\n");
 	if (in->forecast) {
 		sbuf_adds(b, "<h2>今後の通知予定（週ごと）</h2>\n"
-			     "<p><img src=\"forecast.png\" alt=\"週ごとの通知予定数のグラフ\" width=\"1000\" height=\"520\"></p>\n"
-			     "<table>\n<tr><th>週の初日</th><th>通数</th></tr>\n");
+		             "<p><img src=\"forecast.png\" alt=\"週ごとの通知予定数のグラフ\" width=\"1000\" "
+		             "height=\"520\"></p>\n"
+		             "<table>\n<tr><th>週の初日</th><th>通数</th></tr>\n");
 		for (int w = 0; w < in->forecast_weeks; w++) {
 			rules_format_date(in->forecast_from + 7 * w, date);
 			grouped(in->forecast[w], num);

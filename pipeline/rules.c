@@ -173,7 +173,7 @@ enum kg_err rules_expiry(const struct rules_policy *p, const struct rules_facts 
 	int adult = received < p->age_switch ? p->adult_age_before : p->adult_age;
 	int years = rules_age_on(p, f->birth, f->card_issued) >= adult ? 10 : 5;
 	int card_base = p->card_renewal_from_old_expiry ? period_base(p, f->card_issued, f->previous_expiry)
-							: f->card_issued;
+	                                                : f->card_issued;
 	out->card = min_date(rules_nth_birthday_after(p, f->birth, card_base, years), f->stay_until);
 
 	int cert_base = period_base(p, cert_issued, f->previous_expiry);
@@ -209,13 +209,14 @@ enum kg_err rules_era(int day, char out[RULES_ERA_LEN])
 		const char *name;
 		int y, m, d;
 	} eras[] = {
-		{"令和", 2019, 5, 1}, {"平成", 1989, 1, 8}, {"昭和", 1926, 12, 25},
+		{"令和", 2019, 5, 1},  {"平成", 1989, 1, 8},  {"昭和", 1926, 12, 25},
 		{"大正", 1912, 7, 30}, {"明治", 1868, 1, 25},
 	};
 	int y, m, d;
 	rules_to_ymd(day, &y, &m, &d);
 	if (day < rules_from_ymd(1873, 1, 1))
-		return kg_fail(KG_EINPUT, "dates before 1873-01-01 (the Gregorian calendar in Japan) have no 和暦 here");
+		return kg_fail(KG_EINPUT,
+		               "dates before 1873-01-01 (the Gregorian calendar in Japan) have no 和暦 here");
 	for (size_t i = 0; i < KG_ARRAY_SIZE(eras); i++) {
 		if (day < rules_from_ymd(eras[i].y, eras[i].m, eras[i].d))
 			continue;
@@ -276,11 +277,10 @@ bool rules_lgcode_valid(const char *s)
 char rules_damm_digit(const char *digits, int n)
 {
 	static const unsigned char table[10][10] = {
-		{0, 3, 1, 7, 5, 9, 8, 6, 4, 2}, {7, 0, 9, 2, 1, 5, 4, 8, 6, 3},
-		{4, 2, 0, 6, 8, 7, 1, 3, 5, 9}, {1, 7, 5, 0, 9, 8, 3, 4, 2, 6},
-		{6, 1, 2, 3, 0, 4, 5, 9, 7, 8}, {3, 6, 7, 4, 2, 0, 9, 5, 8, 1},
-		{5, 8, 6, 9, 7, 2, 0, 1, 3, 4}, {8, 9, 4, 5, 3, 6, 2, 0, 1, 7},
-		{9, 4, 3, 8, 6, 1, 7, 2, 0, 5}, {2, 5, 8, 1, 4, 3, 6, 7, 9, 0},
+		{0, 3, 1, 7, 5, 9, 8, 6, 4, 2}, {7, 0, 9, 2, 1, 5, 4, 8, 6, 3}, {4, 2, 0, 6, 8, 7, 1, 3, 5, 9},
+		{1, 7, 5, 0, 9, 8, 3, 4, 2, 6}, {6, 1, 2, 3, 0, 4, 5, 9, 7, 8}, {3, 6, 7, 4, 2, 0, 9, 5, 8, 1},
+		{5, 8, 6, 9, 7, 2, 0, 1, 3, 4}, {8, 9, 4, 5, 3, 6, 2, 0, 1, 7}, {9, 4, 3, 8, 6, 1, 7, 2, 0, 5},
+		{2, 5, 8, 1, 4, 3, 6, 7, 9, 0},
 	};
 	int interim = 0;
 	for (int i = 0; i < n; i++)

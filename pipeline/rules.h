@@ -20,16 +20,16 @@ enum rules_feb29 { RULES_FEB29_FEB28, RULES_FEB29_MAR1 };
 enum rules_window { RULES_WINDOW_CLAMP, RULES_WINDOW_CIVIL };
 
 struct rules_policy {
-	int lead_days;            /* notice this many days before the window opens (14) */
-	enum rules_feb29 feb29;   /* birthday of a Feb 29 child in a common year (Feb 28) */
-	enum rules_window window; /* month arithmetic of the window (clamp to month end) */
-	bool age_from_eve;        /* the new age starts the day before the birthday (false) */
+	int lead_days;                     /* notice this many days before the window opens (14) */
+	enum rules_feb29 feb29;            /* birthday of a Feb 29 child in a common year (Feb 28) */
+	enum rules_window window;          /* month arithmetic of the window (clamp to month end) */
+	bool age_from_eve;                 /* the new age starts the day before the birthday (false) */
 	bool card_renewal_from_old_expiry; /* a card renewed in its window counts from the old expiry (true) */
-	bool maintenance_sunday;  /* the national system is down on the Sunday after the 3rd Saturday (true) */
-	int adult_age;            /* age from which a card runs 10 years (18) */
-	int adult_age_before;     /* the same for applications received before the switch (20) */
-	int age_switch;           /* the day the adult age changed (2022-04-01) */
-	int no_sign_under;        /* no signature certificate below this age (15) */
+	bool maintenance_sunday;           /* the national system is down on the Sunday after the 3rd Saturday (true) */
+	int adult_age;                     /* age from which a card runs 10 years (18) */
+	int adult_age_before;              /* the same for applications received before the switch (20) */
+	int age_switch;                    /* the day the adult age changed (2022-04-01) */
+	int no_sign_under;                 /* no signature certificate below this age (15) */
 };
 
 void rules_policy_default(struct rules_policy *p);
@@ -70,8 +70,7 @@ struct rules_expiry {
 };
 
 /* Fails with KG_EINPUT (and a message) when the facts contradict each other. */
-enum kg_err rules_expiry(const struct rules_policy *p, const struct rules_facts *f,
-			 struct rules_expiry *out) KG_WUR;
+enum kg_err rules_expiry(const struct rules_policy *p, const struct rules_facts *f, struct rules_expiry *out) KG_WUR;
 
 /* The renewal window of an expiry: opens .. closes (both inclusive). */
 int rules_window_opens(const struct rules_policy *p, int expiry);

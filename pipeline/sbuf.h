@@ -19,13 +19,16 @@ struct sbuf {
 	char *buf;
 	size_t len;
 	size_t alloc;
-	size_t cap;  /* 0: the default cap, SBUF_DEFAULT_CAP */
+	size_t cap;   /* 0: the default cap, SBUF_DEFAULT_CAP */
 	int overflow; /* an append was dropped */
 };
 
 #define SBUF_DEFAULT_CAP ((size_t)64 << 20)
 extern char sbuf_empty[];
-#define SBUF_INIT { sbuf_empty, 0, 0, 0, 0 }
+#define SBUF_INIT                      \
+	{                              \
+		sbuf_empty, 0, 0, 0, 0 \
+	}
 
 void sbuf_init(struct sbuf *b, size_t cap);
 /* Frees the memory and leaves b as after SBUF_INIT. */

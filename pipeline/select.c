@@ -52,8 +52,7 @@ static void add_item(struct run *r, const struct item *it)
 }
 
 /* The next thing to expire after the run date, and what it is. */
-static bool next_expiry(const struct store_candidate *c, int run, int *expiry, enum mailset_target *target,
-			int *certs)
+static bool next_expiry(const struct store_candidate *c, int run, int *expiry, enum mailset_target *target, int *certs)
 {
 	int e = c->card_expires > run ? c->card_expires : RULES_NO_DATE;
 	int a = c->auth_status == STORE_CERT_VALID && c->auth_expires > run ? c->auth_expires : RULES_NO_DATE;
@@ -162,7 +161,9 @@ static int by_mailing_order(const void *a, const void *b)
 	int c = strcmp(x->postal, y->postal);
 	if (c)
 		return c;
-	return x->resident < y->resident ? -1 : x->resident > y->resident ? 1 : (x->kind > y->kind) - (x->kind < y->kind);
+	return x->resident < y->resident   ? -1
+	       : x->resident > y->resident ? 1
+	                                   : (x->kind > y->kind) - (x->kind < y->kind);
 }
 
 static enum kg_err write_batch(struct run *r)
@@ -188,12 +189,13 @@ static enum kg_err write_batch(struct run *r)
 	}
 	for (int k = 0; !err && k < SELECT_N_REASONS; k++)
 		if (r->res->excluded[k])
-			err = store_batch_add_exclusion(r->st, r->res->batch, select_reason_name(k), r->res->excluded[k]);
+			err = store_batch_add_exclusion(r->st, r->res->batch, select_reason_name(k),
+			                                r->res->excluded[k]);
 	return err;
 }
 
 enum kg_err select_run(struct store *st, const struct settings *set, int run_date, bool dry_run,
-		       const struct select_vetter *vetter, struct select_result *res)
+                       const struct select_vetter *vetter, struct select_result *res)
 {
 	struct run r = {.st = st, .set = set, .vetter = vetter, .date = run_date, .res = res};
 	memset(res, 0, sizeof *res);

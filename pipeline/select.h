@@ -42,15 +42,15 @@ struct select_vetter {
 };
 
 struct select_result {
-	int64_t batch;  /* 0 when nothing was due */
-	long notices;   /* new notices, re-inquiries included */
+	int64_t batch; /* 0 when nothing was due */
+	long notices;  /* new notices, re-inquiries included */
 	long card, cert, reinquiries;
 	long excluded[SELECT_N_REASONS];
 	int stale_before; /* set when the run date is before the last selection's; else RULES_NO_DATE */
 };
 
 enum kg_err select_run(struct store *st, const struct settings *set, int run_date, bool dry_run,
-		       const struct select_vetter *vetter, struct select_result *res) KG_WUR;
+                       const struct select_vetter *vetter, struct select_result *res) KG_WUR;
 
 /* The run report's forecast: counts[w] gets the notices that become due in week w, the nights
  * from_date + 7w .. from_date + 7w + 6, for w in 0..weeks-1 (counts holds weeks longs). It
@@ -58,6 +58,6 @@ enum kg_err select_run(struct store *st, const struct settings *set, int run_dat
  * holds names for review rather than for good) and writes nothing. A notice created early by a
  * catch-up run is still counted in its own week: the forecast is of the waves of renewals. */
 enum kg_err select_forecast(struct store *st, const struct settings *set, int from_date, int weeks,
-			    long *counts) KG_WUR;
+                            long *counts) KG_WUR;
 
 #endif

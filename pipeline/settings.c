@@ -34,7 +34,7 @@ static enum kg_err load_policy(const struct conf_node *r, struct rules_policy *p
 	    (err = conf_get_int(r, "policy.no_signature_cert_under", p->no_sign_under, &nosign)) ||
 	    (err = conf_get_bool(r, "policy.age_from_eve", p->age_from_eve, &p->age_from_eve)) ||
 	    (err = conf_get_bool(r, "policy.card_renewal_from_old_expiry", p->card_renewal_from_old_expiry,
-				 &p->card_renewal_from_old_expiry)) ||
+	                         &p->card_renewal_from_old_expiry)) ||
 	    (err = conf_get_bool(r, "policy.maintenance_sunday", p->maintenance_sunday, &p->maintenance_sunday)) ||
 	    (err = date_setting(r, "policy.age_switch", &p->age_switch)))
 		return err;
@@ -125,7 +125,8 @@ enum kg_err settings_load(const char *path, struct settings *s)
 	s->n_representative = conf_len(rep);
 	s->representative_postal = kg_calloc(s->n_representative + 1, sizeof(char *));
 	for (size_t i = 0; i < s->n_representative; i++)
-		s->representative_postal[i] = kg_strdup(conf_str(conf_child(rep, i)) ? conf_str(conf_child(rep, i)) : "");
+		s->representative_postal[i] = kg_strdup(conf_str(conf_child(rep, i)) ? conf_str(conf_child(rep, i))
+		                                                                     : "");
 
 	long sheets, proofs, reinquiry_days;
 	if ((err = conf_get_int(r, "policy.reinquiry_valid_days", 90, &reinquiry_days)) ||
@@ -140,7 +141,8 @@ enum kg_err settings_load(const char *path, struct settings *s)
 	s->reinquiry_valid_days = (int)reinquiry_days;
 	s->proofs = (int)proofs;
 	s->templates_dir = templates_dir(path, conf_get_str(r, "output.templates", NULL));
-	s->qr_url = str(r, "output.application_qr_url", "https://net.kojinbango-card.go.jp/SS_SERVICE_OUT/FA01S001Action.do?id={id}");
+	s->qr_url = str(r, "output.application_qr_url",
+	                "https://net.kojinbango-card.go.jp/SS_SERVICE_OUT/FA01S001Action.do?id={id}");
 	s->unknown_glyph = str(r, "output.unknown_glyph", "substitute");
 	if (strcmp(s->unknown_glyph, "substitute") && strcmp(s->unknown_glyph, "hold")) {
 		err = kg_fail(KG_EINPUT, "output.unknown_glyph must be substitute or hold");
@@ -154,7 +156,7 @@ enum kg_err settings_load(const char *path, struct settings *s)
 		const struct conf_node *n = conf_child(subs, i);
 		if (!conf_key(n) || !conf_str(n)) {
 			err = kg_fail(KG_EINPUT, "line %d: substitutes: write each as 'character: substitute'",
-				      conf_line(n));
+			              conf_line(n));
 			goto out;
 		}
 		s->substitutes[i].from = kg_strdup(conf_key(n));

@@ -23,24 +23,24 @@ struct settings {
 	struct rules_policy policy;
 
 	/* The municipality, printed as sender and contact. */
-	char *lgcode;        /* 地方公共団体コード, 6 digits with check digit */
-	char *name;          /* "〇〇市" */
-	char *mayor;         /* "〇〇市長" */
-	char *department;    /* "市民課" */
-	char *postal_code;   /* the office's, NNN-NNNN */
-	char *address;       /* the office's address */
+	char *lgcode;      /* 地方公共団体コード, 6 digits with check digit */
+	char *name;        /* "〇〇市" */
+	char *mayor;       /* "〇〇市長" */
+	char *department;  /* "市民課" */
+	char *postal_code; /* the office's, NNN-NNNN */
+	char *address;     /* the office's address */
 	char *phone;
-	char *hours;         /* office hours, one line */
+	char *hours;                  /* office hours, one line */
 	char **representative_postal; /* "not listed" codes: no customer barcode */
 	size_t n_representative;
 
 	/* Output. */
-	char *templates_dir;   /* default "templates" */
-	char *qr_url;          /* 交付申請用 QR; "{id}" is replaced by the application ID */
+	char *templates_dir; /* default "templates" */
+	char *qr_url;        /* 交付申請用 QR; "{id}" is replaced by the application ID */
 	int max_sheets_per_file;
 	int reinquiry_valid_days; /* validity of a re-inquiry form once the certificate has expired (90) */
-	int proofs;            /* residents with PNG proofs */
-	char *unknown_glyph;   /* "substitute" (use the table, else hold) or "hold" */
+	int proofs;               /* residents with PNG proofs */
+	char *unknown_glyph;      /* "substitute" (use the table, else hold) or "hold" */
 	struct settings_substitute *substitutes;
 	size_t n_substitutes;
 

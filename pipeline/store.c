@@ -100,14 +100,39 @@ static const char *const migrations[] = {
 };
 
 enum stmt_id {
-	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
-	ST_RESIDENT_PUT, ST_CARD_PUT, ST_CARD_DEL, ST_CERT_PUT, ST_CERT_DEL, ST_RESIDENT_COUNT,
-	ST_CANDIDATES, ST_NOTICE_EXISTS, ST_REINQUIRY_DUE,
-	ST_BATCH_NEW, ST_BATCH_STATE, ST_BATCH_EXCL, ST_BATCH_COUNT,
-	ST_NOTICE_ADD, ST_NOTICE_APPID, ST_NOTICE_REINQUIRED,
-	ST_BATCHES, ST_BATCH_GET, ST_BATCH_EXCLUSIONS, ST_SETS,
-	ST_NOTICE_BY_APPID, ST_NOTICE_MOVE, ST_AUDIT, ST_META_GET, ST_META_SET,
-	ST_BATCH_ERROR, ST_BATCH_PRINTED, ST_BATCH_PLAN, ST_FILE_PUT, ST_FILES,
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_RESIDENT_PUT,
+	ST_CARD_PUT,
+	ST_CARD_DEL,
+	ST_CERT_PUT,
+	ST_CERT_DEL,
+	ST_RESIDENT_COUNT,
+	ST_CANDIDATES,
+	ST_NOTICE_EXISTS,
+	ST_REINQUIRY_DUE,
+	ST_BATCH_NEW,
+	ST_BATCH_STATE,
+	ST_BATCH_EXCL,
+	ST_BATCH_COUNT,
+	ST_NOTICE_ADD,
+	ST_NOTICE_APPID,
+	ST_NOTICE_REINQUIRED,
+	ST_BATCHES,
+	ST_BATCH_GET,
+	ST_BATCH_EXCLUSIONS,
+	ST_SETS,
+	ST_NOTICE_BY_APPID,
+	ST_NOTICE_MOVE,
+	ST_AUDIT,
+	ST_META_GET,
+	ST_META_SET,
+	ST_BATCH_ERROR,
+	ST_BATCH_PRINTED,
+	ST_BATCH_PLAN,
+	ST_FILE_PUT,
+	ST_FILES,
 	ST_COUNT
 };
 
@@ -123,11 +148,10 @@ static const char *const sql[ST_COUNT] = {
 		" postal_code = ?6, addr_town = ?7, addr_block = ?8, addr_building = ?9, nationality = ?10,"
 		" stay_until = ?11, kyosho = ?12, status = ?13, updated_at = ?14"
 		" RETURNING id",
-	[ST_CARD_PUT] =
-		"INSERT INTO cards (resident, issued_on, received_on, expires_on, status, face_auth)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-		" ON CONFLICT (resident) DO UPDATE SET issued_on = ?2, received_on = ?3, expires_on = ?4,"
-		" status = ?5, face_auth = ?6 RETURNING id",
+	[ST_CARD_PUT] = "INSERT INTO cards (resident, issued_on, received_on, expires_on, status, face_auth)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+			" ON CONFLICT (resident) DO UPDATE SET issued_on = ?2, received_on = ?3, expires_on = ?4,"
+			" status = ?5, face_auth = ?6 RETURNING id",
 	[ST_CARD_DEL] = "DELETE FROM cards WHERE resident = ?1",
 	[ST_CERT_PUT] =
 		"INSERT INTO certificates (card, kind, issued_on, expires_on, status, serial)"
@@ -145,16 +169,13 @@ static const char *const sql[ST_COUNT] = {
 		" JOIN residents r ON r.id = c.resident"
 		" LEFT JOIN certificates a ON a.card = c.id AND a.kind = 'auth'"
 		" LEFT JOIN certificates g ON g.card = c.id AND g.kind = 'sign'",
-	[ST_NOTICE_EXISTS] =
-		"SELECT 1 FROM notices WHERE resident = ?1 AND target = ?2 AND expiry = ?3 AND kind = 0",
-	[ST_REINQUIRY_DUE] =
-		"SELECT n.id, n.resident, n.expiry, n.certs, r.postal_code, r.status"
-		" FROM notices n JOIN residents r ON r.id = n.resident WHERE n.state = 3 ORDER BY n.id",
+	[ST_NOTICE_EXISTS] = "SELECT 1 FROM notices WHERE resident = ?1 AND target = ?2 AND expiry = ?3 AND kind = 0",
+	[ST_REINQUIRY_DUE] = "SELECT n.id, n.resident, n.expiry, n.certs, r.postal_code, r.status"
+			     " FROM notices n JOIN residents r ON r.id = n.resident WHERE n.state = 3 ORDER BY n.id",
 	[ST_BATCH_NEW] = "INSERT INTO batches (run_date, state, created_at) VALUES (?1, 0, ?2)",
 	[ST_BATCH_STATE] = "UPDATE batches SET state = ?2 WHERE id = ?1",
-	[ST_BATCH_EXCL] =
-		"INSERT INTO batch_exclusions (batch, reason, count) VALUES (?1, ?2, ?3)"
-		" ON CONFLICT (batch, reason) DO UPDATE SET count = count + ?3",
+	[ST_BATCH_EXCL] = "INSERT INTO batch_exclusions (batch, reason, count) VALUES (?1, ?2, ?3)"
+			  " ON CONFLICT (batch, reason) DO UPDATE SET count = count + ?3",
 	[ST_BATCH_COUNT] = "UPDATE batches SET notices = notices + 1 WHERE id = ?1",
 	[ST_NOTICE_ADD] =
 		"INSERT INTO notices (resident, kind, target, certs, expiry, valid_until, batch, seq, state, parent,"
@@ -171,12 +192,11 @@ static const char *const sql[ST_COUNT] = {
 	[ST_BATCHES] = "SELECT id, run_date, state, notices, created_at, error FROM batches ORDER BY id DESC",
 	[ST_BATCH_GET] = "SELECT id, run_date, state, notices, created_at, error FROM batches WHERE id = ?1",
 	[ST_BATCH_EXCLUSIONS] = "SELECT reason, count FROM batch_exclusions WHERE batch = ?1 ORDER BY reason",
-	[ST_SETS] =
-		"SELECT n.seq, n.batch, b.run_date, n.app_id, r.registry_id, n.name, n.kana, n.postal_code,"
-		" n.addr_town, n.addr_block, n.addr_building, n.kind, n.target, n.certs, n.valid_until, n.birth,"
-		" n.foreign_resident, n.has_sign_cert"
-		" FROM notices n JOIN batches b ON b.id = n.batch JOIN residents r ON r.id = n.resident"
-		" WHERE n.batch = ?1 AND n.seq BETWEEN ?2 AND ?3 ORDER BY n.seq",
+	[ST_SETS] = "SELECT n.seq, n.batch, b.run_date, n.app_id, r.registry_id, n.name, n.kana, n.postal_code,"
+		    " n.addr_town, n.addr_block, n.addr_building, n.kind, n.target, n.certs, n.valid_until, n.birth,"
+		    " n.foreign_resident, n.has_sign_cert"
+		    " FROM notices n JOIN batches b ON b.id = n.batch JOIN residents r ON r.id = n.resident"
+		    " WHERE n.batch = ?1 AND n.seq BETWEEN ?2 AND ?3 ORDER BY n.seq",
 	[ST_NOTICE_BY_APPID] =
 		"SELECT n.id, n.resident, n.app_id, n.kind, n.target, n.certs, n.expiry, n.valid_until, n.state,"
 		" n.name, coalesce(a.serial, ''), coalesce(a.expires_on, -1000000), n.has_sign_cert"
@@ -187,15 +207,13 @@ static const char *const sql[ST_COUNT] = {
 	[ST_BATCH_ERROR] = "UPDATE batches SET error = ?2 WHERE id = ?1",
 	[ST_BATCH_PRINTED] = "UPDATE notices SET state = 1 WHERE batch = ?1 AND state = 0",
 	[ST_BATCH_PLAN] = "SELECT seq, kind, target FROM notices WHERE batch = ?1 ORDER BY seq",
-	[ST_FILE_PUT] =
-		"INSERT OR REPLACE INTO batch_files (batch, name, doc, pages, seq_from, seq_to)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_FILE_PUT] = "INSERT OR REPLACE INTO batch_files (batch, name, doc, pages, seq_from, seq_to)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_FILES] = "SELECT name, doc, pages, seq_from, seq_to FROM batch_files WHERE batch = ?1 ORDER BY rowid",
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
-	[ST_AUDIT] =
-		"INSERT INTO redemptions (notice, app_id, at, terminal, staff, outcome, detail)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_AUDIT] = "INSERT INTO redemptions (notice, app_id, at, terminal, staff, outcome, detail)"
+		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 };
 
 struct store {
@@ -279,7 +297,7 @@ static enum kg_err migrate(struct store *s)
 	int version = store_version(s);
 	if (version > (int)KG_ARRAY_SIZE(migrations))
 		return kg_fail(KG_EDB, "%s: schema version %d is newer than this kigen (%zu)", s->path, version,
-			       KG_ARRAY_SIZE(migrations));
+		               KG_ARRAY_SIZE(migrations));
 	for (int v = version; v < (int)KG_ARRAY_SIZE(migrations); v++) {
 		char pragma[64];
 		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
@@ -337,7 +355,8 @@ int store_version(struct store *s)
 {
 	sqlite3_stmt *q;
 	int v = 0;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
 		v = sqlite3_column_int(q, 0);
 	sqlite3_finalize(q);
 	return v;
@@ -460,7 +479,7 @@ static int cert_status_at(sqlite3_stmt *q, int i)
 }
 
 enum kg_err store_each_candidate(struct store *s, int after, int upto,
-				 enum kg_err (*fn)(void *ctx, const struct store_candidate *c), void *ctx)
+                                 enum kg_err (*fn)(void *ctx, const struct store_candidate *c), void *ctx)
 {
 	sqlite3_stmt *q = stmt(s, ST_CANDIDATES);
 	if (!q)
@@ -493,8 +512,7 @@ enum kg_err store_each_candidate(struct store *s, int after, int upto,
 	return err;
 }
 
-enum kg_err store_notice_exists(struct store *s, int64_t resident, enum mailset_target target, int expiry,
-				bool *exists)
+enum kg_err store_notice_exists(struct store *s, int64_t resident, enum mailset_target target, int expiry, bool *exists)
 {
 	sqlite3_stmt *q = stmt(s, ST_NOTICE_EXISTS);
 	if (!q)
@@ -510,8 +528,8 @@ enum kg_err store_notice_exists(struct store *s, int64_t resident, enum mailset_
 	return KG_OK;
 }
 
-enum kg_err store_each_reinquiry_due(struct store *s,
-				     enum kg_err (*fn)(void *ctx, const struct store_reinquiry *r), void *ctx)
+enum kg_err store_each_reinquiry_due(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_reinquiry *r),
+                                     void *ctx)
 {
 	sqlite3_stmt *q = stmt(s, ST_REINQUIRY_DUE);
 	if (!q)
@@ -524,9 +542,12 @@ enum kg_err store_each_reinquiry_due(struct store *s,
 		if (n == alloc)
 			list = kg_realloc(list, (alloc = alloc ? alloc * 2 : 16) * sizeof *list);
 		struct store_reinquiry *r = &list[n++];
-		*r = (struct store_reinquiry){sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
-					      sqlite3_column_int(q, 2), sqlite3_column_int(q, 3), "",
-					      sqlite3_column_int(q, 5)};
+		*r = (struct store_reinquiry){sqlite3_column_int64(q, 0),
+		                              sqlite3_column_int64(q, 1),
+		                              sqlite3_column_int(q, 2),
+		                              sqlite3_column_int(q, 3),
+		                              "",
+		                              sqlite3_column_int(q, 5)};
 		snprintf(r->postal_code, sizeof r->postal_code, "%s", column_text(q, 4));
 	}
 	sqlite3_reset(q);
@@ -590,7 +611,7 @@ static void make_app_id(const char *lgcode, int kind_digit, int64_t id, char out
 }
 
 enum kg_err store_notice_add(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
-			     char app_id[24])
+                             char app_id[24])
 {
 	char now[32];
 	now_text(now);
@@ -690,7 +711,7 @@ enum kg_err store_batch_get(struct store *s, int64_t batch, struct store_batch *
 }
 
 enum kg_err store_batch_exclusions(struct store *s, int64_t batch,
-				   enum kg_err (*fn)(void *ctx, const char *reason, long count), void *ctx)
+                                   enum kg_err (*fn)(void *ctx, const char *reason, long count), void *ctx)
 {
 	sqlite3_stmt *q = stmt(s, ST_BATCH_EXCLUSIONS);
 	if (!q)
@@ -809,7 +830,7 @@ void store_notice_release(struct store_notice *n)
 }
 
 enum kg_err store_notice_transition(struct store *s, int64_t notice, enum store_notice_state from,
-				    enum store_notice_state to, bool *moved)
+                                    enum store_notice_state to, bool *moved)
 {
 	sqlite3_stmt *q = stmt(s, ST_NOTICE_MOVE);
 	if (!q)
@@ -824,7 +845,7 @@ enum kg_err store_notice_transition(struct store *s, int64_t notice, enum store_
 }
 
 enum kg_err store_audit(struct store *s, int64_t notice, const char *app_id, const char *terminal, const char *staff,
-			const char *outcome, const char *detail)
+                        const char *outcome, const char *detail)
 {
 	char now[32];
 	now_text(now);

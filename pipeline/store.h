@@ -79,11 +79,11 @@ struct store_candidate {
 	int64_t resident;
 	const char *postal_code; /* strings borrowed until the next candidate */
 	const char *printed[4];  /* name, addr_town, addr_block, addr_building */
-	int status;           /* enum store_status */
+	int status;              /* enum store_status */
 	bool kyosho;
 	bool foreign;
 	int stay_until;
-	int card_status;      /* enum store_card_status */
+	int card_status; /* enum store_card_status */
 	int card_expires;
 	int auth_status, auth_expires; /* enum store_cert_status; RULES_NO_DATE when none */
 	int sign_status, sign_expires;
@@ -92,11 +92,11 @@ struct store_candidate {
 /* Calls fn for each resident with a card or certificate expiring in (after, upto]; stops at
  * fn's first error. Uses the expiry indexes: no full scan. */
 enum kg_err store_each_candidate(struct store *s, int after, int upto,
-				 enum kg_err (*fn)(void *ctx, const struct store_candidate *c), void *ctx) KG_WUR;
+                                 enum kg_err (*fn)(void *ctx, const struct store_candidate *c), void *ctx) KG_WUR;
 
 /* Is there a notice (not a re-inquiry) for this resident, target and expiry? */
 enum kg_err store_notice_exists(struct store *s, int64_t resident, enum mailset_target target, int expiry,
-				bool *exists) KG_WUR;
+                                bool *exists) KG_WUR;
 
 /* A notice the counter sent down the 文書照会 route, waiting for its re-inquiry form. */
 struct store_reinquiry {
@@ -106,8 +106,8 @@ struct store_reinquiry {
 	char postal_code[16];
 	int status; /* the resident's enum store_status now */
 };
-enum kg_err store_each_reinquiry_due(struct store *s,
-				     enum kg_err (*fn)(void *ctx, const struct store_reinquiry *r), void *ctx) KG_WUR;
+enum kg_err store_each_reinquiry_due(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_reinquiry *r),
+                                     void *ctx) KG_WUR;
 
 /* Batches. */
 enum store_batch_state { STORE_SELECTED, STORE_RENDERED, STORE_EXPORTED, STORE_DONE, STORE_FAILED };
@@ -125,15 +125,15 @@ struct store_new_notice {
 	enum mailset_target target;
 	int certs;
 	int expiry;
-	int valid_until;   /* the form's validity */
-	int64_t parent;    /* for a re-inquiry: the notice it replaces; else 0 */
+	int valid_until; /* the form's validity */
+	int64_t parent;  /* for a re-inquiry: the notice it replaces; else 0 */
 	int seq;
 	/* The printable snapshot: what was mailed stays as it was, whatever the registry says later.
 	 * name, addr_town, addr_block, addr_building as printed; NULL: as registered. */
 	const char *printed[4];
 };
 enum kg_err store_notice_add(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
-			     char app_id[24]) KG_WUR;
+                             char app_id[24]) KG_WUR;
 /* Marks a re-inquired notice as replaced. */
 enum kg_err store_notice_mark_reinquired(struct store *s, int64_t notice) KG_WUR;
 
@@ -167,11 +167,10 @@ enum kg_err store_batch_file_add(struct store *s, int64_t batch, const struct st
 enum kg_err store_batch_files(struct store *s, int64_t batch, struct store_file **out, size_t *n) KG_WUR;
 /* Exclusion counts of a batch: calls fn per reason. */
 enum kg_err store_batch_exclusions(struct store *s, int64_t batch,
-				   enum kg_err (*fn)(void *ctx, const char *reason, long count), void *ctx) KG_WUR;
+                                   enum kg_err (*fn)(void *ctx, const char *reason, long count), void *ctx) KG_WUR;
 
 /* The printable sets of a batch with seq in [from, to], in seq order. Free with store_sets_free. */
-enum kg_err store_batch_sets(struct store *s, int64_t batch, int from, int to, struct mailset **out,
-			     size_t *n) KG_WUR;
+enum kg_err store_batch_sets(struct store *s, int64_t batch, int from, int to, struct mailset **out, size_t *n) KG_WUR;
 void store_sets_free(struct mailset *sets, size_t n);
 
 /* --- the counter -------------------------------------------------------------------------- */
@@ -186,7 +185,7 @@ struct store_notice {
 	int certs;
 	int expiry, valid_until;
 	enum store_notice_state state;
-	char *name;      /* as printed */
+	char *name;        /* as printed */
 	char *auth_serial; /* the holder's user-auth certificate as registered ("" if none) */
 	int auth_expires;
 	bool has_sign_cert;
@@ -196,9 +195,9 @@ void store_notice_release(struct store_notice *n);
 /* Moves a notice from one state to another atomically; *moved is false when another counter
  * moved it first (so exactly one of two racing redemptions wins). */
 enum kg_err store_notice_transition(struct store *s, int64_t notice, enum store_notice_state from,
-				    enum store_notice_state to, bool *moved) KG_WUR;
+                                    enum store_notice_state to, bool *moved) KG_WUR;
 /* Appends one outcome to the audit table (append-only: the schema refuses updates and deletes). */
 enum kg_err store_audit(struct store *s, int64_t notice, const char *app_id, const char *terminal, const char *staff,
-			const char *outcome, const char *detail) KG_WUR;
+                        const char *outcome, const char *detail) KG_WUR;
 
 #endif

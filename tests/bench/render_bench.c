@@ -39,13 +39,15 @@ struct gen {
 	int n;
 };
 
-static const char *const family[] = {"山田", "佐藤", "鈴木", "髙橋", "𠮷田", "渡邊\U000E010A", "齋藤", "辻\U000E0100",
-				     "小林", "伊藤", "葛\U000E0100西", "中村", "長谷川", "山﨑", "黒澤"};
+static const char *const family[] = {"山田",           "佐藤", "鈴木",         "髙橋", "𠮷田",
+                                     "渡邊\U000E010A", "齋藤", "辻\U000E0100", "小林", "伊藤",
+                                     "葛\U000E0100西", "中村", "長谷川",       "山﨑", "黒澤"};
 static const char *const given[] = {"太郎", "花子", "一郎", "美咲", "健太", "陽菜", "翔太", "結衣", "大輔", "さくら"};
-static const char *const towns[] = {"東京都新宿区西新宿二丁目", "東京都新宿区歌舞伎町一丁目", "東京都新宿区高田馬場三丁目",
-				    "東京都新宿区神楽坂六丁目", "東京都新宿区四谷一丁目", "東京都新宿区大久保二丁目"};
-static const char *const buildings[] = {"", "", "", "新宿パークタワー1203号室", "グランドメゾン神楽坂201",
-					"コーポ大久保３０５号"};
+static const char *const towns[] = {"東京都新宿区西新宿二丁目",   "東京都新宿区歌舞伎町一丁目",
+                                    "東京都新宿区高田馬場三丁目", "東京都新宿区神楽坂六丁目",
+                                    "東京都新宿区四谷一丁目",     "東京都新宿区大久保二丁目"};
+static const char *const buildings[] = {
+	"", "", "", "新宿パークタワー1203号室", "グランドメゾン神楽坂201", "コーポ大久保３０５号"};
 
 static void app_id(int batch_day, int seq, char out[24])
 {
@@ -79,7 +81,7 @@ static void make_set(const struct gen *g, int seq, struct mailset *m, struct str
 	app_id(g->batch_day, seq, m->app_id);
 	snprintf(s->resident, sizeof s->resident, "R%08d", seq);
 	snprintf(s->name, sizeof s->name, "%s　%s", family[(i * 7) % KG_ARRAY_SIZE(family)],
-		 given[(i * 3) % KG_ARRAY_SIZE(given)]);
+	         given[(i * 3) % KG_ARRAY_SIZE(given)]);
 	snprintf(s->kana, sizeof s->kana, "ヤマダ　タロウ");
 	snprintf(s->postal, sizeof s->postal, "160-%04d", (i * 37) % 10000);
 	snprintf(s->town, sizeof s->town, "%s", towns[i % KG_ARRAY_SIZE(towns)]);
@@ -114,7 +116,8 @@ static void make_set(const struct gen *g, int seq, struct mailset *m, struct str
 			m->kind = MAILSET_REINQUIRY, m->target = MAILSET_CERT, m->has_sign_cert = true;
 			break;
 		case 5: /* a long name that must shrink to fit */
-			snprintf(s->name, sizeof s->name, "ウィリアムズ　アレクサンダー　ジョナサン　クリストファー　エドワード");
+			snprintf(s->name, sizeof s->name,
+			         "ウィリアムズ　アレクサンダー　ジョナサン　クリストファー　エドワード");
 			m->kind = MAILSET_NOTICE, m->target = MAILSET_CARD, m->foreign = true;
 			break;
 		case 6: /* IVS name, no customer barcode */
@@ -128,7 +131,8 @@ static void make_set(const struct gen *g, int seq, struct mailset *m, struct str
 			break;
 		case 8: /* a certificate renewal, a long address that wraps on the envelope */
 			snprintf(s->name, sizeof s->name, "齋藤　結衣");
-			snprintf(s->building, sizeof s->building, "新宿セントラルパークシティ　ザ・タワー　ウエストウイング3512号室");
+			snprintf(s->building, sizeof s->building,
+			         "新宿セントラルパークシティ　ザ・タワー　ウエストウイング3512号室");
 			m->kind = MAILSET_NOTICE, m->target = MAILSET_CERT, m->has_sign_cert = true;
 			break;
 		default: break;
@@ -219,8 +223,9 @@ int main(int argc, char **argv)
 			char exp[RULES_DATE_LEN];
 			rules_format_date(m.expiry, exp);
 			printf("%d\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", m.seq, m.app_id, exp,
-			       m.kind == MAILSET_REINQUIRY ? "reinquiry" : "notice", m.target == MAILSET_CARD ? "card" : "cert",
-			       m.has_sign_cert, m.barcode ? m.barcode : "-", m.certs, m.name);
+			       m.kind == MAILSET_REINQUIRY ? "reinquiry" : "notice",
+			       m.target == MAILSET_CARD ? "card" : "cert", m.has_sign_cert, m.barcode ? m.barcode : "-",
+			       m.certs, m.name);
 		}
 	}
 	struct render_source src = {.n_sets = g.n, .pieces = pieces, .load = load, .release = release, .ctx = &g};
@@ -243,7 +248,7 @@ int main(int argc, char **argv)
 	} else {
 		for (size_t i = 0; i < n_files; i++)
 			fprintf(stderr, "file\t%s\t%d\t%d\t%d\n", files[i].name, files[i].pages, files[i].seq_from,
-				files[i].seq_to);
+			        files[i].seq_to);
 	}
 	free(files);
 	free(pieces);

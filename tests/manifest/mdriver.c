@@ -67,7 +67,7 @@ static void fake_barcode(struct mailset *m)
 }
 
 static const char *const synth_towns[] = {"東京都新宿区西新宿", "京都府京都市上京区釜座通丸太町上る春帯町",
-					  "北海道札幌市中央区北一条西"};
+                                          "北海道札幌市中央区北一条西"};
 
 static enum kg_err load(void *ctx, int from, int to, struct mailset **sets, size_t *n)
 {
@@ -213,12 +213,17 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"db", required_argument, NULL, 'd'},       {"batch", required_argument, NULL, 'b'},
-		{"dir", required_argument, NULL, 'o'},      {"max-sheets", required_argument, NULL, 'm'},
-		{"config", required_argument, NULL, 'c'},   {"barcodes", no_argument, NULL, 'B'},
-		{"sets", required_argument, NULL, 's'},     {"date", required_argument, NULL, 't'},
-		{"weeks", required_argument, NULL, 'w'},    {"wrong-pages", no_argument, NULL, 'W'}, {0}};
+	static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
+	                                         {"batch", required_argument, NULL, 'b'},
+	                                         {"dir", required_argument, NULL, 'o'},
+	                                         {"max-sheets", required_argument, NULL, 'm'},
+	                                         {"config", required_argument, NULL, 'c'},
+	                                         {"barcodes", no_argument, NULL, 'B'},
+	                                         {"sets", required_argument, NULL, 's'},
+	                                         {"date", required_argument, NULL, 't'},
+	                                         {"weeks", required_argument, NULL, 'w'},
+	                                         {"wrong-pages", no_argument, NULL, 'W'},
+	                                         {0}};
 	if (argc < 2)
 		return usage();
 	const char *mode = argv[1];
@@ -322,8 +327,8 @@ int main(int argc, char **argv)
 				goto out;
 			for (size_t i = 0; i < n; i++)
 				*(s[i].kind == MAILSET_REINQUIRY ? &in.reinquiries
-				  : s[i].target == MAILSET_CARD   ? &in.card
-								  : &in.cert) += 1;
+				  : s[i].target == MAILSET_CARD  ? &in.card
+				                                 : &in.cert) += 1;
 			store_sets_free(s, n);
 		}
 		if ((err = report_write(o.dir, &in)) || (err = report_summary(o.dir, &in, &text)))

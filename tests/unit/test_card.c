@@ -22,14 +22,14 @@ static void test_fold_makes_full_width_and_lower_case_ascii_upper(void **state)
 	} cases[] = {
 		{"abc123", "ABC123"},
 		{"ABC123", "ABC123"},
-		{"ａｂｃ１２３", "ABC123"},         /* full-width lower case and digits */
-		{"ＡＢＣＤ９８７６", "ABCD9876"},   /* full-width upper case */
-		{"ａB３d", "AB3D"},                 /* mixed */
-		{"１２３４", "1234"},               /* a 4-digit PIN written in full width */
-		{"！～", "!~"},                     /* the ends of the full-width ASCII block */
+		{"ａｂｃ１２３", "ABC123"},       /* full-width lower case and digits */
+		{"ＡＢＣＤ９８７６", "ABCD9876"}, /* full-width upper case */
+		{"ａB３d", "AB3D"},               /* mixed */
+		{"１２３４", "1234"},             /* a 4-digit PIN written in full width */
+		{"！～", "!~"},                   /* the ends of the full-width ASCII block */
 		{"", ""},
-		{"あいう", "あいう"},               /* other characters are left for the format check */
-		{"\xEF\xBC", "\xEF\xBC"},           /* a truncated sequence is not read past the end */
+		{"あいう", "あいう"},     /* other characters are left for the format check */
+		{"\xEF\xBC", "\xEF\xBC"}, /* a truncated sequence is not read past the end */
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char buf[64];
@@ -57,9 +57,9 @@ static void test_pin_formats_follow_card_md(void **state)
 		{CARD_PIN_SIGN, "ａｂｃ１２３", true},
 		{CARD_PIN_SIGN, "123456", true},
 		{CARD_PIN_SIGN, "ABCDEF", true},
-		{CARD_PIN_SIGN, "ABCDEFGHIJ123456", true}, /* 16 */
+		{CARD_PIN_SIGN, "ABCDEFGHIJ123456", true},   /* 16 */
 		{CARD_PIN_SIGN, "ABCDEFGHIJ1234567", false}, /* 17 */
-		{CARD_PIN_SIGN, "ABC12", false},            /* 5 */
+		{CARD_PIN_SIGN, "ABC12", false},             /* 5 */
 		{CARD_PIN_SIGN, "ABC-123", false},
 		{CARD_PIN_SIGN, "ABC 123", false},
 		{CARD_PIN_SIGN, "", false},
@@ -78,7 +78,7 @@ static void test_pin_formats_follow_card_md(void **state)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		if (card_pin_well_formed(cases[i].pin, cases[i].text) != cases[i].ok)
 			fail_msg("case %zu: %s PIN of %zu bytes should be %s", i, card_pin_name(cases[i].pin),
-				 strlen(cases[i].text), cases[i].ok ? "well formed" : "refused");
+			         strlen(cases[i].text), cases[i].ok ? "well formed" : "refused");
 	}
 }
 

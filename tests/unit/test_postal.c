@@ -30,7 +30,7 @@ static void check_extract(const struct extract_case *t, size_t n)
 		assert_int_equal(postal_extract(t[i].block, t[i].building, &b), KG_OK);
 		if (strcmp(b.buf, t[i].number))
 			fail_msg("'%s' + '%s': address number '%s', want '%s'", t[i].block,
-				 t[i].building ? t[i].building : "(none)", b.buf, t[i].number);
+			         t[i].building ? t[i].building : "(none)", b.buf, t[i].number);
 		sbuf_release(&b);
 	}
 }
@@ -40,10 +40,9 @@ static void check_extract(const struct extract_case *t, size_t n)
 static const struct {
 	const char *name, *bars;
 } spec_chars[] = {
-	{"0", "FTT"},	{"1", "FFT"},	{"2", "FDA"},	{"3", "DFA"},	{"4", "FAD"},
-	{"5", "FTF"},	{"6", "DAF"},	{"7", "AFD"},	{"8", "ADF"},	{"9", "TFF"},
-	{"-", "TFT"},	{"CC1", "DAT"}, {"CC2", "DTA"}, {"CC3", "ADT"}, {"CC4", "TDA"},
-	{"CC5", "ATD"}, {"CC6", "TAD"}, {"CC7", "TTF"}, {"CC8", "FFF"},
+	{"0", "FTT"},   {"1", "FFT"},   {"2", "FDA"},   {"3", "DFA"},   {"4", "FAD"},   {"5", "FTF"},   {"6", "DAF"},
+	{"7", "AFD"},   {"8", "ADF"},   {"9", "TFF"},   {"-", "TFT"},   {"CC1", "DAT"}, {"CC2", "DTA"}, {"CC3", "ADT"},
+	{"CC4", "TDA"}, {"CC5", "ATD"}, {"CC6", "TAD"}, {"CC7", "TTF"}, {"CC8", "FFF"},
 };
 
 static int spec_value(const char *name)
@@ -81,8 +80,8 @@ static void check_encode(const struct encode_case *t)
 		fail_msg("%s %s: no barcode (%s)", t->source, t->address, pc.skip);
 	join_chars(&pc, code, sizeof code);
 	if (strcmp(code, t->code) || strcmp(pc.check, t->check))
-		fail_msg("%s %s %s:\n  got  %s | %s\n  want %s | %s", t->source, t->postal, t->address, code,
-			 pc.check, t->code, t->check);
+		fail_msg("%s %s %s:\n  got  %s | %s\n  want %s | %s", t->source, t->postal, t->address, code, pc.check,
+		         t->code, t->check);
 
 	int sum = spec_value(pc.check);
 	size_t len = (size_t)snprintf(bars, sizeof bars, "FD");
@@ -112,8 +111,7 @@ static void test_rule1_full_width_digits_and_letters_fold_to_ascii(void **state)
 static void test_rule1_lower_case_letters_become_upper_case(void **state)
 {
 	static const struct extract_case t[] = {
-		{"5-b604", NULL, "5B604"},
-		{"3", "ｃ棟", "3C"}, /* full-width lower case: folded, then upper-cased */
+		{"5-b604", NULL, "5B604"}, {"3", "ｃ棟", "3C"}, /* full-width lower case: folded, then upper-cased */
 	};
 	CHECK_EXTRACT(t);
 }
@@ -123,13 +121,10 @@ static void test_rule1_lower_case_letters_become_upper_case(void **state)
 static void test_rule2_ampersand_slash_dot_and_nakaguro_are_removed(void **state)
 {
 	static const struct extract_case t[] = {
-		{"1・2", NULL, "12"},
-		{"1/2", NULL, "12"},
-		{"1.2", NULL, "12"},
-		{"1&2", NULL, "12"},
-		{"1", "A&bコーポ3", "1-3"},  /* A and b close up: two letters, neither kept */
+		{"1・2", NULL, "12"},           {"1/2", NULL, "12"}, {"1.2", NULL, "12"}, {"1&2", NULL, "12"},
+		{"1", "A&bコーポ3", "1-3"},     /* A and b close up: two letters, neither kept */
 		{"1", "郵便・Aコーポ3", "1A3"}, /* ・ goes, A stands alone */
-		{"1", "Ａ＆Ｂ", "1"},	     /* full-width & is folded first */
+		{"1", "Ａ＆Ｂ", "1"},           /* full-width & is folded first */
 	};
 	CHECK_EXTRACT(t);
 }
@@ -142,7 +137,7 @@ static void test_rule3_only_lone_letters_are_kept(void **state)
 		{"5-6-3", "ABCビル10", "5-6-3-10"}, /* ABC: letters side by side, dropped */
 		{"1", "B棟2", "1B2"},
 		{"1", "AB棟2", "1-2"},
-		{"1", "A棟B室", "1AB"},	     /* separated by kanji: each stands alone */
+		{"1", "A棟B室", "1AB"},   /* separated by kanji: each stands alone */
 		{"1", "コーポα2", "1-2"}, /* only A-Z are letters */
 	};
 	CHECK_EXTRACT(t);
@@ -175,8 +170,8 @@ static void test_rule4_kanji_numerals_elsewhere_are_not_converted(void **state)
 {
 	static const struct extract_case t[] = {
 		{"29丁目1524", "第二郵便ハウス501", "29-1524-501"},
-		{"五の三", NULL, "5"},	     /* 三 stands before nothing */
-		{"3番", "三階", "3"},	     /* 階 is not a marker */
+		{"五の三", NULL, "5"},          /* 三 stands before nothing */
+		{"3番", "三階", "3"},           /* 階 is not a marker */
 		{"12", "百合ヶ丘ハイツ", "12"}, /* 百 of 百合 */
 	};
 	CHECK_EXTRACT(t);
@@ -203,14 +198,10 @@ static void test_rule5_floor_f_after_a_digit_is_dropped_or_a_hyphen(void **state
 static void test_rule6_hyphens_collapse_and_trim(void **state)
 {
 	static const struct extract_case t[] = {
-		{"1--2", NULL, "1-2"},
-		{"－1－2－", NULL, "1-2"},
-		{"東3丁目-20-5", NULL, "3-20-5"},
+		{"1--2", NULL, "1-2"},      {"－1－2－", NULL, "1-2"}, {"東3丁目-20-5", NULL, "3-20-5"},
 		{"1ー2ー3", NULL, "1-2-3"}, /* a long vowel mark between numbers separates them too */
-		{"3-2", "101", "3-2-101"},	/* block and building never run together */
-		{"", "101", "101"},
-		{NULL, NULL, ""},
-		{"郵便プラザ", NULL, ""},
+		{"3-2", "101", "3-2-101"},  /* block and building never run together */
+		{"", "101", "101"},         {NULL, NULL, ""},          {"郵便プラザ", NULL, ""},
 	};
 	CHECK_EXTRACT(t);
 }
@@ -234,8 +225,8 @@ static void test_letters_become_control_code_and_digit(void **state)
 	static const struct {
 		const char *letter, *cc, *digit;
 	} t[] = {
-		{"A", "CC1", "0"}, {"B", "CC1", "1"}, {"J", "CC1", "9"}, {"K", "CC2", "0"}, {"L", "CC2", "1"},
-		{"T", "CC2", "9"}, {"U", "CC3", "0"}, {"Z", "CC3", "5"},
+		{"A", "CC1", "0"}, {"B", "CC1", "1"}, {"J", "CC1", "9"}, {"K", "CC2", "0"},
+		{"L", "CC2", "1"}, {"T", "CC2", "9"}, {"U", "CC3", "0"}, {"Z", "CC3", "5"},
 	};
 	for (size_t i = 0; i < KG_ARRAY_SIZE(t); i++) {
 		struct postal_code pc;
@@ -252,16 +243,16 @@ static void test_letters_become_control_code_and_digit(void **state)
 static void test_padding_and_truncation_to_20_characters(void **state)
 {
 	static const struct encode_case t[] = {
-		{"pad: CC4 up to 20", "100-0013", "1", "1 0 0 0 0 1 3 1 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4",
-		 "CC6"},
-		{"cut: a digit on the 20th", "100-0013", "1234567890123-45",
-		 "1 0 0 0 0 1 3 1 2 3 4 5 6 7 8 9 0 1 2 3", "1"},
-		{"cut: a letter's control code on the 20th keeps it, drops its digit", "100-0013",
-		 "123456789012A", "1 0 0 0 0 1 3 1 2 3 4 5 6 7 8 9 0 1 2 CC1", "CC2"},
+		{"pad: CC4 up to 20", "100-0013", "1",
+	         "1 0 0 0 0 1 3 1 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4", "CC6"},
+		{"cut: a digit on the 20th", "100-0013", "1234567890123-45", "1 0 0 0 0 1 3 1 2 3 4 5 6 7 8 9 0 1 2 3",
+	         "1"},
+		{"cut: a letter's control code on the 20th keeps it, drops its digit", "100-0013", "123456789012A",
+	         "1 0 0 0 0 1 3 1 2 3 4 5 6 7 8 9 0 1 2 CC1", "CC2"},
 		{"letter on 19th and 20th: both kept", "100-0013", "123456789-1A",
-		 "1 0 0 0 0 1 3 1 2 3 4 5 6 7 8 9 - 1 CC1 0", "4"},
+	         "1 0 0 0 0 1 3 1 2 3 4 5 6 7 8 9 - 1 CC1 0", "4"},
 		{"the address number alone is 13 characters", "100-0013", "1234567890-12",
-		 "1 0 0 0 0 1 3 1 2 3 4 5 6 7 8 9 0 - 1 2", "CC3"},
+	         "1 0 0 0 0 1 3 1 2 3 4 5 6 7 8 9 0 - 1 2", "CC3"},
 	};
 	for (size_t i = 0; i < KG_ARRAY_SIZE(t); i++)
 		check_encode(&t[i]);
@@ -271,11 +262,11 @@ static void test_check_is_0_when_the_sum_is_divisible_by_19(void **state)
 {
 	/* 1+0+0+0+0+1+3 + 1+10+1+9 + 9 x 14 = 152 = 8 x 19: the check is 0, not 19. */
 	static const struct encode_case t = {"sum 152", "100-0013", "1丁目19番",
-					     "1 0 0 0 0 1 3 1 - 1 9 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4", "0"};
+	                                     "1 0 0 0 0 1 3 1 - 1 9 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4", "0"};
 	check_encode(&t);
 	/* One more: sum 18 short of a multiple gives CC8 (value 18). */
 	static const struct encode_case u = {"sum 1 mod 19", "014-0113", "南田茂木　添60-1",
-					     "0 1 4 0 1 1 3 6 0 - 1 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4", "CC8"};
+	                                     "0 1 4 0 1 1 3 6 0 - 1 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4", "CC8"};
 	check_encode(&u);
 }
 
@@ -285,12 +276,11 @@ static void test_spec_worked_examples(void **state)
 {
 	static const struct encode_case t[] = {
 		/* spec/customer-barcode.md, from the manual (p17 and p25). */
-		{"spec", "100-0013", "1丁目3番2号　郵便プラザ503室",
-		 "1 0 0 0 0 1 3 1 - 3 - 2 - 5 0 3 CC4 CC4 CC4 CC4", "9"},
-		{"spec", "350-1106", "22-1郵政団地A棟308号室",
-		 "3 5 0 1 1 0 6 2 2 - 1 CC1 0 3 0 8 CC4 CC4 CC4 CC4", "5"},
-		{"spec", "064-0804", "29丁目1524-23　第2郵便ハウス501",
-		 "0 6 4 0 8 0 4 2 9 - 1 5 2 4 - 2 3 - 2 -", "3"},
+		{"spec", "100-0013", "1丁目3番2号　郵便プラザ503室", "1 0 0 0 0 1 3 1 - 3 - 2 - 5 0 3 CC4 CC4 CC4 CC4",
+	         "9"},
+		{"spec", "350-1106", "22-1郵政団地A棟308号室", "3 5 0 1 1 0 6 2 2 - 1 CC1 0 3 0 8 CC4 CC4 CC4 CC4",
+	         "5"},
+		{"spec", "064-0804", "29丁目1524-23　第2郵便ハウス501", "0 6 4 0 8 0 4 2 9 - 1 5 2 4 - 2 3 - 2 -", "3"},
 	};
 	for (size_t i = 0; i < KG_ARRAY_SIZE(t); i++)
 		check_encode(&t[i]);
@@ -310,46 +300,43 @@ static void test_manual_p25_worked_examples(void **state)
 		{"p25", "263-0023", "3丁目30-8　郵便ビル403号", "2 6 3 0 0 2 3 3 - 3 0 - 8 - 4 0 3 CC4 CC4 CC4", "5"},
 		/* [秋田県大仙市堀見内] */
 		{"p25", "014-0113", "南田茂木　添60-1", "0 1 4 0 1 1 3 6 0 - 1 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4",
-		 "CC8"},
+	         "CC8"},
 		/* [東京都台東区台東] */
 		{"p25", "110-0016", "5-6-3　ABCビル10F", "1 1 0 0 0 1 6 5 - 6 - 3 - 1 0 CC4 CC4 CC4 CC4 CC4", "9"},
 		/* [北海道札幌市東区北六条東] */
 		{"p25", "060-0906", "4丁目　郵便センター6号館",
-		 "0 6 0 0 9 0 6 4 - 6 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4", "9"},
+	         "0 6 0 0 9 0 6 4 - 6 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4", "9"},
 		{"p25", "065-0006", "8丁目　郵便センター10号館",
-		 "0 6 5 0 0 0 6 8 - 1 0 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4", "9"},
+	         "0 6 5 0 0 0 6 8 - 1 0 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4", "9"},
 		/* [山梨県韮崎市龍岡町下條南割] */
 		{"p25", "407-0033", "韮崎400", "4 0 7 0 0 3 3 4 0 0 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4", "-"},
 		/* [千葉県鎌ケ谷市右京塚] */
 		{"p25", "273-0102", "東3丁目-20-5　郵便・A&bコーポB604号",
-		 "2 7 3 0 1 0 2 3 - 2 0 - 5 CC1 1 6 0 4 CC4 CC4", "0"},
+	         "2 7 3 0 1 0 2 3 - 2 0 - 5 CC1 1 6 0 4 CC4 CC4", "0"},
 		/* [東京都青梅市河辺町] */
 		{"p25", "198-0036", "十一丁目六番地一号　郵便タワー601",
-		 "1 9 8 0 0 3 6 1 1 - 6 - 1 - 6 0 1 CC4 CC4 CC4", "CC8"},
+	         "1 9 8 0 0 3 6 1 1 - 6 - 1 - 6 0 1 CC4 CC4 CC4", "CC8"},
 		/* [岩手県宮古市大字津軽石] */
-		{"p25", "027-0203", "第二十一地割大淵川480",
-		 "0 2 7 0 2 0 3 2 1 - 4 8 0 CC4 CC4 CC4 CC4 CC4 CC4 CC4", "CC5"},
+		{"p25", "027-0203", "第二十一地割大淵川480", "0 2 7 0 2 0 3 2 1 - 4 8 0 CC4 CC4 CC4 CC4 CC4 CC4 CC4",
+	         "CC5"},
 		/* [大阪府堺市堺区中田出井町] */
 		{"p25", "590-0016", "四丁六番十九号", "5 9 0 0 0 1 6 4 - 6 - 1 9 CC4 CC4 CC4 CC4 CC4 CC4 CC4", "CC2"},
 		/* [北海道帯広市稲田町南] */
-		{"p25", "080-0831", "七線　西28", "0 8 0 0 8 3 1 7 - 2 8 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4",
-		 "CC7"},
+		{"p25", "080-0831", "七線　西28", "0 8 0 0 8 3 1 7 - 2 8 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4 CC4", "CC7"},
 		/* [茨城県日立市宮田町] */
-		{"p25", "317-0055", "6丁目7-14　ABCビル2F", "3 1 7 0 0 5 5 6 - 7 - 1 4 - 2 CC4 CC4 CC4 CC4 CC4",
-		 "CC1"},
+		{"p25", "317-0055", "6丁目7-14　ABCビル2F", "3 1 7 0 0 5 5 6 - 7 - 1 4 - 2 CC4 CC4 CC4 CC4 CC4", "CC1"},
 		/* [神戸市中央区港島中町] */
-		{"p25", "650-0046", "9丁目7-6　郵便シティA棟1F1号",
-		 "6 5 0 0 0 4 6 9 - 7 - 6 CC1 0 1 - 1 CC4 CC4 CC4", "5"},
+		{"p25", "650-0046", "9丁目7-6　郵便シティA棟1F1号", "6 5 0 0 0 4 6 9 - 7 - 6 CC1 0 1 - 1 CC4 CC4 CC4",
+	         "5"},
 		/* [京都府綾部市青野町] */
 		{"p25", "623-0011", "綾部6-7　LプラザB106", "6 2 3 0 0 1 1 6 - 7 CC2 1 CC1 1 1 0 6 CC4 CC4 CC4", "4"},
 		/* [札幌市中央区南四条西] */
-		{"p25", "064-0804", "29丁目1524-23　第2郵便ハウス501", "0 6 4 0 8 0 4 2 9 - 1 5 2 4 - 2 3 - 2 -",
-		 "3"},
+		{"p25", "064-0804", "29丁目1524-23　第2郵便ハウス501", "0 6 4 0 8 0 4 2 9 - 1 5 2 4 - 2 3 - 2 -", "3"},
 		/* [福井県福井市新田塚]: the control code of B lands on the 20th character */
 		{"p25", "910-0067", "3丁目80-25　J1ビル2-B", "9 1 0 0 0 6 7 3 - 8 0 - 2 5 CC1 9 1 - 2 CC1", "9"},
 		/* [東京都千代田区霞が関] */
 		{"p25", "100-0013", "1丁目3番2号　郵便プラザ503室", "1 0 0 0 0 1 3 1 - 3 - 2 - 5 0 3 CC4 CC4 CC4 CC4",
-		 "9"},
+	         "9"},
 	};
 	for (size_t i = 0; i < KG_ARRAY_SIZE(t); i++)
 		check_encode(&t[i]);
@@ -389,8 +376,8 @@ static void test_nothing_extractable_gets_no_barcode(void **state)
 
 static void test_bad_postal_code_is_an_input_error(void **state)
 {
-	static const char *const t[] = {"10-0013",   "1000-013", "100-00134", "100001",  "",
-					"100_0013",  "abc-defg", "１００-００１３", "100-001a", "-1000013"};
+	static const char *const t[] = {"10-0013",  "1000-013", "100-00134",       "100001",   "",
+	                                "100_0013", "abc-defg", "１００-００１３", "100-001a", "-1000013"};
 	struct postal_code pc;
 	for (size_t i = 0; i < KG_ARRAY_SIZE(t); i++)
 		if (postal_encode(NULL, t[i], "1-2", NULL, &pc) != KG_EINPUT)

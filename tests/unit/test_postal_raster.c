@@ -101,7 +101,7 @@ static void read_png(const char *png, struct reading *rd)
 	assert_int_equal(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
 	cairo_surface_flush(s);
 	struct image im = {cairo_image_surface_get_data(s), cairo_image_surface_get_width(s),
-			   cairo_image_surface_get_height(s), cairo_image_surface_get_stride(s)};
+	                   cairo_image_surface_get_height(s), cairo_image_surface_get_stride(s)};
 	assert_int_equal(cairo_image_surface_get_format(s), CAIRO_FORMAT_RGB24);
 
 	/* The symbol's box: every dark pixel on the page. */

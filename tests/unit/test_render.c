@@ -41,11 +41,11 @@ static const struct {
 	const char *report; /* part of what fonts_missing() says, or NULL */
 } coverage[] = {
 	{"山田　太郎 Yamada 0120-95-0178", 0, NULL},
-	{"𠮷田", 0, NULL},                        /* outside JIS X 0208, in IPAmj */
-	{"渡邊\U000E010A", 0, NULL},               /* an IVS IPAmj maps */
+	{"𠮷田", 0, NULL},           /* outside JIS X 0208, in IPAmj */
+	{"渡邊\U000E010A", 0, NULL}, /* an IVS IPAmj maps */
 	{"葛\U000E0100", 0, NULL},
-	{"葛\U000E01EF", 1, "U+845B U+E01EF"},      /* a variation selector no font maps */
-	{"\U0003134A太郎", 1, "U+3134A"},          /* CJK extension G: no pinned font */
+	{"葛\U000E01EF", 1, "U+845B U+E01EF"}, /* a variation selector no font maps */
+	{"\U0003134A太郎", 1, "U+3134A"},      /* CJK extension G: no pinned font */
 	{"\U0001F600", 1, "U+1F600"},
 	{"a\xff", 1, "invalid UTF-8"},
 };
@@ -68,7 +68,7 @@ static void table(struct settings *s, const char *mode)
 	memset(s, 0, sizeof *s);
 	static struct settings_substitute subs[] = {
 		{"\U0003134A", "鬱"},
-		{"葛", "葛"}, /* the base character stands for its unknown variants */
+		{"葛", "葛"},                 /* the base character stands for its unknown variants */
 		{"\U0001F600", "\U0001F601"}, /* a substitute that is itself unprintable */
 	};
 	s->substitutes = subs;

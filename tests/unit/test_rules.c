@@ -39,8 +39,8 @@ static void dates_round_trip_and_reject_impossible_days(void **state)
 		assert_int_equal(rules_parse_date(s, &day), KG_OK);
 		assert_int_equal(day, d);
 	}
-	static const char *const bad[] = {"2023-02-29", "2026-04-31", "2026-13-01", "2026-00-10", "2026-1-1",
-					  "20260101", "2026-01-01x", "", "abcd-ef-gh", "1900-02-29"};
+	static const char *const bad[] = {"2023-02-29", "2026-04-31",  "2026-13-01", "2026-00-10", "2026-1-1",
+	                                  "20260101",   "2026-01-01x", "",           "abcd-ef-gh", "1900-02-29"};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
 		assert_int_equal(rules_parse_date(bad[i], &day), KG_EINPUT);
 	assert_int_equal(rules_parse_date("2024-02-29", &day), KG_OK);
@@ -56,43 +56,43 @@ struct expiry_case {
 
 static const struct expiry_case expiry_cases[] = {
 	{"domain.md: adult card runs to the 10th birthday, certificate to the 5th", "1985-10-10", "2020-05-15", NULL,
-	 NULL, NULL, NULL, "2029-10-10", "2024-10-10", "2024-10-10"},
+         NULL, NULL, NULL, "2029-10-10", "2024-10-10", "2024-10-10"},
 	{"domain.md: age 11, a 5-year card and no signature certificate", "2010-07-01", "2022-06-01", NULL, NULL, NULL,
-	 NULL, "2026-07-01", "2026-07-01", NULL},
+         NULL, "2026-07-01", "2026-07-01", NULL},
 	{"domain.md: received before 2022-04-01 at 19, the old adult age 20 gives 5 years", "2002-09-01", "2022-04-15",
-	 NULL, "2022-03-20", NULL, NULL, "2026-09-01", "2026-09-01", "2026-09-01"},
+         NULL, "2022-03-20", NULL, NULL, "2026-09-01", "2026-09-01", "2026-09-01"},
 	{"issued on the birthday does not count that birthday", "1980-05-15", "2016-05-15", NULL, NULL, NULL, NULL,
-	 "2026-05-15", "2021-05-15", "2021-05-15"},
+         "2026-05-15", "2021-05-15", "2021-05-15"},
 	{"issued the day before the birthday counts it", "1980-05-15", "2016-05-14", NULL, NULL, NULL, NULL,
-	 "2025-05-15", "2020-05-15", "2020-05-15"},
+         "2025-05-15", "2020-05-15", "2020-05-15"},
 	{"18 on the issue day itself is adult (the new age starts on the birthday)", "2005-06-01", "2023-06-01", NULL,
-	 NULL, NULL, NULL, "2033-06-01", "2028-06-01", "2028-06-01"},
+         NULL, NULL, NULL, "2033-06-01", "2028-06-01", "2028-06-01"},
 	{"17 the day before the 18th birthday gets 5 years", "2005-06-02", "2023-06-01", NULL, NULL, NULL, NULL,
-	 "2027-06-02", "2027-06-02", "2027-06-02"},
+         "2027-06-02", "2027-06-02", "2027-06-02"},
 	{"received after 2022-04-01 at 19: 10 years", "2002-09-01", "2022-04-15", NULL, "2022-04-01", NULL, NULL,
-	 "2031-09-01", "2026-09-01", "2026-09-01"},
+         "2031-09-01", "2026-09-01", "2026-09-01"},
 	{"14 at issue: a 5-year card and no signature certificate", "2009-06-10", "2024-01-09", NULL, NULL, NULL, NULL,
-	 "2028-06-10", "2028-06-10", NULL},
+         "2028-06-10", "2028-06-10", NULL},
 	{"15 on the issue day: a signature certificate", "2009-01-10", "2024-01-10", NULL, NULL, NULL, NULL,
-	 "2029-01-10", "2029-01-10", "2029-01-10"},
+         "2029-01-10", "2029-01-10", "2029-01-10"},
 	{"Feb 29 birthday falls on Feb 28 in a common year", "2000-02-29", "2020-03-01", NULL, NULL, NULL, NULL,
-	 "2030-02-28", "2025-02-28", "2025-02-28"},
-	{"Feb 29 birthday in a leap year stays Feb 29", "1996-02-29", "2018-03-01", NULL, NULL, NULL, NULL, "2028-02-29",
-	 "2023-02-28", "2023-02-28"},
+         "2030-02-28", "2025-02-28", "2025-02-28"},
+	{"Feb 29 birthday in a leap year stays Feb 29", "1996-02-29", "2018-03-01", NULL, NULL, NULL, NULL,
+         "2028-02-29", "2023-02-28", "2023-02-28"},
 	{"certificate renewed later is capped by the card", "1985-10-10", "2020-05-15", "2024-09-01", NULL, NULL, NULL,
-	 "2029-10-10", "2028-10-10", "2028-10-10"},
-	{"certificate renewed inside its window runs from the old expiry", "1985-10-10", "2020-05-15", "2024-09-01", NULL,
-	 NULL, "2024-10-10", "2029-10-10", "2029-10-10", "2029-10-10"},
+         "2029-10-10", "2028-10-10", "2028-10-10"},
+	{"certificate renewed inside its window runs from the old expiry", "1985-10-10", "2020-05-15", "2024-09-01",
+         NULL, NULL, "2024-10-10", "2029-10-10", "2029-10-10", "2029-10-10"},
 	{"certificate issued after the old expiry is a new issuance", "1985-10-10", "2020-05-15", "2024-10-11", NULL,
-	 NULL, "2024-10-10", "2029-10-10", "2029-10-10", "2029-10-10"},
+         NULL, "2024-10-10", "2029-10-10", "2029-10-10", "2029-10-10"},
 	{"certificate issued before the window is no renewal", "1985-10-10", "2020-05-15", "2024-06-01", NULL, NULL,
-	 "2024-10-10", "2029-10-10", "2028-10-10", "2028-10-10"},
+         "2024-10-10", "2029-10-10", "2028-10-10", "2028-10-10"},
 	{"card renewed inside its window runs from the old expiry", "1980-05-15", "2026-03-01", NULL, NULL, NULL,
-	 "2026-05-15", "2036-05-15", "2031-05-15", "2031-05-15"},
+         "2026-05-15", "2036-05-15", "2031-05-15", "2031-05-15"},
 	{"a period of stay ends card and certificates early", "1990-04-01", "2024-04-10", NULL, NULL, "2027-03-31",
-	 NULL, "2027-03-31", "2027-03-31", "2027-03-31"},
+         NULL, "2027-03-31", "2027-03-31", "2027-03-31"},
 	{"a period of stay beyond the card changes nothing", "1990-04-01", "2024-04-10", NULL, NULL, "2040-01-01", NULL,
-	 "2034-04-01", "2029-04-01", "2029-04-01"},
+         "2034-04-01", "2029-04-01", "2029-04-01"},
 };
 
 static int opt_date(const char *s)
@@ -108,8 +108,8 @@ static void expiry_follows_every_rule_and_example(void **state)
 	for (size_t i = 0; i < sizeof expiry_cases / sizeof *expiry_cases; i++) {
 		const struct expiry_case *c = &expiry_cases[i];
 		print_message("case: %s\n", c->why);
-		struct rules_facts f = {D(c->birth), D(c->card), opt_date(c->cert), opt_date(c->received),
-					opt_date(c->stay), opt_date(c->previous)};
+		struct rules_facts f = {D(c->birth),           D(c->card),        opt_date(c->cert),
+		                        opt_date(c->received), opt_date(c->stay), opt_date(c->previous)};
 		struct rules_expiry e;
 		assert_int_equal(rules_expiry(&p, &f, &e), KG_OK);
 		assert_date(e.card, c->want_card);
@@ -124,8 +124,8 @@ static void feb29_policy_can_choose_march_first(void **state)
 	struct rules_policy p;
 	rules_policy_default(&p);
 	p.feb29 = RULES_FEB29_MAR1;
-	struct rules_facts f = {D("2000-02-29"), D("2020-03-01"), RULES_NO_DATE, RULES_NO_DATE, RULES_NO_DATE,
-				RULES_NO_DATE};
+	struct rules_facts f = {D("2000-02-29"), D("2020-03-01"), RULES_NO_DATE,
+	                        RULES_NO_DATE,   RULES_NO_DATE,   RULES_NO_DATE};
 	struct rules_expiry e;
 	assert_int_equal(rules_expiry(&p, &f, &e), KG_OK);
 	assert_date(e.card, "2030-03-01");
@@ -138,11 +138,11 @@ static void expiry_rejects_contradictory_facts(void **state)
 	struct rules_policy p;
 	rules_policy_default(&p);
 	struct rules_expiry e;
-	struct rules_facts before_birth = {D("2000-01-01"), D("1999-12-31"), RULES_NO_DATE, RULES_NO_DATE,
-					   RULES_NO_DATE, RULES_NO_DATE};
+	struct rules_facts before_birth = {D("2000-01-01"), D("1999-12-31"), RULES_NO_DATE,
+	                                   RULES_NO_DATE,   RULES_NO_DATE,   RULES_NO_DATE};
 	assert_int_equal(rules_expiry(&p, &before_birth, &e), KG_EINPUT);
-	struct rules_facts received_late = {D("2000-01-01"), D("2020-01-01"), RULES_NO_DATE, D("2020-02-01"),
-					    RULES_NO_DATE, RULES_NO_DATE};
+	struct rules_facts received_late = {D("2000-01-01"), D("2020-01-01"), RULES_NO_DATE,
+	                                    D("2020-02-01"), RULES_NO_DATE,   RULES_NO_DATE};
 	assert_int_equal(rules_expiry(&p, &received_late, &e), KG_EINPUT);
 }
 
@@ -167,7 +167,9 @@ static void civil_window_opens_when_less_than_three_months_remain(void **state)
 {
 	(void)state;
 	static const char *const cases[][2] = {
-		{"2026-04-10", "2026-01-11"}, {"2026-04-30", "2026-02-01"}, {"2026-05-31", "2026-03-01"},
+		{"2026-04-10", "2026-01-11"},
+		{"2026-04-30", "2026-02-01"},
+		{"2026-05-31", "2026-03-01"},
 		{"2026-06-15", "2026-03-16"},
 	};
 	struct rules_policy p;
@@ -198,10 +200,12 @@ static void era_uses_gannen_and_boundaries(void **state)
 {
 	(void)state;
 	static const char *const cases[][2] = {
-		{"2019-05-01", "令和元年5月1日"}, {"2019-04-30", "平成31年4月30日"}, {"2025-03-31", "令和7年3月31日"},
-		{"1989-01-08", "平成元年1月8日"}, {"1989-01-07", "昭和64年1月7日"}, {"1926-12-25", "昭和元年12月25日"},
-		{"1926-12-24", "大正15年12月24日"}, {"1912-07-30", "大正元年7月30日"}, {"1912-07-29", "明治45年7月29日"},
-		{"1873-01-01", "明治6年1月1日"},  {"2026-11-21", "令和8年11月21日"},
+		{"2019-05-01", "令和元年5月1日"},   {"2019-04-30", "平成31年4月30日"},
+		{"2025-03-31", "令和7年3月31日"},   {"1989-01-08", "平成元年1月8日"},
+		{"1989-01-07", "昭和64年1月7日"},   {"1926-12-25", "昭和元年12月25日"},
+		{"1926-12-24", "大正15年12月24日"}, {"1912-07-30", "大正元年7月30日"},
+		{"1912-07-29", "明治45年7月29日"},  {"1873-01-01", "明治6年1月1日"},
+		{"2026-11-21", "令和8年11月21日"},
 	};
 	char out[RULES_ERA_LEN];
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

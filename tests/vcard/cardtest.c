@@ -23,9 +23,9 @@
 #include "banned.h"
 
 static const char *const results[] = {[CARD_VERIFY_OK] = "ok",
-				      [CARD_VERIFY_WRONG] = "wrong",
-				      [CARD_VERIFY_LOCKED] = "locked",
-				      [CARD_VERIFY_UNKNOWN] = "unknown"};
+                                      [CARD_VERIFY_WRONG] = "wrong",
+                                      [CARD_VERIFY_LOCKED] = "locked",
+                                      [CARD_VERIFY_UNKNOWN] = "unknown"};
 
 static double now_s(void)
 {
@@ -47,7 +47,7 @@ static bool any_card(void)
 		for (const char *p = buf; p < buf + len && *p && !found; p += strlen(p) + 1) {
 			SCARD_READERSTATE st = {.szReader = p, .dwCurrentState = SCARD_STATE_UNAWARE};
 			found = SCardGetStatusChange(ctx, 0, &st, 1) == SCARD_S_SUCCESS &&
-				(st.dwEventState & SCARD_STATE_PRESENT);
+			        (st.dwEventState & SCARD_STATE_PRESENT);
 		}
 	}
 	SCardReleaseContext(ctx);

@@ -46,7 +46,7 @@ enum app { APP_NONE, APP_JPKI, APP_JUKI };
 static const unsigned char jpki_aid[] = {0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01};
 static const unsigned char juki_aid[] = {0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x01};
 static const unsigned char atr[] = {0x3B, 0xDA, 0x13, 0xFF, 0x81, 0x31, 0xFB, 0x46, 0x80, 0x12,
-				    0x39, 0x2F, 0x31, 0xC1, 0x73, 0xC6, 0x01, 0xC0, 0x3B};
+                                    0x39, 0x2F, 0x31, 0xC1, 0x73, 0xC6, 0x01, 0xC0, 0x3B};
 
 /* The elementary files; a PIN file has pin >= 0. */
 struct ef {
@@ -81,11 +81,11 @@ static struct {
 	const char *host;
 	int port;
 	bool jpki;
-	int drop_on_verify;  /* the Nth VERIFY (with data) drops the connection; 0: never */
-	bool drop_applies;   /* the dropped VERIFY counts on the card */
-	int reinsert_ms;     /* after a drop, reconnect after this long; -1: stay removed (exit) */
-	unsigned locked_sw;  /* answer to a retry query of a locked PIN */
-	bool log_atr;        /* log vpcd's presence polls too (every 400 ms; for debugging the rig) */
+	int drop_on_verify; /* the Nth VERIFY (with data) drops the connection; 0: never */
+	bool drop_applies;  /* the dropped VERIFY counts on the card */
+	int reinsert_ms;    /* after a drop, reconnect after this long; -1: stay removed (exit) */
+	unsigned locked_sw; /* answer to a retry query of a locked PIN */
+	bool log_atr;       /* log vpcd's presence polls too (every 400 ms; for debugging the rig) */
 	FILE *log;
 	const char *state;
 	/* the power session */
@@ -158,7 +158,7 @@ static void make_cert(const char *serial_hex, const char *not_after, bool rsa, s
 		die("bad notAfter");
 	if (!X509_set_version(x, 2) || !X509_set_serialNumber(x, serial) ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)"kigen virtual card", -1, -1,
-					0) ||
+	                                0) ||
 	    !X509_set_subject_name(x, name) || !X509_set_issuer_name(x, name) || !X509_set1_notBefore(x, nb) ||
 	    !X509_set1_notAfter(x, na) || !X509_set_pubkey(x, key) || !X509_sign(x, key, EVP_sha256()))
 		die("cannot make the certificate");
@@ -202,7 +202,10 @@ static size_t do_select(const unsigned char *a, const unsigned char *data, size_
 			app = APP_JUKI;
 		if (!v.jpki)
 			app = APP_NONE;
-		logf_("SELECT AP %s -> %s", app == APP_JPKI ? "JPKI" : app == APP_JUKI ? "JUKI" : "unknown",
+		logf_("SELECT AP %s -> %s",
+		      app == APP_JPKI   ? "JPKI"
+		      : app == APP_JUKI ? "JUKI"
+		                        : "unknown",
 		      app ? "9000" : "6A82");
 		if (!app)
 			return sw(out, 0, 0x6A82);
@@ -242,8 +245,7 @@ static size_t do_read(const unsigned char *a, size_t le, unsigned char *out)
 }
 
 /* VERIFY: with no data a retry query (uses no try), else a PIN check. */
-static size_t do_verify(const unsigned char *a, const unsigned char *data, size_t lc, unsigned char *out,
-			bool *drop)
+static size_t do_verify(const unsigned char *a, const unsigned char *data, size_t lc, unsigned char *out, bool *drop)
 {
 	if (a[2] != 0x00 || a[3] != 0x80)
 		return sw(out, 0, 0x6A86);
@@ -272,8 +274,8 @@ static size_t do_verify(const unsigned char *a, const unsigned char *data, size_
 		s = 0x63C0u | (unsigned)p->tries;
 	}
 	if (dropping) {
-		logf_("VERIFY %04X -> connection dropped (%s) %s=%d", v.ef->id, v.drop_applies ? "applied" : "not applied",
-		      p->name, p->tries);
+		logf_("VERIFY %04X -> connection dropped (%s) %s=%d", v.ef->id,
+		      v.drop_applies ? "applied" : "not applied", p->name, p->tries);
 		*drop = true;
 		return 0;
 	}
@@ -301,15 +303,10 @@ static size_t do_apdu(const unsigned char *a, size_t n, unsigned char *out, bool
 	if (a[0] != 0x00)
 		return sw(out, 0, 0x6E00);
 	switch (a[1]) {
-	case 0xA4:
-		return do_select(a, data, lc, out);
-	case 0xB0:
-		return do_read(a, le, out);
-	case 0x20:
-		return do_verify(a, data, lc, out, drop);
-	default:
-		logf_("INS %02X -> 6D00", a[1]);
-		return sw(out, 0, 0x6D00);
+	case 0xA4: return do_select(a, data, lc, out);
+	case 0xB0: return do_read(a, le, out);
+	case 0x20: return do_verify(a, data, lc, out, drop);
+	default: logf_("INS %02X -> 6D00", a[1]); return sw(out, 0, 0x6D00);
 	}
 }
 
@@ -396,8 +393,7 @@ static bool serve(int fd)
 				if (!send_msg(fd, atr, sizeof atr))
 					return false;
 				break;
-			default:
-				logf_("CONTROL %02X ignored", in[0]);
+			default: logf_("CONTROL %02X ignored", in[0]);
 			}
 			write_state();
 			continue;
@@ -428,7 +424,8 @@ static void read_pins(int fd)
 		char *eq = strchr(line, '=');
 		bool known = false;
 		for (int i = 0; eq && i < 3; i++) {
-			if ((size_t)(eq - line) == strlen(pins[i].name) && !strncmp(line, pins[i].name, (size_t)(eq - line))) {
+			if ((size_t)(eq - line) == strlen(pins[i].name) &&
+			    !strncmp(line, pins[i].name, (size_t)(eq - line))) {
 				if (strlen(eq + 1) >= sizeof pins[i].value)
 					die("a PIN is too long");
 				memcpy(pins[i].value, eq + 1, strlen(eq + 1) + 1);
@@ -466,15 +463,25 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"host", required_argument, NULL, 'h'},	      {"port", required_argument, NULL, 'p'},
-		{"serial", required_argument, NULL, 's'},     {"not-after", required_argument, NULL, 'a'},
-		{"not-after-utc", required_argument, NULL, 'u'}, {"key", required_argument, NULL, 'k'},
-		{"token", required_argument, NULL, 't'},      {"no-jpki", no_argument, NULL, 'n'},
-		{"pins", required_argument, NULL, 'P'},	      {"pins-fd", required_argument, NULL, 'F'},
-		{"tries", required_argument, NULL, 'T'},      {"locked-answer", required_argument, NULL, 'L'},
-		{"drop-on-verify", required_argument, NULL, 'd'}, {"drop-applies", no_argument, NULL, 'D'},
-		{"reinsert-after", required_argument, NULL, 'r'}, {"log", required_argument, NULL, 'l'},
-		{"state", required_argument, NULL, 'S'},      {"log-atr", no_argument, NULL, 'A'}, {0},
+		{"host", required_argument, NULL, 'h'},
+		{"port", required_argument, NULL, 'p'},
+		{"serial", required_argument, NULL, 's'},
+		{"not-after", required_argument, NULL, 'a'},
+		{"not-after-utc", required_argument, NULL, 'u'},
+		{"key", required_argument, NULL, 'k'},
+		{"token", required_argument, NULL, 't'},
+		{"no-jpki", no_argument, NULL, 'n'},
+		{"pins", required_argument, NULL, 'P'},
+		{"pins-fd", required_argument, NULL, 'F'},
+		{"tries", required_argument, NULL, 'T'},
+		{"locked-answer", required_argument, NULL, 'L'},
+		{"drop-on-verify", required_argument, NULL, 'd'},
+		{"drop-applies", no_argument, NULL, 'D'},
+		{"reinsert-after", required_argument, NULL, 'r'},
+		{"log", required_argument, NULL, 'l'},
+		{"state", required_argument, NULL, 'S'},
+		{"log-atr", no_argument, NULL, 'A'},
+		{0},
 	};
 	const char *serial = "1234ABCD", *label = "JPKIAPICCTOKEN2";
 	char not_after[32] = "20351231145959Z";
