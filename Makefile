@@ -77,7 +77,7 @@ asan:
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
 valgrind: $(TESTS)
-	@for t in $(TESTS); do valgrind -q --error-exitcode=1 --leak-check=full $$t >/dev/null || exit 1; done; echo valgrind clean
+	@for t in $(TESTS); do valgrind -q --error-exitcode=1 --leak-check=full --suppressions=tests/valgrind.supp $$t >/dev/null || exit 1; done; echo valgrind clean
 
 analyze:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \

@@ -60,7 +60,7 @@ int kg_exit_code(enum kg_err err)
 	}
 }
 
-static void *oom(size_t n)
+_Noreturn static void oom(size_t n)
 {
 	fprintf(stderr, "kigen: out of memory (%zu bytes)\n", n);
 	abort();
@@ -69,19 +69,25 @@ static void *oom(size_t n)
 void *kg_malloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
-	return p ? p : oom(n);
+	if (!p)
+		oom(n);
+	return p;
 }
 
 void *kg_calloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);
-	return p ? p : oom(n * size);
+	if (!p)
+		oom(n * size);
+	return p;
 }
 
 void *kg_realloc(void *p, size_t n)
 {
 	void *q = realloc(p, n ? n : 1);
-	return q ? q : oom(n);
+	if (!q)
+		oom(n);
+	return q;
 }
 
 char *kg_strdup(const char *s)
