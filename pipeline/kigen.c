@@ -332,7 +332,7 @@ static void print_selection(const struct select_result *r, int date, bool dry_ru
 		printf("%s: batch %lld: %ld notices (card %ld, certificate %ld, re-inquiry %ld)\n", d,
 		       (long long)r->batch, r->notices, r->card, r->cert, r->reinquiries);
 	else
-		printf("%s: nothing due; no batch created\n", d);
+		printf("%s: 0 notices (nothing new is due); no batch created\n", d);
 	for (int k = 0; k < SELECT_N_REASONS; k++)
 		if (r->excluded[k])
 			printf("  excluded %-16s %ld\n", select_reason_name(k), r->excluded[k]);

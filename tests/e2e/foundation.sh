@@ -76,7 +76,7 @@ n1=$(sqlite3 "$KIGEN_DB" 'select count(*) from notices')
 check "select creates a batch of due notices" sh -c "[ $n1 -gt 0 ] && grep -q 'batch 1: $n1 notices' sel1.out"
 "$KIGEN" select --date 2026-11-21 > sel2.out
 expect_eq "select twice for the same date creates 0 notices" "$n1" "$(sqlite3 "$KIGEN_DB" 'select count(*) from notices')"
-check "the second select says nothing was due" grep -q "nothing due" sel2.out
+check "the second select says 0 notices" grep -q "0 notices (nothing new is due)" sel2.out
 "$KIGEN" select --date 2026-11-01 > sel3.out
 expect_eq "select for an earlier date creates nothing" "$n1" "$(sqlite3 "$KIGEN_DB" 'select count(*) from notices')"
 check "select for an earlier date says why" grep -q "never goes back" sel3.out
