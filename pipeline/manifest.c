@@ -261,6 +261,21 @@ static const char *what_expires(const struct mailset *m)
 	return m->target == MAILSET_CARD ? "マイナンバーカード" : "電子証明書";
 }
 
+/* One CSV cell, quoted (libcsv). A text that a spreadsheet would run as a formula (=, +, -, @,
+ * or a tab or return first) gets a leading apostrophe: registry text is data, never code, when
+ * the print shop opens the file in Excel. Numbers and dates never start so. */
+static void csv_cell(FILE *csv, const char *text)
+{
+	if (strchr("=+-@\t\r", text[0]) && text[0]) {
+		struct sbuf b = SBUF_INIT;
+		sbuf_addf(&b, "'%s", text);
+		csv_fwrite(csv, b.buf, b.len);
+		sbuf_release(&b);
+		return;
+	}
+	csv_fwrite(csv, text, strlen(text));
+}
+
 static enum kg_err one_set(struct writer *w, const struct mailset *m)
 {
 	enum kg_err err;
@@ -369,7 +384,7 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 		}
 		if (c)
 			fputc(',', csv);
-		csv_fwrite(csv, text[c], strlen(text[c]));
+		csv_cell(csv, text[c]);
 	}
 	fputs("\r\n", csv);
 	err = sbuf_check(&pieces);
