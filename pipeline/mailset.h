@@ -48,16 +48,28 @@ struct mailset {
 	const char *no_barcode_reason; /* why there is none, or NULL */
 };
 
-/* Pieces of one set, in the order they are printed. */
-static inline int mailset_sheets(const struct mailset *m)
+/* What a set holds: the one place this rule lives. A notice gets the 有効期限通知書, and a
+ * certificate renewal also the 照会書兼回答書 with its sealing envelope; a re-inquiry is the form
+ * (and its envelope) alone. Every set gets a mailing envelope. */
+static inline bool mailset_kind_has_notice(enum mailset_kind kind)
 {
-	/* notice (+ form for certificates); a re-inquiry is the form alone */
-	return m->kind == MAILSET_REINQUIRY ? 1 : m->target == MAILSET_CERT ? 2 : 1;
+	return kind == MAILSET_NOTICE;
+}
+
+static inline bool mailset_kind_has_form(enum mailset_kind kind, enum mailset_target target)
+{
+	return kind == MAILSET_REINQUIRY || target == MAILSET_CERT;
 }
 
 static inline bool mailset_has_form(const struct mailset *m)
 {
-	return m->kind == MAILSET_REINQUIRY || m->target == MAILSET_CERT;
+	return mailset_kind_has_form(m->kind, m->target);
+}
+
+/* A4 sheets of one set. */
+static inline int mailset_sheets(const struct mailset *m)
+{
+	return mailset_kind_has_notice(m->kind) + mailset_has_form(m);
 }
 
 #endif

@@ -56,9 +56,8 @@ static enum kg_err fail_in(enum kg_err err, const char *context)
 
 unsigned char render_pieces(enum mailset_kind kind, enum mailset_target target)
 {
-	if (kind == MAILSET_REINQUIRY)
-		return RENDER_PIECE_FORM;
-	return RENDER_PIECE_NOTICE | (target == MAILSET_CERT ? RENDER_PIECE_FORM : 0);
+	return (mailset_kind_has_notice(kind) ? RENDER_PIECE_NOTICE : 0) |
+	       (mailset_kind_has_form(kind, target) ? RENDER_PIECE_FORM : 0);
 }
 
 int render_pages(enum render_doc doc, unsigned char pieces)
