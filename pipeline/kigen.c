@@ -734,45 +734,50 @@ static const struct command commands[] = {
          "Loads a resident-registry extract (CSV with a header row; README lists the columns).\n"
          "All or nothing: one bad row and nothing is written; every bad row is listed as FILE:LINE: reason.\n"
          "Re-importing updates residents in place. Recorded expiries win over computed ones (listed)."},
-	{"select", select_cmd, "select [--date YYYY-MM-DD] [--dry-run]",
-         "Nightly stage 1: puts every notice due on the date (default today) into a new batch with\n"
-         "sequence numbers in postal-code order and new application IDs. Running it again creates\n"
-         "nothing twice; after missed nights it catches up. --dry-run only counts."},
 	{"nightly", nightly_cmd, "nightly [--date YYYY-MM-DD] [--dry-run]",
          "The nightly job: select -> render -> export -> report for the date (default today).\n"
          "First finishes whatever an earlier run left (a crash, a full disk), exactly once.\n"
          "One run at a time: a second run exits 3 naming the holder. -q for cron: silent when\n"
          "all is well. --dry-run reports what would be selected and writes nothing."},
+	{"select", select_cmd, "select [--date YYYY-MM-DD] [--dry-run]",
+         "Nightly stage 1: the notices due on a date into a new batch.\n"
+         "Every notice due on the date (default today) gets a sequence number in postal-code order\n"
+         "and a new application ID. Running it again creates nothing twice; after missed nights it\n"
+         "catches up. --dry-run only counts."},
 	{"render", render_cmd, "render --batch N",
          "Stage 2: the batch's PDFs (sheets, sealing envelopes, mailing envelopes) and PNG proofs.\n"
          "A file already under its final name is not rewritten."},
 	{"export", export_cmd, "export --batch N",
          "Stage 3: manifest.xlsx, manifest.csv, job.json and, last, SHA256SUMS for the print shop."},
 	{"status", status_cmd, "status [--batch N] [-v]",
-         "Lists the batches with their state and counts (-v: exclusions by reason). With --batch,\n"
-         "the batch's folder and a check of every file against SHA256SUMS (exit 1 on a mismatch)."},
+         "Lists the batches with their state and counts.\n"
+         "-v adds the exclusions by reason. With --batch, the batch's folder and a check of every\n"
+         "file against SHA256SUMS (exit 1 on a mismatch)."},
+	{"counter", counter_cmd,
+         "counter [--reader NAME] [--terminal ID] [--staff ID]\n"
+         "       kigen counter redeem --id ID [--pins-fd N] [--json] [--reader NAME] [--terminal ID] [--staff ID]",
+         "The counter desk: checks a returned 照会書兼回答書 against the holder's card.\n"
+         "It never locks the card, and records the outcome. Without 'redeem': the interactive desk\n"
+         "(Japanese).\n"
+         "'redeem' does one form: PINs are read from file descriptor N, one per line (署名用,\n"
+         "利用者証明用, 住民基本台帳用) or the word 'face'; never from argv or the environment.\n"
+         "Exit 0 when redeemed, 1 for any other outcome (the JSON says which)."},
+	{"card", card_cmd, "card status [--reader NAME] [--json]",
+         "Shows the card in the reader, without ever sending a PIN.\n"
+         "The card readers and the card: whether it is a My Number card, the user-auth\n"
+         "certificate's serial and expiry, and the tries left of each PIN. Never sends a PIN (no\n"
+         "VERIFY), so it cannot use a try. Exit 1 when the card is not a My Number card."},
 	{"barcode", barcode_cmd, "barcode --postal NNN-NNNN --address TEXT [--building TEXT]",
          "Prints the Japan Post customer barcode (カスタマバーコード) of an address.\n"
          "JSON: code (the 20 symbol characters, CC1..CC8 spelled out), check, bars (67 of F/A/D/T).\n"
          "TEXT is the address after the 町域 (番地・号; 方書 in --building or after a space).\n"
          "Exit 1 with the reason when the piece gets no barcode (代表郵便番号 from --config, or\n"
          "住所表示番号なし); exit 2 for a postal code that is not NNN-NNNN."},
-	{"card", card_cmd, "card status [--reader NAME] [--json]",
-         "Shows the card readers and the card: whether it is a My Number card, the user-auth\n"
-         "certificate's serial and expiry, and the tries left of each PIN. Never sends a PIN (no\n"
-         "VERIFY), so it cannot use a try. Exit 1 when the card is not a My Number card."},
-	{"counter", counter_cmd,
-         "counter [--reader NAME] [--terminal ID] [--staff ID]\n"
-         "       kigen counter redeem --id ID [--pins-fd N] [--json] [--reader NAME] [--terminal ID] [--staff ID]",
-         "The counter desk: checks a returned 照会書兼回答書 against the holder's card without ever\n"
-         "locking it, and records the outcome. Without 'redeem': the interactive desk (Japanese).\n"
-         "'redeem' does one form: PINs are read from file descriptor N, one per line (署名用,\n"
-         "利用者証明用, 住民基本台帳用) or the word 'face'; never from argv or the environment.\n"
-         "Exit 0 when redeemed, 1 for any other outcome (the JSON says which)."},
 	{"rules", rules_cmd,
          "rules expiry --birth D --card-issued D [--cert-issued D] [--received D] [--stay-until D] "
          "[--previous-expiry D]\n       kigen rules window --expiry D\n       kigen rules era D",
-         "Applies the expiry rules. 'expiry' prints the card's and certificates' expiry dates as JSON\n"
+         "Applies the expiry rules: expiry dates, the renewal window, 和暦.\n"
+         "'expiry' prints the card's and certificates' expiry dates as JSON\n"
          "(sign_cert is null when no signature certificate is issued, under 15); 'window' prints the\n"
          "renewal window; 'era' prints a date in 和暦. Policies come from --config."},
 	{"check", check_cmd, "check mynumber N | check lgcode N",
