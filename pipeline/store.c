@@ -300,6 +300,7 @@ static enum kg_err migrate(struct store *s)
 		               KG_ARRAY_SIZE(migrations));
 	for (int v = version; v < (int)KG_ARRAY_SIZE(migrations); v++) {
 		char pragma[64];
+		/* A PRAGMA takes no bound parameters; the value is our own loop counter, never input. */
 		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
 		enum kg_err err;
 		if ((err = exec(s, "BEGIN IMMEDIATE")))
