@@ -472,6 +472,28 @@ static enum kg_err status_batch(struct ctx *c, int64_t id)
 		printf("not exported yet: no SHA256SUMS to verify\n");
 		return KG_OK;
 	}
+	/* The files, with the pages and residents the render stage recorded for each PDF. */
+	char **names = NULL;
+	size_t n_names = 0;
+	struct store_file *files = NULL;
+	size_t n_files = 0;
+	if ((err = manifest_list_files(dir, &names, &n_names)) ||
+	    (err = store_batch_files(c->store, id, &files, &n_files)))
+		goto out;
+	printf("%-34s %6s %15s %12s\n", "file", "pages", "residents", "bytes");
+	for (size_t i = 0; i < n_names; i++) {
+		char path[4096], pages[16] = "", seqs[32] = "";
+		struct stat st;
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		for (size_t k = 0; k < n_files; k++) {
+			if (strcmp(files[k].name, names[i]))
+				continue;
+			snprintf(pages, sizeof pages, "%d", files[k].pages);
+			snprintf(seqs, sizeof seqs, "%d-%d", files[k].seq_from, files[k].seq_to);
+		}
+		printf("%-34s %6s %15s %12lld\n", names[i], pages, seqs,
+		       stat(path, &st) == 0 ? (long long)st.st_size : -1LL);
+	}
 	struct sbuf report = SBUF_INIT;
 	bool ok = false;
 	if (!(err = manifest_verify(dir, &report, &ok)))
@@ -479,6 +501,11 @@ static enum kg_err status_batch(struct ctx *c, int64_t id)
 	sbuf_release(&report);
 	if (!err && !ok)
 		err = kg_fail(KG_ESTATE, "batch %lld: the files do not match SHA256SUMS", (long long)id);
+out:
+	for (size_t i = 0; i < n_names; i++)
+		free(names[i]);
+	free(names);
+	free(files);
 	return err;
 }
 

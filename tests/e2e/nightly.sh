@@ -56,6 +56,9 @@ check "manifest.xlsx 発送リスト matches the database row for row" diff -u d
 check "a name that looks like a formula is plain text in manifest.csv (leading apostrophe)" grep -q "\"'=1+2\"" ref/$B/manifest.csv
 check "manifest.csv starts with a UTF-8 BOM" sh -c "head -c3 ref/$B/manifest.csv | od -An -tx1 | grep -q 'ef bb bf'"
 check "kigen status --batch verifies every checksum" "$KIGEN" --db ref.db --out ref status --batch 1
+"$KIGEN" --db ref.db --out ref status --batch 1 >status.out
+expect_eq "kigen status --batch lists sheets-001.pdf with its pages" \
+	"$(pdfinfo ref/$B/sheets-001.pdf | awk '/^Pages:/ {print $2}')" "$(awk '$1 == "sheets-001.pdf" {print $2}' status.out)"
 
 # Every PDF is sound, and its pages are what the manifest says.
 check "qpdf --check passes on every PDF of the batch" sh -c "for f in ref/$B/*.pdf; do qpdf --check \$f >/dev/null || exit 1; done"
