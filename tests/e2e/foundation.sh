@@ -93,3 +93,24 @@ expect_eq "no resident is noticed twice for one expiry" 0 \
 "$KIGEN" -q select --date 2026-12-21 --dry-run > /dev/null
 expect_eq "--dry-run writes nothing" "$n2" "$(sqlite3 "$KIGEN_DB" 'select count(*) from notices')"
 check "status lists the batches" sh -c '"$KIGEN" status | grep -q "^    2  2026-12-21  selected"'
+
+# What expires (domain.md §3): the card when it expires first or on the same day as the
+# certificates, else the certificate(s); a revoked signature certificate is not noticed.
+export KIGEN_DB="$T/target.db"
+{
+	echo "resident_id,name,kana,birth_date,sex,postal_code,address_town,address_block,status,card_issued_on,auth_issued_on,auth_status,sign_issued_on,sign_status"
+	# Minor: card and certificates end on the same day (5th birthday): the card.
+	echo "T1,未成年　一郎,ミセイネン,2010-07-01,1,160-0022,東京都新宿区新宿,1-1-1,active,2022-06-01,2022-06-01,valid,,"
+	# Adult: certificates end at the 5th birthday, the card at the 10th: the certificates.
+	echo "T2,成人　二郎,セイジン,1980-01-20,1,160-0022,東京都新宿区新宿,1-1-2,active,2022-01-25,2022-01-25,valid,2022-01-25,valid"
+	# Adult whose signature certificate was revoked (moved within the city): the user-auth one only.
+	echo "T3,転居　三郎,テンキョ,1980-01-20,1,160-0022,東京都新宿区新宿,1-1-3,active,2022-01-25,2022-01-25,valid,2022-01-25,revoked"
+} >target.csv
+"$KIGEN" -q import target.csv && "$KIGEN" -q select --date 2026-06-20
+target_of() { sqlite3 "$KIGEN_DB" "select n.target || ':' || n.certs || ':' || date(n.expiry * 86400, 'unixepoch') from notices n join residents r on r.id = n.resident where r.registry_id = '$1'"; }
+expect_eq "card and certificates on the same day: the card is what expires" "0:0:2026-07-01" "$(target_of T1)"
+"$KIGEN" -q select --date 2026-11-21
+expect_eq "certificates before the card: both certificates expire (sign|auth)" "1:3:2027-01-20" "$(target_of T2)"
+expect_eq "a revoked signature certificate: only the user-auth certificate is noticed" "1:2:2027-01-20" "$(target_of T3)"
+expect_eq "a holder without a valid signature certificate gets no 署名用 box" "0" \
+	"$(sqlite3 "$KIGEN_DB" "select has_sign_cert from notices n join residents r on r.id = n.resident where r.registry_id = 'T3'")"
