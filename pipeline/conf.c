@@ -59,10 +59,7 @@ static struct conf_node *node_new(enum kind kind, int line)
 
 static void node_add(struct conf_node *parent, struct conf_node *kid)
 {
-	if (parent->n == parent->alloc) {
-		parent->alloc = parent->alloc ? parent->alloc * 2 : 8;
-		parent->kids = kg_realloc(parent->kids, parent->alloc * sizeof *parent->kids);
-	}
+	KG_GROW(parent->kids, parent->n + 1, parent->alloc);
 	parent->kids[parent->n++] = kid;
 }
 

@@ -4,6 +4,7 @@
 #include "kg.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,19 @@ void *kg_realloc(void *p, size_t n)
 	if (!q)
 		oom(n);
 	return q;
+}
+
+void *kg_grow(void *p, size_t need, size_t *alloc, size_t size)
+{
+	if (need <= *alloc)
+		return p;
+	size_t n = *alloc ? *alloc : 16;
+	while (n < need)
+		n *= 2;
+	if (n > SIZE_MAX / size)
+		oom(SIZE_MAX);
+	*alloc = n;
+	return kg_realloc(p, n * size);
 }
 
 char *kg_strdup(const char *s)

@@ -50,6 +50,11 @@ void *kg_malloc(size_t n);
 void *kg_calloc(size_t n, size_t size);
 void *kg_realloc(void *p, size_t n);
 char *kg_strdup(const char *s);
+
+/* Makes room for need elements of size bytes in p (capacity in *alloc, doubling; never
+ * shrinks) and returns the array, as git's ALLOC_GROW: KG_GROW(list, len + 1, alloc). */
+void *kg_grow(void *p, size_t need, size_t *alloc, size_t size);
+#define KG_GROW(p, need, alloc) ((p) = kg_grow((p), (need), &(alloc), sizeof *(p)))
 char *kg_strndup(const char *s, size_t n);
 
 #endif

@@ -880,8 +880,7 @@ struct names {
 
 static void names_add(struct names *l, char *s)
 {
-	if (l->n == l->alloc)
-		l->v = kg_realloc(l->v, (l->alloc = l->alloc ? l->alloc * 2 : 32) * sizeof *l->v);
+	KG_GROW(l->v, l->n + 1, l->alloc);
 	l->v[l->n++] = s;
 }
 

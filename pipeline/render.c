@@ -488,10 +488,7 @@ static enum kg_err reap(struct worker *w, int *running)
 static void add_file(struct render_file_info **files, size_t *n, size_t *alloc, enum render_doc doc, int no, int from,
                      int to, int pages)
 {
-	if (*n == *alloc) {
-		*alloc = *alloc ? *alloc * 2 : 16;
-		*files = kg_realloc(*files, *alloc * sizeof **files);
-	}
+	KG_GROW(*files, *n + 1, *alloc);
 	struct render_file_info *f = &(*files)[(*n)++];
 	memset(f, 0, sizeof *f);
 	snprintf(f->name, sizeof f->name, "%s-%03d.pdf", doc_names[doc], no);

@@ -46,8 +46,7 @@ struct run {
 
 static void add_item(struct run *r, const struct item *it)
 {
-	if (r->n == r->alloc)
-		r->items = kg_realloc(r->items, (r->alloc = r->alloc ? r->alloc * 2 : 256) * sizeof *r->items);
+	KG_GROW(r->items, r->n + 1, r->alloc);
 	r->items[r->n++] = *it;
 }
 

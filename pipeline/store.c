@@ -540,8 +540,7 @@ enum kg_err store_each_reinquiry_due(struct store *s, enum kg_err (*fn)(void *ct
 	size_t n = 0, alloc = 0;
 	int rc;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (n == alloc)
-			list = kg_realloc(list, (alloc = alloc ? alloc * 2 : 16) * sizeof *list);
+		KG_GROW(list, n + 1, alloc);
 		struct store_reinquiry *r = &list[n++];
 		*r = (struct store_reinquiry){sqlite3_column_int64(q, 0),
 		                              sqlite3_column_int64(q, 1),
@@ -682,8 +681,7 @@ enum kg_err store_batches(struct store *s, struct store_batch **out, size_t *n)
 	size_t len = 0, alloc = 0;
 	int rc;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (len == alloc)
-			list = kg_realloc(list, (alloc = alloc ? alloc * 2 : 16) * sizeof *list);
+		KG_GROW(list, len + 1, alloc);
 		read_batch(q, &list[len++]);
 	}
 	sqlite3_reset(q);
@@ -740,8 +738,7 @@ enum kg_err store_batch_sets(struct store *s, int64_t batch, int from, int to, s
 	size_t len = 0, alloc = 0;
 	int rc;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (len == alloc)
-			sets = kg_realloc(sets, (alloc = alloc ? alloc * 2 : 64) * sizeof *sets);
+		KG_GROW(sets, len + 1, alloc);
 		struct mailset *m = &sets[len++];
 		*m = (struct mailset){
 			.seq = sqlite3_column_int(q, 0),
@@ -912,15 +909,15 @@ enum kg_err store_batch_plan(struct store *s, int64_t batch, unsigned char **kin
 		return db_fail(s, "plan");
 	sqlite3_bind_int64(q, 1, batch);
 	unsigned char *list = NULL;
-	int len = 0, alloc = 0, rc;
+	int len = 0, rc;
+	size_t alloc = 0;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		if (sqlite3_column_int(q, 0) != len + 1) {
 			sqlite3_reset(q);
 			free(list);
 			return kg_fail(KG_EDB, "batch %lld: sequence numbers are not 1..n", (long long)batch);
 		}
-		if (len == alloc)
-			list = kg_realloc(list, (size_t)(alloc = alloc ? alloc * 2 : 256));
+		KG_GROW(list, (size_t)len + 1, alloc);
 		list[len++] = (unsigned char)(sqlite3_column_int(q, 1) << 1 | sqlite3_column_int(q, 2));
 	}
 	sqlite3_reset(q);
@@ -957,8 +954,7 @@ enum kg_err store_batch_files(struct store *s, int64_t batch, struct store_file 
 	size_t len = 0, alloc = 0;
 	int rc;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (len == alloc)
-			list = kg_realloc(list, (alloc = alloc ? alloc * 2 : 16) * sizeof *list);
+		KG_GROW(list, len + 1, alloc);
 		struct store_file *f = &list[len++];
 		snprintf(f->name, sizeof f->name, "%s", column_text(q, 0));
 		f->doc = sqlite3_column_int(q, 1);

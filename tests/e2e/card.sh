@@ -5,24 +5,14 @@
 # drives card_verify_pin. The card's own log and state file are the witnesses: what it received
 # (VERIFY or not) and its counters.
 source "$(dirname "$0")/../lib.sh"
-BUILD=${BUILD:-build}
-case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-export BUILD
-RIG=$ROOT/tests/rig/pcsc-rig.sh
+source "$ROOT/tests/rig/lib.sh" # the rig in $R, stopped however this script ends
 CARDTEST=$BUILD/cardtest
-R=$T/rig
-mkdir -p "$R"
-# The rig must go away even when a check fails or the script is interrupted.
-trap '"$RIG" stop "$R" >/dev/null 2>&1; rm -rf "$T"' EXIT
-trap 'exit 1' INT TERM HUP
 
 # PINs unlikely to appear anywhere by chance, so a leak would be found by grep.
 SIGN=K7Q2ZP AUTH=4071 JUKI=5928
-(umask 077 && printf 'sign=%s\nauth=%s\njuki=%s\n' "$SIGN" "$AUTH" "$JUKI" >"$T/pins")
+write_pins "$SIGN" "$AUTH" "$JUKI"
 pin() { printf '%s\n' "$1" >"$T/pin"; }
 
-state() { sed -n "s/^$1=//p" "$R/card.state"; }
-counters() { echo "$(state sign),$(state auth),$(state juki)"; }
 verifies() { grep -c '^VERIFY' "$R/card.log"; }
 json() { # json KEY.PATH < JSON: prints the value (lists as comma-separated)
 	python3 -c 'import json,sys

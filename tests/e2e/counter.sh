@@ -3,18 +3,15 @@
 # the selection stage, the real pcscd with the vpcd reader, and our virtual My Number card. The
 # card's log (every APDU, VERIFY data redacted) and state file (its counters) are the witnesses.
 source "$(dirname "$0")/../lib.sh"
-BUILD=${BUILD:-build}
-case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-export BUILD
-RIG=$ROOT/tests/rig/pcsc-rig.sh
-R=$T/rig
-mkdir -p "$R"
-trap '[ -f "$R/card2.pid" ] && kill "$(cat "$R/card2.pid")" 2>/dev/null; "$RIG" stop "$R" >/dev/null 2>&1; tmux kill-session -t kigen-desk-$$ 2>/dev/null; rm -rf "$T"' EXIT
-trap 'exit 1' INT TERM HUP
+source "$ROOT/tests/rig/lib.sh" # the rig in $R, stopped however this script ends
+rig_on_exit() { # the second card of the race test, and the desk's tmux session
+	[ -f "$R/card2.pid" ] && kill "$(cat "$R/card2.pid")" 2>/dev/null
+	tmux kill-session -t "kigen-desk-$$" 2>/dev/null
+}
 
 # The holder's PINs, unlikely to appear anywhere by chance, so any leak is found by grep.
 SIGN=QX7TZ2W9 AUTH=6284 JUKI=7391
-(umask 077 && printf 'sign=%s\nauth=%s\njuki=%s\n' "$SIGN" "$AUTH" "$JUKI" >"$T/pins")
+write_pins "$SIGN" "$AUTH" "$JUKI"
 SERIAL=0A1B2C3D4E5F EXPIRY=2027-01-20
 
 # Residents whose user-auth certificate is the virtual card's (serial and expiry), one per test,
@@ -31,8 +28,6 @@ SERIAL=0A1B2C3D4E5F EXPIRY=2027-01-20
 id() { sqlite3 "$KIGEN_DB" "select n.app_id from notices n join residents r on r.id = n.resident where r.registry_id = '$1' and n.kind = 0"; }
 expect_eq "every holder has a certificate notice to redeem" 11 "$(sqlite3 "$KIGEN_DB" 'select count(*) from notices where target = 1')"
 
-state() { sed -n "s/^$1=//p" "$R/card.state"; }
-counters() { echo "$(state sign),$(state auth),$(state juki)"; }
 verifies() { grep '^VERIFY' "$R/card.log" | awk '{print $2}' | xargs; }
 # What reached the card as commands: its log without pcscd's own power management (POWER, RESET).
 apdus() { grep -v -e '^POWER' -e '^RESET' "$R/card.log"; }

@@ -122,8 +122,7 @@ struct files {
 
 static void add_file(struct files *f, const char *prefix, int no, int pages, int from, int to)
 {
-	if (f->n == f->alloc)
-		f->v = kg_realloc(f->v, (f->alloc = f->alloc ? f->alloc * 2 : 16) * sizeof *f->v);
+	KG_GROW(f->v, f->n + 1, f->alloc);
 	struct manifest_file *m = &f->v[f->n++];
 	snprintf(m->name, sizeof m->name, "%s-%03d.pdf", prefix, no);
 	m->pages = pages;

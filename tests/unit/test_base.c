@@ -67,6 +67,24 @@ static void kg_fail_may_quote_its_own_last_message(void **state)
 	assert_int_equal(kg_exit_code(KG_EIO), 1);
 }
 
+static void kg_grow_makes_room_and_keeps_the_elements(void **state)
+{
+	(void)state;
+	int *v = NULL;
+	size_t alloc = 0;
+	for (size_t n = 0; n < 1000; n++) {
+		KG_GROW(v, n + 1, alloc);
+		assert_true(alloc >= n + 1);
+		v[n] = (int)n;
+	}
+	size_t before = alloc;
+	KG_GROW(v, 10, alloc); /* never shrinks */
+	assert_int_equal(alloc, before);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(v[i], i);
+	free(v);
+}
+
 static void conf_follows_paths_into_maps_and_sequences(void **state)
 {
 	(void)state;
@@ -110,6 +128,7 @@ int main(void)
 		cmocka_unit_test(sbuf_overflow_is_sticky_and_keeps_the_text),
 		cmocka_unit_test(sbuf_json_escapes_quotes_backslashes_and_controls),
 		cmocka_unit_test(kg_fail_may_quote_its_own_last_message),
+		cmocka_unit_test(kg_grow_makes_room_and_keeps_the_elements),
 		cmocka_unit_test(conf_follows_paths_into_maps_and_sequences),
 		cmocka_unit_test(conf_rejects_bad_values_naming_the_line),
 	};
