@@ -171,10 +171,12 @@ sleep 1
 for reader in "Virtual PCD 00 00" "Virtual PCD 00 01"; do
 	printf '%s\n' "$SIGN" "$AUTH" "$JUKI" >"$T/pl-${reader##* }"
 done
-"$KIGEN" counter redeem --id "$(id H9)" --pins-fd 3 --json --date 2026-12-01 --reader "Virtual PCD 00 00" \
+race_id=$(id H9) # looked up once: the sqlite3 tool has no busy timeout while a counter writes
+[ -n "$race_id" ] || echo "not ok - the race test found its application ID"
+"$KIGEN" counter redeem --id "$race_id" --pins-fd 3 --json --date 2026-12-01 --reader "Virtual PCD 00 00" \
 	3<"$T/pl-00" >"$T/race1.json" 2>>"$T/stderr.log" &
 r1=$!
-"$KIGEN" counter redeem --id "$(id H9)" --pins-fd 3 --json --date 2026-12-01 --reader "Virtual PCD 00 01" \
+"$KIGEN" counter redeem --id "$race_id" --pins-fd 3 --json --date 2026-12-01 --reader "Virtual PCD 00 01" \
 	3<"$T/pl-01" >"$T/race2.json" 2>>"$T/stderr.log" &
 r2=$!
 wait "$r1" "$r2"
