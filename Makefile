@@ -2,7 +2,7 @@
 # pipeline/x.c or tests/unit/test_x.c needs no change here.
 
 PKGS    := sqlite3 cairo cairo-pdf cairo-png pangocairo pangoft2 fontconfig libqrencode \
-           xlsxwriter yaml-0.1 libpcsclite libcrypto
+           xlsxwriter yaml-0.1 libpcsclite libcrypto libmicrohttpd
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
@@ -32,6 +32,9 @@ deps: $(DEPS_OK)
 $(BUILD)/%.o: pipeline/%.c | $(DEPS_OK)
 	@mkdir -p $(BUILD)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# The desk's page, script and style are compiled into webdesk.o (.incbin).
+$(BUILD)/webdesk.o: $(wildcard templates/web/*)
 
 $(BUILD)/libkigen.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^

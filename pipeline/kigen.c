@@ -15,6 +15,7 @@
 #include "card.h"
 #include "counter.h"
 #include "desk.h"
+#include "returns.h"
 #include "kg.h"
 #include "manifest.h"
 #include "nightly.h"
@@ -25,6 +26,8 @@
 #include "select.h"
 #include "settings.h"
 #include "store.h"
+#include "web.h"
+#include "webdesk.h"
 
 #include "banned.h"
 
@@ -534,6 +537,11 @@ static enum kg_err status_cmd(struct ctx *c, int argc, char **argv)
 			err = store_batch_exclusions(c->store, b[i].id, print_exclusion, NULL);
 	}
 	free(b);
+	long waiting = 0, remailed = 0;
+	if (!err && !(err = store_returned_count(c->store, &waiting, &remailed)) && waiting + remailed)
+		printf("returned mail: %ld (waiting for a new address %ld, re-mailed %ld; kigen notice list "
+		       "--returned)\n",
+		       waiting + remailed, waiting, remailed);
 	return err;
 }
 
@@ -682,8 +690,67 @@ out:
 
 /* --- counter -------------------------------------------------------------------------------- */
 
+static void web_ready(void *ctx, const char *url)
+{
+	(void)ctx;
+	fprintf(stderr, "kigen counter web: the desk is at %s (Ctrl-C ends it)\n", url);
+}
+
+/*
+ * kigen counter web: the desk in the browser (webdesk.h). The address is checked before
+ * anything else, so a non-loopback --listen exits 2 at once. KIGEN_WEB_ALLOW_ROOT=1 lets it
+ * run as root: for the tests only (CI runs as root); a counter PC runs it as its user.
+ */
+static enum kg_err counter_web_cmd(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"listen", required_argument, NULL, 'l'},   {"reader", required_argument, NULL, 'r'},
+		{"terminal", required_argument, NULL, 't'}, {"date", required_argument, NULL, 'd'},
+		{"idle", required_argument, NULL, 'i'},     {0},
+	};
+	char host[64] = "";
+	gethostname(host, sizeof host - 1);
+	struct webdesk desk = {NULL, NULL, host, NULL, RULES_NO_DATE};
+	struct web_config cfg = {WEB_DEFAULT_LISTEN, 0, webdesk_handle, &desk, web_ready, false};
+	const char *allow = getenv("KIGEN_WEB_ALLOW_ROOT");
+	cfg.allow_root = allow && !strcmp(allow, "1");
+	enum kg_err err;
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'l': cfg.listen = optarg; break;
+		case 'r': desk.reader = optarg; break;
+		case 't': desk.terminal = optarg; break;
+		case 'd':
+			if ((err = date_arg("--date", optarg, &desk.date)))
+				return err;
+			break;
+		case 'i': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 86400)
+				return usage_error("counter web", "--idle takes seconds (1..86400)");
+			cfg.idle_seconds = (int)v;
+			break;
+		}
+		default: return usage_error("counter web", "unknown option");
+		}
+	}
+	if (optind != argc)
+		return usage_error("counter web", "unexpected argument");
+	if ((err = web_check_listen(cfg.listen)) || (err = load_settings(c)) || (err = open_store(c)))
+		return err;
+	desk.st = c->store;
+	desk.set = &c->settings;
+	return web_run(&cfg);
+}
+
 static enum kg_err counter_cmd(struct ctx *c, int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "web"))
+		return counter_web_cmd(c, argc - 1, argv + 1);
+
 	static const struct option opts[] = {
 		{"id", required_argument, NULL, 'i'},       {"pins-fd", required_argument, NULL, 'p'},
 		{"json", no_argument, NULL, 'j'},           {"reader", required_argument, NULL, 'r'},
@@ -753,6 +820,41 @@ static enum kg_err counter_cmd(struct ctx *c, int argc, char **argv)
 	return res.outcome == COUNTER_REDEEMED ? KG_OK : kg_fail(KG_ESTATE, "%s", "");
 }
 
+/* --- notice list --returned ------------------------------------------------------------------ */
+
+static enum kg_err print_returned(void *ctx, const struct store_returned *r)
+{
+	long *n = ctx;
+	if (!(*n)++)
+		printf("application ID           returned on  reason               resident  follow-up\n");
+	printf("%-24s %.10s   %-20s %-9s %s\n", r->app_id, r->at, r->reason, r->registry_id,
+	       *r->remailed_app_id ? "re-mailed"
+	       : r->same_address   ? "waiting for a new address"
+	                           : "re-mail due");
+	if (*r->remailed_app_id)
+		printf("%24s re-mailed as %s\n", "", r->remailed_app_id);
+	return KG_OK;
+}
+
+/* The returned-mail branch of notice list: the follow-up list of the back office. */
+static enum kg_err notice_list_returned(struct ctx *c)
+{
+	long n = 0;
+	enum kg_err err;
+	if ((err = open_store(c)) || (err = store_returned_each(c->store, print_returned, &n)))
+		return err;
+	if (!n)
+		printf("no returned mail\n");
+	return KG_OK;
+}
+
+static enum kg_err notice_cmd(struct ctx *c, int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "list") && !strcmp(argv[2], "--returned"))
+		return notice_list_returned(c);
+	return usage_error("notice", "expected: notice list --returned");
+}
+
 /* --- the table ------------------------------------------------------------------------- */
 
 static const struct command commands[] = {
@@ -782,13 +884,21 @@ static const struct command commands[] = {
          "file against SHA256SUMS (exit 1 on a mismatch)."},
 	{"counter", counter_cmd,
          "counter [--reader NAME] [--terminal ID] [--staff ID]\n"
-         "       kigen counter redeem --id ID [--pins-fd N] [--json] [--reader NAME] [--terminal ID] [--staff ID]",
+         "       kigen counter redeem --id ID [--pins-fd N] [--json] [--reader NAME] [--terminal ID] [--staff ID]\n"
+         "       kigen counter web [--listen ADDR:PORT] [--reader NAME] [--terminal ID] [--idle SECONDS]",
          "The counter desk: checks a returned 照会書兼回答書 against the holder's card.\n"
          "It never locks the card, and records the outcome. Without 'redeem': the interactive desk\n"
          "(Japanese).\n"
          "'redeem' does one form: PINs are read from file descriptor N, one per line (署名用,\n"
          "利用者証明用, 住民基本台帳用) or the word 'face'; never from argv or the environment.\n"
-         "Exit 0 when redeemed, 1 for any other outcome (the JSON says which)."},
+         "Exit 0 when redeemed, 1 for any other outcome (the JSON says which).\n"
+         "'web' serves the desk to the counter PC's browser (default 127.0.0.1:8470; loopback only,\n"
+         "any other address exits 2): staff sign-in, the counter screen and returned mail (返戻).\n"
+         "Sessions end after --idle seconds without a request (default 900). It refuses to run as\n"
+         "root; KIGEN_WEB_ALLOW_ROOT=1 is for the tests only."},
+	{"notice", notice_cmd, "notice list --returned",
+         "Lists returned mail (返戻) for follow-up: reason, date, and whether it waits for a new\n"
+         "address in the registry, is due to be re-mailed by the next selection, or was re-mailed."},
 	{"card", card_cmd, "card status [--reader NAME] [--json]",
          "Shows the card in the reader, without ever sending a PIN.\n"
          "The card readers and the card: whether it is a My Number card, the user-auth\n"

@@ -424,14 +424,15 @@ static enum kg_err write_report(const struct nightly_env *env, int64_t batch, st
 {
 	double t0 = now_seconds();
 	struct manifest_batch mb = {0};
-	long forecast[FORECAST_WEEKS];
+	long forecast[FORECAST_WEEKS], returned_waiting = 0, returned_remailed = 0;
 	char day_dir[512];
 	snprintf(day_dir, sizeof day_dir, "%s", rep->dir);
 	*strrchr(day_dir, '/') = '\0';
 	enum kg_err err;
 	if ((err = count_kinds(env->store, batch, rep)) ||
 	    (err = store_batch_exclusions(env->store, batch, collect_exclusion, &mb)) ||
-	    (err = select_forecast(env->store, env->settings, rep->run_date + 1, FORECAST_WEEKS, forecast)))
+	    (err = select_forecast(env->store, env->settings, rep->run_date + 1, FORECAST_WEEKS, forecast)) ||
+	    (err = store_returned_count(env->store, &returned_waiting, &returned_remailed)))
 		goto out;
 	static const char *const names[] = {"select", "render", "export", "report"};
 	struct report_stage stages[4];
@@ -447,6 +448,8 @@ static enum kg_err write_report(const struct nightly_env *env, int64_t batch, st
 		.card = rep->card,
 		.cert = rep->cert,
 		.reinquiries = rep->reinquiries,
+		.returned_waiting = returned_waiting,
+		.returned_remailed = returned_remailed,
 		.excluded_reasons = mb.excluded_reasons,
 		.excluded_counts = mb.excluded_counts,
 		.n_excluded = mb.n_excluded,

@@ -96,6 +96,8 @@ enum kg_err report_summary(const char *dir, const struct report_input *in, struc
 	sbuf_addf(out, "除外 %ld 件\n", excluded);
 	for (size_t i = 0; i < in->n_excluded; i++)
 		sbuf_addf(out, "  %s %ld\n", manifest_reason_label(in->excluded_reasons[i]), in->excluded_counts[i]);
+	sbuf_addf(out, "返戻 %ld 件（新しい住所待ち %ld / 再送済み %ld）\n",
+	          in->returned_waiting + in->returned_remailed, in->returned_waiting, in->returned_remailed);
 	sbuf_addf(out, "ファイル %zu 件\n", n);
 	for (size_t i = 0; i < n; i++) {
 		grouped(files[i].bytes, num);
@@ -278,6 +280,11 @@ static void html_report(const struct report_input *in, const struct entry *files
 		grouped(in->excluded_counts[i], num);
 		html_row(b, manifest_reason_label(in->excluded_reasons[i]), num);
 	}
+	sbuf_adds(b, "</table>\n<h2>返戻（これまでの累計）</h2>\n<table>\n");
+	grouped(in->returned_waiting, num);
+	html_row(b, "新しい住所待ち（同じ住所へは送りません）", num);
+	grouped(in->returned_remailed, num);
+	html_row(b, "新しい住所へ再送済み", num);
 	sbuf_adds(b, "</table>\n<h2>ファイル</h2>\n<table>\n<tr><th>ファイル名</th><th>バイト数</th></tr>\n");
 	for (size_t i = 0; i < n; i++) {
 		grouped(files[i].bytes, num);

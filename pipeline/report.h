@@ -33,6 +33,7 @@ struct report_input {
 	const char *const *excluded_reasons; /* select_reason_name() keys */
 	const long *excluded_counts;
 	size_t n_excluded;
+	long returned_waiting, returned_remailed; /* returned mail (返戻): waiting for a new address, re-mailed */
 	const struct report_stage *stages;
 	size_t n_stages;
 	const long *forecast; /* forecast_weeks counts, week w from forecast_from + 7w; NULL: no chart */

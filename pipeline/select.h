@@ -6,6 +6,10 @@
  * Selection never goes back in time: a run date before the last selection's creates nothing
  * (res->stale_before says which date), since the expiries between the two have passed.
  *
+ * Returned mail (返戻): nothing is mailed automatically to an address mail came back from
+ * (SELECT_RETURNED); once the registry shows the holder at another address, the returned
+ * notice is mailed again there, once (a copy with a new application ID; the old form is void).
+ *
  * Idempotent: a notice exists at most once per (resident, target, expiry), so running again
  * for the same or an earlier date creates nothing twice, and a later date catches up every
  * notice whose night was missed. Nothing due means no batch.
@@ -29,6 +33,7 @@ enum select_reason {
 	SELECT_PERIOD_OF_STAY, /* a foreign resident whose expiry is the end of the period of stay */
 	SELECT_KYOSHO,         /* a 居所 is registered: mail to the address could expose them */
 	SELECT_UNPRINTABLE,    /* the name has a character no font draws and no 代替文字: held for review */
+	SELECT_RETURNED,       /* mail came back from the address the registry still shows (返戻) */
 	SELECT_N_REASONS
 };
 const char *select_reason_name(enum select_reason r);
@@ -45,6 +50,7 @@ struct select_result {
 	int64_t batch; /* 0 when nothing was due */
 	long notices;  /* new notices, re-inquiries included */
 	long card, cert, reinquiries;
+	long remailed; /* returned notices mailed again, to the new address the registry shows */
 	long excluded[SELECT_N_REASONS];
 	int stale_before; /* set when the run date is before the last selection's; else RULES_NO_DATE */
 };

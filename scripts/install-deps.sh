@@ -10,7 +10,8 @@ libyaml-dev libcsv-dev libunistring-dev libssl-dev openssl
 libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools
 fonts-ipaexfont fonts-ipamj-mincho fontconfig
 libcmocka-dev poppler-utils zbar-tools qpdf python3 python3-openpyxl
-iproute2 util-linux tmux time"
+iproute2 util-linux tmux time
+libmicrohttpd-dev chromium chromium-driver python3-selenium curl"
 
 missing=""
 for p in $PKGS; do
