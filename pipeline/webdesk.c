@@ -457,6 +457,8 @@ void webdesk_handle(void *ctx, const struct web_request *req, struct web_reply *
 		} else if (!strcmp(req->path, "/desk.css")) {
 			rep->type = "text/css; charset=utf-8";
 			sbuf_adds(&rep->body, kigen_web_desk_css);
+		} else if (!strcmp(req->path, "/favicon.ico")) {
+			rep->status = 204; /* none: the browser asks anyway */
 		} else {
 			rep->status = 404;
 			rep->type = "text/plain; charset=utf-8";
