@@ -18,7 +18,7 @@ TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(TEST_SRCS))
 TOOLS     := $(BUILD)/vcard $(BUILD)/cardtest $(BUILD)/render_bench $(BUILD)/mdriver
 
-.PHONY: all deps demo test unit e2e bench asan valgrind analyze format format-check clean
+.PHONY: all deps demo test unit e2e bench asan valgrind analyze format format-check clean screenshots
 KIGEN   ?= kigen
 all: $(KIGEN)
 
@@ -65,6 +65,11 @@ demo: $(KIGEN)
 # The README's test command: unit tests, then end-to-end scripts; ends with "N passed, N failed".
 test: $(KIGEN) $(TESTS) $(TOOLS)
 	@BUILD=$(BUILD) KIGEN=$(abspath $(KIGEN)) tests/run.sh
+
+# The README's pictures of the desk in the browser, taken by its browser test (tests/e2e/web.sh).
+screenshots: $(KIGEN) $(TOOLS)
+	@mkdir -p docs/web
+	@BUILD=$(BUILD) KIGEN=$(abspath $(KIGEN)) KIGEN_SHOTS=$(abspath docs/web) tests/run.sh e2e web
 
 unit: $(TESTS)
 	@BUILD=$(BUILD) tests/run.sh unit
