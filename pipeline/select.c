@@ -250,7 +250,7 @@ enum kg_err select_run(struct store *st, const struct settings *set, int run_dat
 	int upto = run_date + set->policy.lead_days + 93;
 	if ((err = store_each_candidate(st, run_date, upto, consider, &r)) ||
 	    (err = store_each_reinquiry_due(st, consider_reinquiry, &r)) ||
-	    (err = store_each_remail_due(st, consider_remail, &r)))
+	    (err = store_each_remail_due(st, run_date, consider_remail, &r)))
 		goto out;
 	res->notices = (long)r.n;
 	if (dry_run)

@@ -8,7 +8,8 @@
  *
  * Returned mail (返戻): nothing is mailed automatically to an address mail came back from
  * (SELECT_RETURNED); once the registry shows the holder at another address, the returned
- * notice is mailed again there, once (a copy with a new application ID; the old form is void).
+ * notice is mailed again there, once, unless its expiry has passed (a copy with a new
+ * application ID; the old form is void).
  *
  * Idempotent: a notice exists at most once per (resident, target, expiry), so running again
  * for the same or an earlier date creates nothing twice, and a later date catches up every

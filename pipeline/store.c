@@ -1133,15 +1133,17 @@ enum kg_err store_returned_at_address(struct store *s, int64_t resident, bool *y
 	return KG_OK;
 }
 
-enum kg_err store_each_remail_due(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_remail *r),
-                                  void *ctx)
+enum kg_err store_each_remail_due(struct store *s, int run_date,
+                                  enum kg_err (*fn)(void *ctx, const struct store_remail *r), void *ctx)
 {
 	sqlite3_stmt *q = prep(s, "SELECT n.id, n.resident, n.kind, n.target, n.certs, n.expiry, n.valid_until,"
 	                          " r.postal_code FROM returned_mail m JOIN notices n ON n.id = m.notice"
 	                          " JOIN residents r ON r.id = n.resident"
-	                          " WHERE m.remailed IS NULL AND r.status = 0 AND NOT " SAME_ADDRESS " ORDER BY n.id");
+	                          " WHERE m.remailed IS NULL AND r.status = 0 AND n.expiry >= ?1 AND NOT " SAME_ADDRESS
+	                          " ORDER BY n.id");
 	if (!q)
 		return db_fail(s, "returned mail");
+	sqlite3_bind_int(q, 1, run_date);
 	/* Collected first: fn adds notices, which must not happen under an open cursor on notices. */
 	struct store_remail *list = NULL;
 	size_t n = 0, alloc = 0;

@@ -240,15 +240,15 @@ enum kg_err store_returned_count(struct store *s, long *waiting, long *remailed)
  * Then nothing is mailed there automatically. */
 enum kg_err store_returned_at_address(struct store *s, int64_t resident, bool *yes) KG_WUR;
 
-/* A returned notice whose holder is active and now registered at another address: mailed
- * again, once, by the next selection. */
+/* A returned notice whose holder is active and now registered at another address, and whose
+ * expiry is not past on run_date: mailed again, once, by the next selection. */
 struct store_remail {
 	int64_t notice, resident;
 	int kind, target, certs, expiry, valid_until;
 	char postal_code[16];
 };
-enum kg_err store_each_remail_due(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_remail *r),
-                                  void *ctx) KG_WUR;
+enum kg_err store_each_remail_due(struct store *s, int run_date,
+                                  enum kg_err (*fn)(void *ctx, const struct store_remail *r), void *ctx) KG_WUR;
 /* Links the returned notice to its re-mail (by the new application ID) and voids the old form. */
 enum kg_err store_returned_remailed(struct store *s, int64_t notice, const char *new_app_id) KG_WUR;
 
