@@ -427,6 +427,11 @@ static void whoami(struct webdesk *d, const struct web_request *req, struct web_
 {
 	json_str(&rep->body, "staff", web_session_staff(req->session));
 	json_str(&rep->body, "terminal", d->terminal);
+	char maint[512] = "";
+	if (rules_is_maintenance_day(&d->set->policy, today_of(d)))
+		snprintf(maint, sizeof maint, "%s　%s", counter_verdict(COUNTER_MAINTENANCE),
+		         counter_next_step(COUNTER_MAINTENANCE));
+	json_str(&rep->body, "maintenance", maint);
 }
 
 static const struct {

@@ -345,6 +345,8 @@
 	// --- start ----------------------------------------------------------------------------
 	(async () => {
 		const r = await post('/api/whoami');
+		$('maint').textContent = r.maintenance || '';
+		$('maint').hidden = !r.maintenance;
 		if (r.staff) {
 			$('staff-name').textContent = r.staff;
 			openCounter();

@@ -82,6 +82,9 @@ expect_eq "a POST without a session cookie is refused (401)" 401 \
 		-H 'Content-Type: application/x-www-form-urlencoded' --data-binary "code=$ENV1&reason=refused" "$URL/api/return/mark")"
 expect_eq "an oversized body is refused (413)" 413 \
 	"$(post /api/return/mark "code=$ENV1&reason=refused&pad=$(head -c 5000 /dev/zero | tr '\0' x)" -H "X-CSRF-Token: $TOKEN")"
+expect_eq "an oversized body sent in chunks (no Content-Length) is refused (413)" 413 \
+	"$(post /api/return/mark "code=$ENV1&reason=refused&pad=$(head -c 5000 /dev/zero | tr '\0' x)" -H "X-CSRF-Token: $TOKEN" \
+		-H 'Transfer-Encoding: chunked')"
 expect_eq "a body of another type is refused (415)" 415 \
 	"$(curl -s -o /dev/null -w '%{http_code}' -b "$CJ" -H "Origin: $URL" -H "X-CSRF-Token: $TOKEN" \
 		-H 'Content-Type: application/json' --data-binary "{\"code\": \"$ENV1\"}" "$URL/api/return/mark")"
@@ -98,14 +101,18 @@ expect_eq "with the token the same request is accepted" "200 1" \
 check "the audit keeps the sign-in with the terminal" \
 	test "$(sqlite3 "$KIGEN_DB" "select terminal || ' ' || staff from redemptions where outcome = 'signin'")" = "WEB1 CURL1"
 
-# A short idle timeout on a second desk: the session ends, its token no longer works.
+# A second desk on the maintenance Sunday with a short idle timeout: it says so; the session
+# ends after the timeout and its token no longer works.
 PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-KIGEN_WEB_ALLOW_ROOT=1 "$KIGEN" counter web --listen "127.0.0.1:$PORT2" --idle 1 --terminal IDLE </dev/null \
+KIGEN_WEB_ALLOW_ROOT=1 "$KIGEN" counter web --listen "127.0.0.1:$PORT2" --idle 1 --terminal IDLE --date 2026-11-22 </dev/null \
 	>/dev/null 2>"$T/idle.err" &
 idle_pid=$!
 for _ in $(seq 200); do grep -q "the desk is at" "$T/idle.err" && break; sleep 0.05; done
 curl -s -c "$T/cj2" "http://127.0.0.1:$PORT2/" >"$T/page2.html"
 TOKEN2=$(sed -n 's/.*name="csrf-token" content="\([0-9a-f]*\)".*/\1/p' "$T/page2.html")
+curl -s -b "$T/cj2" -H "Origin: http://127.0.0.1:$PORT2" -H "X-CSRF-Token: $TOKEN2" \
+	-H 'Content-Type: application/x-www-form-urlencoded' -X POST "http://127.0.0.1:$PORT2/api/whoami" >"$T/whoami.json"
+check "on the maintenance Sunday the desk says so as it opens" grep -q '"maintenance": "本日はシステムのメンテナンス日です' "$T/whoami.json"
 sleep 2.5 # past the 1-second idle limit: waiting longer can only make the session older
 expect_eq "an idle session ends (401 after --idle seconds)" 401 \
 	"$(curl -s -o /dev/null -w '%{http_code}' -b "$T/cj2" -H "Origin: http://127.0.0.1:$PORT2" -H "X-CSRF-Token: $TOKEN2" \
@@ -121,10 +128,10 @@ DESK_URL=$URL/ IDS=$IDS ENVELOPE=$(envelope H6) SIGN=$SIGN AUTH=$AUTH JUKI=$JUKI
 [ -s "$T/browser.err" ] && grep -q Traceback "$T/browser.err" && { echo "not ok - the browser script ran"; sed 's/^/# /' "$T/browser.err" | tail -20; }
 
 state() { sqlite3 "$KIGEN_DB" "select state from notices where app_id = '$(id "$1")'"; }
-expect_eq "the database: H1 redeemed, H3 and E1 on the 文書照会 route, H4 untouched" "2 3 3 0" \
-	"$(state H1) $(state H3) $(state E1) $(state H4)"
+expect_eq "the database: H1 and H5 (face box) redeemed, H3 and E1 on the 文書照会 route, H4 untouched" "2 2 3 3 0" \
+	"$(state H1) $(state H5) $(state H3) $(state E1) $(state H4)"
 expect_eq "the audit has each browser outcome with terminal and staff" \
-	"WEB1 S-WEB1 card_mismatch|WEB1 S-WEB1 form_expired|WEB1 S-WEB1 pin_mismatch|WEB1 S-WEB1 redeemed" \
+	"WEB1 S-WEB1 card_mismatch|WEB1 S-WEB1 form_expired|WEB1 S-WEB1 pin_mismatch|WEB1 S-WEB1 redeemed|WEB1 S-WEB1 redeemed" \
 	"$(sqlite3 "$KIGEN_DB" "select terminal || ' ' || staff || ' ' || outcome from redemptions where staff = 'S-WEB1' and outcome not in ('signin', 'signout') order by outcome" | paste -sd'|')"
 
 # --- returned mail after the desk ----------------------------------------------------------------
@@ -152,8 +159,12 @@ expect_eq "it is re-mailed once only" 1 \
 "$KIGEN" status >"$T/status2.txt"
 check "kigen status counts the re-mail" grep -q "^returned mail: 2 (waiting for a new address 1, re-mailed 1" "$T/status2.txt"
 
+"$KIGEN" --out "$T/out" nightly --date 2026-12-05 >"$T/nightly.txt" 2>&1
+check "the nightly run report counts the returned mail" grep -q "^返戻 2 件（新しい住所待ち 1 / 再送済み 1）" "$T/nightly.txt"
+check "so does report.html" grep -q "新しい住所へ再送済み" "$T"/out/*/report.html
+
 # --- no PIN anywhere -----------------------------------------------------------------------------
-leaks=$(grep -l -a -r -F -e "$SIGN" -e "$AUTH" -e "$JUKI" "$KIGEN_DB"* "$T/desk.out" "$T/desk.err" "$T/profile" \
+leaks=$(grep -l -a -r -F -e "$SIGN" -e "$AUTH" -e "$JUKI" "$KIGEN_DB"* "$T/desk.out" "$T/desk.err" "$T/profile" "$T/out" \
 	"$T/browser.err" "$R/card.log" "$R/pcscd.log" 2>/dev/null | xargs)
 expect_eq "no PIN in the server's output, the database, the browser's profile or the card's log" "" "$leaks"
 expect_eq "no PIN in the audit table" 0 \

@@ -190,8 +190,19 @@ try:
     until("a PIN near its lock shows before any PIN is typed",
           lambda: card_state() == "holder" and "来庁" in text_of("card-state"))
 
+    # The face-authentication box (いずれの暗証番号も設定しない), by keyboard: back from the first
+    # PIN box to the box, tick it, and the card alone decides (no PIN goes to it).
+    open(os.path.join(R, "card.log"), "w").close()
+    type_keys(Keys.SHIFT, Keys.TAB)
+    check("Shift+Tab from the first PIN box reaches the face box", drv.switch_to.active_element.get_attribute("id") == "face")
+    type_keys(Keys.SPACE)
+    type_keys(Keys.ENTER)
+    until("with the face box ticked, Enter goes to the button", lambda: drv.switch_to.active_element.get_attribute("id") == "redeem")
+    type_keys(Keys.ENTER)
+    until("the face box with the holder's card is 受付完了", lambda: "受付完了" in text_of("r-head"))
+    check("the face box: no VERIFY reached the card", verifies() == [], verifies())
+
     # Returned mail: the back office scans the envelope and picks the reason.
-    type_keys(Keys.ESCAPE)
     el("go-returns").click()
     until("the returned-mail screen opens with the scan field focused",
           lambda: drv.switch_to.active_element.get_attribute("id") == "rscan")
