@@ -946,6 +946,7 @@ static void usage(FILE *f)
 	      "  --out DIR      where batches are written (default out/)\n"
 	      "  -q, -v         quieter, more verbose\n"
 	      "\nexit codes: 0 ok, 1 the work failed, 2 bad usage or input, 3 another run holds the lock\n"
+	      "(notices held back are not a failure: exit 0 and a line starting 警告:, see 'kigen notice')\n"
 	      "'kigen COMMAND --help' explains one command.\n",
 	      f);
 }

@@ -232,9 +232,13 @@ static int by_mailing_order(const void *a, const void *b)
 	int c = strcmp(x->postal, y->postal);
 	if (c)
 		return c;
-	return x->resident < y->resident   ? -1
-	       : x->resident > y->resident ? 1
-	                                   : (x->kind > y->kind) - (x->kind < y->kind);
+	if (x->resident != y->resident)
+		return x->resident < y->resident ? -1 : 1;
+	if (x->kind != y->kind)
+		return (x->kind > y->kind) - (x->kind < y->kind);
+	/* A released notice beside a new one of the same resident: by expiry, so the order never
+	 * depends on the order the database gave them. */
+	return (x->expiry > y->expiry) - (x->expiry < y->expiry);
 }
 
 /* Writes the items: printable ones into a new batch with seq 1..n in mailing order (no batch
