@@ -122,6 +122,22 @@ check "the notice events are append-only (no delete)" sh -c "! sqlite3 ref.db 'd
 check "the notice events are append-only (no update)" sh -c "! sqlite3 ref.db \"update notice_events set by = 'x'\" 2>/dev/null"
 check "no warning once nothing is held" sh -c "! '$KIGEN' --db ref.db status | grep -q '^警告'"
 
+# --- every kind of unprintable record is held at selection, with its reason -------------------
+G=$(q pick.db "select r.registry_id from notices n join residents r on r.id = n.resident where n.target = 0 order by n.seq limit 1")
+W=$(q pick.db "select r.registry_id from notices n join residents r on r.id = n.resident where n.target = 0 order by n.seq limit 1 offset 1")
+# A character no pinned font has (CJK extension G) and no 代替文字; a 町域 of a full-width space.
+awk -F, -v OFS=, -v g="$G" -v w="$W" -v ch="$(printf '\U00031350')" \
+	'$1 == g { $2 = ch "田　太郎" } $1 == w { $7 = "　" } { print }' bad.csv >kinds.csv
+fresh kinds kinds.csv
+run --db kinds.db select --date $D1 >kinds.out
+expect_eq "a long name, an unknown character and a blank address: three held, the rest get 1..n" \
+	"3 $((ALL - 3)) 1 $((ALL - 3))" \
+	"$(q kinds.db 'select sum(state = 6), sum(state = 0), min(seq), max(seq) from notices')"
+run --db kinds.db notice list --held >kinds.list
+check "the unknown character is named in the reason" sh -c "grep '$G' kinds.list | grep -q 'U+31350'"
+check "the blank address is the reason" sh -c "grep '$W' kinds.list | grep -q '住所がありません'"
+check "select reports the holds among its exclusions" grep -q 'excluded held  *3' kinds.out
+
 # --- staff: hold, void, and what they refuse --------------------------------------------------
 fresh staff reg.csv
 run --db staff.db -q select --date $D1
