@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -885,6 +887,10 @@ static enum kg_err take_global_options(struct ctx *c, int *argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* No core dumps, before anything is read: an import holds My Numbers, the counter PINs.
+	 * Not dumpable also keeps other processes of the same user from reading our memory. */
+	setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
+	prctl(PR_SET_DUMPABLE, 0);
 	struct ctx c = {0};
 	/* Dates are civil dates in Japan whatever the machine's zone; files are owner-only. */
 	setenv("TZ", getenv("KIGEN_TZ") ? getenv("KIGEN_TZ") : "Asia/Tokyo", 1);
