@@ -672,6 +672,7 @@ enum kg_err registry_import_stream(struct store *st, const struct settings *set,
 	char *conv = kg_malloc(3 * REGISTRY_MAX_LINE);
 	enum kg_err err = KG_OK;
 	bool in_tx = false;
+	size_t line_used = 0, conv_used = 0; /* the most of each buffer ever written, to wipe */
 
 	parser_init(&p);
 	if (enc == REGISTRY_CP932 && (cd = iconv_open("UTF-8", "CP932")) == (iconv_t)-1) {
@@ -686,6 +687,7 @@ enum kg_err registry_import_stream(struct store *st, const struct settings *set,
 	const char *text;
 	while ((n = read_line(f, line)) > 0) {
 		im.line++;
+		line_used = n > line_used ? (n < REGISTRY_MAX_LINE ? n : REGISTRY_MAX_LINE) : line_used;
 		if (!im.record_line)
 			im.record_line = im.line;
 		if (n > REGISTRY_MAX_LINE) {
@@ -695,7 +697,9 @@ enum kg_err registry_import_stream(struct store *st, const struct settings *set,
 		text = line;
 		len = n;
 		if (enc == REGISTRY_CP932) {
-			if (!cp932_to_utf8(cd, line, n, conv, &len)) {
+			bool ok = cp932_to_utf8(cd, line, n, conv, &len);
+			conv_used = len > conv_used ? len : conv_used;
+			if (!ok) {
 				drop_record(&im, &p, "not valid CP932 text");
 				goto next;
 			}
@@ -751,8 +755,8 @@ out:
 		iconv_close(cd);
 	tdestroy(im.ids, seen_free);
 	sbuf_release(&im.row_errors);
-	explicit_bzero(line, REGISTRY_MAX_LINE);
-	explicit_bzero(conv, 3 * REGISTRY_MAX_LINE);
+	explicit_bzero(line, line_used);
+	explicit_bzero(conv, conv_used);
 	free(line);
 	free(conv);
 	return err;

@@ -396,8 +396,8 @@ static bool exists(const char *dir, const char *name)
 {
 	struct sbuf p = SBUF_INIT;
 	sbuf_addf(&p, "%s/%s", dir, name);
-	struct stat st; /* a symbolic link under a final name is not a written file: it is replaced */
-	bool yes = lstat(p.buf, &st) == 0 && S_ISREG(st.st_mode);
+	struct stat st; /* a symbolic link under a final name is not a written file (or proofs/ folder) */
+	bool yes = lstat(p.buf, &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode));
 	sbuf_release(&p);
 	return yes;
 }
