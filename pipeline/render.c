@@ -10,10 +10,12 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pango/pangocairo.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -438,7 +440,8 @@ static bool exists(const char *dir, const char *name)
 {
 	struct sbuf p = SBUF_INIT;
 	sbuf_addf(&p, "%s/%s", dir, name);
-	bool yes = access(p.buf, F_OK) == 0;
+	struct stat st; /* a symbolic link under a final name is not a written file (or proofs/ folder) */
+	bool yes = lstat(p.buf, &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode));
 	sbuf_release(&p);
 	return yes;
 }
@@ -643,6 +646,7 @@ enum kg_err render_batch(struct render *r, const char *dir, const struct render_
 			break;
 		}
 		fflush(NULL);
+		pid_t parent = getpid();
 		pid_t pid = fork();
 		if (pid < 0) {
 			close(fds[0]);
@@ -651,6 +655,11 @@ enum kg_err render_batch(struct render *r, const char *dir, const struct render_
 			break;
 		}
 		if (pid == 0) {
+			/* A worker dies with its runner (OOM killer, kill -9): an orphan would go on
+			 * writing into a batch the next run is finishing. The runner may have died before
+			 * the line took effect, hence the check after it. */
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+				_exit(1);
 			close(fds[0]);
 			enum kg_err e = run_job(r, dir, src, &jobs[k], files);
 			if (e) {

@@ -1,6 +1,6 @@
 /*
  * settings.h: the municipality's settings (fixtures/settings.yaml is the sample), with every
- * policy of domain.md and its default. A missing file or key means the default.
+ * policy of the rules (rules.h) and its default (README "Settings"). A missing file or key means the default.
  *
  * struct settings is plain data: read its fields directly. settings_load() fills it and the
  * settings own their strings; settings_release() frees them.

@@ -1,5 +1,7 @@
 #!/bin/sh
-# Installs the Debian 12 packages kigen builds, tests and runs with.
+# Installs the Debian 12 packages kigen builds, tests and runs with; with "checks", the tools of
+# make asan, valgrind, analyze, format-check and fuzz instead (clang's sanitizer and libFuzzer
+# runtime, valgrind, cppcheck, clang-format).
 # Idempotent and quiet: when every package is present it prints nothing and touches nothing.
 set -eu
 
@@ -10,8 +12,9 @@ libyaml-dev libcsv-dev libunistring-dev libssl-dev openssl
 libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools
 fonts-ipaexfont fonts-ipamj-mincho fontconfig
 libcmocka-dev poppler-utils zbar-tools qpdf python3 python3-openpyxl
-iproute2 util-linux tmux time
+iproute2 util-linux tmux time procps
 libmicrohttpd-dev chromium chromium-driver python3-selenium curl"
+[ "${1:-}" = checks ] && PKGS="gcc libasan8 libubsan1 clang libclang-rt-14-dev valgrind cppcheck clang-format openssl"
 
 missing=""
 for p in $PKGS; do

@@ -1,4 +1,4 @@
-# The command contract of design.md, the registry import and the selection stage.
+# The command contract (README "Commands"), the registry import and the selection stage.
 . "$(dirname "$0")/../lib.sh"
 GEN=$ROOT/scripts/gen-registry
 
@@ -94,7 +94,7 @@ expect_eq "no resident is noticed twice for one expiry" 0 \
 expect_eq "--dry-run writes nothing" "$n2" "$(sqlite3 "$KIGEN_DB" 'select count(*) from notices')"
 check "status lists the batches" sh -c '"$KIGEN" status | grep -q "^    2  2026-12-21  selected"'
 
-# What expires (domain.md §3): the card when it expires first or on the same day as the
+# What expires (README "Who gets a notice"): the card when it expires first or on the same day as the
 # certificates, else the certificate(s); a revoked signature certificate is not noticed.
 export KIGEN_DB="$T/target.db"
 {
