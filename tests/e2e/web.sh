@@ -5,6 +5,7 @@
 # selenium (web_browser.py) through sign-in, the counter and returned mail. Afterwards the PINs
 # are looked for everywhere they could have gone.
 source "$(dirname "$0")/../lib.sh"
+require_root "the card rig runs a private pcscd in its own mount and network namespaces"
 source "$ROOT/tests/rig/lib.sh"
 rig_on_exit() { [ -f "$T/desk.pid" ] && kill "$(cat "$T/desk.pid")" 2>/dev/null; }
 
