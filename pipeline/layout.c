@@ -84,6 +84,11 @@ static const char *const field_names[LAYOUT_NFIELDS] = {
 	[LAYOUT_QR_URL] = "qr_url",
 };
 
+const char *layout_field_name(enum layout_field f)
+{
+	return f >= 0 && f < LAYOUT_NFIELDS ? field_names[f] : "";
+}
+
 static const struct {
 	const char *name;
 	unsigned bit;

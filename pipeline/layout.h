@@ -49,6 +49,9 @@ enum layout_field {
 	LAYOUT_NFIELDS
 };
 
+/* A field's placeholder name without braces ("name" for LAYOUT_NAME). */
+const char *layout_field_name(enum layout_field f);
+
 /* Conditions of "when:". */
 #define LAYOUT_WHEN_CARD 0x01
 #define LAYOUT_WHEN_CERT 0x02

@@ -226,6 +226,20 @@ static int pages_of(enum render_doc doc, const struct mailset *m, enum tpl out[2
 	return n;
 }
 
+int render_page_templates(enum render_doc doc, const struct mailset *m, const char *files[2])
+{
+	enum tpl t[2];
+	int n = pages_of(doc, m, t);
+	for (int i = 0; i < n; i++)
+		files[i] = tpl_files[t[i]];
+	return n;
+}
+
+enum kg_err render_values(struct render *r, const struct mailset *m, struct layout_values *v)
+{
+	return set_values(r, m, v);
+}
+
 static enum kg_err draw_page(struct render *r, cairo_t *cr, enum tpl t, const struct mailset *m, bool recordings)
 {
 	struct layout_values v;
