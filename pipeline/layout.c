@@ -9,6 +9,7 @@
 #include <math.h>
 #include <pango/pangocairo.h>
 #include <qrencode.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -452,6 +453,17 @@ show:
 	return KG_OK;
 }
 
+/* Sets pixel x of a row of a CAIRO_FORMAT_A1 image: 32-bit words, bits in the platform's order. */
+static void a1_set(unsigned char *row, int x)
+{
+	uint32_t *w = (uint32_t *)row + (x >> 5);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	*w |= 0x80000000u >> (x & 31);
+#else
+	*w |= 1u << (x & 31);
+#endif
+}
+
 enum kg_err layout_qr(cairo_t *cr, double x, double y, double size, const char *data)
 {
 	QRcode *q = QRcode_encodeString(data, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
@@ -459,41 +471,35 @@ enum kg_err layout_qr(cairo_t *cr, double x, double y, double size, const char *
 		return kg_fail(KG_ERENDER, "QR code: cannot encode %zu bytes", strlen(data));
 	int n = q->width;
 	/* Four modules of quiet zone on each side, inside the box. Modules on a quarter-point grid
-	 * keep the numbers in the PDF short (and the file small and quick to write). */
+	 * keep the numbers in the PDF short. */
 	double m = floor(size / (n + 8) * 4) / 4;
 	if (m < 0.25)
 		m = size / (n + 8);
 	double x0 = round((x + (size - m * n) / 2) * 4) / 4;
 	double y0 = round((y + (size - m * n) / 2) * 4) / 4;
-	/* Cover the dark modules with few rectangles: grow each right, then down. */
-	unsigned char *done = kg_calloc((size_t)n * (size_t)n, 1);
-#define DARK(r, c) ((q->data[(r)*n + (c)] & 1) && !done[(r)*n + (c)])
-	for (int r = 0; r < n; r++) {
-		for (int c = 0; c < n; c++) {
-			if (!DARK(r, c))
-				continue;
-			int c2 = c;
-			while (c2 < n && DARK(r, c2))
-				c2++;
-			int r2 = r + 1;
-			for (; r2 < n; r2++) {
-				int k = c;
-				while (k < c2 && DARK(r2, k))
-					k++;
-				if (k < c2)
-					break;
-			}
-			for (int i = r; i < r2; i++)
-				memset(done + i * n + c, 1, (size_t)(c2 - c));
-			cairo_rectangle(cr, x0 + c * m, y0 + r * m, (c2 - c) * m, (r2 - r) * m);
-			c = c2 - 1;
-		}
-	}
-#undef DARK
-	free(done);
+	/* The symbol as a 1-bit image, one pixel a module, painted black through it as a stencil
+	 * mask scaled without smoothing: the PDF holds ~n * n / 8 bytes instead of a rectangle per
+	 * run of modules, and every module's edge stays sharp at any resolution. */
+	cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_A1, n, n);
+	unsigned char *bits = cairo_image_surface_get_data(img);
+	int stride = cairo_image_surface_get_stride(img);
+	cairo_surface_flush(img);
+	for (int r = 0; r < n; r++)
+		for (int c = 0; c < n; c++)
+			if (q->data[r * n + c] & 1)
+				a1_set(bits + r * stride, c);
+	cairo_surface_mark_dirty(img);
 	QRcode_free(q);
+	cairo_save(cr);
+	cairo_translate(cr, x0, y0);
+	cairo_scale(cr, m, m);
 	cairo_set_source_rgb(cr, 0, 0, 0);
-	cairo_fill(cr);
+	cairo_pattern_t *mask = cairo_pattern_create_for_surface(img);
+	cairo_pattern_set_filter(mask, CAIRO_FILTER_NEAREST);
+	cairo_mask(cr, mask);
+	cairo_pattern_destroy(mask);
+	cairo_restore(cr);
+	cairo_surface_destroy(img);
 	return KG_OK;
 }
 
