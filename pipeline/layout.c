@@ -43,11 +43,31 @@ struct element {
 	bool dash;
 	int count;     /* E_BOXES */
 	double bar_pt; /* E_BARCODE: size in points (10 = the standard 79.8 x 3.6 mm) */
-	/* E_TEXT: its own pango layout, kept fitted for the last text drawn, so a value that
-	 * repeats from page to page (the batch date, the procedure) is shaped once. */
+};
+
+/*
+ * Texts are shaped at REF_PT and drawn scaled to their size: without hinting (render.c turns it
+ * off) pango's and cairo's metrics scale linearly, so one shaping serves every size. Shaped texts
+ * are kept in a small cache shared by every layout made with the same PangoContext (it lives as
+ * long as the context): a name printed at four sizes on three documents, an address printed
+ * three times on a form, the batch date on every page are shaped once, and shrinking a text to
+ * fit its box is arithmetic instead of shaping it again at each step.
+ */
+#define REF_PT 10.0
+#define N_SHAPES 32
+
+struct shape {
 	PangoLayout *pl;
-	char *last;
-	double dx, dy;
+	PangoFontDescription *font; /* at REF_PT */
+	char *text;
+	int width; /* Pango units at REF_PT, -1: not wrapped */
+	PangoAlignment align;
+	float leading;
+};
+
+struct shapes {
+	struct shape s[N_SHAPES];
+	int next; /* the entry replaced next, round robin */
 };
 
 struct layer {
@@ -63,8 +83,9 @@ struct layout {
 	struct layer layers[MAX_LAYERS];
 	int n_layers;
 	struct fonts *fonts;
-	struct sbuf text;    /* scratch for placeholder expansion */
-	struct sbuf missing; /* scratch for fonts_missing */
+	struct shapes *shapes; /* borrowed from the PangoContext */
+	struct sbuf text;      /* scratch for placeholder expansion */
+	struct sbuf missing;   /* scratch for fonts_missing */
 };
 
 static const char *const field_names[LAYOUT_NFIELDS] = {
@@ -276,6 +297,7 @@ static enum kg_err parse_text_style(struct element *e, const struct conf_node *e
 			fam = families[i].family;
 	e->font = pango_font_description_new();
 	pango_font_description_set_family(e->font, fam);
+	pango_font_description_set_size(e->font, (gint)(REF_PT * PANGO_SCALE));
 	const char *align = conf_str(attr(el, style, "align"));
 	if (!align || !strcmp(align, "left"))
 		e->align = PANGO_ALIGN_LEFT;
@@ -299,8 +321,8 @@ static enum kg_err parse_text_style(struct element *e, const struct conf_node *e
 	return KG_OK;
 }
 
-static enum kg_err parse_element(struct layout *l, const struct settings *s, PangoContext *pango,
-                                 const struct conf_node *styles, const struct conf_node *el, struct element *e)
+static enum kg_err parse_element(struct layout *l, const struct settings *s, const struct conf_node *styles,
+                                 const struct conf_node *el, struct element *e)
 {
 	enum kg_err err;
 	struct sbuf b = SBUF_INIT;
@@ -345,8 +367,6 @@ static enum kg_err parse_element(struct layout *l, const struct settings *s, Pan
 		e->x = MM(v[0]), e->y = MM(v[1]), e->w = MM(v[2]), e->h = MM(v[3]);
 		if (e->kind == E_TEXT && (err = parse_text_style(e, el, style)))
 			return err;
-		if (e->kind == E_TEXT)
-			e->pl = pango_layout_new(pango);
 	} else if ((n = conf_at(el, "rect")) || (n = conf_at(el, "boxes"))) {
 		e->kind = conf_at(el, "rect") ? E_RECT : E_BOXES;
 		if ((err = nums(n, e->kind == E_RECT ? "rect" : "boxes", v, 4)))
@@ -381,75 +401,129 @@ static enum kg_err parse_element(struct layout *l, const struct settings *s, Pan
 
 /* --- drawing --------------------------------------------------------------------------- */
 
-/* Sets up the layout of e for text at size; returns its logical extents in points. */
-static void shape(struct element *e, const char *text, double size, bool wrap, double *w, double *h)
+static void shapes_free(gpointer p)
 {
-	pango_font_description_set_size(e->font, (gint)(size * PANGO_SCALE + 0.5));
-	pango_layout_set_font_description(e->pl, e->font);
-	pango_layout_set_width(e->pl, wrap ? (int)(e->w * PANGO_SCALE) : -1);
-	pango_layout_set_wrap(e->pl, PANGO_WRAP_WORD_CHAR);
-	pango_layout_set_alignment(e->pl, e->align);
-	pango_layout_set_line_spacing(e->pl, (float)e->leading);
-	pango_layout_set_text(e->pl, text, -1);
-	PangoRectangle log;
-	pango_layout_get_extents(e->pl, NULL, &log);
-	*w = (double)log.width / PANGO_SCALE;
-	*h = (double)log.height / PANGO_SCALE;
+	struct shapes *c = p;
+	for (int i = 0; i < N_SHAPES; i++) {
+		g_object_unref(c->s[i].pl);
+		if (c->s[i].font)
+			pango_font_description_free(c->s[i].font);
+		free(c->s[i].text);
+	}
+	free(c);
 }
 
-static enum kg_err draw_text(cairo_t *cr, struct element *e, const char *text)
+/* The cache of shaped texts of pango, made with it on first use. */
+static struct shapes *shapes_of(PangoContext *pango)
 {
-	if (e->last && !strcmp(e->last, text))
-		goto show;
-	free(e->last);
-	e->last = NULL;
-	double w = 0, h = 0;
-	bool fit = false, wrap = e->wrap;
-	double size = e->size;
-	/* Shrink first (a name stays on one line as long as it can), then wrap at the minimum. */
-	for (; size >= e->min - 1e-6; size -= 0.5) {
-		shape(e, text, size, wrap, &w, &h);
-		if (w <= e->w + 0.01 && h <= e->h + 0.01) {
-			fit = true;
-			break;
-		}
+	static const char key[] = "kigen-layout-shapes";
+	struct shapes *c = g_object_get_data(G_OBJECT(pango), key);
+	if (c)
+		return c;
+	c = kg_calloc(1, sizeof *c);
+	for (int i = 0; i < N_SHAPES; i++) {
+		c->s[i].pl = pango_layout_new(pango);
+		pango_layout_set_wrap(c->s[i].pl, PANGO_WRAP_WORD_CHAR);
 	}
+	g_object_set_data_full(G_OBJECT(pango), key, c, shapes_free);
+	return c;
+}
+
+/* text in e's font at REF_PT, wrapped at width (Pango units at REF_PT, -1: not wrapped), with
+ * its logical extents in points at REF_PT: from the cache, else shaped now. Valid until the
+ * next call. */
+static PangoLayout *shaped(struct shapes *c, const struct element *e, const char *text, int width, double *w, double *h)
+{
+	struct shape *s = NULL;
+	for (int i = 0; i < N_SHAPES && !s; i++) {
+		struct shape *t = &c->s[i];
+		if (t->text && t->width == width && t->align == e->align && t->leading == (float)e->leading &&
+		    !strcmp(t->text, text) && pango_font_description_equal(t->font, e->font))
+			s = t;
+	}
+	if (!s) {
+		s = &c->s[c->next];
+		c->next = (c->next + 1) % N_SHAPES;
+		free(s->text);
+		if (s->font)
+			pango_font_description_free(s->font);
+		s->text = kg_strdup(text);
+		s->font = pango_font_description_copy(e->font);
+		s->width = width;
+		s->align = e->align;
+		s->leading = (float)e->leading;
+		pango_layout_set_font_description(s->pl, s->font);
+		pango_layout_set_width(s->pl, width);
+		pango_layout_set_alignment(s->pl, s->align);
+		pango_layout_set_line_spacing(s->pl, s->leading);
+		pango_layout_set_text(s->pl, text, -1);
+	}
+	PangoRectangle log;
+	pango_layout_get_extents(s->pl, NULL, &log);
+	*w = (double)log.width / PANGO_SCALE;
+	*h = (double)log.height / PANGO_SCALE;
+	return s->pl;
+}
+
+/* Whether a text of extents w x h at REF_PT fits e's box at size. */
+static bool fits(const struct element *e, double size, double w, double h)
+{
+	return w * size / REF_PT <= e->w + 0.01 && h * size / REF_PT <= e->h + 0.01;
+}
+
+/* The wrap width at REF_PT of e's box for a text at size. */
+static int wrap_width(const struct element *e, double size)
+{
+	return (int)(e->w * REF_PT / size * PANGO_SCALE);
+}
+
+static enum kg_err draw_text(struct layout *l, cairo_t *cr, struct element *e, const char *text)
+{
+	PangoLayout *pl = NULL;
+	double w = 0, h = 0, size = e->size;
+	bool fit = false, wrap = e->wrap;
+	/* Shrink first (a name stays on one line as long as it can), then wrap at the minimum. */
+	if (!wrap)
+		pl = shaped(l->shapes, e, text, -1, &w, &h);
+	for (; size >= e->min - 1e-6 && !fit; size -= 0.5) {
+		if (wrap)
+			pl = shaped(l->shapes, e, text, wrap_width(e, size), &w, &h);
+		fit = fits(e, size, w, h);
+	}
+	size += 0.5; /* the size the loop tried last */
 	if (!fit && !wrap) {
 		size = e->min;
-		shape(e, text, size, true, &w, &h);
 		wrap = true;
-		fit = h <= e->h + 0.01 && pango_layout_get_line_count(e->pl) > 0;
-		if (fit) {
-			PangoRectangle log;
-			pango_layout_get_extents(e->pl, NULL, &log);
-			fit = (double)log.width / PANGO_SCALE <= e->w + 0.01;
-		}
+		pl = shaped(l->shapes, e, text, wrap_width(e, size), &w, &h);
+		fit = fits(e, size, w, h) && pango_layout_get_line_count(pl) > 0;
 	}
 	if (!fit)
 		return kg_fail(KG_ERENDER,
 		               "%s (line %d): the text does not fit its %.0f x %.0f mm box even at %.1f pt "
 		               "wrapped",
 		               e->label, e->line, e->w * 25.4 / 72, e->h * 25.4 / 72, e->min);
-	if (pango_layout_get_unknown_glyphs_count(e->pl) > 0)
+	if (pango_layout_get_unknown_glyphs_count(pl) > 0)
 		return kg_fail(KG_ERENDER, "%s (line %d): a character has no glyph in the pinned fonts", e->label,
 		               e->line);
-	e->dx = e->dy = 0;
+	double k = size / REF_PT, dx = 0, dy = 0;
 	if (!wrap) {
 		/* Unwrapped layouts have no width to align in: place them by hand. */
 		if (e->align == PANGO_ALIGN_CENTER)
-			e->dx = (e->w - w) / 2;
+			dx = (e->w - w * k) / 2;
 		else if (e->align == PANGO_ALIGN_RIGHT)
-			e->dx = e->w - w;
+			dx = e->w - w * k;
 	}
 	if (e->valign == 1)
-		e->dy = (e->h - h) / 2;
+		dy = (e->h - h * k) / 2;
 	else if (e->valign == 2)
-		e->dy = e->h - h;
-	e->last = kg_strdup(text);
-show:
+		dy = e->h - h * k;
 	cairo_set_source_rgb(cr, e->gray, e->gray, e->gray);
-	cairo_move_to(cr, e->x + e->dx, e->y + e->dy);
-	pango_cairo_show_layout(cr, e->pl);
+	cairo_save(cr);
+	cairo_translate(cr, e->x + dx, e->y + dy);
+	cairo_scale(cr, k, k);
+	cairo_move_to(cr, 0, 0);
+	pango_cairo_show_layout(cr, pl);
+	cairo_restore(cr);
 	return KG_OK;
 }
 
@@ -526,7 +600,7 @@ static enum kg_err draw_element(struct layout *l, cairo_t *cr, struct element *e
 			               l->missing.buf);
 	}
 	switch (e->kind) {
-	case E_TEXT: return draw_text(cr, e, text);
+	case E_TEXT: return draw_text(l, cr, e, text);
 	case E_QR: return layout_qr(cr, e->x, e->y, fmin(e->w, e->h), text);
 	case E_BARCODE: return v && v->barcode ? postal_draw(cr, e->x, e->y, v->barcode, e->bar_pt) : KG_OK;
 	case E_LINE:
@@ -620,6 +694,7 @@ enum kg_err layout_load(const char *path, const struct settings *s, struct fonts
 	struct layout *l = kg_calloc(1, sizeof *l);
 	l->path = kg_strdup(path);
 	l->fonts = fonts;
+	l->shapes = shapes_of(pango);
 	sbuf_init(&l->text, 1 << 16);
 	sbuf_init(&l->missing, 1 << 16);
 	*out = NULL;
@@ -643,7 +718,7 @@ enum kg_err layout_load(const char *path, const struct settings *s, struct fonts
 	l->n_el = conf_len(els);
 	l->el = kg_calloc(l->n_el, sizeof *l->el);
 	for (size_t i = 0; i < l->n_el; i++)
-		if ((err = parse_element(l, s, pango, conf_at(root, "styles"), conf_child(els, i), &l->el[i])))
+		if ((err = parse_element(l, s, conf_at(root, "styles"), conf_child(els, i), &l->el[i])))
 			goto out;
 	/* One recording per distinct condition set of static elements: the unconditional one first
 	 * (it carries the paper), then in first-use order. */
@@ -681,9 +756,6 @@ void layout_free(struct layout *l)
 		free(l->el[i].label);
 		if (l->el[i].font)
 			pango_font_description_free(l->el[i].font);
-		if (l->el[i].pl)
-			g_object_unref(l->el[i].pl);
-		free(l->el[i].last);
 	}
 	free(l->el);
 	for (int i = 0; i < l->n_layers; i++)
