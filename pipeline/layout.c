@@ -22,6 +22,7 @@
 
 #define MM(x) ((x)*72.0 / 25.4)
 #define MAX_LAYERS 8
+#define MAX_TEXT_GROUPS 32
 
 enum kind { E_TEXT, E_RECT, E_LINE, E_QR, E_BARCODE, E_BOXES };
 
@@ -83,9 +84,10 @@ struct layout {
 	struct layer layers[MAX_LAYERS];
 	int n_layers;
 	struct fonts *fonts;
-	struct shapes *shapes; /* borrowed from the PangoContext */
-	struct sbuf text;      /* scratch for placeholder expansion */
-	struct sbuf missing;   /* scratch for fonts_missing */
+	struct shapes *shapes;      /* borrowed from the PangoContext */
+	struct text_groups *gather; /* while a static layer is recorded: where its text goes */
+	struct sbuf text;           /* scratch for placeholder expansion */
+	struct sbuf missing;        /* scratch for fonts_missing */
 };
 
 static const char *const field_names[LAYOUT_NFIELDS] = {
@@ -477,6 +479,119 @@ static int wrap_width(const struct element *e, double size)
 	return (int)(e->w * REF_PT / size * PANGO_SCALE);
 }
 
+/*
+ * The text of a static layer, gathered while it is recorded: one group per font, scale and gray,
+ * glyphs at their place on the page (in the group's scaled space) with their text and clusters.
+ * cairo analyses every operation of a recorded layer again on each page the layer is painted on,
+ * so a layer's text is recorded as one cairo_show_text_glyphs per group instead of one per pango
+ * run: 6% fewer instructions for a batch (callgrind, 200 sets). The text (utf8 and clusters) is
+ * kept so that the PDF maps each glyph back to the character it was drawn for.
+ */
+struct text_group {
+	cairo_scaled_font_t *font;
+	double k, gray;
+	cairo_glyph_t *glyphs;
+	size_t n_glyphs, glyphs_alloc;
+	char *utf8;
+	size_t len, utf8_alloc;
+	cairo_text_cluster_t *clusters;
+	size_t n_clusters, clusters_alloc;
+};
+
+struct text_groups {
+	struct text_group g[MAX_TEXT_GROUPS];
+	int n;
+};
+
+/* Adds pl's glyphs, its top-left corner at x0, y0 and scaled by k, to gg. False when gg is full. */
+static bool gather(struct text_groups *gg, PangoLayout *pl, double x0, double y0, double k, double gray)
+{
+	/* Room for every new group first, so that a text is gathered whole or not at all. */
+	int more = 0;
+	for (GSList *line = pango_layout_get_lines_readonly(pl); line; line = line->next)
+		for (GSList *r = ((PangoLayoutLine *)line->data)->runs; r; r = r->next) {
+			PangoFont *f = ((PangoGlyphItem *)r->data)->item->analysis.font;
+			cairo_scaled_font_t *font = pango_cairo_font_get_scaled_font(PANGO_CAIRO_FONT(f));
+			bool known = false;
+			for (int i = 0; i < gg->n && !known; i++)
+				known = gg->g[i].font == font && gg->g[i].k == k && gg->g[i].gray == gray;
+			more += !known;
+		}
+	if (gg->n + more > MAX_TEXT_GROUPS)
+		return false;
+	PangoLayoutIter *it = pango_layout_get_iter(pl);
+	do {
+		PangoLayoutRun *run = pango_layout_iter_get_run_readonly(it);
+		if (!run)
+			continue;
+		PangoRectangle logical;
+		pango_layout_iter_get_run_extents(it, NULL, &logical);
+		int base = pango_layout_iter_get_baseline(it);
+		cairo_scaled_font_t *font = pango_cairo_font_get_scaled_font(
+			PANGO_CAIRO_FONT(run->item->analysis.font));
+		struct text_group *g = NULL;
+		for (int i = 0; i < gg->n && !g; i++)
+			if (gg->g[i].font == font && gg->g[i].k == k && gg->g[i].gray == gray)
+				g = &gg->g[i];
+		if (!g) {
+			g = &gg->g[gg->n++];
+			memset(g, 0, sizeof *g);
+			g->font = font, g->k = k, g->gray = gray;
+		}
+		/* Left-to-right text only (the templates are Japanese and English): glyphs in text order,
+		 * log_clusters rising. A cluster runs from its first byte to the next cluster's. */
+		const char *text = pango_layout_get_text(pl) + run->item->offset;
+		int len = run->item->length, n = run->glyphs->num_glyphs;
+		const int *lc = run->glyphs->log_clusters;
+		KG_GROW(g->utf8, g->len + (size_t)len, g->utf8_alloc);
+		memcpy(g->utf8 + g->len, text, (size_t)len);
+		g->len += (size_t)len;
+		double x = logical.x;
+		for (int i = 0; i < n; i++) {
+			const PangoGlyphInfo *gi = &run->glyphs->glyphs[i];
+			if (i == 0 || lc[i] != lc[i - 1]) {
+				int end = len;
+				for (int j = i + 1; j < n && end == len; j++)
+					if (lc[j] != lc[i])
+						end = lc[j];
+				KG_GROW(g->clusters, g->n_clusters + 1, g->clusters_alloc);
+				g->clusters[g->n_clusters].num_bytes = end - (i == 0 ? 0 : lc[i]);
+				g->clusters[g->n_clusters++].num_glyphs = 0;
+			}
+			if (gi->glyph != PANGO_GLYPH_EMPTY) {
+				KG_GROW(g->glyphs, g->n_glyphs + 1, g->glyphs_alloc);
+				cairo_glyph_t *cg = &g->glyphs[g->n_glyphs++];
+				cg->index = gi->glyph;
+				cg->x = x0 / k + (x + gi->geometry.x_offset) / PANGO_SCALE;
+				cg->y = y0 / k + (double)(base + gi->geometry.y_offset) / PANGO_SCALE;
+				g->clusters[g->n_clusters - 1].num_glyphs++;
+			}
+			x += gi->geometry.width;
+		}
+	} while (pango_layout_iter_next_run(it));
+	pango_layout_iter_free(it);
+	return true;
+}
+
+/* Draws gg's groups onto cr and empties it. */
+static void show_groups(cairo_t *cr, struct text_groups *gg)
+{
+	for (int i = 0; i < gg->n; i++) {
+		struct text_group *g = &gg->g[i];
+		cairo_save(cr);
+		cairo_set_source_rgb(cr, g->gray, g->gray, g->gray);
+		cairo_scale(cr, g->k, g->k);
+		cairo_set_scaled_font(cr, g->font);
+		cairo_show_text_glyphs(cr, g->utf8, (int)g->len, g->glyphs, (int)g->n_glyphs, g->clusters,
+		                       (int)g->n_clusters, 0);
+		cairo_restore(cr);
+		free(g->glyphs);
+		free(g->utf8);
+		free(g->clusters);
+	}
+	gg->n = 0;
+}
+
 static enum kg_err draw_text(struct layout *l, cairo_t *cr, struct element *e, const char *text)
 {
 	PangoLayout *pl = NULL;
@@ -517,6 +632,8 @@ static enum kg_err draw_text(struct layout *l, cairo_t *cr, struct element *e, c
 		dy = (e->h - h * k) / 2;
 	else if (e->valign == 2)
 		dy = e->h - h * k;
+	if (l->gather && gather(l->gather, pl, e->x + dx, e->y + dy, k, e->gray))
+		return KG_OK;
 	cairo_set_source_rgb(cr, e->gray, e->gray, e->gray);
 	cairo_save(cr);
 	cairo_translate(cr, e->x + dx, e->y + dy);
@@ -676,9 +793,15 @@ static enum kg_err record_layer(struct layout *l, unsigned when)
 		cairo_set_source_rgb(cr, 1, 1, 1);
 		cairo_paint(cr);
 	}
+	/* Lines and boxes are recorded as they come, the text gathered and recorded after them, on
+	 * top (a static fill is a background). */
+	struct text_groups gg = {.n = 0};
+	l->gather = &gg;
 	for (size_t i = 0; i < l->n_el && !err; i++)
 		if (!l->el[i].variable && l->el[i].when == when)
 			err = draw_element(l, cr, &l->el[i], NULL);
+	l->gather = NULL;
+	show_groups(cr, &gg);
 	if (!err && cairo_status(cr))
 		err = kg_fail(KG_ERENDER, "cairo: %s", cairo_status_to_string(cairo_status(cr)));
 	cairo_destroy(cr);
