@@ -16,7 +16,7 @@ SRCS      := $(wildcard pipeline/*.c)
 LIB_OBJS  := $(patsubst pipeline/%.c,$(BUILD)/%.o,$(filter-out pipeline/kigen.c,$(SRCS)))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(TEST_SRCS))
-TOOLS     := $(BUILD)/vcard $(BUILD)/cardtest $(BUILD)/render_bench $(BUILD)/mdriver
+TOOLS     := $(BUILD)/vcard $(BUILD)/cardtest $(BUILD)/render_bench $(BUILD)/naive_baseline $(BUILD)/mdriver
 
 .PHONY: all deps check-deps demo test unit e2e bench asan valgrind analyze format format-check fuzz fuzz-run clean screenshots
 KIGEN   ?= kigen
@@ -52,10 +52,12 @@ $(BUILD)/vcard: tests/vcard/vcard.c | $(DEPS_OK)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
 # Test and benchmark drivers, linked like the unit tests: the card module's (tests/e2e/card.sh),
-# the renderer's (scripts/bench-render.sh, tests/e2e/render.sh), the manifest's (tests/e2e/manifest.sh).
+# the renderer's and its naive yardstick (scripts/bench-render.sh, tests/e2e/render.sh), the manifest's (tests/e2e/manifest.sh).
 $(BUILD)/cardtest: tests/vcard/cardtest.c $(BUILD)/libkigen.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
 $(BUILD)/render_bench: tests/bench/render_bench.c $(BUILD)/libkigen.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
+$(BUILD)/naive_baseline: tests/bench/naive_baseline.c $(BUILD)/libkigen.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
 $(BUILD)/mdriver: tests/manifest/mdriver.c $(BUILD)/libkigen.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)

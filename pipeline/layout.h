@@ -49,6 +49,9 @@ enum layout_field {
 	LAYOUT_NFIELDS
 };
 
+/* A field's placeholder name without braces ("name" for LAYOUT_NAME). */
+const char *layout_field_name(enum layout_field f);
+
 /* Conditions of "when:". */
 #define LAYOUT_WHEN_CARD 0x01
 #define LAYOUT_WHEN_CERT 0x02
@@ -89,8 +92,8 @@ enum kg_err layout_draw(struct layout *l, cairo_t *cr, const struct layout_value
  * that does not fit is the template's fault, not a record's, and layout_draw stops the run. */
 enum kg_err layout_check(struct layout *l, const struct layout_values *v) KG_WUR;
 
-/* Draws a QR code of data, quiet zone included, in the square x, y, size (points): one path,
- * runs of dark modules merged into rectangles. */
+/* Draws a QR code of data, quiet zone included, in the square x, y, size (points): a 1-bit
+ * stencil mask, one pixel a module, scaled without smoothing. */
 enum kg_err layout_qr(cairo_t *cr, double x, double y, double size, const char *data) KG_WUR;
 
 #endif

@@ -27,6 +27,7 @@
 
 #include "fonts.h"
 #include "kg.h"
+#include "layout.h"
 #include "mailset.h"
 #include "settings.h"
 
@@ -46,6 +47,12 @@ enum render_doc { RENDER_SHEETS, RENDER_INNER, RENDER_OUTER };
 unsigned char render_pieces(enum mailset_kind kind, enum mailset_target target);
 /* Pages a set with these pieces adds to a document. */
 int render_pages(enum render_doc doc, unsigned char pieces);
+
+/* For tools that draw the same pages another way (the benchmark's yardsticks): the template
+ * files (in settings templates_dir) of doc's pages for m in page order, returning how many (0..2),
+ * and m's per-resident values as printed (borrowed from m and r until the next call). */
+int render_page_templates(enum render_doc doc, const struct mailset *m, const char *files[2]);
+enum kg_err render_values(struct render *r, const struct mailset *m, struct layout_values *v) KG_WUR;
 
 /*
  * Whether every page of m can be printed, without drawing: KG_OK, or KG_ERENDER with the reason

@@ -12,6 +12,7 @@ libyaml-dev libcsv-dev libunistring-dev libssl-dev openssl
 libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools
 fonts-ipaexfont fonts-ipamj-mincho fontconfig
 libcmocka-dev poppler-utils zbar-tools qpdf python3 python3-openpyxl
+python3-reportlab python3-qrcode python3-yaml
 iproute2 util-linux tmux time procps
 libmicrohttpd-dev chromium chromium-driver python3-selenium curl"
 [ "${1:-}" = checks ] && PKGS="gcc libasan8 libubsan1 clang libclang-rt-14-dev valgrind cppcheck clang-format openssl"
