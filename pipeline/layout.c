@@ -49,6 +49,17 @@ struct element {
 	double dx, dy;
 };
 
+/* The bytes [start, end) of an expanded text that one per-resident value fills: a part that
+ * must not break (an address part, a name) unless it cannot stand on one line. */
+struct span {
+	size_t start, end;
+};
+
+struct spans {
+	struct span *at;
+	size_t n, alloc;
+};
+
 struct layer {
 	unsigned when;
 	cairo_surface_t *rec;
@@ -64,6 +75,7 @@ struct layout {
 	struct fonts *fonts;
 	struct sbuf text;    /* scratch for placeholder expansion */
 	struct sbuf missing; /* scratch for fonts_missing */
+	struct spans spans;  /* scratch: where each per-resident value lies in text */
 };
 
 static const char *const field_names[LAYOUT_NFIELDS] = {
@@ -151,7 +163,7 @@ static const char *setting_of(const struct settings *s, const char *name, size_t
  * "{{" is a literal brace. Unknown names are an error at load time.
  */
 static enum kg_err expand(const char *in, const struct settings *s, const struct layout_values *v, struct sbuf *out,
-                          bool *variable, const char **first_field)
+                          bool *variable, const char **first_field, struct spans *spans)
 {
 	for (const char *p = in; *p;) {
 		if (p[0] == '{' && p[1] == '{') {
@@ -172,7 +184,12 @@ static enum kg_err expand(const char *in, const struct settings *s, const struct
 		int f = field_of(name, len);
 		if (f >= 0) {
 			if (v) {
+				size_t start = out->len;
 				sbuf_adds(out, v->field[f] ? v->field[f] : "");
+				if (spans && out->len > start) {
+					KG_GROW(spans->at, spans->n + 1, spans->alloc);
+					spans->at[spans->n++] = (struct span){start, out->len};
+				}
 			} else {
 				sbuf_add(out, p, len + 2);
 				if (variable)
@@ -325,7 +342,7 @@ static enum kg_err parse_element(struct layout *l, const struct settings *s, Pan
 		if (!conf_str(n))
 			return kg_fail(KG_EINPUT, "line %d: text must be a string", e->line);
 		const char *first = NULL;
-		if ((err = expand(conf_str(n), s, NULL, &b, &e->variable, &first))) {
+		if ((err = expand(conf_str(n), s, NULL, &b, &e->variable, &first, NULL))) {
 			sbuf_release(&b);
 			char where[32];
 			snprintf(where, sizeof where, "line %d", e->line);
@@ -375,8 +392,150 @@ static enum kg_err parse_element(struct layout *l, const struct settings *s, Pan
 
 /* --- drawing --------------------------------------------------------------------------- */
 
-/* Sets up the layout of e for text at size; returns its logical extents in points. */
-static void shape(struct element *e, const char *text, double size, bool wrap, double *w, double *h)
+/*
+ * Line breaks. A text without wrap: first shrinks on the template's own lines; only at its
+ * minimum size does it wrap, each time with more break opportunities, and the first that fits
+ * is kept:
+ *   BREAK_PARTS     between per-resident values only (an address's 町域 / 番地・号 / 方書, a
+ *                   name): every value stands whole on one line;
+ *   BREAK_ACCEPTED  also inside a value, but only where a Japanese reader accepts a break:
+ *                   after the prefecture, the city (市, 区, 郡 and its 町/村), 通 or 上る/下る/
+ *                   入る of a Kyoto street name, after 丁目, 番地, 番, 号, 地割 or a hyphen, at a
+ *                   space, before the room number that follows a building name;
+ *   BREAK_WORDS     anywhere but inside a number or a run of Latin letters and digits.
+ * Pango's own rules (no break before 。 or a small kana, ...) hold at every level; the levels
+ * only take opportunities away (PangoAttrAllowBreaks).
+ */
+enum breaks { BREAK_PARTS, BREAK_ACCEPTED, BREAK_WORDS };
+
+static bool is_digit_cp(gunichar c)
+{
+	return (c >= '0' && c <= '9') || (c >= 0xFF10 && c <= 0xFF19);
+}
+
+static bool is_alnum_cp(gunichar c)
+{
+	return is_digit_cp(c) || (c < 0x80 && g_ascii_isalpha((int)c)) || (c >= 0xFF21 && c <= 0xFF3A) ||
+	       (c >= 0xFF41 && c <= 0xFF5A);
+}
+
+static bool starts(const char *p, const char *end, const char *word)
+{
+	size_t n = strlen(word);
+	return (size_t)(end - p) >= n && !memcmp(p, word, n);
+}
+
+/* The byte length of the prefecture at the start of town (東京都, 北海道, 京都府, 神奈川県...), or 0. */
+static size_t prefecture_len(const char *p, const char *end)
+{
+	static const char *const three[] = {"東京都", "北海道", "京都府", "大阪府"};
+	for (size_t i = 0; i < KG_ARRAY_SIZE(three); i++)
+		if (starts(p, end, three[i]))
+			return strlen(three[i]);
+	const char *q = p;
+	for (int chars = 1; chars <= 4 && q < end; chars++) {
+		const char *next = g_utf8_next_char(q);
+		if (chars >= 3 && starts(q, end, "県"))
+			return (size_t)(next - p);
+		q = next;
+	}
+	return 0;
+}
+
+/* Whether a break is accepted right after the word ending at p (BREAK_ACCEPTED, outside the
+ * town's prefecture and city, which town_breaks() finds). */
+static bool accepted_after(const char *from, const char *p)
+{
+	static const char *const words[] = {"丁目", "番地", "番", "号", "地割", "通", "上る", "下る",
+	                                    "入る", "-",    "－", "‐",  "−",    " ",  "　"};
+	for (size_t i = 0; i < KG_ARRAY_SIZE(words); i++) {
+		size_t n = strlen(words[i]);
+		if ((size_t)(p - from) >= n && !memcmp(p - n, words[i], n))
+			return true;
+	}
+	return false;
+}
+
+/* Allows a break before p (a byte offset) in the opportunities bitmap. */
+static void allow(bool *ok, const char *text, const char *p)
+{
+	ok[p - text] = true;
+}
+
+/* Marks the accepted breaks inside text[start, end): the town's prefecture and city ends (the
+ * first value of a text is where an address starts), then the words of accepted_after() and
+ * the start of a room number after a name. */
+static void accepted_breaks(const char *text, const struct span *sp, bool first, bool *ok)
+{
+	const char *from = text + sp->start, *end = text + sp->end;
+	if (first) {
+		size_t pref = prefecture_len(from, end);
+		const char *q = from + pref;
+		if (pref)
+			allow(ok, text, q);
+		/* The city: the first 市, 区 or 郡 after at least one character; a ward or a town may follow. */
+		for (const char *c = q; c < end; c = g_utf8_next_char(c)) {
+			if (c == q || !(starts(c, end, "市") || starts(c, end, "区") || starts(c, end, "郡")))
+				continue;
+			const char *after = g_utf8_next_char(c);
+			allow(ok, text, after);
+			for (const char *w = after; w < end && w - after < 18; w = g_utf8_next_char(w))
+				if (w != after &&
+				    (starts(w, end, "区") || starts(w, end, "町") || starts(w, end, "村"))) {
+					allow(ok, text, g_utf8_next_char(w));
+					break;
+				}
+			break;
+		}
+	}
+	for (const char *p = g_utf8_next_char(from); p < end; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p), prev = g_utf8_get_char(g_utf8_prev_char(p));
+		if (accepted_after(from, p) || (is_digit_cp(c) && !is_alnum_cp(prev) && prev != '-' && prev != 0xFF0D))
+			allow(ok, text, p);
+	}
+}
+
+/* Marks every break that does not split a run of Latin letters and digits. */
+static void word_breaks(const char *text, const struct span *sp, bool *ok)
+{
+	const char *from = text + sp->start, *end = text + sp->end;
+	for (const char *p = g_utf8_next_char(from); p < end; p = g_utf8_next_char(p))
+		if (!is_alnum_cp(g_utf8_get_char(p)) || !is_alnum_cp(g_utf8_get_char(g_utf8_prev_char(p))))
+			allow(ok, text, p);
+}
+
+/* Attributes that forbid every break inside each span except those level allows. */
+static PangoAttrList *break_attrs(const char *text, const struct spans *spans, enum breaks level)
+{
+	PangoAttrList *list = pango_attr_list_new();
+	size_t len = strlen(text);
+	bool *ok = kg_calloc(len + 1, 1);
+	for (size_t i = 0; i < spans->n; i++) {
+		const struct span *sp = &spans->at[i];
+		if (level == BREAK_ACCEPTED)
+			accepted_breaks(text, sp, i == 0, ok);
+		else if (level == BREAK_WORDS)
+			word_breaks(text, sp, ok);
+		/* One "no break" run per stretch between allowed breaks. */
+		size_t run = sp->start;
+		for (size_t b = sp->start + 1; b <= sp->end; b++) {
+			if (b < sp->end && !ok[b])
+				continue;
+			PangoAttribute *a = pango_attr_allow_breaks_new(FALSE);
+			a->start_index = (guint)run;
+			a->end_index = (guint)b;
+			pango_attr_list_insert(list, a);
+			run = b;
+		}
+	}
+	free(ok);
+	return list;
+}
+
+/* Sets up the layout of e for text at size (wrapped with attrs when wrap); returns its logical
+ * extents in points. */
+static void shape(struct element *e, const char *text, double size, bool wrap, PangoAttrList *attrs, double *w,
+                  double *h)
 {
 	pango_font_description_set_size(e->font, (gint)(size * PANGO_SCALE + 0.5));
 	pango_layout_set_font_description(e->pl, e->font);
@@ -384,6 +543,7 @@ static void shape(struct element *e, const char *text, double size, bool wrap, d
 	pango_layout_set_wrap(e->pl, PANGO_WRAP_WORD_CHAR);
 	pango_layout_set_alignment(e->pl, e->align);
 	pango_layout_set_line_spacing(e->pl, (float)e->leading);
+	pango_layout_set_attributes(e->pl, wrap ? attrs : NULL);
 	pango_layout_set_text(e->pl, text, -1);
 	PangoRectangle log;
 	pango_layout_get_extents(e->pl, NULL, &log);
@@ -391,42 +551,59 @@ static void shape(struct element *e, const char *text, double size, bool wrap, d
 	*h = (double)log.height / PANGO_SCALE;
 }
 
-static enum kg_err draw_text(cairo_t *cr, struct element *e, const char *text)
+static bool fits(const struct element *e, double w, double h)
 {
-	if (e->last && !strcmp(e->last, text))
-		goto show;
+	return w <= e->w + 0.01 && h <= e->h + 0.01 && pango_layout_get_line_count(e->pl) > 0;
+}
+
+/* The cache key of a fitted text: the text and where its values lie (the same text may come
+ * from other values, e.g. a town one character longer and a block one shorter). */
+static void fit_key(const char *text, const struct spans *spans, struct sbuf *key)
+{
+	sbuf_adds(key, text);
+	for (size_t i = 0; i < spans->n; i++)
+		sbuf_addf(key, "%c%zu,%zu", 1, spans->at[i].start, spans->at[i].end);
+}
+
+/* Fits text into e's box (see "Line breaks" above) and leaves e->pl shaped and placed. */
+static enum kg_err fit_text(struct element *e, const char *text, const struct spans *spans)
+{
+	struct sbuf key = SBUF_INIT;
+	fit_key(text, spans, &key);
+	enum kg_err err = sbuf_check(&key);
+	if (err || (e->last && !strcmp(e->last, key.buf))) {
+		sbuf_release(&key);
+		return err;
+	}
 	free(e->last);
 	e->last = NULL;
 	double w = 0, h = 0;
 	bool fit = false, wrap = e->wrap;
 	double size = e->size;
 	/* Shrink first (a name stays on one line as long as it can), then wrap at the minimum. */
-	for (; size >= e->min - 1e-6; size -= 0.5) {
-		shape(e, text, size, wrap, &w, &h);
-		if (w <= e->w + 0.01 && h <= e->h + 0.01) {
-			fit = true;
-			break;
-		}
+	for (; size >= e->min - 1e-6 && !fit; size -= 0.5) {
+		shape(e, text, size, wrap, NULL, &w, &h);
+		fit = fits(e, w, h);
 	}
-	if (!fit && !wrap) {
-		size = e->min;
-		shape(e, text, size, true, &w, &h);
-		wrap = true;
-		fit = h <= e->h + 0.01 && pango_layout_get_line_count(e->pl) > 0;
-		if (fit) {
-			PangoRectangle log;
-			pango_layout_get_extents(e->pl, NULL, &log);
-			fit = (double)log.width / PANGO_SCALE <= e->w + 0.01;
-		}
+	for (int level = BREAK_PARTS; !fit && !wrap && level <= BREAK_WORDS; level++) {
+		PangoAttrList *attrs = break_attrs(text, spans, (enum breaks)level);
+		shape(e, text, e->min, true, attrs, &w, &h);
+		pango_attr_list_unref(attrs);
+		fit = fits(e, w, h);
+		wrap |= fit;
 	}
 	if (!fit)
-		return kg_fail(KG_ERENDER,
-		               "%s (line %d): the text does not fit its %.0f x %.0f mm box even at %.1f pt "
-		               "wrapped",
-		               e->label, e->line, e->w * 25.4 / 72, e->h * 25.4 / 72, e->min);
-	if (pango_layout_get_unknown_glyphs_count(e->pl) > 0)
-		return kg_fail(KG_ERENDER, "%s (line %d): a character has no glyph in the pinned fonts", e->label,
-		               e->line);
+		err = kg_fail(KG_ERENDER,
+		              "%s (line %d): the text does not fit its %.0f x %.0f mm box even at %.1f pt "
+		              "wrapped",
+		              e->label, e->line, e->w * 25.4 / 72, e->h * 25.4 / 72, e->min);
+	else if (pango_layout_get_unknown_glyphs_count(e->pl) > 0)
+		err = kg_fail(KG_ERENDER, "%s (line %d): a character has no glyph in the pinned fonts", e->label,
+		              e->line);
+	if (err) {
+		sbuf_release(&key);
+		return err;
+	}
 	e->dx = e->dy = 0;
 	if (!wrap) {
 		/* Unwrapped layouts have no width to align in: place them by hand. */
@@ -439,8 +616,15 @@ static enum kg_err draw_text(cairo_t *cr, struct element *e, const char *text)
 		e->dy = (e->h - h) / 2;
 	else if (e->valign == 2)
 		e->dy = e->h - h;
-	e->last = kg_strdup(text);
-show:
+	e->last = sbuf_detach(&key);
+	return KG_OK;
+}
+
+static enum kg_err draw_text(cairo_t *cr, struct element *e, const char *text, const struct spans *spans)
+{
+	enum kg_err err = fit_text(e, text, spans);
+	if (err)
+		return err;
 	cairo_set_source_rgb(cr, e->gray, e->gray, e->gray);
 	cairo_move_to(cr, e->x + e->dx, e->y + e->dy);
 	pango_cairo_show_layout(cr, e->pl);
@@ -504,9 +688,10 @@ static enum kg_err draw_element(struct layout *l, cairo_t *cr, struct element *e
 {
 	enum kg_err err = KG_OK;
 	const char *text = e->text;
+	l->spans.n = 0;
 	if (e->variable && e->text) {
 		sbuf_reset(&l->text);
-		if ((err = expand(e->text, NULL, v, &l->text, NULL, NULL)))
+		if ((err = expand(e->text, NULL, v, &l->text, NULL, NULL, &l->spans)))
 			return err;
 		text = l->text.buf;
 		sbuf_reset(&l->missing);
@@ -515,7 +700,7 @@ static enum kg_err draw_element(struct layout *l, cairo_t *cr, struct element *e
 			               l->missing.buf);
 	}
 	switch (e->kind) {
-	case E_TEXT: return draw_text(cr, e, text);
+	case E_TEXT: return draw_text(cr, e, text, &l->spans);
 	case E_QR: return layout_qr(cr, e->x, e->y, fmin(e->w, e->h), text);
 	case E_BARCODE: return v && v->barcode ? postal_draw(cr, e->x, e->y, v->barcode, e->bar_pt) : KG_OK;
 	case E_LINE:
@@ -549,6 +734,28 @@ static enum kg_err draw_element(struct layout *l, cairo_t *cr, struct element *e
 static bool holds(unsigned need, unsigned have)
 {
 	return (need & have) == need;
+}
+
+enum kg_err layout_text_lines(struct layout *l, const char *label, const struct layout_values *v, struct sbuf *lines)
+{
+	for (size_t i = 0; i < l->n_el; i++) {
+		struct element *e = &l->el[i];
+		if (e->kind != E_TEXT || !e->label || strcmp(e->label, label) || !holds(e->when, v->when))
+			continue;
+		sbuf_reset(&l->text);
+		l->spans.n = 0;
+		enum kg_err err = expand(e->text, NULL, v, &l->text, NULL, NULL, &l->spans);
+		if (err || (err = fit_text(e, l->text.buf, &l->spans)))
+			return fail_in(err, l->path);
+		const char *text = pango_layout_get_text(e->pl);
+		for (GSList *ln = pango_layout_get_lines_readonly(e->pl); ln; ln = ln->next) {
+			const PangoLayoutLine *line = ln->data;
+			sbuf_add(lines, text + line->start_index, (size_t)line->length);
+			sbuf_addc(lines, '\n');
+		}
+		return sbuf_check(lines);
+	}
+	return kg_fail(KG_ENOTFOUND, "%s: no text '%s' on this page", l->path, label);
 }
 
 enum kg_err layout_draw(struct layout *l, cairo_t *cr, const struct layout_values *v, bool use_recordings)
@@ -665,6 +872,7 @@ void layout_free(struct layout *l)
 		cairo_surface_destroy(l->layers[i].rec);
 	sbuf_release(&l->text);
 	sbuf_release(&l->missing);
+	free(l->spans.at);
 	free(l->path);
 	free(l);
 }

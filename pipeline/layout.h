@@ -15,6 +15,10 @@
  * Text fitting: a text that does not fit its box at its size shrinks by 0.5 pt steps down to
  * its minimum, then wraps; if it still does not fit, that is an error naming the field. A text
  * holding a character no pinned font can draw is an error too (never a box or a blank).
+ * A text without "wrap: true" wraps at its minimum between per-resident values first (each
+ * address part, a name, stands whole on one line), then inside a value only where a Japanese
+ * reader accepts a break (after 丁目, 番地, 号, the city, a hyphen...), never inside a number
+ * (layout.c, "Line breaks").
  *
  * Ownership: the layout borrows the PangoContext and the fonts given to layout_load(), which
  * must outlive it. Errors: KG_EINPUT for a bad template (FILE:LINE), KG_ERENDER while drawing.
@@ -28,6 +32,7 @@
 
 #include "fonts.h"
 #include "kg.h"
+#include "sbuf.h"
 #include "settings.h"
 
 enum layout_field {
@@ -81,6 +86,15 @@ double layout_height(const struct layout *l);
  * proofs, where a recording would be resampled). The caller shows the page.
  */
 enum kg_err layout_draw(struct layout *l, cairo_t *cr, const struct layout_values *v, bool use_recordings) KG_WUR;
+
+/*
+ * Appends the lines, each ended by '\n', that the text element labelled label (its "field:",
+ * else its first placeholder's name) breaks into on a page with values v: the very fitting
+ * layout_draw() uses. Lets tests check line breaks without reading pixels.
+ * Errors: KG_ENOTFOUND when no such text is drawn on that page; those of layout_draw().
+ */
+enum kg_err layout_text_lines(struct layout *l, const char *label, const struct layout_values *v,
+                              struct sbuf *lines) KG_WUR;
 
 /* Draws a QR code of data, quiet zone included, in the square x, y, size (points): one path,
  * runs of dark modules merged into rectangles. */

@@ -239,6 +239,17 @@ static enum kg_err draw_page(struct render *r, cairo_t *cr, enum tpl t, const st
 	return fail_in(err, where);
 }
 
+enum kg_err render_text_lines(struct render *r, enum render_doc doc, const struct mailset *m, const char *label,
+                              struct sbuf *lines)
+{
+	enum tpl t[2];
+	struct layout_values v;
+	if (!pages_of(doc, m, t))
+		return kg_fail(KG_ENOTFOUND, "the set has no page in this document");
+	enum kg_err err = set_values(r, m, &v);
+	return err ? err : layout_text_lines(r->tpl[t[0]], label, &v, lines);
+}
+
 /* --- atomic files ---------------------------------------------------------------------- */
 
 /* cairo's output stream; keeps the system's reason when a write fails (a full disk), since

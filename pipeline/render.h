@@ -28,6 +28,7 @@
 #include "fonts.h"
 #include "kg.h"
 #include "mailset.h"
+#include "sbuf.h"
 #include "settings.h"
 
 struct render;
@@ -51,6 +52,11 @@ int render_pages(enum render_doc doc, unsigned char pieces);
  * KG_EINPUT when the document would have no page. */
 enum kg_err render_file(struct render *r, enum render_doc doc, const char *path, const struct mailset *sets,
                         size_t n) KG_WUR;
+
+/* Appends the lines the text labelled label (a template's "field:", e.g. 住所 or 氏名) breaks
+ * into on m's first page of doc, each ended by '\n' (layout_text_lines()). For tests. */
+enum kg_err render_text_lines(struct render *r, enum render_doc doc, const struct mailset *m, const char *label,
+                              struct sbuf *lines) KG_WUR;
 
 /* Writes PNG proofs (100 dpi) of every page of sets into the existing directory dir, named
  * B0001-000001-1-notice.png, -2-form.png, -3-inner.png, -4-outer.png. */
