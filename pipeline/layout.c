@@ -94,6 +94,9 @@ static const char *const field_names[LAYOUT_NFIELDS] = {
 	[LAYOUT_PROCEDURE] = "procedure",
 	[LAYOUT_BIRTH] = "birth",
 	[LAYOUT_QR_URL] = "qr_url",
+	[LAYOUT_JLIS_ID] = "jlis_id",
+	[LAYOUT_PERIOD] = "period",
+	[LAYOUT_ENCLOSURES] = "enclosures",
 };
 
 static const struct {
@@ -102,7 +105,8 @@ static const struct {
 } conditions[] = {
 	{"card", LAYOUT_WHEN_CARD},           {"cert", LAYOUT_WHEN_CERT},           {"notice", LAYOUT_WHEN_NOTICE},
 	{"reinquiry", LAYOUT_WHEN_REINQUIRY}, {"sign", LAYOUT_WHEN_SIGN},           {"nosign", LAYOUT_WHEN_NOSIGN},
-	{"barcode", LAYOUT_WHEN_BARCODE},     {"nobarcode", LAYOUT_WHEN_NOBARCODE},
+	{"barcode", LAYOUT_WHEN_BARCODE},     {"nobarcode", LAYOUT_WHEN_NOBARCODE}, {"jlis", LAYOUT_WHEN_JLIS},
+	{"nojlis", LAYOUT_WHEN_NOJLIS},       {"revoked", LAYOUT_WHEN_REVOKED},     {"minor", LAYOUT_WHEN_MINOR},
 };
 
 static const struct {
@@ -112,6 +116,7 @@ static const struct {
 	{"gothic", "IPAexGothic"},
 	{"mincho", "IPAexMincho"},
 	{"mj", "IPAmjMincho"},
+	{"multi", "WenQuanYi Zen Hei"}, /* the multilingual lines: Simplified Chinese and Hangul */
 };
 
 /* kg_fail() formats into the very buffer kg_last_message() returns, so a message that quotes
@@ -147,7 +152,13 @@ static const char *setting_of(const struct settings *s, const char *name, size_t
 		{"phone", offsetof(struct settings, phone)},
 		{"hours", offsetof(struct settings, hours)},
 		{"lgcode", offsetof(struct settings, lgcode)},
+		{"application_center", offsetof(struct settings, application_center)},
 	};
+	/* J-LIS's delegation sentence: printed only when J-LIS mails for the municipality. */
+	static const char delegation[] =
+		"本件は、地方公共団体情報システム機構（J-LIS）が全国の市区町村長から委任を受けて実施しています。";
+	if (strlen("jlis_delegation") == len && !memcmp("jlis_delegation", name, len))
+		return s->jlis_delegation ? delegation : "";
 	for (size_t i = 0; i < KG_ARRAY_SIZE(keys); i++) {
 		if (strlen(keys[i].name) == len && !memcmp(keys[i].name, name, len)) {
 			const char *v = *(char *const *)((const char *)s + keys[i].off);
@@ -265,7 +276,7 @@ static enum kg_err parse_when(const struct conf_node *n, unsigned *when)
 		if (k == KG_ARRAY_SIZE(conditions))
 			return kg_fail(KG_EINPUT,
 			               "line %d: when: %s is not one of card, cert, notice, reinquiry, sign, "
-			               "nosign, barcode, nobarcode",
+			               "nosign, barcode, nobarcode, jlis, nojlis, revoked, minor",
 			               conf_line(n), s ? s : "(list)");
 		*when |= conditions[k].bit;
 	}

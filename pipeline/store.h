@@ -56,6 +56,7 @@ struct store_resident {
 	int sex; /* 1 male, 2 female (住民票の続柄コード順), 9 not stated */
 	const char *postal_code;
 	const char *addr_town, *addr_block, *addr_building;
+	const char *jlis_app_id; /* J-LIS's 申請書ID for the next card (23 digits), "" when none */
 	const char *nationality; /* "" for Japanese nationals */
 	int stay_until;          /* RULES_NO_DATE when none */
 	bool kyosho;             /* a 居所 is registered (never printed) */

@@ -8,7 +8,7 @@ libsqlite3-dev sqlite3
 libcairo2-dev libpango1.0-dev libqrencode-dev libxlsxwriter-dev
 libyaml-dev libcsv-dev libunistring-dev libssl-dev openssl
 libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools
-fonts-ipaexfont fonts-ipamj-mincho fontconfig
+fonts-ipaexfont fonts-ipamj-mincho fonts-wqy-zenhei fontconfig
 libcmocka-dev poppler-utils zbar-tools qpdf python3 python3-openpyxl zint
 iproute2 util-linux tmux time"
 
