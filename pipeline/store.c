@@ -137,6 +137,7 @@ enum stmt_id {
 	ST_BATCH_ERROR,
 	ST_BATCH_PRINTED,
 	ST_BATCH_PLAN,
+	ST_BATCH_NO_JLIS,
 	ST_FILE_PUT,
 	ST_FILES,
 	ST_COUNT
@@ -216,6 +217,8 @@ static const char *const sql[ST_COUNT] = {
 	[ST_BATCH_ERROR] = "UPDATE batches SET error = ?2 WHERE id = ?1",
 	[ST_BATCH_PRINTED] = "UPDATE notices SET state = 1 WHERE batch = ?1 AND state = 0",
 	[ST_BATCH_PLAN] = "SELECT seq, kind, target FROM notices WHERE batch = ?1 ORDER BY seq",
+	[ST_BATCH_NO_JLIS] =
+		"SELECT count(*) FROM notices WHERE batch = ?1 AND kind = 0 AND target = 0 AND jlis_app_id = ''",
 	[ST_FILE_PUT] = "INSERT OR REPLACE INTO batch_files (batch, name, doc, pages, seq_from, seq_to)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_FILES] = "SELECT name, doc, pages, seq_from, seq_to FROM batch_files WHERE batch = ?1 ORDER BY rowid",
@@ -912,6 +915,19 @@ enum kg_err store_batch_mark_printed(struct store *s, int64_t batch)
 		return db_fail(s, "batch");
 	sqlite3_bind_int64(q, 1, batch);
 	return step_done(s, q, "batch");
+}
+
+enum kg_err store_batch_count_no_jlis(struct store *s, int64_t batch, long *n)
+{
+	sqlite3_stmt *q = stmt(s, ST_BATCH_NO_JLIS);
+	if (!q)
+		return db_fail(s, "count");
+	sqlite3_bind_int64(q, 1, batch);
+	if (sqlite3_step(q) != SQLITE_ROW)
+		return db_fail(s, "count");
+	*n = (long)sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	return KG_OK;
 }
 
 enum kg_err store_batch_plan(struct store *s, int64_t batch, unsigned char **kinds, int *n)

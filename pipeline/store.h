@@ -156,6 +156,8 @@ enum kg_err store_batch_mark_printed(struct store *s, int64_t batch) KG_WUR;
 /* Per seq 1..n, (kind << 1 | target) of each notice, so stages can plan without loading sets;
  * caller frees *kinds. Fails if the sequence numbers are not exactly 1..n. */
 enum kg_err store_batch_plan(struct store *s, int64_t batch, unsigned char **kinds, int *n) KG_WUR;
+/* Card-renewal notices of a batch without J-LIS's 申請書ID (no online application). */
+enum kg_err store_batch_count_no_jlis(struct store *s, int64_t batch, long *n) KG_WUR;
 /* The files the render stage made for a batch. */
 struct store_file {
 	char name[64];

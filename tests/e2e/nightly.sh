@@ -50,7 +50,7 @@ rows = list(ws.iter_rows(values_only=True))
 head = rows[0]
 col = {name: i for i, name in enumerate(head)}
 for r in rows[1:]:
-    print("|".join(str(r[col[k]]) for k in ("連番", "申請書ID", "郵便番号", "氏名")))
+    print("|".join(str(r[col[k]]) for k in ("連番", "通知番号", "郵便番号", "氏名")))
 PY
 check "manifest.xlsx 発送リスト matches the database row for row" diff -u db.txt xlsx.txt
 check "a name that looks like a formula is plain text in manifest.csv (leading apostrophe)" grep -q "\"'=1+2\"" ref/$B/manifest.csv
