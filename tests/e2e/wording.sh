@@ -19,7 +19,7 @@ carries() {
 	local name=$1 text=$2 s
 	shift 2
 	for s in "$@"; do
-		s=$(printf '%s' "$s" | squeeze)
+		s=${s//[[:space:]]/}
 		case "$text" in
 		*"$s"*) echo "ok - $name carries 「${s:0:40}」" ;;
 		*) echo "not ok - $name carries 「${s:0:40}」" ;;
