@@ -16,7 +16,7 @@ SRCS      := $(wildcard pipeline/*.c)
 LIB_OBJS  := $(patsubst pipeline/%.c,$(BUILD)/%.o,$(filter-out pipeline/kigen.c,$(SRCS)))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(TEST_SRCS))
-TOOLS     := $(BUILD)/vcard $(BUILD)/cardtest $(BUILD)/render_bench $(BUILD)/mdriver
+TOOLS     := $(BUILD)/vcard $(BUILD)/cardtest $(BUILD)/rigshim.so $(BUILD)/render_bench $(BUILD)/mdriver
 
 .PHONY: all deps demo test unit e2e bench asan valgrind analyze format format-check clean
 KIGEN   ?= kigen
@@ -49,6 +49,9 @@ $(BUILD)/vcard: tests/vcard/vcard.c | $(DEPS_OK)
 # the renderer's (scripts/bench-render.sh, tests/e2e/render.sh), the manifest's (tests/e2e/manifest.sh).
 $(BUILD)/cardtest: tests/vcard/cardtest.c $(BUILD)/libkigen.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
+# The LD_PRELOAD shim of tests/e2e/counter-window.sh; plain flags: it is loaded into any build of kigen.
+$(BUILD)/rigshim.so: tests/rig/shim.c | $(DEPS_OK)
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -O2 -shared -fPIC $(shell pkg-config --cflags libpcsclite) -o $@ $< -ldl
 $(BUILD)/render_bench: tests/bench/render_bench.c $(BUILD)/libkigen.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
 $(BUILD)/mdriver: tests/manifest/mdriver.c $(BUILD)/libkigen.a
@@ -83,7 +86,7 @@ analyze:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
 	  --suppress=missingIncludeSystem -Ipipeline pipeline
 
-C_FILES = pipeline/*.c pipeline/*.h tests/unit/*.c tests/vcard/*.c tests/bench/*.c tests/manifest/*.c
+C_FILES = pipeline/*.c pipeline/*.h tests/unit/*.c tests/vcard/*.c tests/rig/*.c tests/bench/*.c tests/manifest/*.c
 format:
 	clang-format -i $(C_FILES)
 
