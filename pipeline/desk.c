@@ -161,7 +161,8 @@ void desk_print_verdict(FILE *f, const struct counter_result *r)
 	fprintf(f, "  【判定】 %s %s\n", good ? "○" : "×", counter_verdict(r->outcome));
 	fprintf(f, "  ================================================\n");
 	if (r->outcome == COUNTER_PIN_MISMATCH || r->outcome == COUNTER_PIN_AT_RISK ||
-	    r->outcome == COUNTER_VERIFY_UNKNOWN || r->outcome == COUNTER_PIN_MALFORMED)
+	    r->outcome == COUNTER_VERIFY_UNKNOWN || r->outcome == COUNTER_PIN_MALFORMED ||
+	    r->outcome == COUNTER_CARD_PROFILE)
 		fprintf(f, "  対象の暗証番号: %s\n", card_pin_label(r->failed_pin));
 	for (int p = 0; p < CARD_PIN_COUNT; p++)
 		if (r->retries[p] >= 0)
