@@ -17,7 +17,7 @@ void rules_policy_default(struct rules_policy *p)
 		.window = RULES_WINDOW_CLAMP,
 		.age_from_eve = false,
 		.card_renewal_from_old_expiry = true,
-		.maintenance = RULES_MAINTENANCE_SATURDAY_SUNDAY,
+		.maintenance = RULES_MAINT_SATURDAY_SUNDAY,
 		.adult_age = 18,
 		.adult_age_before = 20,
 		.age_switch = rules_from_ymd(2022, 4, 1),
@@ -233,8 +233,8 @@ enum kg_err rules_era(int day, char out[RULES_ERA_LEN])
 bool rules_is_maintenance_day(const struct rules_policy *p, int day)
 {
 	int wd = rules_weekday(day);
-	if (p->maintenance == RULES_MAINTENANCE_NONE || (wd != 6 && wd != 0) ||
-	    (wd == 6 && p->maintenance != RULES_MAINTENANCE_SATURDAY_SUNDAY))
+	if (p->maintenance == RULES_MAINT_NONE || (wd != 6 && wd != 0) ||
+	    (wd == 6 && p->maintenance != RULES_MAINT_SATURDAY_SUNDAY))
 		return false;
 	int saturday = wd == 6 ? day : day - 1, y, m, d;
 	rules_to_ymd(saturday, &y, &m, &d);

@@ -55,11 +55,11 @@ static enum kg_err load_policy(const struct conf_node *r, struct rules_policy *p
 	/* Seed 001: 毎月第3土曜日とそれに続く日曜日 (both days, the default); "sunday" narrows it. */
 	const char *maint = conf_get_str(r, "policy.maintenance_days", "saturday_and_sunday");
 	if (!strcmp(maint, "saturday_and_sunday"))
-		p->maintenance = RULES_MAINTENANCE_SATURDAY_SUNDAY;
+		p->maintenance = RULES_MAINT_SATURDAY_SUNDAY;
 	else if (!strcmp(maint, "sunday"))
-		p->maintenance = RULES_MAINTENANCE_SUNDAY;
+		p->maintenance = RULES_MAINT_SUNDAY;
 	else if (!strcmp(maint, "none"))
-		p->maintenance = RULES_MAINTENANCE_NONE;
+		p->maintenance = RULES_MAINT_NONE;
 	else
 		return kg_fail(KG_EINPUT, "policy.maintenance_days must be saturday_and_sunday, sunday or none");
 

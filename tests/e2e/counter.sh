@@ -178,8 +178,12 @@ pcscd_pid=$(cat "$R/pcscd.pid")
 nsenter -t "$pcscd_pid" -n -- "$BUILD/vcard" --port 35964 --pins "$T/pins" --serial "$SERIAL" --not-after "$EXPIRY" \
 	--log "$R/card2.log" --state "$R/card2.state" </dev/null >>"$R/vcard2.err" 2>&1 &
 echo $! >"$R/card2.pid"
-"$BUILD/cardtest" wait present 10 >/dev/null 2>&1
-sleep 1
+# Wait for the second reader itself to show its card (any reader showing one is not enough:
+# the first already does), so neither counter meets an empty reader.
+for _ in $(seq 100); do
+	"$KIGEN" card status --reader "Virtual PCD 00 01" >/dev/null 2>&1 && break
+	sleep 0.1
+done
 for reader in "Virtual PCD 00 00" "Virtual PCD 00 01"; do
 	printf '%s\n' "$SIGN" "$AUTH" "$JUKI" >"$T/pl-${reader##* }"
 done
@@ -194,6 +198,7 @@ r2=$!
 wait "$r1" "$r2"
 rm -f "$T"/pl-*
 outcomes=$(cat "$T/race1.json" "$T/race2.json" | python3 -c 'import json,sys; print(" ".join(sorted(json.loads(l)["outcome"] for l in sys.stdin)))')
+[ "$outcomes" = "already_redeemed redeemed" ] || sed 's/^/# /' "$T/race1.json" "$T/race2.json"
 expect_eq "two counters on one form at once: exactly one redeems" "already_redeemed redeemed" "$outcomes"
 kill "$(cat "$R/card2.pid")" 2>/dev/null
 

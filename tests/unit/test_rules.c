@@ -285,17 +285,17 @@ static void maintenance_is_the_third_saturday_and_the_sunday_after_it(void **sta
 	rules_policy_default(&p);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		int day = D(cases[i].day);
-		p.maintenance = RULES_MAINTENANCE_SATURDAY_SUNDAY;
+		p.maintenance = RULES_MAINT_SATURDAY_SUNDAY;
 		if (rules_is_maintenance_day(&p, day) != cases[i].both)
 			fail_msg("%s: default (both days) expected %d", cases[i].day, cases[i].both);
-		p.maintenance = RULES_MAINTENANCE_SUNDAY;
+		p.maintenance = RULES_MAINT_SUNDAY;
 		if (rules_is_maintenance_day(&p, day) != cases[i].sunday_only)
 			fail_msg("%s: sunday only expected %d", cases[i].day, cases[i].sunday_only);
-		p.maintenance = RULES_MAINTENANCE_NONE;
+		p.maintenance = RULES_MAINT_NONE;
 		assert_false(rules_is_maintenance_day(&p, day));
 	}
 	rules_policy_default(&p);
-	assert_int_equal(p.maintenance, RULES_MAINTENANCE_SATURDAY_SUNDAY);
+	assert_int_equal(p.maintenance, RULES_MAINT_SATURDAY_SUNDAY);
 }
 
 int main(void)
