@@ -49,5 +49,5 @@ done
 # The signature certificate is the holder's secret until the signature PIN is verified.
 pkcs15-tool -r 0 --read-certificate 02 >/dev/null 2>&1 </dev/null
 check "without the signature PIN the signature certificate does not read (6982)" grep -q '^READ 0001 -> 6982' "$R/card.log"
-leaks=$(grep -c -F -e "$SIGN" -e "$AUTH" -e "$JUKI" "$R/card.log" "$R/pcscd.log" "$T/dump" "$T/dump.err" | awk -F: '{s+=$2} END {print s}')
+leaks=$(grep -c -w -F -e "$SIGN" -e "$AUTH" -e "$JUKI" "$R/card.log" "$R/pcscd.log" "$T/dump" "$T/dump.err" | awk -F: '{s+=$2} END {print s}')
 expect_eq "no PIN in the card's log, pcscd's log or OpenSC's output" 0 "$leaks"

@@ -282,7 +282,7 @@ until_screen "中断しました"
 check "Ctrl-C ends the desk cleanly (PINs wiped, card disconnected)" sh -c "tmux capture-pane -p -t '$S' | grep -q 中断しました"
 
 # Nothing anywhere holds a PIN.
-leaks=$(grep -l -a -r -F -e "$SIGN" -e "$AUTH" -e "$JUKI" "$KIGEN_DB"* "$T"/*.json "$T/stderr.log" "$T/desk.txt" \
+leaks=$(grep -l -a -r -w -F -e "$SIGN" -e "$AUTH" -e "$JUKI" "$KIGEN_DB"* "$T"/*.json "$T/stderr.log" "$T/desk.txt" \
 	"$R/card.log" "$R/pcscd.log" 2>/dev/null | xargs)
 expect_eq "no PIN in the database, the audit, the output, stderr or any file under out/" "" "$leaks"
 expect_eq "no PIN in the audit table" 0 \
