@@ -70,8 +70,9 @@ struct counter_desk {
 /*
  * The reader the desk uses: bound (--reader, counter.reader; it must exist) or else the only
  * reader there is. Never a guess: with several readers and no binding, KG_EINPUT with the
- * readers listed in the message. No reader at all: *out = NULL and KG_OK (the redemption then
- * ends as reader_error). *out is the caller's to free.
+ * readers listed in the message. No reader at all, or no PC/SC service: *out = NULL and KG_OK
+ * (what needs no card is still answered; the card step ends as reader_error). *out is the
+ * caller's to free.
  */
 enum kg_err counter_bind_reader(const char *bound, char **out) KG_WUR;
 
