@@ -35,7 +35,6 @@ static enum kg_err load_policy(const struct conf_node *r, struct rules_policy *p
 	    (err = conf_get_bool(r, "policy.age_from_eve", p->age_from_eve, &p->age_from_eve)) ||
 	    (err = conf_get_bool(r, "policy.card_renewal_from_old_expiry", p->card_renewal_from_old_expiry,
 	                         &p->card_renewal_from_old_expiry)) ||
-	    (err = conf_get_bool(r, "policy.maintenance_sunday", p->maintenance_sunday, &p->maintenance_sunday)) ||
 	    (err = date_setting(r, "policy.age_switch", &p->age_switch)))
 		return err;
 	if (lead < 0 || lead > 366)
@@ -52,6 +51,17 @@ static enum kg_err load_policy(const struct conf_node *r, struct rules_policy *p
 		p->feb29 = RULES_FEB29_MAR1;
 	else
 		return kg_fail(KG_EINPUT, "policy.feb29_birthday must be feb28 or mar1");
+
+	/* Seed 001: 毎月第3土曜日とそれに続く日曜日 (both days, the default); "sunday" narrows it. */
+	const char *maint = conf_get_str(r, "policy.maintenance_days", "saturday_and_sunday");
+	if (!strcmp(maint, "saturday_and_sunday"))
+		p->maintenance = RULES_MAINT_SATURDAY_SUNDAY;
+	else if (!strcmp(maint, "sunday"))
+		p->maintenance = RULES_MAINT_SUNDAY;
+	else if (!strcmp(maint, "none"))
+		p->maintenance = RULES_MAINT_NONE;
+	else
+		return kg_fail(KG_EINPUT, "policy.maintenance_days must be saturday_and_sunday, sunday or none");
 
 	const char *window = conf_get_str(r, "policy.window", "clamp");
 	if (!strcmp(window, "clamp"))
@@ -174,6 +184,16 @@ enum kg_err settings_load(const char *path, struct settings *s)
 		goto out;
 	}
 
+	const char *reader = conf_get_str(r, "counter.reader", NULL);
+	s->counter_reader = reader && *reader ? kg_strdup(reader) : NULL;
+	/* The best public evidence (README, counter guide): libjeid and soltia48 list ...0401 / 001C. */
+	if ((err = card_app_by_aid(conf_get_str(r, "counter.juki_application", "D3921000310001010401"), &s->juki_app)))
+		goto out;
+	if (!card_pin_in_app(CARD_PIN_JUKI, s->juki_app)) {
+		err = kg_fail(KG_EINPUT, "counter.juki_application: that application holds no 住民基本台帳用 PIN");
+		goto out;
+	}
+
 	const struct conf_node *subs = conf_at(r, "substitutes");
 	s->n_substitutes = conf_len(subs);
 	s->substitutes = kg_calloc(s->n_substitutes + 1, sizeof *s->substitutes);
@@ -218,6 +238,7 @@ void settings_release(struct settings *s)
 		free(s->inserts[g]);
 	}
 	free(s->unknown_glyph);
+	free(s->counter_reader);
 	for (size_t i = 0; i < s->n_substitutes; i++) {
 		free(s->substitutes[i].from);
 		free(s->substitutes[i].to);

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "card.h"
 #include "conf.h"
 #include "kg.h"
 #include "mailset.h"
@@ -53,6 +54,10 @@ struct settings {
 	char *unknown_glyph;      /* "substitute" (use the table, else hold) or "hold" */
 	struct settings_substitute *substitutes;
 	size_t n_substitutes;
+
+	/* The counter desk. */
+	char *counter_reader;   /* counter.reader: the reader the desk uses (NULL: the only one there is) */
+	enum card_app juki_app; /* counter.juki_application: where the 住民基本台帳用 PIN is verified */
 
 	struct conf *conf; /* the loaded document, for modules with settings of their own */
 };

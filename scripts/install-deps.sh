@@ -9,7 +9,7 @@ PKGS="build-essential pkg-config
 libsqlite3-dev sqlite3
 libcairo2-dev libpango1.0-dev libqrencode-dev libxlsxwriter-dev
 libyaml-dev libcsv-dev libunistring-dev libssl-dev openssl
-libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools
+libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools opensc
 fonts-ipaexfont fonts-ipamj-mincho fonts-wqy-zenhei fontconfig
 libcmocka-dev poppler-utils zbar-tools qpdf python3 python3-openpyxl zint
 python3-reportlab python3-qrcode python3-yaml
