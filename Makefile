@@ -16,7 +16,7 @@ SRCS      := $(wildcard pipeline/*.c)
 LIB_OBJS  := $(patsubst pipeline/%.c,$(BUILD)/%.o,$(filter-out pipeline/kigen.c,$(SRCS)))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(TEST_SRCS))
-TOOLS     := $(BUILD)/vcard $(BUILD)/cardtest $(BUILD)/render_bench $(BUILD)/naive_baseline $(BUILD)/mdriver
+TOOLS     := $(BUILD)/vcard $(BUILD)/cardtest $(BUILD)/rigshim.so $(BUILD)/render_bench $(BUILD)/naive_baseline $(BUILD)/mdriver
 
 .PHONY: all deps check-deps demo test unit e2e bench asan valgrind analyze format format-check fuzz fuzz-run clean screenshots
 KIGEN   ?= kigen
@@ -55,6 +55,9 @@ $(BUILD)/vcard: tests/vcard/vcard.c | $(DEPS_OK)
 # the renderer's and its naive yardstick (scripts/bench-render.sh, tests/e2e/render.sh), the manifest's (tests/e2e/manifest.sh).
 $(BUILD)/cardtest: tests/vcard/cardtest.c $(BUILD)/libkigen.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
+# The LD_PRELOAD shim of tests/e2e/counter-window.sh; plain flags: it is loaded into any build of kigen.
+$(BUILD)/rigshim.so: tests/rig/shim.c | $(DEPS_OK)
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -O2 -shared -fPIC $(shell pkg-config --cflags libpcsclite) -o $@ $< -ldl
 $(BUILD)/render_bench: tests/bench/render_bench.c $(BUILD)/libkigen.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
 $(BUILD)/naive_baseline: tests/bench/naive_baseline.c $(BUILD)/libkigen.a
@@ -96,7 +99,7 @@ analyze: check-deps
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
 	  --suppress=missingIncludeSystem -Ipipeline pipeline
 
-C_FILES = pipeline/*.c pipeline/*.h tests/unit/*.c tests/vcard/*.c tests/bench/*.c tests/manifest/*.c tests/fuzz/*.c
+C_FILES = pipeline/*.c pipeline/*.h tests/unit/*.c tests/vcard/*.c tests/rig/*.c tests/bench/*.c tests/manifest/*.c tests/fuzz/*.c
 format: check-deps
 	clang-format -i $(C_FILES)
 

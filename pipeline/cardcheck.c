@@ -56,15 +56,24 @@ enum kg_err cardcheck_run(struct store *st, const char *reader, const char *app_
 	                                                                       : CARDCHECK_OTHER_HOLDER;
 	if (out->state != CARDCHECK_HOLDER)
 		goto out;
+	/* Every counter of a PIN the form holds, in every application that has it (as counter.c
+	 * reads them): the lowest is what staff see. */
 	for (int p = 0; p < CARD_PIN_COUNT; p++) {
 		if (p == CARD_PIN_SIGN && !n.has_sign_cert)
 			continue;
-		int left;
-		bool verified;
-		if (card_retries(card, (enum card_pin)p, &left, &verified))
-			continue;
-		out->retries[p] = verified ? card_max_tries((enum card_pin)p) : left;
-		if (out->retries[p] < card_max_tries((enum card_pin)p))
+		for (int a = 0; a < CARD_APP_COUNT; a++) {
+			enum card_counter state;
+			int left;
+			if (!card_pin_in_app((enum card_pin)p, (enum card_app)a) ||
+			    card_retries(card, (enum card_pin)p, (enum card_app)a, &state, &left) ||
+			    state == CARD_COUNTER_ABSENT)
+				continue;
+			if (state == CARD_COUNTER_VERIFIED)
+				left = card_max_tries((enum card_pin)p);
+			if (out->retries[p] < 0 || left < out->retries[p])
+				out->retries[p] = left;
+		}
+		if (out->retries[p] >= 0 && out->retries[p] < card_max_tries((enum card_pin)p))
 			out->at_risk = true;
 	}
 out:

@@ -784,7 +784,7 @@ static enum kg_err card_cmd(struct ctx *c, int argc, char **argv)
 		else
 			return usage_error("card", "unknown option");
 	}
-	if ((err = card_list_readers(&names, &n)))
+	if ((err = load_settings(c)) || (err = card_list_readers(&names, &n)))
 		goto out;
 	sbuf_adds(&b, json ? "{\"readers\": [" : "");
 	for (size_t i = 0; i < n; i++) {
@@ -823,23 +823,55 @@ static enum kg_err card_cmd(struct ctx *c, int argc, char **argv)
 		          day);
 	else
 		sbuf_addf(&b, "利用者証明用電子証明書: シリアル番号 %s、有効期限 %s\n", cert.serial, day);
-	for (int p = 0; p < CARD_PIN_COUNT; p++) {
+	/* Every PIN in every application of the card table the card answers in; "pins" in the JSON
+	 * holds each PIN's counter where the settings send its VERIFY. */
+	struct {
+		enum card_pin pin;
+		enum card_app app;
+		enum card_counter state;
 		int left;
-		bool verified;
-		if ((err = card_retries(card, (enum card_pin)p, &left, &verified)))
-			goto out;
-		if (json)
-			sbuf_addf(&b, "%s\"%s\": {\"left\": %d, \"max\": %d, \"verified\": %s}", p ? ", " : "",
-			          card_pin_name((enum card_pin)p), left, card_max_tries((enum card_pin)p),
-			          verified ? "true" : "false");
-		else if (verified || left == 0)
-			sbuf_addf(&b, "%sの暗証番号: %s\n", card_pin_label((enum card_pin)p),
-			          verified ? "照合済み" : "ロック中（本人の来庁が必要）");
-		else
-			sbuf_addf(&b, "%sの暗証番号: 残り %d 回（最大 %d 回）\n", card_pin_label((enum card_pin)p),
-			          left, card_max_tries((enum card_pin)p));
+	} site[CARD_PIN_COUNT * CARD_APP_COUNT];
+	size_t nsite = 0;
+	for (int p = 0; p < CARD_PIN_COUNT; p++) {
+		for (int a = 0; a < CARD_APP_COUNT; a++) {
+			if (!card_pin_in_app(p, a))
+				continue;
+			site[nsite].pin = p;
+			site[nsite].app = a;
+			if ((err = card_retries(card, p, a, &site[nsite].state, &site[nsite].left)))
+				goto out;
+			if (site[nsite].state != CARD_COUNTER_ABSENT)
+				nsite++;
+		}
 	}
-	sbuf_adds(&b, json ? "}" : "");
+	for (size_t i = 0, first = 1; json && i < nsite; i++) {
+		if (site[i].app != (site[i].pin == CARD_PIN_JUKI ? c->settings.juki_app : CARD_APP_JPKI))
+			continue;
+		sbuf_addf(&b, "%s\"%s\": {\"left\": %d, \"max\": %d, \"verified\": %s, \"application\": \"%s\"}",
+		          first ? "" : ", ", card_pin_name(site[i].pin), site[i].left, card_max_tries(site[i].pin),
+		          site[i].state == CARD_COUNTER_VERIFIED ? "true" : "false", card_app_name(site[i].app));
+		first = 0;
+	}
+	sbuf_adds(&b, json ? "}, \"counters\": [" : "");
+	for (size_t i = 0; i < nsite; i++) {
+		enum card_pin p = site[i].pin;
+		if (json) {
+			sbuf_addf(&b, "%s{\"pin\": \"%s\", \"application\": \"%s\", \"left\": %d, \"verified\": %s}",
+			          i ? ", " : "", card_pin_name(p), card_app_name(site[i].app), site[i].left,
+			          site[i].state == CARD_COUNTER_VERIFIED ? "true" : "false");
+			continue;
+		}
+		char where[48] = "";
+		if (p == CARD_PIN_JUKI)
+			snprintf(where, sizeof where, "（%s）", card_app_name(site[i].app));
+		if (site[i].state != CARD_COUNTER_TRIES)
+			sbuf_addf(&b, "%sの暗証番号%s: %s\n", card_pin_label(p), where,
+			          site[i].state == CARD_COUNTER_VERIFIED ? "照合済み" : "ロック中（本人の来庁が必要）");
+		else
+			sbuf_addf(&b, "%sの暗証番号%s: 残り %d 回（最大 %d 回）\n", card_pin_label(p), where,
+			          site[i].left, card_max_tries(p));
+	}
+	sbuf_adds(&b, json ? "]" : "");
 out:
 	if (json && (!err || err == KG_ESTATE))
 		sbuf_adds(&b, "}\n");
@@ -902,12 +934,24 @@ static enum kg_err counter_web_cmd(struct ctx *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage_error("counter web", "unexpected argument");
-	if ((err = web_check_listen(cfg.listen)) || (err = load_settings(c)) || (err = open_store(c)))
+	/* The listen address first (exit 2 at once), then the reader as every desk binds it. */
+	char *reader = NULL;
+	if ((err = web_check_listen(cfg.listen)) || (err = load_settings(c)) ||
+	    (err = counter_bind_reader(desk.reader ? desk.reader : c->settings.counter_reader, &reader)) ||
+	    (err = open_store(c))) {
+		free(reader);
 		return err;
+	}
+	desk.reader = reader;
 	desk.st = c->store;
 	desk.set = &c->settings;
-	return web_run(&cfg);
+	err = web_run(&cfg);
+	free(reader);
+	return err;
 }
+
+static enum kg_err counter_redeem_cmd(struct ctx *c, const struct counter_desk *desk, const char *id, int fd,
+                                      bool json);
 
 static enum kg_err counter_cmd(struct ctx *c, int argc, char **argv)
 {
@@ -925,7 +969,8 @@ static enum kg_err counter_cmd(struct ctx *c, int argc, char **argv)
 	char host[64] = "";
 	gethostname(host, sizeof host - 1);
 	const char *user = getenv("USER");
-	struct counter_desk desk = {host, user && *user ? user : "unknown", NULL, today()};
+	struct counter_desk desk = {host, user && *user ? user : "unknown", NULL, today(), false};
+	char *reader = NULL;
 	int fd = -1, o;
 	bool json = false;
 	enum kg_err err;
@@ -948,18 +993,32 @@ static enum kg_err counter_cmd(struct ctx *c, int argc, char **argv)
 		case 'd':
 			if ((err = date_arg("--date", optarg, &desk.today)))
 				return err;
+			desk.date_given = true;
 			break;
 		default: return usage_error("counter", "unknown option");
 		}
 	}
 	if (optind != argc)
 		return usage_error("counter", "unexpected argument (PINs never go on the command line)");
-	if ((err = load_settings(c)) || (err = open_store(c)))
-		return err;
-	if (!redeem)
-		return desk_run(c->store, &c->settings, &desk);
-	if (!id)
+	if (redeem && !id)
 		return usage_error("counter redeem", "--id is required");
+	/* The reader is bound before anything else: with several readers kigen never guesses. */
+	if ((err = load_settings(c)) ||
+	    (err = counter_bind_reader(desk.reader ? desk.reader : c->settings.counter_reader, &reader)) ||
+	    (err = open_store(c))) {
+		free(reader);
+		return err;
+	}
+	desk.reader = reader;
+	err = redeem ? counter_redeem_cmd(c, &desk, id, fd, json) : desk_run(c->store, &c->settings, &desk);
+	free(reader);
+	return err;
+}
+
+/* kigen counter redeem: one form, the PINs from a file descriptor. */
+static enum kg_err counter_redeem_cmd(struct ctx *c, const struct counter_desk *desk, const char *id, int fd, bool json)
+{
+	enum kg_err err;
 
 	struct counter_pins pins;
 	memset(&pins, 0, sizeof pins);
@@ -973,7 +1032,7 @@ static enum kg_err counter_cmd(struct ctx *c, int argc, char **argv)
 		return err;
 	}
 	struct counter_result res;
-	if ((err = counter_redeem(c->store, &c->settings, &desk, id, &pins, &res)))
+	if ((err = counter_redeem(c->store, &c->settings, desk, id, &pins, &res)))
 		return err;
 	if (json)
 		desk_print_json(stdout, &res);
@@ -1028,13 +1087,16 @@ static const struct command commands[] = {
 	{"counter", counter_cmd,
          "counter [--reader NAME] [--terminal ID] [--staff ID]\n"
          "       kigen counter redeem --id ID [--pins-fd N] [--json] [--reader NAME] [--terminal ID] [--staff ID]\n"
+         "                            [--date YYYY-MM-DD]\n"
          "       kigen counter web [--listen ADDR:PORT] [--reader NAME] [--terminal ID] [--idle SECONDS]",
          "The counter desk: checks a returned 照会書兼回答書 against the holder's card.\n"
          "It never locks the card, and records the outcome. Without 'redeem': the interactive desk\n"
          "(Japanese).\n"
          "'redeem' does one form: PINs are read from file descriptor N, one per line (署名用,\n"
          "利用者証明用, 住民基本台帳用) or the word 'face'; never from argv or the environment.\n"
-         "Exit 0 when redeemed, 1 for any other outcome (the JSON says which).\n"
+         "The reader: --reader NAME or the setting counter.reader; with several readers and neither,\n"
+         "kigen lists them and exits 2 (it never guesses). --date (tests, training) is recorded in\n"
+         "the audit. Exit 0 when redeemed, 1 for any other outcome (the JSON says which).\n"
          "'web' serves the desk to the counter PC's browser (default 127.0.0.1:8470; loopback only,\n"
          "any other address exits 2): staff sign-in, the counter screen and returned mail (返戻).\n"
          "Sessions end after --idle seconds without a request (default 900). It refuses to run as\n"

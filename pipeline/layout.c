@@ -63,7 +63,8 @@ struct shape {
 	PangoLayout *pl;
 	PangoFontDescription *font; /* at REF_PT */
 	char *text;
-	int width; /* Pango units at REF_PT, -1: not wrapped */
+	char *breaks; /* where the per-resident values lie and the break level; NULL: pango's breaks */
+	int width;    /* Pango units at REF_PT, -1: not wrapped */
 	PangoAlignment align;
 	float leading;
 };
@@ -71,6 +72,23 @@ struct shape {
 struct shapes {
 	struct shape s[N_SHAPES];
 	int next; /* the entry replaced next, round robin */
+};
+
+/* The bytes [start, end) of an expanded text that one per-resident value fills: a part that
+ * must not break (an address part, a name) unless it cannot stand on one line. */
+struct span {
+	size_t start, end;
+};
+
+struct spans {
+	struct span *at;
+	size_t n, alloc;
+};
+
+/* The break opportunities of one level (see "Line breaks") for one text, and their cache key. */
+struct text_breaks {
+	PangoAttrList *attrs;
+	const char *key;
 };
 
 struct layer {
@@ -90,6 +108,7 @@ struct layout {
 	struct text_groups *gather; /* while a static layer is recorded: where its text goes */
 	struct sbuf text;           /* scratch for placeholder expansion */
 	struct sbuf missing;        /* scratch for fonts_missing */
+	struct spans spans;         /* scratch: where each per-resident value lies in text */
 };
 
 static const char *const field_names[LAYOUT_NFIELDS] = {
@@ -108,6 +127,9 @@ static const char *const field_names[LAYOUT_NFIELDS] = {
 	[LAYOUT_PROCEDURE] = "procedure",
 	[LAYOUT_BIRTH] = "birth",
 	[LAYOUT_QR_URL] = "qr_url",
+	[LAYOUT_JLIS_ID] = "jlis_id",
+	[LAYOUT_PERIOD] = "period",
+	[LAYOUT_ENCLOSURES] = "enclosures",
 };
 
 const char *layout_field_name(enum layout_field f)
@@ -121,7 +143,8 @@ static const struct {
 } conditions[] = {
 	{"card", LAYOUT_WHEN_CARD},           {"cert", LAYOUT_WHEN_CERT},           {"notice", LAYOUT_WHEN_NOTICE},
 	{"reinquiry", LAYOUT_WHEN_REINQUIRY}, {"sign", LAYOUT_WHEN_SIGN},           {"nosign", LAYOUT_WHEN_NOSIGN},
-	{"barcode", LAYOUT_WHEN_BARCODE},     {"nobarcode", LAYOUT_WHEN_NOBARCODE},
+	{"barcode", LAYOUT_WHEN_BARCODE},     {"nobarcode", LAYOUT_WHEN_NOBARCODE}, {"jlis", LAYOUT_WHEN_JLIS},
+	{"nojlis", LAYOUT_WHEN_NOJLIS},       {"revoked", LAYOUT_WHEN_REVOKED},     {"minor", LAYOUT_WHEN_MINOR},
 };
 
 static const struct {
@@ -131,6 +154,7 @@ static const struct {
 	{"gothic", "IPAexGothic"},
 	{"mincho", "IPAexMincho"},
 	{"mj", "IPAmjMincho"},
+	{"multi", "WenQuanYi Zen Hei"}, /* the multilingual lines: Simplified Chinese and Hangul */
 };
 
 /* kg_fail() formats into the very buffer kg_last_message() returns, so a message that quotes
@@ -166,7 +190,13 @@ static const char *setting_of(const struct settings *s, const char *name, size_t
 		{"phone", offsetof(struct settings, phone)},
 		{"hours", offsetof(struct settings, hours)},
 		{"lgcode", offsetof(struct settings, lgcode)},
+		{"application_center", offsetof(struct settings, application_center)},
 	};
+	/* J-LIS's delegation sentence: printed only when J-LIS mails for the municipality. */
+	static const char delegation[] =
+		"本件は、地方公共団体情報システム機構（J-LIS）が全国の市区町村長から委任を受けて実施しています。";
+	if (strlen("jlis_delegation") == len && !memcmp("jlis_delegation", name, len))
+		return s->jlis_delegation ? delegation : "";
 	for (size_t i = 0; i < KG_ARRAY_SIZE(keys); i++) {
 		if (strlen(keys[i].name) == len && !memcmp(keys[i].name, name, len)) {
 			const char *v = *(char *const *)((const char *)s + keys[i].off);
@@ -182,7 +212,7 @@ static const char *setting_of(const struct settings *s, const char *name, size_t
  * "{{" is a literal brace. Unknown names are an error at load time.
  */
 static enum kg_err expand(const char *in, const struct settings *s, const struct layout_values *v, struct sbuf *out,
-                          bool *variable, const char **first_field)
+                          bool *variable, const char **first_field, struct spans *spans)
 {
 	for (const char *p = in; *p;) {
 		if (p[0] == '{' && p[1] == '{') {
@@ -203,7 +233,12 @@ static enum kg_err expand(const char *in, const struct settings *s, const struct
 		int f = field_of(name, len);
 		if (f >= 0) {
 			if (v) {
+				size_t start = out->len;
 				sbuf_adds(out, v->field[f] ? v->field[f] : "");
+				if (spans && out->len > start) {
+					KG_GROW(spans->at, spans->n + 1, spans->alloc);
+					spans->at[spans->n++] = (struct span){start, out->len};
+				}
 			} else {
 				sbuf_add(out, p, len + 2);
 				if (variable)
@@ -279,7 +314,7 @@ static enum kg_err parse_when(const struct conf_node *n, unsigned *when)
 		if (k == KG_ARRAY_SIZE(conditions))
 			return kg_fail(KG_EINPUT,
 			               "line %d: when: %s is not one of card, cert, notice, reinquiry, sign, "
-			               "nosign, barcode, nobarcode",
+			               "nosign, barcode, nobarcode, jlis, nojlis, revoked, minor",
 			               conf_line(n), s ? s : "(list)");
 		*when |= conditions[k].bit;
 	}
@@ -357,7 +392,7 @@ static enum kg_err parse_element(struct layout *l, const struct settings *s, con
 		if (!conf_str(n))
 			return kg_fail(KG_EINPUT, "line %d: text must be a string", e->line);
 		const char *first = NULL;
-		if ((err = expand(conf_str(n), s, NULL, &b, &e->variable, &first))) {
+		if ((err = expand(conf_str(n), s, NULL, &b, &e->variable, &first, NULL))) {
 			sbuf_release(&b);
 			char where[32];
 			snprintf(where, sizeof where, "line %d", e->line);
@@ -417,6 +452,7 @@ static void shapes_free(gpointer p)
 		if (c->s[i].font)
 			pango_font_description_free(c->s[i].font);
 		free(c->s[i].text);
+		free(c->s[i].breaks);
 	}
 	free(c);
 }
@@ -437,25 +473,29 @@ static struct shapes *shapes_of(PangoContext *pango)
 	return c;
 }
 
-/* text in e's font at REF_PT, wrapped at width (Pango units at REF_PT, -1: not wrapped), with
- * its logical extents in points at REF_PT: from the cache, else shaped now. Valid until the
- * next call. */
-static PangoLayout *shaped(struct shapes *c, const struct element *e, const char *text, int width, double *w, double *h)
+/* text in e's font at REF_PT, wrapped at width (Pango units at REF_PT, -1: not wrapped) with only
+ * the breaks of brk (NULL: pango's own), with its logical extents in points at REF_PT: from the
+ * cache, else shaped now. Valid until the next call. */
+static PangoLayout *shaped(struct shapes *c, const struct element *e, const char *text, int width,
+                           const struct text_breaks *brk, double *w, double *h)
 {
 	struct shape *s = NULL;
 	for (int i = 0; i < N_SHAPES && !s; i++) {
 		struct shape *t = &c->s[i];
 		if (t->text && t->width == width && t->align == e->align && t->leading == (float)e->leading &&
-		    !strcmp(t->text, text) && pango_font_description_equal(t->font, e->font))
+		    !strcmp(t->text, text) && !t->breaks == !brk && (!brk || !strcmp(t->breaks, brk->key)) &&
+		    pango_font_description_equal(t->font, e->font))
 			s = t;
 	}
 	if (!s) {
 		s = &c->s[c->next];
 		c->next = (c->next + 1) % N_SHAPES;
 		free(s->text);
+		free(s->breaks);
 		if (s->font)
 			pango_font_description_free(s->font);
 		s->text = kg_strdup(text);
+		s->breaks = brk ? kg_strdup(brk->key) : NULL;
 		s->font = pango_font_description_copy(e->font);
 		s->width = width;
 		s->align = e->align;
@@ -464,6 +504,7 @@ static PangoLayout *shaped(struct shapes *c, const struct element *e, const char
 		pango_layout_set_width(s->pl, width);
 		pango_layout_set_alignment(s->pl, s->align);
 		pango_layout_set_line_spacing(s->pl, s->leading);
+		pango_layout_set_attributes(s->pl, brk ? brk->attrs : NULL);
 		pango_layout_set_text(s->pl, text, -1);
 	}
 	PangoRectangle log;
@@ -598,33 +639,193 @@ static void show_groups(cairo_t *cr, struct text_groups *gg)
 	gg->n = 0;
 }
 
+/*
+ * Line breaks. A text without wrap: first shrinks on the template's own lines; only at its
+ * minimum size does it wrap, each time with more break opportunities, and the first that fits
+ * is kept:
+ *   BREAK_PARTS     between per-resident values only (an address's 町域 / 番地・号 / 方書, a
+ *                   name): every value stands whole on one line;
+ *   BREAK_ACCEPTED  also inside a value, but only where a Japanese reader accepts a break:
+ *                   after the prefecture, the city (市, 区, 郡 and its 町/村), 通 or 上る/下る/
+ *                   入る of a Kyoto street name, after 丁目, 番地, 番, 号, 地割 or a hyphen, at a
+ *                   space, before the room number that follows a building name;
+ *   BREAK_WORDS     anywhere but inside a number or a run of Latin letters and digits.
+ * Pango's own rules (no break before 。 or a small kana, ...) hold at every level; the levels
+ * only take opportunities away (PangoAttrAllowBreaks).
+ */
+enum breaks { BREAK_PARTS, BREAK_ACCEPTED, BREAK_WORDS };
+
+static bool is_digit_cp(gunichar c)
+{
+	return (c >= '0' && c <= '9') || (c >= 0xFF10 && c <= 0xFF19);
+}
+
+static bool is_alnum_cp(gunichar c)
+{
+	return is_digit_cp(c) || (c < 0x80 && g_ascii_isalpha((int)c)) || (c >= 0xFF21 && c <= 0xFF3A) ||
+	       (c >= 0xFF41 && c <= 0xFF5A);
+}
+
+static bool starts(const char *p, const char *end, const char *word)
+{
+	size_t n = strlen(word);
+	return (size_t)(end - p) >= n && !memcmp(p, word, n);
+}
+
+/* The byte length of the prefecture at the start of town (東京都, 北海道, 京都府, 神奈川県...), or 0. */
+static size_t prefecture_len(const char *p, const char *end)
+{
+	static const char *const three[] = {"東京都", "北海道", "京都府", "大阪府"};
+	for (size_t i = 0; i < KG_ARRAY_SIZE(three); i++)
+		if (starts(p, end, three[i]))
+			return strlen(three[i]);
+	const char *q = p;
+	for (int chars = 1; chars <= 4 && q < end; chars++) {
+		const char *next = g_utf8_next_char(q);
+		if (chars >= 3 && starts(q, end, "県"))
+			return (size_t)(next - p);
+		q = next;
+	}
+	return 0;
+}
+
+/* Whether a break is accepted right after the word ending at p (BREAK_ACCEPTED, outside the
+ * town's prefecture and city, which town_breaks() finds). */
+static bool accepted_after(const char *from, const char *p)
+{
+	static const char *const words[] = {"丁目", "番地", "番", "号", "地割", "通", "上る", "下る",
+	                                    "入る", "-",    "－", "‐",  "−",    " ",  "　"};
+	for (size_t i = 0; i < KG_ARRAY_SIZE(words); i++) {
+		size_t n = strlen(words[i]);
+		if ((size_t)(p - from) >= n && !memcmp(p - n, words[i], n))
+			return true;
+	}
+	return false;
+}
+
+/* Allows a break before p (a byte offset) in the opportunities bitmap. */
+static void allow(bool *ok, const char *text, const char *p)
+{
+	ok[p - text] = true;
+}
+
+/* Marks the accepted breaks inside text[start, end): the town's prefecture and city ends (the
+ * first value of a text is where an address starts), then the words of accepted_after() and
+ * the start of a room number after a name. */
+static void accepted_breaks(const char *text, const struct span *sp, bool first, bool *ok)
+{
+	const char *from = text + sp->start, *end = text + sp->end;
+	if (first) {
+		size_t pref = prefecture_len(from, end);
+		const char *q = from + pref;
+		if (pref)
+			allow(ok, text, q);
+		/* The city: the first 市, 区 or 郡 after at least one character; a ward or a town may follow. */
+		for (const char *c = q; c < end; c = g_utf8_next_char(c)) {
+			if (c == q || !(starts(c, end, "市") || starts(c, end, "区") || starts(c, end, "郡")))
+				continue;
+			const char *after = g_utf8_next_char(c);
+			allow(ok, text, after);
+			for (const char *w = after; w < end && w - after < 18; w = g_utf8_next_char(w))
+				if (w != after &&
+				    (starts(w, end, "区") || starts(w, end, "町") || starts(w, end, "村"))) {
+					allow(ok, text, g_utf8_next_char(w));
+					break;
+				}
+			break;
+		}
+	}
+	for (const char *p = g_utf8_next_char(from); p < end; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p), prev = g_utf8_get_char(g_utf8_prev_char(p));
+		if (accepted_after(from, p) || (is_digit_cp(c) && !is_alnum_cp(prev) && prev != '-' && prev != 0xFF0D))
+			allow(ok, text, p);
+	}
+}
+
+/* Marks every break that does not split a run of Latin letters and digits. */
+static void word_breaks(const char *text, const struct span *sp, bool *ok)
+{
+	const char *from = text + sp->start, *end = text + sp->end;
+	for (const char *p = g_utf8_next_char(from); p < end; p = g_utf8_next_char(p))
+		if (!is_alnum_cp(g_utf8_get_char(p)) || !is_alnum_cp(g_utf8_get_char(g_utf8_prev_char(p))))
+			allow(ok, text, p);
+}
+
+/* Attributes that forbid every break inside each span except those level allows. */
+static PangoAttrList *break_attrs(const char *text, const struct spans *spans, enum breaks level)
+{
+	PangoAttrList *list = pango_attr_list_new();
+	size_t len = strlen(text);
+	bool *ok = kg_calloc(len + 1, 1);
+	for (size_t i = 0; i < spans->n; i++) {
+		const struct span *sp = &spans->at[i];
+		if (level == BREAK_ACCEPTED)
+			accepted_breaks(text, sp, i == 0, ok);
+		else if (level == BREAK_WORDS)
+			word_breaks(text, sp, ok);
+		/* One "no break" run per stretch between allowed breaks. */
+		size_t run = sp->start;
+		for (size_t b = sp->start + 1; b <= sp->end; b++) {
+			if (b < sp->end && !ok[b])
+				continue;
+			PangoAttribute *a = pango_attr_allow_breaks_new(FALSE);
+			a->start_index = (guint)run;
+			a->end_index = (guint)b;
+			pango_attr_list_insert(list, a);
+			run = b;
+		}
+	}
+	free(ok);
+	return list;
+}
+
 /* A text fitted into its box: its layout (at REF_PT), the scale and the offset in the box. */
 struct fitted {
 	PangoLayout *pl;
 	double k, dx, dy;
 };
 
-/* Fits text into e's box (shrink, then wrap): the one rule of whether a text fits, for drawing
- * and for layout_check() alike. */
-static enum kg_err fit_text(struct layout *l, struct element *e, const char *text, struct fitted *f)
+/* The cache key of a text's breaks: where its values lie and the level (the same text may come
+ * from other values, e.g. a town one character longer and a block one shorter). */
+static void breaks_key(const struct spans *spans, enum breaks level, struct sbuf *key)
+{
+	sbuf_addf(key, "%d", (int)level);
+	for (size_t i = 0; i < spans->n; i++)
+		sbuf_addf(key, ";%zu,%zu", spans->at[i].start, spans->at[i].end);
+}
+
+/* Fits text into e's box (see "Line breaks" above): the one rule of whether a text fits, for
+ * drawing and for layout_check() alike. */
+static enum kg_err fit_text(struct layout *l, struct element *e, const char *text, const struct spans *spans,
+                            struct fitted *f)
 {
 	PangoLayout *pl = NULL;
 	double w = 0, h = 0, size = e->size;
 	bool fit = false, wrap = e->wrap;
 	/* Shrink first (a name stays on one line as long as it can), then wrap at the minimum. */
 	if (!wrap)
-		pl = shaped(l->shapes, e, text, -1, &w, &h);
+		pl = shaped(l->shapes, e, text, -1, NULL, &w, &h);
 	for (; size >= e->min - 1e-6 && !fit; size -= 0.5) {
 		if (wrap)
-			pl = shaped(l->shapes, e, text, wrap_width(e, size), &w, &h);
+			pl = shaped(l->shapes, e, text, wrap_width(e, size), NULL, &w, &h);
 		fit = fits(e, size, w, h);
 	}
 	size += 0.5; /* the size the loop tried last */
-	if (!fit && !wrap) {
+	for (int level = BREAK_PARTS; !fit && !wrap && level <= BREAK_WORDS; level++) {
+		struct sbuf key = SBUF_INIT;
+		breaks_key(spans, (enum breaks)level, &key);
+		enum kg_err err = sbuf_check(&key);
+		if (err) {
+			sbuf_release(&key);
+			return err;
+		}
+		struct text_breaks brk = {break_attrs(text, spans, (enum breaks)level), key.buf};
 		size = e->min;
-		wrap = true;
-		pl = shaped(l->shapes, e, text, wrap_width(e, size), &w, &h);
+		pl = shaped(l->shapes, e, text, wrap_width(e, size), &brk, &w, &h);
+		pango_attr_list_unref(brk.attrs);
+		sbuf_release(&key);
 		fit = fits(e, size, w, h) && pango_layout_get_line_count(pl) > 0;
+		wrap = fit;
 	}
 	if (!fit)
 		return kg_fail(KG_ERENDER,
@@ -653,7 +854,7 @@ static enum kg_err fit_text(struct layout *l, struct element *e, const char *tex
 static enum kg_err draw_text(struct layout *l, cairo_t *cr, struct element *e, const char *text)
 {
 	struct fitted f;
-	enum kg_err err = fit_text(l, e, text, &f);
+	enum kg_err err = fit_text(l, e, text, &l->spans, &f);
 	if (err)
 		return err;
 	if (l->gather && gather(l->gather, f.pl, e->x + f.dx, e->y + f.dy, f.k, e->gray))
@@ -731,10 +932,11 @@ static enum kg_err element_text(struct layout *l, struct element *e, const struc
 {
 	enum kg_err err;
 	*text = e->text;
+	l->spans.n = 0;
 	if (!e->variable || !e->text)
 		return KG_OK;
 	sbuf_reset(&l->text);
-	if ((err = expand(e->text, NULL, v, &l->text, NULL, NULL)))
+	if ((err = expand(e->text, NULL, v, &l->text, NULL, NULL, &l->spans)))
 		return err;
 	*text = l->text.buf;
 	sbuf_reset(&l->missing);
@@ -787,6 +989,28 @@ static bool holds(unsigned need, unsigned have)
 	return (need & have) == need;
 }
 
+enum kg_err layout_text_lines(struct layout *l, const char *label, const struct layout_values *v, struct sbuf *lines)
+{
+	for (size_t i = 0; i < l->n_el; i++) {
+		struct element *e = &l->el[i];
+		if (e->kind != E_TEXT || !e->label || strcmp(e->label, label) || !holds(e->when, v->when))
+			continue;
+		const char *fitted;
+		struct fitted f;
+		enum kg_err err = element_text(l, e, v, &fitted);
+		if (err || (err = fit_text(l, e, fitted, &l->spans, &f)))
+			return fail_in(err, l->path);
+		const char *text = pango_layout_get_text(f.pl);
+		for (GSList *ln = pango_layout_get_lines_readonly(f.pl); ln; ln = ln->next) {
+			const PangoLayoutLine *line = ln->data;
+			sbuf_add(lines, text + line->start_index, (size_t)line->length);
+			sbuf_addc(lines, '\n');
+		}
+		return sbuf_check(lines);
+	}
+	return kg_fail(KG_ENOTFOUND, "%s: no text '%s' on this page", l->path, label);
+}
+
 enum kg_err layout_draw(struct layout *l, cairo_t *cr, const struct layout_values *v, bool use_recordings)
 {
 	enum kg_err err = KG_OK;
@@ -819,7 +1043,7 @@ enum kg_err layout_check(struct layout *l, const struct layout_values *v)
 		const char *text;
 		struct fitted f;
 		if (!(err = element_text(l, e, v, &text)))
-			err = fit_text(l, e, text, &f);
+			err = fit_text(l, e, text, &l->spans, &f);
 	}
 	return err ? fail_in(err, l->path) : KG_OK;
 }
@@ -934,6 +1158,7 @@ void layout_free(struct layout *l)
 		cairo_surface_destroy(l->layers[i].rec);
 	sbuf_release(&l->text);
 	sbuf_release(&l->missing);
+	free(l->spans.at);
 	free(l->path);
 	free(l);
 }

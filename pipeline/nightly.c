@@ -680,7 +680,7 @@ static enum kg_err count_kinds(struct store *st, int64_t batch, struct nightly_b
 			rep->cert++;
 	}
 	free(kinds);
-	return KG_OK;
+	return store_batch_count_no_jlis(st, batch, &rep->card_without_jlis_id);
 }
 
 #define FORECAST_WEEKS 26
@@ -729,6 +729,7 @@ static enum kg_err write_report(const struct nightly_env *env, int64_t batch, st
 		.batch = batch,
 		.run_date = rep->run_date,
 		.card = rep->card,
+		.card_without_jlis_id = rep->card_without_jlis_id,
 		.cert = rep->cert,
 		.reinquiries = rep->reinquiries,
 		.returned_waiting = returned_waiting,

@@ -3,7 +3,7 @@
  * spec/customer-barcode.md in order (one function each): fold, remove marks, keep digits,
  * hyphens and lone letters, convert kanji numerals before 丁目/番/号..., floors, hyphens. The
  * address number then becomes symbol characters (letters as control code + digit), padded or cut
- * to 20, a mod-19 check character, and bars. libunistring does the NFKC folding.
+ * to 20, a mod-19 check character, and bars. libunistring decodes the UTF-8.
  */
 #include "postal.h"
 
@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <uninorm.h>
 #include <unistr.h>
 
 #include "banned.h"
@@ -30,13 +29,13 @@ enum { VALUE_HYPHEN = 10, VALUE_CC1 = 11, VALUE_CC4 = 14, N_VALUES = 19 };
 #define START_BARS "FD"
 #define STOP_BARS "DF"
 
-/* Kanji numerals and their values (十 and 百 are positional). */
+/* Kanji numerals and their values (十, 百 and 千 are positional). */
 static const struct {
 	uint32_t c;
 	int value;
 } kanji_numerals[] = {
-	{U'〇', 0}, {U'一', 1}, {U'二', 2}, {U'三', 3}, {U'四', 4},  {U'五', 5},
-	{U'六', 6}, {U'七', 7}, {U'八', 8}, {U'九', 9}, {U'十', 10}, {U'百', 100},
+	{U'〇', 0}, {U'一', 1}, {U'二', 2}, {U'三', 3},  {U'四', 4},   {U'五', 5},    {U'六', 6},
+	{U'七', 7}, {U'八', 8}, {U'九', 9}, {U'十', 10}, {U'百', 100}, {U'千', 1000},
 };
 
 /* What a kanji numeral must stand directly before to be converted (丁 covers 丁目, 番 covers 番地). */
@@ -52,22 +51,26 @@ static bool is_letter(uint32_t c)
 	return c >= 'A' && c <= 'Z';
 }
 
-/* Rule 1: NFKC turns full-width letters and digits (and ①, ｈ, －) into ASCII; then upper case. */
+/*
+ * Rule 1: full-width letters and digits (U+FF10-19, U+FF21-3A, U+FF41-5A) become ASCII, then
+ * lower case becomes upper. Nothing else is folded: the manual folds only these, so ① or a
+ * full-width ．／＆ stay what they are and separate numbers like any other character (NFKC
+ * would turn ① into 1 and 1．2 into 12).
+ */
 static enum kg_err fold(const char *text, size_t len, uint32_t **out, size_t *n)
 {
-	size_t norm_len = 0;
 	if (u8_check((const uint8_t *)text, len))
 		return kg_fail(KG_EINPUT, "the address is not valid UTF-8");
-	uint8_t *norm = u8_normalize(UNINORM_NFKC, (const uint8_t *)text, len, NULL, &norm_len);
-	if (!norm)
-		return kg_fail(KG_EINPUT, "the address cannot be normalised (NFKC)");
-	*out = u8_to_u32(norm, norm_len, NULL, n);
-	free(norm);
+	*out = u8_to_u32((const uint8_t *)text, len, NULL, n);
 	if (!*out)
 		return kg_fail(KG_EINPUT, "the address cannot be decoded");
-	for (size_t i = 0; i < *n; i++)
-		if ((*out)[i] >= 'a' && (*out)[i] <= 'z')
-			(*out)[i] -= 'a' - 'A';
+	for (size_t i = 0; i < *n; i++) {
+		uint32_t *c = &(*out)[i];
+		if ((*c >= U'０' && *c <= U'９') || (*c >= U'Ａ' && *c <= U'Ｚ') || (*c >= U'ａ' && *c <= U'ｚ'))
+			*c -= U'０' - '0';
+		if (*c >= 'a' && *c <= 'z')
+			*c -= 'a' - 'A';
+	}
 	return KG_OK;
 }
 
@@ -108,8 +111,9 @@ static bool kanji_marker_at(const uint32_t *s, size_t n, size_t i)
 }
 
 /*
- * Rule 4, part 3: the number written by the kanji numerals run[0..n). With 十 or 百 they are
- * positional (十一 = 11, 二十 = 20, 百五 = 105); without, digit by digit (三〇五 = 305).
+ * Rule 4, part 3: the number written by the kanji numerals run[0..n). With 十, 百 or 千 they are
+ * positional (十一 = 11, 二十 = 20, 百五 = 105, 千二百 = 1200, 二千三十 = 2030); without, digit by
+ * digit (三〇五 = 305).
  */
 static void kanji_number(const uint32_t *run, size_t n, struct sbuf *raw)
 {

@@ -55,6 +55,7 @@ enum col {
 	C_SIGN_STATUS,
 	C_SIGN_SERIAL,
 	C_SIGN_EXPIRES,
+	C_JLIS_ID,
 	C_COUNT
 };
 
@@ -96,6 +97,7 @@ static const struct {
 	[C_SIGN_STATUS] = {"sign_status", false, 7, TEXT},
 	[C_SIGN_SERIAL] = {"sign_serial", false, 64, TEXT},
 	[C_SIGN_EXPIRES] = {"sign_expires_on", false, 10, ENDS},
+	[C_JLIS_ID] = {"jlis_application_id", false, 23, TEXT},
 };
 
 #define MAX_FIELDS 64  /* fields kept per record; more are counted, not stored */
@@ -367,6 +369,12 @@ static void build_resident(struct importer *im, struct store_resident *r)
 	r->status = code_field(im, C_STATUS, statuses, status_values, STORE_ACTIVE);
 	if (!*field(im, C_STATUS))
 		row_error(im, "status is empty");
+
+	/* J-LIS's 申請書ID, as printed on its 交付申請書: 23 digits. Its check digit is not published,
+	 * so only the form is checked. */
+	r->jlis_app_id = field(im, C_JLIS_ID);
+	if (*r->jlis_app_id && (strlen(r->jlis_app_id) != 23 || strspn(r->jlis_app_id, "0123456789") != 23))
+		row_error(im, "jlis_application_id %s is not 23 digits", SHOW(r->jlis_app_id));
 
 	const char *mn = field(im, C_MYNUMBER);
 	if (*mn && !rules_mynumber_valid(mn))

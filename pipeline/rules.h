@@ -31,6 +31,12 @@
 
 enum rules_feb29 { RULES_FEB29_FEB28, RULES_FEB29_MAR1 };
 enum rules_window { RULES_WINDOW_CLAMP, RULES_WINDOW_CIVIL };
+/* The national system's maintenance days (seed 001): the 3rd Saturday and the Sunday after it. */
+enum rules_maint {
+	RULES_MAINT_SATURDAY_SUNDAY, /* both days (the default) */
+	RULES_MAINT_SUNDAY,          /* the Sunday only */
+	RULES_MAINT_NONE,
+};
 
 struct rules_policy {
 	int lead_days;                     /* notice this many days before the window opens (14) */
@@ -38,7 +44,7 @@ struct rules_policy {
 	enum rules_window window;          /* month arithmetic of the window (clamp to month end) */
 	bool age_from_eve;                 /* the new age starts the day before the birthday (false) */
 	bool card_renewal_from_old_expiry; /* a card renewed in its window counts from the old expiry (true) */
-	bool maintenance_sunday;           /* the national system is down on the Sunday after the 3rd Saturday (true) */
+	enum rules_maint maintenance;      /* no counter work on these days (3rd Saturday and Sunday) */
 	int adult_age;                     /* age from which a card runs 10 years (18) */
 	int adult_age_before;              /* the same for applications received before the switch (20) */
 	int age_switch;                    /* the day the adult age changed (2022-04-01) */
@@ -96,7 +102,8 @@ bool rules_is_due(const struct rules_policy *p, int run, int expiry);
 #define RULES_ERA_LEN 40
 enum kg_err rules_era(int day, char out[RULES_ERA_LEN]) KG_WUR;
 
-/* The national system's maintenance Sunday (the Sunday after the 3rd Saturday). */
+/* A maintenance day of the national system: the month's third Saturday (the 15th to the 21st)
+ * or the Sunday after it, as p->maintenance says. */
 bool rules_is_maintenance_day(const struct rules_policy *p, int day);
 
 /* Check digits: strings of exactly 12 / 6 ASCII digits. */

@@ -276,7 +276,11 @@ static void redeem(struct webdesk *d, const struct web_request *req, struct web_
 	for (int p = 0; p < CARD_PIN_COUNT && !pins.face; p++)
 		(void)web_form_value(req->body, keys[p], pins.pin[p],
 		                     sizeof pins.pin[p]); /* too long: "" (malformed) */
-	struct counter_desk desk = {d->terminal, web_session_staff(req->session), d->reader, today_of(d)};
+	struct counter_desk desk = {.terminal = d->terminal,
+	                            .staff = web_session_staff(req->session),
+	                            .reader = d->reader,
+	                            .today = today_of(d),
+	                            .date_given = d->date != RULES_NO_DATE};
 	struct counter_result res;
 	enum kg_err err = counter_redeem(d->st, d->set, &desk, id, &pins, &res);
 	counter_pins_wipe(&pins);

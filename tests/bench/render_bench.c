@@ -104,9 +104,10 @@ static void make_set(const struct gen *g, int seq, struct mailset *m, struct str
 	m->barcode = s->barcode;
 	if (g->sample) {
 		switch (seq) {
-		case 1: /* a card renewal */
+		case 1: /* a card renewal with J-LIS's 申請書ID */
 			snprintf(s->name, sizeof s->name, "山田　太郎");
 			m->kind = MAILSET_NOTICE, m->target = MAILSET_CARD;
+			snprintf(m->jlis_app_id, sizeof m->jlis_app_id, "%s", "10203040506070809011121");
 			break;
 		case 2: /* a certificate renewal, IVS in the name */
 			snprintf(s->name, sizeof s->name, "渡邊\U000E010A　花子");
@@ -116,6 +117,7 @@ static void make_set(const struct gen *g, int seq, struct mailset *m, struct str
 			snprintf(s->name, sizeof s->name, "𠮷田　一郎");
 			m->kind = MAILSET_NOTICE, m->target = MAILSET_CERT, m->has_sign_cert = false;
 			m->certs = MAILSET_AUTH;
+			m->birth = g->batch_day - 3650; /* ten: a 法定代理人 applies */
 			break;
 		case 4: /* a re-inquiry */
 			snprintf(s->name, sizeof s->name, "髙橋　次郎");
@@ -126,12 +128,13 @@ static void make_set(const struct gen *g, int seq, struct mailset *m, struct str
 			         "ウィリアムズ　アレクサンダー　ジョナサン　クリストファー　エドワード");
 			m->kind = MAILSET_NOTICE, m->target = MAILSET_CARD, m->foreign = true;
 			break;
-		case 6: /* IVS name, no customer barcode */
+		case 6: /* IVS name, no customer barcode, a signature certificate revoked after a move */
 			snprintf(s->name, sizeof s->name, "辻\U000E0100　美咲");
-			m->kind = MAILSET_NOTICE, m->target = MAILSET_CERT, m->has_sign_cert = true;
+			m->kind = MAILSET_NOTICE, m->target = MAILSET_CERT, m->has_sign_cert = false;
+			m->sign_revoked = true, m->certs = MAILSET_AUTH;
 			m->barcode = NULL, m->no_barcode_reason = "住所不明";
 			break;
-		case 7: /* a card renewal with a variant the registry writes with an IVS */
+		case 7: /* a card renewal with a variant the registry writes with an IVS; no J-LIS 申請書ID */
 			snprintf(s->name, sizeof s->name, "葛\U000E0100西　健太");
 			m->kind = MAILSET_NOTICE, m->target = MAILSET_CARD;
 			break;
@@ -226,7 +229,7 @@ static int values(const struct gen *g, const struct settings *s, struct render *
 			struct mailset m;
 			struct strings st;
 			struct layout_values v;
-			const char *tpl[2];
+			const char *tpl[RENDER_MAX_PAGES];
 			make_set(g, seq, &m, &st);
 			int pages = render_page_templates((enum render_doc)d, &m, tpl);
 			if (pages && render_values(r, &m, &v))
@@ -287,10 +290,10 @@ int main(int argc, char **argv)
 		if (g.sample) {
 			char exp[RULES_DATE_LEN];
 			rules_format_date(m.expiry, exp);
-			printf("%d\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", m.seq, m.app_id, exp,
+			printf("%d\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%d\t%s\n", m.seq, m.app_id, exp,
 			       m.kind == MAILSET_REINQUIRY ? "reinquiry" : "notice",
 			       m.target == MAILSET_CARD ? "card" : "cert", m.has_sign_cert, m.barcode ? m.barcode : "-",
-			       m.certs, m.name);
+			       m.certs, m.jlis_app_id[0] ? m.jlis_app_id : "-", m.sign_revoked, m.name);
 		}
 	}
 	struct render_source src = {.n_sets = g.n, .pieces = pieces, .load = load, .release = release, .ctx = &g};

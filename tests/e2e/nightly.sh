@@ -50,7 +50,7 @@ rows = list(ws.iter_rows(values_only=True))
 head = rows[0]
 col = {name: i for i, name in enumerate(head)}
 for r in rows[1:]:
-    print("|".join(str(r[col[k]]) for k in ("連番", "申請書ID", "郵便番号", "氏名")))
+    print("|".join(str(r[col[k]]) for k in ("連番", "通知番号", "郵便番号", "氏名")))
 PY
 check "manifest.xlsx 発送リスト matches the database row for row" diff -u db.txt xlsx.txt
 check "a name that looks like a formula is plain text in manifest.csv (leading apostrophe)" grep -q "\"'=1+2\"" ref/$B/manifest.csv
@@ -70,14 +70,15 @@ for f in sorted(json.load(open(sys.argv[1]))["files"], key=lambda f: f["name"]):
 PY
 (cd ref/$B && for f in *.pdf; do echo "$f $(pdfinfo "$f" | awk '/^Pages:/ {print $2}')"; done) | sort >pages.actual
 check "every PDF has the pages job.json says" diff -u pages.expected pages.actual
-expect_eq "sheets pages = notices + forms (certificate renewals and re-inquiries get a form)" \
-	"$(sqlite3 ref.db 'select count(*) + sum(target = 1) - sum(kind = 1) from notices where batch = 1')" \
+expect_eq "sheets pages = notices + 交付申請書 (card renewals) + forms (certificate renewals and re-inquiries)" \
+	"$(sqlite3 ref.db 'select count(*) + sum(target = 1) - sum(kind = 1) + sum(kind = 0 and target = 0) from notices where batch = 1')" \
 	"$(for f in ref/$B/sheets-*.pdf; do pdfinfo "$f"; done | awk '/^Pages:/ { s += $2 } END { print s }')"
-# Every QR of the first sheets file decodes to an application ID of a resident in it.
+# Every QR of the first sheets file decodes to an ID of a resident in it: J-LIS's 申請書ID on a card
+# notice and its 交付申請書 (none without one), the 通知番号 on a 照会書兼回答書.
 pdftoppm -r 150 -gray -png ref/$B/sheets-001.pdf qr
 zbarimg -q --raw qr-*.png 2>/dev/null | sed -E 's/.*[?&]id=//' | sort -u >qr.ids
-sqlite3 ref.db "select app_id from notices where batch = 1 and seq <= $(python3 -c 'import json,sys; print([f for f in json.load(open(sys.argv[1]))["files"] if f["name"] == "sheets-001.pdf"][0]["seq_to"])' "ref/$B/job.json" 2>/dev/null || echo 0)" | sort >qr.expected
-check "zbarimg reads every QR of sheets-001.pdf back to the residents' application IDs" diff -u qr.expected qr.ids
+sqlite3 ref.db "select case when target = 0 then jlis_app_id else app_id end from notices where batch = 1 and not (target = 0 and jlis_app_id = '') and seq <= $(python3 -c 'import json,sys; print([f for f in json.load(open(sys.argv[1]))["files"] if f["name"] == "sheets-001.pdf"][0]["seq_to"])' "ref/$B/job.json" 2>/dev/null || echo 0)" | sort >qr.expected
+check "zbarimg reads every QR of sheets-001.pdf back to the residents' IDs" diff -u qr.expected qr.ids
 
 # Nothing printed or exported holds a My Number or anything of a 居所 holder.
 for f in ref/$B/*.pdf; do pdftotext -q "$f" -; done >all.txt
