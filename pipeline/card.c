@@ -1,5 +1,5 @@
 /*
- * card.c: the My Number card (JPKI) over PC/SC-Lite; see card.h for the contract and card.md
+ * card.c: the My Number card (JPKI) over PC/SC-Lite; see card.h for the contract and README.md ("Counter guide", "Card reader and the virtual card")
  * for where each APDU comes from.
  *
  * The facts that may prove wrong on a real card are kept in three tables so that a
@@ -34,7 +34,7 @@ static const struct card_aid {
 	unsigned char aid[16];
 } apps[CARD_APP_COUNT] = {
 	[CARD_APP_JPKI] = {"jpki", "JPKI AP", 10, {0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01}},
-	/* The least certain fact (card.md): both candidates for the 住基 application are here. */
+	/* The least certain fact (README: "What kigen does about the facts of the real card that stay uncertain"): both candidates for the 住基 application are here. */
 	[CARD_APP_JUKI_0401] = {"juki-0401",
                                 "JUKI AP (...0401)",
                                 10,

@@ -1,7 +1,7 @@
 /*
- * card.h: the My Number card (JPKI) over PC/SC, as the counter desk needs it (card.md).
+ * card.h: the My Number card (JPKI) over PC/SC, as the counter desk needs it (README.md "Counter guide").
  *
- * The module speaks only the few APDUs of card.md: identify the card, read the user-auth
+ * The module speaks only the few APDUs listed here: identify the card, read the user-auth
  * certificate (no PIN needed), ask how many tries a PIN has left (uses no try) and VERIFY a PIN
  * once. It decides nothing: whether a PIN may be sent is the caller's (counter's) rule.
  *
@@ -177,7 +177,7 @@ enum kg_err card_retries(struct card *c, enum card_pin pin, enum card_app app, e
  * Sends one VERIFY of pin_text to pin's EF in app and never retries. The PIN is folded in
  * place, checked (KG_EINPUT and nothing sent when malformed: no try used) and wiped
  * (explicit_bzero) on every path, right after the APDU is built; the APDU buffer is wiped after
- * the send. The caller decides beforehand whether a VERIFY is safe (card.md). *left is the
+ * the send. The caller decides beforehand whether a VERIFY is safe (counter.h). *left is the
  * tries left after this VERIFY (the maximum after CARD_VERIFY_OK, 0 when locked, -1 when
  * unknown). A transport failure during the VERIFY gives *res = CARD_VERIFY_UNKNOWN and KG_OK
  * (why is in kg_last_message()): the caller must card_reconnect() and start again. A failure

@@ -1,5 +1,5 @@
 /*
- * counter.h: the counter desk's redemption of a returned 照会書兼回答書 (domain.md §5, card.md).
+ * counter.h: the counter desk's redemption of a returned 照会書兼回答書 (README.md "Counter guide").
  *
  * The order is the safety rule, and counter_redeem() is the only place that keeps it:
  *   maintenance day? -> application ID (check digit) -> the notice: unknown, void, already

@@ -1,6 +1,6 @@
 /*
  * postal.c: the Japan Post customer barcode. The address after the 町域 goes through the rules of
- * spec/customer-barcode.md in order (one function each): fold, remove marks, keep digits,
+ * postal.h in order (one function each): fold, remove marks, keep digits,
  * hyphens and lone letters, convert kanji numerals before 丁目/番/号..., floors, hyphens. The
  * address number then becomes symbol characters (letters as control code + digit), padded or cut
  * to 20, a mod-19 check character, and bars. libunistring decodes the UTF-8.

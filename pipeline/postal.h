@@ -2,9 +2,31 @@
  * postal.h: the Japan Post customer barcode (カスタマバーコード) printed under the addressee's
  * name: the address number extracted from the address after the 町域, the 20 symbol characters,
  * the check character, the 67 bars, and the bars drawn on a cairo context (a 1-bit stencil mask).
- * The rules are those of Japan Post's 郵便番号・バーコードマニュアル (pages 11-25), as summed up in
- * spec/customer-barcode.md; README.md ("Customer barcode") says how the cases the manual leaves
- * open are decided.
+ * The rules are those of Japan Post's 郵便番号・バーコードマニュアル (pages 11-25); README.md
+ * ("Customer barcode") says how the cases the manual leaves open are decided. In short:
+ *
+ * Symbol: start (F D) | postal code, 7 digits | address number, 13 characters | check | stop (D F),
+ * 67 bars of four kinds (F long, A upper semi-long, D lower semi-long, T timing), 3 bars a
+ * character. Values: digits 0-9, '-' 10, CC1..CC8 11..18. A letter is two characters: A-J =
+ * CC1 + 0..9, K-T = CC2 + 0..9, U-Z = CC3 + 0..5. Postal code + address number make 20
+ * characters: pad with CC4; cut after the 20th, and when a letter's control code falls on the
+ * 20th keep the control code and drop its digit. Check = (19 - sum mod 19) mod 19 over the 20
+ * values (a sum divisible by 19 gives 0). At 10 pt: bars 0.6 mm wide on a 1.2 mm pitch, long
+ * 3.6 mm, semi-long 2.4 mm, timing 1.2 mm: 79.8 x 3.6 mm, 2 mm clear all round.
+ *
+ * Address number, from the address after the 町域 only (the part up to the 町域 decides the postal
+ * code; town names such as 一番町 hold numerals that must not leak in), in order:
+ *   1. fold full-width letters and digits (only those) to ASCII, letters to upper case;
+ *   2. remove '&', '/', '・', '.';
+ *   3. keep digits, hyphens, and single letters that stand alone;
+ *   4. a kanji numeral (with 十, 百, 千, 〇: 千二百 = 1200) right before 丁目, 丁, 番地, 番, 号,
+ *      地割, 線, の or ノ is converted and kept;
+ *   5. a single F right after a digit (a floor, "10F") is dropped, and becomes a hyphen when
+ *      something extractable follows ("2F201号室" -> "2-201");
+ *   6. anything else before a kept character becomes one hyphen; runs of hyphens become one;
+ *      leading and trailing hyphens go;
+ *   7. hyphens next to a letter are removed ("5-B604" -> "5B604").
+ * A postal code that is the municipality's representative "not listed above" code gets no barcode.
  *
  * Everything but postal_draw() is a pure function of its arguments. No function here allocates
  * memory the caller must free except through the caller's own struct sbuf.

@@ -31,7 +31,7 @@
 
 enum rules_feb29 { RULES_FEB29_FEB28, RULES_FEB29_MAR1 };
 enum rules_window { RULES_WINDOW_CLAMP, RULES_WINDOW_CIVIL };
-/* The national system's maintenance days (seed 001): the 3rd Saturday and the Sunday after it. */
+/* The national system's maintenance days (a municipality's page on 公的個人認証サービス, following J-LIS): the 3rd Saturday and the Sunday after it. */
 enum rules_maint {
 	RULES_MAINT_SATURDAY_SUNDAY, /* both days (the default) */
 	RULES_MAINT_SUNDAY,          /* the Sunday only */

@@ -1,5 +1,5 @@
 #!/bin/bash
-# kigen barcode: the two acceptance cases of spec/customer-barcode.md, the exact JSON line, the
+# kigen barcode: the two worked examples of the manual (postal.h), the exact JSON line, the
 # bars rebuilt from the spec's character table, and the exits for bad input and for pieces that
 # get no barcode (representative postal code from --config, nothing to extract), and 千 numerals
 # checked bar for bar against zint.

@@ -1,6 +1,6 @@
 #!/bin/bash
 # card.sh: the card module (pipeline/card.c) through the real libpcsclite and a private pcscd with
-# the vpcd reader, against our virtual My Number card (tests/vcard/vcard.c, card.md). kigen card
+# the vpcd reader, against our virtual My Number card (tests/vcard/vcard.c). kigen card
 # status covers identification, the certificate and the retry queries; tests/vcard/cardtest
 # drives card_verify_pin. The card's own log and state file are the witnesses: what it received
 # (VERIFY or not) and its counters.

@@ -1,6 +1,6 @@
 #!/bin/bash
 # pcsc-rig.sh: a private pcscd with the vpcd virtual reader and our virtual card (tests/vcard),
-# so tests exercise the real libpcsclite and pcscd (card.md "Virtual card for tests").
+# so tests exercise the real libpcsclite and pcscd (README.md "Card reader and the virtual card").
 #
 #   pcsc-rig.sh start  DIR [VCARD-OPTIONS...]  start pcscd + vpcd, insert a card, wait until the
 #                                              reader shows it; prints "export PCSCLITE_CSOCK_NAME=..."

@@ -1,6 +1,6 @@
 /*
  * test_card.c: the parts of the card module that need no card: PIN folding and PIN formats
- * (card.md "PIN key files"), the tries table, the card table's applications, and the pure parsers
+ * (the PIN key files in card.c's table), the tries table, the card table's applications, and the pure parsers
  * of the card's answers (retry-query status words, the token label, the DER length). Everything that talks to a card is tested
  * through the real pcscd in tests/e2e/card.sh.
  */

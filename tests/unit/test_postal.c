@@ -1,5 +1,5 @@
 /*
- * test_postal.c: the customer barcode rules of spec/customer-barcode.md, one table per rule, and
+ * test_postal.c: the customer barcode rules of postal.h, one table per rule, and
  * the worked examples of the spec and of Japan Post's 郵便番号・バーコードマニュアル page 25.
  * The expected bars are assembled here from the spec's character table (typed in again below),
  * not taken from postal.c.
@@ -301,7 +301,7 @@ static void test_check_is_0_when_the_sum_is_divisible_by_19(void **state)
 static void test_spec_worked_examples(void **state)
 {
 	static const struct encode_case t[] = {
-		/* spec/customer-barcode.md, from the manual (p17 and p25). */
+		/* From the manual (p17 and p25). */
 		{"spec", "100-0013", "1丁目3番2号　郵便プラザ503室", "1 0 0 0 0 1 3 1 - 3 - 2 - 5 0 3 CC4 CC4 CC4 CC4",
 	         "9"},
 		{"spec", "350-1106", "22-1郵政団地A棟308号室", "3 5 0 1 1 0 6 2 2 - 1 CC1 0 3 0 8 CC4 CC4 CC4 CC4",

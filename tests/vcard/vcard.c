@@ -2,7 +2,7 @@
  * vcard.c: a virtual My Number card for the tests, speaking vsmartcard's vpcd protocol.
  *
  * The real pcscd with the vpcd reader driver forwards every APDU over TCP to this program, so
- * the card layer is exercised through the real libpcsclite (card.md "Virtual card for tests").
+ * the card layer is exercised through the real libpcsclite (README.md "Card reader and the virtual card").
  * Protocol: each message is a 2-byte big-endian length then the payload; one-byte payloads are
  * controls (00 power off, 01 power on, 02 reset, 04 get ATR: answered with the ATR), longer ones
  * are APDUs answered with data + SW1 SW2. Closing the socket means the card was removed.
