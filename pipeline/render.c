@@ -20,6 +20,7 @@
 
 #include "afile.h"
 #include "layout.h"
+#include "pdfx.h"
 #include "rules.h"
 #include "sbuf.h"
 
@@ -40,6 +41,7 @@ struct render {
 	char *qr_url;
 	int max_sheets;
 	int proofs;
+	enum pdfx_level pdfx;
 	/* Scratch for one set's values. */
 	char seq[32], expiry[RULES_ERA_LEN], as_of[RULES_ERA_LEN], birth[RULES_ERA_LEN];
 	struct sbuf address, rest, url;
@@ -102,6 +104,7 @@ enum kg_err render_new(const struct settings *s, struct render **out)
 	r->qr_url = kg_strdup(s->qr_url ? s->qr_url : "{id}");
 	r->max_sheets = s->max_sheets_per_file >= 2 ? s->max_sheets_per_file : 1000;
 	r->proofs = s->proofs;
+	r->pdfx = s->pdfx;
 	sbuf_init(&r->address, 4096);
 	sbuf_init(&r->rest, 4096);
 	sbuf_init(&r->url, 4096);
@@ -286,6 +289,8 @@ static enum kg_err close_output(struct afile *f, enum kg_err err)
 	return afile_commit(f);
 }
 
+/* cairo draws the pages into memory (a file's sets, a few MB at most); pdfx_finish() then
+ * writes the print-ready PDF (pure K, TrimBox, /ID, object streams) to the atomic file. */
 enum kg_err render_file(struct render *r, enum render_doc doc, const char *path, const struct mailset *sets, size_t n)
 {
 	struct afile *out = NULL;
@@ -298,10 +303,11 @@ enum kg_err render_file(struct render *r, enum render_doc doc, const char *path,
 	if (!pages)
 		return kg_fail(KG_EINPUT, "%s: no pages", path);
 
-	enum kg_err err = open_output(path, &out);
-	if (err)
-		return err;
-	struct stream st = {afile_stream(out), 0};
+	char *mem = NULL;
+	size_t len = 0;
+	struct stream st = {open_memstream(&mem, &len), 0};
+	if (!st.fp)
+		return kg_fail(KG_ENOMEM, "%s: %s", path, strerror(errno));
 	pdf = cairo_pdf_surface_create_for_stream(write_cb, &st, 595.276, 841.89);
 	cr = cairo_create(pdf);
 	/* Metadata from the batch, not the clock: the same sets give the same bytes. */
@@ -314,6 +320,7 @@ enum kg_err render_file(struct render *r, enum render_doc doc, const char *path,
 	cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_CREATOR, "kigen");
 	cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_CREATE_DATE, date);
 	cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_MOD_DATE, date);
+	enum kg_err err = KG_OK;
 	for (size_t i = 0; i < n && !err; i++) {
 		int k = pages_of(doc, &sets[i], t);
 		for (int p = 0; p < k && !err; p++) {
@@ -327,7 +334,17 @@ enum kg_err render_file(struct render *r, enum render_doc doc, const char *path,
 	if (!err && cairo_surface_status(pdf))
 		err = kg_fail(KG_ERENDER, "%s: cairo: %s", path, cairo_status_to_string(cairo_surface_status(pdf)));
 	cairo_surface_destroy(pdf);
-	return close_output(out, stream_error(&st, path, err));
+	if (fclose(st.fp) != 0 && !err)
+		err = kg_fail(KG_ENOMEM, "%s: %s", path, strerror(errno));
+	err = stream_error(&st, path, err);
+	if (!err)
+		err = open_output(path, &out);
+	if (!err) {
+		err = pdfx_finish(mem, len, r->pdfx, afile_stream(out), path);
+		err = close_output(out, err);
+	}
+	free(mem);
+	return err;
 }
 
 /* --- proofs ---------------------------------------------------------------------------- */

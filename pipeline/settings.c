@@ -148,6 +148,8 @@ enum kg_err settings_load(const char *path, struct settings *s)
 		err = kg_fail(KG_EINPUT, "output.unknown_glyph must be substitute or hold");
 		goto out;
 	}
+	if ((err = pdfx_level_parse(conf_get_str(r, "output.pdfx", "none"), &s->pdfx)))
+		goto out;
 
 	const struct conf_node *subs = conf_at(r, "substitutes");
 	s->n_substitutes = conf_len(subs);

@@ -12,6 +12,7 @@
 
 #include "conf.h"
 #include "kg.h"
+#include "pdfx.h"
 #include "rules.h"
 
 struct settings_substitute {
@@ -41,6 +42,7 @@ struct settings {
 	int reinquiry_valid_days; /* validity of a re-inquiry form once the certificate has expired (90) */
 	int proofs;               /* residents with PNG proofs */
 	char *unknown_glyph;      /* "substitute" (use the table, else hold) or "hold" */
+	enum pdfx_level pdfx;     /* output.pdfx: none (default) or x4 (PDF/X-4 identification) */
 	struct settings_substitute *substitutes;
 	size_t n_substitutes;
 

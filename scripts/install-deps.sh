@@ -5,11 +5,11 @@ set -eu
 
 PKGS="build-essential pkg-config
 libsqlite3-dev sqlite3
-libcairo2-dev libpango1.0-dev libqrencode-dev libxlsxwriter-dev
+libcairo2-dev libpango1.0-dev libqrencode-dev libxlsxwriter-dev libqpdf-dev liblcms2-dev
 libyaml-dev libcsv-dev libunistring-dev libssl-dev openssl
 libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools
 fonts-ipaexfont fonts-ipamj-mincho fontconfig
-libcmocka-dev poppler-utils zbar-tools qpdf python3 python3-openpyxl
+libcmocka-dev poppler-utils zbar-tools qpdf python3 python3-openpyxl python3-pikepdf ghostscript
 iproute2 util-linux tmux time"
 
 missing=""

@@ -17,6 +17,19 @@ for f in out/*.pdf; do
 	check "qpdf --check passes on ${f##*/}" qpdf --check "$f"
 done
 
+# Print-shop preflight (pikepdf reads the files; Ghostscript separates the inks): pure K,
+# no RGB transparency group, TrimBox, /ID, PDF/X-4 identification (the sample settings ask
+# for it), objects in object streams with a cross-reference stream.
+/usr/bin/python3 "$ROOT/tests/print/check_print.py" --x4 out/*.pdf
+for f in out/*.pdf; do
+	# inkcov prints C M Y K coverage per page; pure K means C, M and Y are 0 on every page.
+	cmy=$(gs -q -dNOPAUSE -dBATCH -dSAFER -sDEVICE=inkcov -o - "$f" |
+		awk '$1 + $2 + $3 > 0 {n++} END {print n + 0}')
+	expect_eq "Ghostscript's ink coverage of ${f##*/}: no cyan, magenta or yellow on any page" 0 "$cmy"
+	check "${f##*/} keeps its objects in object streams with a cross-reference stream" \
+		sh -c "qpdf --show-xref '$f' | grep -q 'compressed; stream'"
+done
+
 # Pages each set adds to each document, from what went in (kind, target).
 pages_of() { # doc kind target
 	case "$1:$2:$3" in
