@@ -82,6 +82,7 @@ static const char *const field_names[LAYOUT_NFIELDS] = {
 	[LAYOUT_PROCEDURE] = "procedure",
 	[LAYOUT_BIRTH] = "birth",
 	[LAYOUT_QR_URL] = "qr_url",
+	[LAYOUT_PIECE] = "piece",
 };
 
 static const struct {
@@ -90,7 +91,7 @@ static const struct {
 } conditions[] = {
 	{"card", LAYOUT_WHEN_CARD},           {"cert", LAYOUT_WHEN_CERT},           {"notice", LAYOUT_WHEN_NOTICE},
 	{"reinquiry", LAYOUT_WHEN_REINQUIRY}, {"sign", LAYOUT_WHEN_SIGN},           {"nosign", LAYOUT_WHEN_NOSIGN},
-	{"barcode", LAYOUT_WHEN_BARCODE},     {"nobarcode", LAYOUT_WHEN_NOBARCODE},
+	{"barcode", LAYOUT_WHEN_BARCODE},     {"nobarcode", LAYOUT_WHEN_NOBARCODE}, {"postage", LAYOUT_WHEN_POSTAGE},
 };
 
 static const struct {
@@ -135,6 +136,8 @@ static const char *setting_of(const struct settings *s, const char *name, size_t
 		{"phone", offsetof(struct settings, phone)},
 		{"hours", offsetof(struct settings, hours)},
 		{"lgcode", offsetof(struct settings, lgcode)},
+		{"postage_class", offsetof(struct settings, postage_class)},
+		{"postage_office", offsetof(struct settings, postage_office)},
 	};
 	for (size_t i = 0; i < KG_ARRAY_SIZE(keys); i++) {
 		if (strlen(keys[i].name) == len && !memcmp(keys[i].name, name, len)) {
@@ -248,7 +251,7 @@ static enum kg_err parse_when(const struct conf_node *n, unsigned *when)
 		if (k == KG_ARRAY_SIZE(conditions))
 			return kg_fail(KG_EINPUT,
 			               "line %d: when: %s is not one of card, cert, notice, reinquiry, sign, "
-			               "nosign, barcode, nobarcode",
+			               "nosign, barcode, nobarcode, postage",
 			               conf_line(n), s ? s : "(list)");
 		*when |= conditions[k].bit;
 	}
@@ -594,6 +597,18 @@ static enum kg_err record_layer(struct layout *l, unsigned when)
 	return err;
 }
 
+static void element_release(struct element *e)
+{
+	free(e->text);
+	free(e->label);
+	if (e->font)
+		pango_font_description_free(e->font);
+	if (e->pl)
+		g_object_unref(e->pl);
+	free(e->last);
+	memset(e, 0, sizeof *e);
+}
+
 enum kg_err layout_load(const char *path, const struct settings *s, struct fonts *fonts, PangoContext *pango,
                         struct layout **out)
 {
@@ -621,11 +636,21 @@ enum kg_err layout_load(const char *path, const struct settings *s, struct fonts
 		err = kg_fail(KG_EINPUT, "elements: a list of elements is required");
 		goto out;
 	}
-	l->n_el = conf_len(els);
-	l->el = kg_calloc(l->n_el, sizeof *l->el);
-	for (size_t i = 0; i < l->n_el; i++)
-		if ((err = parse_element(l, s, pango, conf_at(root, "styles"), conf_child(els, i), &l->el[i])))
+	l->el = kg_calloc(conf_len(els), sizeof *l->el);
+	for (size_t i = 0; i < conf_len(els); i++) {
+		struct element *e = &l->el[l->n_el];
+		err = parse_element(l, s, pango, conf_at(root, "styles"), conf_child(els, i), e);
+		l->n_el++;
+		if (err)
 			goto out;
+		/* "when: postage" holds for every page or for none: keep the element without it, or
+		 * drop it now. */
+		if (e->when & LAYOUT_WHEN_POSTAGE) {
+			e->when &= ~(unsigned)LAYOUT_WHEN_POSTAGE;
+			if (!s || !s->postage_class || !*s->postage_class)
+				element_release(&l->el[--l->n_el]);
+		}
+	}
 	/* One recording per distinct condition set of static elements, in first-use order. */
 	for (size_t i = 0; i < l->n_el && !err; i++) {
 		if (l->el[i].variable)
@@ -651,15 +676,8 @@ void layout_free(struct layout *l)
 {
 	if (!l)
 		return;
-	for (size_t i = 0; i < l->n_el; i++) {
-		free(l->el[i].text);
-		free(l->el[i].label);
-		if (l->el[i].font)
-			pango_font_description_free(l->el[i].font);
-		if (l->el[i].pl)
-			g_object_unref(l->el[i].pl);
-		free(l->el[i].last);
-	}
+	for (size_t i = 0; i < l->n_el; i++)
+		element_release(&l->el[i]);
 	free(l->el);
 	for (int i = 0; i < l->n_layers; i++)
 		cairo_surface_destroy(l->layers[i].rec);

@@ -4,9 +4,9 @@
  * A template gives the page size and a list of elements in millimetres: text in a box, lines,
  * rectangles, rows of PIN boxes, QR codes and the customer barcode. Text may hold placeholders:
  * settings ones ({municipality}, {mayor}, {department}, {office_postal}, {office_address},
- * {phone}, {hours}) are filled once at load; per-resident ones (enum layout_field, e.g. {name})
+ * {phone}, {hours}, {postage_class}, {postage_office}) are filled once at load; per-resident ones (enum layout_field, e.g. {name})
  * on every page. An element may be drawn only "when" conditions hold (card, cert, notice,
- * reinquiry, sign, nosign, barcode, nobarcode).
+ * reinquiry, sign, nosign, barcode, nobarcode; postage is decided at load).
  *
  * Speed: every element without per-resident data is drawn once at load into a cairo recording
  * surface (one per distinct condition set), and each page paints those as sources, so a PDF
@@ -46,6 +46,7 @@ enum layout_field {
 	LAYOUT_PROCEDURE,     /* {procedure}: 更新手続 */
 	LAYOUT_BIRTH,         /* {birth}: 和暦, 西暦 for foreign residents */
 	LAYOUT_QR_URL,        /* {qr_url}: the 交付申請用 URL with the ID */
+	LAYOUT_PIECE,         /* {piece}: the matching code "B0001-000123-2/4" (piece 2 of the set's 4) */
 	LAYOUT_NFIELDS
 };
 
@@ -58,6 +59,9 @@ enum layout_field {
 #define LAYOUT_WHEN_NOSIGN 0x20
 #define LAYOUT_WHEN_BARCODE 0x40
 #define LAYOUT_WHEN_NOBARCODE 0x80
+/* Decided once at load from the settings, not per page: the settings have a postage mark
+ * (postage.mark); an element with it is dropped when they have none. */
+#define LAYOUT_WHEN_POSTAGE 0x100
 
 struct layout_values {
 	const char *field[LAYOUT_NFIELDS]; /* NULL prints as "" */

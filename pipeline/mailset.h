@@ -72,4 +72,11 @@ static inline int mailset_sheets(const struct mailset *m)
 	return mailset_kind_has_notice(m->kind) + mailset_has_form(m);
 }
 
+/* Printed pieces of one set, each carrying its matching code B{batch}-{seq}-{p}/{n}: the A4
+ * sheets in order, the sealing envelope (with a form), the mailing envelope last. */
+static inline int mailset_pieces(const struct mailset *m)
+{
+	return mailset_sheets(m) + mailset_has_form(m) + 1;
+}
+
 #endif

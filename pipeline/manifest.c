@@ -55,6 +55,8 @@ enum col {
 	C_OUTER_FILE,
 	C_OUTER_PAGE,
 	C_BARCODE,
+	C_SHEETS,
+	C_CODES,
 	N_COLS
 };
 static const struct {
@@ -78,6 +80,28 @@ static const struct {
 	[C_OUTER_FILE] = {"長形3号封筒 ファイル", 24},
 	[C_OUTER_PAGE] = {"長形3号封筒 頁", 9},
 	[C_BARCODE] = {"カスタマバーコード", 40},
+	[C_SHEETS] = {"A4枚数", 8},
+	[C_CODES] = {"照合コード（封入順）", 72},
+};
+
+/* What the print shop needs to know of each file's stock, one entry per file kind. The sizes are
+ * the templates' page sizes (tests/e2e/nightly.sh checks them against the PDFs). The form's
+ * fold fits the 長形4号 sealing envelope (90 x 205 mm): an A4 folded in three is 99 mm wide, so it
+ * is folded in half across, then in three along, to 70 x 148.5 mm; its fold marks are printed. */
+static const struct {
+	const char *paper;
+	int width_mm, height_mm;
+	const char *folds; /* JSON array */
+	const char *envelope;
+} stock[N_KINDS] = {
+	[F_SHEETS] = {"A4 plain paper", 210, 297,
+                      "[{\"piece\": \"notice\", \"fold\": \"in three across at y 99 and 198 mm\", \"folded_mm\": "
+                      "[210, 99], \"fits\": \"長形3号\"},\n"
+                      "      {\"piece\": \"form\", \"fold\": \"in half across at y 148.5 mm, then in three along at x "
+                      "70 and 140 mm (fold marks printed)\", \"folded_mm\": [70, 148.5], \"fits\": \"長形4号\"}]",
+                      "長形3号"},
+	[F_INNER] = {"長形4号 envelope (90 x 205 mm), face printed", 90, 205, "[]", "長形3号"},
+	[F_OUTER] = {"長形3号 envelope (120 x 235 mm), face printed", 120, 235, "[]", NULL},
 };
 
 const char *manifest_reason_label(const char *reason)
@@ -165,6 +189,7 @@ struct writer {
 	const struct manifest_batch *b;
 	int n_sets;
 	long sorted_min, barcode_min;
+	const struct settings *s;
 	char (*hex)[65];
 	long long *bytes;
 	struct track tracks[N_KINDS];
@@ -321,13 +346,20 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 		w->cert++;
 	bool barcoded = m->barcode && *m->barcode;
 	w->barcoded += barcoded;
-	struct sbuf pieces = SBUF_INIT, addr = SBUF_INIT, code = SBUF_INIT;
+	struct sbuf pieces = SBUF_INIT, addr = SBUF_INIT, code = SBUF_INIT, codes = SBUF_INIT;
+	int no = 0;
 	for (int p = 0; p < N_PIECES; p++) {
 		if (!has[p])
 			continue;
 		w->pieces[p]++;
 		sbuf_addf(&pieces, "%s%s", pieces.len ? "・" : "", piece_label[p]);
+		/* The matching code printed on the piece (render.c): pieces in this order. */
+		sbuf_addf(&codes, "%sB%04d-%06d-%d/%d", codes.len ? " " : "", m->batch, m->seq, ++no,
+		          mailset_pieces(m));
 	}
+	if (no != mailset_pieces(m))
+		err = kg_fail(KG_ESTATE, "set %d: %d pieces listed, mailset_pieces() says %d", m->seq, no,
+		              mailset_pieces(m));
 	char prefix[4];
 	snprintf(prefix, sizeof prefix, "%s", postal);
 	if (!w->in_bundle || strcmp(prefix, w->bundle.prefix)) {
@@ -357,17 +389,16 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 		[C_PIECES] = pieces.buf,        [C_NOTICE_FILE] = file[P_NOTICE],
 		[C_FORM_FILE] = file[P_FORM],   [C_INNER_FILE] = file[P_INNER],
 		[C_OUTER_FILE] = file[P_OUTER], [C_BARCODE] = code.buf,
+		[C_CODES] = codes.buf,
 	};
 	int num[N_COLS] = {[C_SEQ] = m->seq,
 	                   [C_NOTICE_PAGE] = page[P_NOTICE],
 	                   [C_FORM_PAGE] = page[P_FORM],
 	                   [C_INNER_PAGE] = page[P_INNER],
-	                   [C_OUTER_PAGE] = page[P_OUTER]};
-	bool numeric[N_COLS] = {[C_SEQ] = true,
-	                        [C_NOTICE_PAGE] = true,
-	                        [C_FORM_PAGE] = true,
-	                        [C_INNER_PAGE] = true,
-	                        [C_OUTER_PAGE] = true};
+	                   [C_OUTER_PAGE] = page[P_OUTER],
+	                   [C_SHEETS] = mailset_sheets(m)};
+	bool numeric[N_COLS] = {[C_SEQ] = true,        [C_NOTICE_PAGE] = true, [C_FORM_PAGE] = true,
+	                        [C_INNER_PAGE] = true, [C_OUTER_PAGE] = true,  [C_SHEETS] = true};
 	FILE *csv = afile_stream(w->csv);
 	lxw_row_t row = (lxw_row_t)m->seq;
 	for (int c = 0; c < N_COLS; c++) {
@@ -387,11 +418,15 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 		csv_cell(csv, text[c]);
 	}
 	fputs("\r\n", csv);
-	err = sbuf_check(&pieces);
+	if (!err)
+		err = sbuf_check(&pieces);
 	if (!err)
 		err = sbuf_check(&addr);
 	if (!err)
 		err = sbuf_check(&code);
+	if (!err)
+		err = sbuf_check(&codes);
+	sbuf_release(&codes);
 	sbuf_release(&pieces);
 	sbuf_release(&addr);
 	sbuf_release(&code);
@@ -494,6 +529,17 @@ static enum kg_err open_workbook(struct writer *w)
 	return lx_check(w);
 }
 
+/* The postage mark as printed on the mailing envelopes, "なし" without one. */
+static const char *postage_text(struct writer *w)
+{
+	static char text[256];
+	const struct settings *s = w->s;
+	if (!s || !s->postage_class || !*s->postage_class)
+		return "なし";
+	snprintf(text, sizeof text, "%s郵便（%s）", s->postage_class, s->postage_office);
+	return text;
+}
+
 /* 区分集計's closing rows and バッチ情報, once the pass has counted everything. */
 static void finish_sheets(struct writer *w)
 {
@@ -546,6 +592,8 @@ static void finish_sheets(struct writer *w)
 		put_str(w, w->info, r, 0, rows[i].label, NULL);
 		put_num(w, w->info, r, 1, rows[i].v);
 	}
+	put_str(w, w->info, r, 0, "料金表示", NULL);
+	put_str(w, w->info, r++, 1, postage_text(w), NULL);
 	for (size_t i = 0; i < b->n_excluded; i++, r++) {
 		snprintf(label, sizeof label, "除外：%s", manifest_reason_label(b->excluded_reasons[i]));
 		put_str(w, w->info, r, 0, label, NULL);
@@ -587,6 +635,11 @@ static void job_json(struct writer *w, struct sbuf *j)
 	sbuf_addf(j, "  \"discounts\": {\"sorted\": %s, \"sorted_min\": %ld, \"barcode\": %s, \"barcode_min\": %ld},\n",
 	          w->n_sets >= w->sorted_min ? "true" : "false", w->sorted_min,
 	          w->barcoded >= w->barcode_min ? "true" : "false", w->barcode_min);
+	sbuf_adds(j, "  \"postage\": {\"mark\": ");
+	sbuf_add_json(j, w->s && w->s->postage ? w->s->postage : "none");
+	sbuf_adds(j, ", \"printed\": ");
+	sbuf_add_json(j, postage_text(w));
+	sbuf_adds(j, "},\n");
 	sbuf_adds(j, "  \"files\": [");
 	for (size_t i = 0; i < b->n_files; i++) {
 		const struct manifest_file *f = &b->files[i];
@@ -597,8 +650,15 @@ static void job_json(struct writer *w, struct sbuf *j)
 		sbuf_add_json(j, f->name);
 		sbuf_addf(j,
 		          ", \"kind\": \"%s\", \"seq_from\": %d, \"seq_to\": %d, \"pages\": %d, \"bytes\": %lld, "
-		          "\"sha256\": \"%s\"}",
-		          kind_key[k], f->seq_from, f->seq_to, f->pages, w->bytes[i], w->hex[i]);
+		          "\"sha256\": \"%s\",\n     \"paper\": \"%s\", \"size_mm\": [%d, %d], \"sides\": \"simplex\", "
+		          "\"colour\": \"K only (DeviceGray)\",\n     \"folds\": %s,\n     \"envelope\": ",
+		          kind_key[k], f->seq_from, f->seq_to, f->pages, w->bytes[i], w->hex[i], stock[k].paper,
+		          stock[k].width_mm, stock[k].height_mm, stock[k].folds);
+		if (stock[k].envelope)
+			sbuf_add_json(j, stock[k].envelope);
+		else
+			sbuf_adds(j, "null");
+		sbuf_adds(j, "}");
 	}
 	sbuf_adds(j, b->n_files ? "\n  ],\n" : "],\n");
 	sbuf_adds(j, "  \"manifests\": [\"manifest.xlsx\", \"manifest.csv\"]\n}\n");
@@ -787,7 +847,7 @@ out:
 enum kg_err manifest_write(const char *dir, const struct settings *s, const struct manifest_batch *b,
                            const struct manifest_source *src)
 {
-	struct writer w = {.dir = dir, .b = b, .n_sets = src->n_sets, .next_seq = 1};
+	struct writer w = {.dir = dir, .b = b, .n_sets = src->n_sets, .next_seq = 1, .s = s};
 	struct sbuf json = SBUF_INIT;
 	enum kg_err err;
 	const struct conf_node *root = conf_root(s->conf);

@@ -3,14 +3,18 @@
  * has put its PDFs there:
  *
  *   manifest.xlsx  sheets 発送リスト (one row per set in mailing order, with the file and page
- *                  of each piece), 区分集計 (sets per 郵便区 bundle, the postal discounts) and
- *                  バッチ情報 (date, batch, counts, exclusions, every print file with its pages,
+ *                  of each piece, its A4 sheets and the matching code printed on each piece,
+ *                  B0001-000123-1/4 .. 4/4, pieces numbered as mailset_pieces() counts them),
+ *                  区分集計 (sets per 郵便区 bundle, the postal discounts) and バッチ情報 (date,
+ *                  batch, counts, the postage mark (料金表示), exclusions, every print file with its pages,
  *                  bytes and SHA-256). libxlsxwriter in constant-memory mode; the document date
  *                  is the batch date and libxlsxwriter stamps zip entries 1980-01-01, so the same
  *                  input gives the same bytes.
  *   manifest.csv   the 発送リスト columns, UTF-8 with a BOM, RFC 4180 (libcsv; every field quoted,
  *                  CRLF line ends).
- *   job.json       the same facts for machines: batch, run date, counts, pieces per kind, files.
+ *   job.json       the same facts for machines: batch, run date, counts, pieces per kind, the
+ *                  postage mark, and per file its stock: paper, size_mm, sides, colour, folds
+ *                  and the envelope it goes into.
  *   SHA256SUMS     sha256sum format over every file of the batch folder, written last. A batch
  *                  folder without it is incomplete: manifest_write() removes an old one first.
  *

@@ -7,6 +7,7 @@
 
 #include <lcms2.h>
 #include <openssl/evp.h>
+#include <qpdf/Pipeline.hh>
 #include <qpdf/QPDF.hh>
 #include <qpdf/QPDFExc.hh>
 #include <qpdf/QPDFPageDocumentHelper.hh>
@@ -15,6 +16,7 @@
 #include <qpdf/QPDFWriter.hh>
 #include <qpdf/QUtil.hh>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -168,6 +170,31 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 			found->refuse(where + ": a shading");
 		out += op;
 	}
+};
+
+/* qpdf's output into a stdio stream, flushed at the end, keeping the system's reason of the
+ * first failure (a full disk): through a plain FILE, stdio's buffering would report it only
+ * later, without the reason. It never throws: qpdf also finishes pipelines from destructors. */
+class file_pipeline : public Pipeline
+{
+      public:
+	explicit file_pipeline(FILE *f) : Pipeline("kigen output", nullptr), fp(f)
+	{
+	}
+	void write(unsigned char const *data, size_t len) override
+	{
+		if (!failed && len && fwrite(data, 1, len, fp) != len)
+			failed = errno ? errno : EIO;
+	}
+	void finish() override
+	{
+		if (!failed && fflush(fp) != 0)
+			failed = errno ? errno : EIO;
+	}
+	int failed = 0; /* errno of the first failure */
+
+      private:
+	FILE *fp;
 };
 
 bool is_name(QPDFObjectHandle o, const char *name)
@@ -448,12 +475,15 @@ enum kg_err finish(const void *data, size_t len, enum pdfx_level level, FILE *ou
 		return kg_fail(KG_ERENDER, "%s: %s", what, problem.c_str());
 
 	QPDFWriter w(pdf);
-	w.setOutputFile(what, out, false);
+	file_pipeline sink(out);
+	w.setOutputPipeline(&sink);
 	w.setObjectStreamMode(qpdf_o_generate);
 	w.setDeterministicID(true);
 	if (level == PDFX_X4)
 		w.setMinimumPDFVersion("1.6");
 	w.write();
+	if (sink.failed)
+		return kg_fail(KG_EIO, "%s: %s", what, strerror(sink.failed));
 	if (!found->refused.empty())
 		return kg_fail(KG_ERENDER, "%s: not gray: %s", what, found->refused.c_str());
 	if (pdf.anyWarnings())

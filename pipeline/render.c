@@ -43,7 +43,7 @@ struct render {
 	int proofs;
 	enum pdfx_level pdfx;
 	/* Scratch for one set's values. */
-	char seq[32], expiry[RULES_ERA_LEN], as_of[RULES_ERA_LEN], birth[RULES_ERA_LEN];
+	char seq[32], piece[48], expiry[RULES_ERA_LEN], as_of[RULES_ERA_LEN], birth[RULES_ERA_LEN];
 	struct sbuf address, rest, url;
 };
 
@@ -151,7 +151,22 @@ static const char *target_text(const struct mailset *m)
 	}
 }
 
-static enum kg_err set_values(struct render *r, const struct mailset *m, struct layout_values *v)
+/* The matching code of piece p (1..) of m: the printed label, the piece's place, the count. */
+static void piece_code(const struct mailset *m, int p, char *out, size_t size)
+{
+	snprintf(out, size, "B%04d-%06d-%d/%d", m->batch, m->seq, p, mailset_pieces(m));
+}
+
+/* The place in its set of the first page m adds to doc: pieces run sheets, inner, outer. */
+static int first_piece(enum render_doc doc, const struct mailset *m)
+{
+	int p = 1;
+	for (int d = 0; d < (int)doc; d++)
+		p += render_pages((enum render_doc)d, pieces_of(m));
+	return p;
+}
+
+static enum kg_err set_values(struct render *r, const struct mailset *m, int piece, struct layout_values *v)
 {
 	enum kg_err err;
 	memset(v, 0, sizeof *v);
@@ -168,6 +183,7 @@ static enum kg_err set_values(struct render *r, const struct mailset *m, struct 
 		}
 	}
 	snprintf(r->seq, sizeof r->seq, "B%04d-%06d", m->batch, m->seq);
+	piece_code(m, piece, r->piece, sizeof r->piece);
 	sbuf_reset(&r->rest);
 	sbuf_adds(&r->rest, m->addr_block ? m->addr_block : "");
 	if (m->addr_building && *m->addr_building)
@@ -202,6 +218,7 @@ static enum kg_err set_values(struct render *r, const struct mailset *m, struct 
 	                                                       : "電子証明書の更新手続";
 	v->field[LAYOUT_BIRTH] = r->birth;
 	v->field[LAYOUT_QR_URL] = r->url.buf;
+	v->field[LAYOUT_PIECE] = r->piece;
 	v->when = (m->target == MAILSET_CARD ? LAYOUT_WHEN_CARD : LAYOUT_WHEN_CERT) |
 	          (m->kind == MAILSET_REINQUIRY ? LAYOUT_WHEN_REINQUIRY : LAYOUT_WHEN_NOTICE) |
 	          (m->has_sign_cert ? LAYOUT_WHEN_SIGN : LAYOUT_WHEN_NOSIGN) |
@@ -229,10 +246,11 @@ static int pages_of(enum render_doc doc, const struct mailset *m, enum tpl out[2
 	return n;
 }
 
-static enum kg_err draw_page(struct render *r, cairo_t *cr, enum tpl t, const struct mailset *m, bool recordings)
+static enum kg_err draw_page(struct render *r, cairo_t *cr, enum tpl t, const struct mailset *m, int piece,
+                             bool recordings)
 {
 	struct layout_values v;
-	enum kg_err err = set_values(r, m, &v);
+	enum kg_err err = set_values(r, m, piece, &v);
 	if (!err)
 		err = layout_draw(r->tpl[t], cr, &v, recordings);
 	if (!err)
@@ -325,7 +343,7 @@ enum kg_err render_file(struct render *r, enum render_doc doc, const char *path,
 		int k = pages_of(doc, &sets[i], t);
 		for (int p = 0; p < k && !err; p++) {
 			cairo_pdf_surface_set_size(pdf, layout_width(r->tpl[t[p]]), layout_height(r->tpl[t[p]]));
-			err = draw_page(r, cr, t[p], &sets[i], true);
+			err = draw_page(r, cr, t[p], &sets[i], first_piece(doc, &sets[i]) + p, true);
 			cairo_show_page(cr);
 		}
 	}
@@ -383,7 +401,7 @@ enum kg_err render_proofs(struct render *r, const char *dir, const struct mailse
 				cairo_set_source_rgb(cr, 1, 1, 1);
 				cairo_paint(cr);
 				cairo_scale(cr, k_px, k_px);
-				err = draw_page(r, cr, t[p], &sets[i], false);
+				err = draw_page(r, cr, t[p], &sets[i], no + 1, false);
 				cairo_destroy(cr);
 				sbuf_reset(&path);
 				sbuf_addf(&path, "%s/B%04d-%06d-%d-%s.png", dir, sets[i].batch, sets[i].seq, ++no,

@@ -8,7 +8,11 @@
  *                  one (certificate renewals); a re-inquiry set is the form alone, marked 再照会.
  *   RENDER_INNER   長形4号 照会書兼回答書封入用封筒, one per set with a form.
  *   RENDER_OUTER   長形3号 mailing envelope, one per set.
- * Every page carries the batch and sequence number ("B0001-000123"). Nothing printed comes from
+ * Every page carries the batch and sequence number ("B0001-000123") and its matching code, a QR
+ * of "B0001-000123-2/4" (the {piece} placeholder): the piece's place in its set, counting the
+ * set's sheets, its sealing envelope, then its mailing envelope, of mailset_pieces(). Every PDF
+ * is finished by pdfx_finish() (pure K, TrimBox, /ID, object streams; PDF/X-4 with the setting
+ * output.pdfx: x4) before it is renamed into place. Nothing printed comes from
  * anywhere but struct mailset and the settings: never a My Number, a PIN or a 居所.
  *
  * Output is deterministic: fonts pinned, PDF metadata (creator "kigen", dates) from the batch
