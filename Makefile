@@ -2,7 +2,7 @@
 # pipeline/x.c or tests/unit/test_x.c needs no change here.
 
 PKGS    := sqlite3 cairo cairo-pdf cairo-png pangocairo pangoft2 fontconfig libqrencode \
-           xlsxwriter yaml-0.1 libpcsclite libcrypto libqpdf lcms2
+           xlsxwriter yaml-0.1 libpcsclite libcrypto libqpdf lcms2 libzip
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g

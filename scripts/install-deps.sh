@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config
 libsqlite3-dev sqlite3
-libcairo2-dev libpango1.0-dev libqrencode-dev libxlsxwriter-dev libqpdf-dev liblcms2-dev
+libcairo2-dev libpango1.0-dev libqrencode-dev libxlsxwriter-dev libqpdf-dev liblcms2-dev libzip-dev
 libyaml-dev libcsv-dev libunistring-dev libssl-dev openssl
 libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools
 fonts-ipaexfont fonts-ipamj-mincho fontconfig
