@@ -483,10 +483,6 @@ static enum kg_err jst_day(const ASN1_TIME *t, int *day)
 enum kg_err card_read_auth_cert(struct card *c, struct card_cert *out)
 {
 	unsigned char hdr[6], *der = NULL;
-	const unsigned char *p;
-	X509 *x = NULL;
-	BIGNUM *bn = NULL;
-	char *hex = NULL;
 	size_t hlen = 2, total;
 	enum kg_err err;
 	memset(out, 0, sizeof *out);
@@ -516,8 +512,21 @@ enum kg_err card_read_auth_cert(struct card *c, struct card_cert *out)
 	memcpy(der, hdr, hlen);
 	if ((err = read_exact(c, hlen, total - hlen, der + hlen)))
 		goto out;
-	p = der;
-	if (!(x = d2i_X509(NULL, &p, (long)total)) || p != der + total) {
+	err = card_parse_cert(der, total, out);
+out:
+	free(der);
+	return err;
+}
+
+enum kg_err card_parse_cert(const unsigned char *der, size_t n, struct card_cert *out)
+{
+	const unsigned char *p = der;
+	X509 *x = NULL;
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	enum kg_err err;
+	memset(out, 0, sizeof *out);
+	if (n > 0x8000 || !(x = d2i_X509(NULL, &p, (long)n)) || p != der + n) {
 		err = kg_fail(KG_ECARD, "the user-auth certificate on the card cannot be parsed");
 		goto out;
 	}
@@ -532,7 +541,6 @@ out:
 	OPENSSL_free(hex);
 	BN_free(bn);
 	X509_free(x);
-	free(der);
 	return err;
 }
 

@@ -107,6 +107,10 @@ enum kg_err card_is_mynumber(struct card *c, bool *yes) KG_WUR;
  * to 256 bytes with P1P2 = offset. KG_ECARD when the EF or the certificate is unreadable.
  */
 enum kg_err card_read_auth_cert(struct card *c, struct card_cert *out) KG_WUR;
+/* The part of card_read_auth_cert that reads the card's bytes: the whole DER of the EF (at most
+ * 32 KiB) to serial and notAfter; KG_ECARD when it is not exactly one certificate. Pure, so it
+ * can be fuzzed without a card. */
+enum kg_err card_parse_cert(const unsigned char *der, size_t n, struct card_cert *out) KG_WUR;
 
 /*
  * How many tries the PIN has left, without using one (VERIFY with no data). *left is 0 when

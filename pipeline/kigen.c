@@ -3,11 +3,14 @@
  * prints errors and chooses exit codes (0 ok, 1 the work failed, 2 bad usage or input,
  * 3 another run holds the lock); commands return an enum kg_err with a message.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -471,6 +474,40 @@ static enum kg_err print_exclusion(void *ctx, const char *reason, long count)
 	return KG_OK;
 }
 
+/* A file of the batch as it must be: there, and a plain file (a symbolic link under a final
+ * name is not a written file). Appends a line for staff and returns 1 when it is not. */
+static long file_problem(const char *dir, const char *name, bool must_exist, struct sbuf *report)
+{
+	char path[4096];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (lstat(path, &st) != 0) {
+		if (!must_exist && errno == ENOENT)
+			return 0;
+		sbuf_addf(report, "%s: ファイルがありません（データベースの記録では出力済みです）\n", name);
+		return 1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		sbuf_addf(report, "%s: 通常のファイルではありません（シンボリックリンクなど）\n", name);
+		return 1;
+	}
+	return 0;
+}
+
+/* The folder is checked against the database, not only against its own SHA256SUMS (which
+ * anyone who deletes a file can edit too): every print file the render stage recorded and
+ * SHA256SUMS must be there as plain files, and nothing in the folder may be a link. */
+static long own_files_check(const char *dir, const struct store_file *files, size_t n_files, char **names,
+                            size_t n_names, struct sbuf *report)
+{
+	long bad = file_problem(dir, "SHA256SUMS", true, report);
+	for (size_t k = 0; k < n_files; k++)
+		bad += file_problem(dir, files[k].name, true, report);
+	for (size_t i = 0; i < n_names; i++)
+		bad += file_problem(dir, names[i], false, report);
+	return bad;
+}
+
 /* status --batch N: the batch, its files, and a fresh check of every checksum. */
 static enum kg_err status_batch(struct ctx *c, int64_t id)
 {
@@ -514,11 +551,13 @@ static enum kg_err status_batch(struct ctx *c, int64_t id)
 	}
 	struct sbuf report = SBUF_INIT;
 	bool ok = false;
+	long own = own_files_check(dir, files, n_files, names, n_names, &report);
 	if (!(err = manifest_verify(dir, &report, &ok)))
 		fputs(report.buf, stdout);
 	sbuf_release(&report);
-	if (!err && !ok)
-		err = kg_fail(KG_ESTATE, "batch %lld: the files do not match SHA256SUMS", (long long)id);
+	if (!err && (!ok || own))
+		err = kg_fail(KG_ESTATE, "batch %lld: the files do not match %s", (long long)id,
+		              own ? "the database's list of files" : "SHA256SUMS");
 out:
 	for (size_t i = 0; i < n_names; i++)
 		free(names[i]);
@@ -991,6 +1030,10 @@ static enum kg_err take_global_options(struct ctx *c, int *argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* No core dumps, before anything is read: an import holds My Numbers, the counter PINs.
+	 * Not dumpable also keeps other processes of the same user from reading our memory. */
+	setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
+	prctl(PR_SET_DUMPABLE, 0);
 	struct ctx c = {0};
 	/* Dates are civil dates in Japan whatever the machine's zone; files are owner-only. */
 	setenv("TZ", getenv("KIGEN_TZ") ? getenv("KIGEN_TZ") : "Asia/Tokyo", 1);
@@ -1001,6 +1044,9 @@ int main(int argc, char **argv)
 		c.db = getenv("KIGEN_DB") && *getenv("KIGEN_DB") ? getenv("KIGEN_DB") : "kigen.db";
 	if (!c.out)
 		c.out = "out";
+	if (!err && (!*c.db || !*c.out || (c.config && !*c.config)))
+		err = kg_fail(KG_EUSAGE,
+		              "--db, --out and --config need a non-empty value (an empty --out would write to /)");
 	if (err) {
 		fprintf(stderr, "kigen: %s\n", kg_last_message());
 		return kg_exit_code(err);

@@ -1,10 +1,23 @@
 /*
- * rules.h: the domain rules as pure functions, no I/O (domain.md §1-§3, §6).
+ * rules.h: the domain rules as pure functions, no I/O.
+ *
+ * What expires: a card issued to a holder 18 or older on the issue date (20 when J-LIS received
+ * the application before 2022-04-01) runs to the 10th birthday strictly after the issue date,
+ * else to the 5th; the user-auth certificate to the 5th birthday strictly after its issue date,
+ * capped by the card; the signature certificate the same, also capped by the user-auth one, and
+ * none is issued under 15. A period of stay that ends earlier caps all of them. A card or
+ * certificate renewed inside its window runs from the old expiry (policy). Feb 29 birthdays fall
+ * on Feb 28 in common years (policy; or Mar 1). The window opens the day after the date three
+ * months before the expiry, month ends clamped (policy; or the civil reading), and closes on the
+ * expiry. A notice is due from lead_days before the window opens until the expiry.
+ * Check digits: My Number, weights 6,5,4,3,2,7,6,5,4,3,2 over the first 11 digits, r = sum mod
+ * 11, check 0 when r <= 1 else 11 - r; local government code, weights 6,5,4,3,2 over 5 digits,
+ * check (11 - r) mod 10; the application ID, Damm over its first 22 digits (README).
  *
  * Dates are civil days counted from 1970-01-01 (an int; day 0 is 1970-01-01), so comparing
  * and subtracting dates is plain arithmetic. RULES_NO_DATE marks "absent" (no signature
- * certificate, no period of stay). Every choice domain.md marks as policy is a field of
- * struct rules_policy; rules_policy_default() gives the documented defaults.
+ * certificate, no period of stay). Every choice marked policy above is a field of struct
+ * rules_policy; rules_policy_default() gives the defaults README's Settings table lists.
  */
 #ifndef RULES_H
 #define RULES_H

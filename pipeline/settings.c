@@ -143,6 +143,31 @@ enum kg_err settings_load(const char *path, struct settings *s)
 	s->templates_dir = templates_dir(path, conf_get_str(r, "output.templates", NULL));
 	s->qr_url = str(r, "output.application_qr_url",
 	                "https://net.kojinbango-card.go.jp/SS_SERVICE_OUT/FA01S001Action.do?id={id}");
+	if ((err = conf_get_bool(r, "output.jlis_delegation", false, &s->jlis_delegation)))
+		goto out;
+	s->application_center = str(r, "output.application_center",
+	                            "〒219-8650　日本郵便株式会社川崎東郵便局郵便私書箱第2号　"
+	                            "地方公共団体情報システム機構　個人番号カード交付申請書受付センター　宛");
+	static const char *const groups[MAILSET_N_GROUPS] = {"inserts.card", "inserts.cert", "inserts.reinquiry"};
+	for (int g = 0; g < MAILSET_N_GROUPS; g++) {
+		const struct conf_node *list = conf_at(r, groups[g]);
+		if (list && !conf_is_seq(list)) {
+			err = kg_fail(KG_EINPUT, "line %d: %s must be a list of insert names", conf_line(list),
+			              groups[g]);
+			goto out;
+		}
+		s->n_inserts[g] = conf_len(list);
+		s->inserts[g] = kg_calloc(s->n_inserts[g] + 1, sizeof(char *));
+		for (size_t i = 0; i < s->n_inserts[g]; i++) {
+			const char *name = conf_str(conf_child(list, i));
+			if (!name || !*name || strpbrk(name, "\n\r")) {
+				err = kg_fail(KG_EINPUT, "line %d: %s: each insert is a name on one line",
+				              conf_line(conf_child(list, i)), groups[g]);
+				goto out;
+			}
+			s->inserts[g][i] = kg_strdup(name);
+		}
+	}
 	s->unknown_glyph = str(r, "output.unknown_glyph", "substitute");
 	if (strcmp(s->unknown_glyph, "substitute") && strcmp(s->unknown_glyph, "hold")) {
 		err = kg_fail(KG_EINPUT, "output.unknown_glyph must be substitute or hold");
@@ -202,6 +227,12 @@ void settings_release(struct settings *s)
 	free(s->representative_postal);
 	free(s->templates_dir);
 	free(s->qr_url);
+	free(s->application_center);
+	for (int g = 0; g < MAILSET_N_GROUPS; g++) {
+		for (size_t i = 0; i < s->n_inserts[g]; i++)
+			free(s->inserts[g][i]);
+		free(s->inserts[g]);
+	}
 	free(s->unknown_glyph);
 	free(s->postage);
 	free(s->postage_class);

@@ -1,5 +1,7 @@
 #!/bin/sh
-# Installs the Debian 12 packages kigen builds, tests and runs with.
+# Installs the Debian 12 packages kigen builds, tests and runs with; with "checks", the tools of
+# make asan, valgrind, analyze, format-check and fuzz instead (clang's sanitizer and libFuzzer
+# runtime, valgrind, cppcheck, clang-format).
 # Idempotent and quiet: when every package is present it prints nothing and touches nothing.
 set -eu
 
@@ -8,9 +10,11 @@ libsqlite3-dev sqlite3
 libcairo2-dev libpango1.0-dev libqrencode-dev libxlsxwriter-dev libqpdf-dev liblcms2-dev libzip-dev
 libyaml-dev libcsv-dev libunistring-dev libssl-dev openssl
 libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools
-fonts-ipaexfont fonts-ipamj-mincho fontconfig
-libcmocka-dev poppler-utils zbar-tools qpdf python3 python3-openpyxl python3-pikepdf ghostscript
-iproute2 util-linux tmux time"
+fonts-ipaexfont fonts-ipamj-mincho fonts-wqy-zenhei fontconfig
+libcmocka-dev poppler-utils zbar-tools qpdf python3 python3-openpyxl python3-pikepdf ghostscript zint
+python3-reportlab python3-qrcode python3-yaml
+iproute2 util-linux tmux time procps"
+[ "${1:-}" = checks ] && PKGS="gcc libasan8 libubsan1 clang libclang-rt-14-dev valgrind cppcheck clang-format openssl"
 
 missing=""
 for p in $PKGS; do

@@ -1,6 +1,8 @@
 #!/bin/bash
 # Runs the unit tests (cmocka, TAP output) and the end-to-end scripts (TAP lines), and ends
-# with the one line CI reads: "N passed, N failed". Usage: tests/run.sh [unit|e2e] [NAME-FILTER]
+# with the one line CI reads: "N passed, N failed, N skipped". A line "ok - ... # SKIP reason"
+# (tests/lib.sh skip, e.g. the card rig when not root) is skipped, and its reason is printed.
+# Usage: tests/run.sh [unit|e2e] [NAME-FILTER]
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -8,13 +10,14 @@ export KIGEN=${KIGEN:-$PWD/kigen}
 export LC_ALL=C.UTF-8 TZ=Asia/Tokyo
 what=${1:-all}
 filter=${2:-}
-pass=0 fail=0
+pass=0 fail=0 skipped=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 tally() { # reads TAP from stdin, echoes it, counts
 	while IFS= read -r line; do
 		case "$line" in
+		"ok "*"# SKIP"*) skipped=$((skipped + 1)); echo "$line" ;;
 		"ok "*) pass=$((pass + 1)); [ -n "${VERBOSE:-}" ] && echo "$line" ;;
 		"not ok "*) fail=$((fail + 1)); echo "$line" ;;
 		"# "*) [ -n "${VERBOSE:-}" ] || [ "$last_failed" = 1 ] && echo "$line" ;;
@@ -28,9 +31,9 @@ run_one() { # name, command...
 	last_failed=0
 	"$@" >"$log" 2>&1
 	local rc=$?
-	local before=$((pass + fail))
+	local before=$((pass + fail + skipped))
 	tally <"$log"
-	if [ $((pass + fail)) -eq "$before" ] || { [ $rc -ne 0 ] && [ "$last_failed" = 0 ] && ! grep -q '^not ok' "$log"; }; then
+	if [ $((pass + fail + skipped)) -eq "$before" ] || { [ $rc -ne 0 ] && [ "$last_failed" = 0 ] && ! grep -q '^not ok' "$log"; }; then
 		echo "not ok - $name exited $rc"
 		sed 's/^/# /' "$log" | tail -30
 		fail=$((fail + 1))
@@ -53,5 +56,5 @@ if [ "$what" = all ] || [ "$what" = e2e ]; then
 		run_one "${t##*/}" bash "$t"
 	done
 fi
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skipped skipped"
 [ "$fail" -eq 0 ]

@@ -5,6 +5,7 @@
 # drives card_verify_pin. The card's own log and state file are the witnesses: what it received
 # (VERIFY or not) and its counters.
 source "$(dirname "$0")/../lib.sh"
+require_root "the card rig runs a private pcscd in its own mount and network namespaces"
 source "$ROOT/tests/rig/lib.sh" # the rig in $R, stopped however this script ends
 CARDTEST=$BUILD/cardtest
 

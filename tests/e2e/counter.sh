@@ -3,6 +3,7 @@
 # the selection stage, the real pcscd with the vpcd reader, and our virtual My Number card. The
 # card's log (every APDU, VERIFY data redacted) and state file (its counters) are the witnesses.
 source "$(dirname "$0")/../lib.sh"
+require_root "the card rig runs a private pcscd in its own mount and network namespaces"
 source "$ROOT/tests/rig/lib.sh" # the rig in $R, stopped however this script ends
 rig_on_exit() { # the second card of the race test, and the desk's tmux session
 	[ -f "$R/card2.pid" ] && kill "$(cat "$R/card2.pid")" 2>/dev/null

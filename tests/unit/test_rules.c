@@ -1,5 +1,5 @@
 /*
- * test_rules.c: the domain rules, table-driven: every worked example of domain.md, the
+ * test_rules.c: the domain rules (rules.h), table-driven: their worked examples, the
  * month-end and Feb 29 edges, era boundaries, check digits and the maintenance Sunday.
  */
 #include <setjmp.h>
@@ -55,11 +55,11 @@ struct expiry_case {
 };
 
 static const struct expiry_case expiry_cases[] = {
-	{"domain.md: adult card runs to the 10th birthday, certificate to the 5th", "1985-10-10", "2020-05-15", NULL,
+	{"the rules: adult card runs to the 10th birthday, certificate to the 5th", "1985-10-10", "2020-05-15", NULL,
          NULL, NULL, NULL, "2029-10-10", "2024-10-10", "2024-10-10"},
-	{"domain.md: age 11, a 5-year card and no signature certificate", "2010-07-01", "2022-06-01", NULL, NULL, NULL,
+	{"the rules: age 11, a 5-year card and no signature certificate", "2010-07-01", "2022-06-01", NULL, NULL, NULL,
          NULL, "2026-07-01", "2026-07-01", NULL},
-	{"domain.md: received before 2022-04-01 at 19, the old adult age 20 gives 5 years", "2002-09-01", "2022-04-15",
+	{"the rules: received before 2022-04-01 at 19, the old adult age 20 gives 5 years", "2002-09-01", "2022-04-15",
          NULL, "2022-03-20", NULL, NULL, "2026-09-01", "2026-09-01", "2026-09-01"},
 	{"issued on the birthday does not count that birthday", "1980-05-15", "2016-05-15", NULL, NULL, NULL, NULL,
          "2026-05-15", "2021-05-15", "2021-05-15"},
