@@ -2,18 +2,23 @@
 # pipeline/x.c or tests/unit/test_x.c needs no change here.
 
 PKGS    := sqlite3 cairo cairo-pdf cairo-png pangocairo pangoft2 fontconfig libqrencode \
-           xlsxwriter yaml-0.1 libpcsclite libcrypto libmicrohttpd
+           xlsxwriter yaml-0.1 libpcsclite libcrypto libmicrohttpd libqpdf lcms2 libzip
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(DEPCFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Ipipeline
-LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lunistring -lm
+LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lunistring -lm -lstdc++
+# pipeline/pdfx.cc alone is C++: qpdf's content-stream token filters exist only in its C++ API.
+CXX     ?= c++
+ALL_CXXFLAGS = -std=c++17 -D_GNU_SOURCE -DPOINTERHOLDER_TRANSITION=4 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter $(CFLAGS) \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Ipipeline
 BUILD   ?= build
 DEPS_OK := $(BUILD)/.deps-ok
 
 SRCS      := $(wildcard pipeline/*.c)
-LIB_OBJS  := $(patsubst pipeline/%.c,$(BUILD)/%.o,$(filter-out pipeline/kigen.c,$(SRCS)))
+LIB_OBJS  := $(patsubst pipeline/%.c,$(BUILD)/%.o,$(filter-out pipeline/kigen.c,$(SRCS))) \
+             $(patsubst pipeline/%.cc,$(BUILD)/%.o,$(wildcard pipeline/*.cc))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(TEST_SRCS))
 TOOLS     := $(BUILD)/vcard $(BUILD)/cardtest $(BUILD)/rigshim.so $(BUILD)/render_bench $(BUILD)/naive_baseline $(BUILD)/mdriver
@@ -38,6 +43,10 @@ $(BUILD)/%.o: pipeline/%.c | $(DEPS_OK)
 
 # The desk's page, script and style are compiled into webdesk.o (.incbin).
 $(BUILD)/webdesk.o: $(wildcard templates/web/*)
+
+$(BUILD)/%.o: pipeline/%.cc | $(DEPS_OK)
+	@mkdir -p $(BUILD)
+	$(CXX) $(ALL_CXXFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/libkigen.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
@@ -99,7 +108,7 @@ analyze: check-deps
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
 	  --suppress=missingIncludeSystem -Ipipeline pipeline
 
-C_FILES = pipeline/*.c pipeline/*.h tests/unit/*.c tests/vcard/*.c tests/rig/*.c tests/bench/*.c tests/manifest/*.c tests/fuzz/*.c
+C_FILES = pipeline/*.c pipeline/*.cc pipeline/*.h tests/unit/*.c tests/vcard/*.c tests/rig/*.c tests/bench/*.c tests/manifest/*.c tests/fuzz/*.c
 format: check-deps
 	clang-format -i $(C_FILES)
 

@@ -155,3 +155,13 @@ enum kg_err afile_remove(const char *dir, const char *name)
 	sbuf_release(&p);
 	return err;
 }
+
+enum kg_err afile_write_sbuf(const char *dir, const char *name, const struct sbuf *text)
+{
+	struct afile *f;
+	enum kg_err err = sbuf_check(text);
+	if (err || (err = afile_open(dir, name, &f)))
+		return err;
+	fwrite(text->buf, 1, text->len, afile_stream(f));
+	return afile_commit(f);
+}

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "kg.h"
+#include "sbuf.h"
 
 struct afile;
 
@@ -31,6 +32,9 @@ const char *afile_path(const struct afile *f);
 enum kg_err afile_commit(struct afile *f) KG_WUR;
 /* Drops the temporary and frees f; NULL is a no-op. */
 void afile_abort(struct afile *f);
+
+/* Writes text (its whole buffer; a failed sbuf is its error) to dir/name atomically. */
+enum kg_err afile_write_sbuf(const char *dir, const char *name, const struct sbuf *text) KG_WUR;
 
 /* Removes dir/name if it exists and fsyncs dir (e.g. SHA256SUMS before a batch is rewritten). */
 enum kg_err afile_remove(const char *dir, const char *name) KG_WUR;

@@ -130,6 +130,7 @@ static const char *const field_names[LAYOUT_NFIELDS] = {
 	[LAYOUT_JLIS_ID] = "jlis_id",
 	[LAYOUT_PERIOD] = "period",
 	[LAYOUT_ENCLOSURES] = "enclosures",
+	[LAYOUT_PIECE] = "piece",
 };
 
 const char *layout_field_name(enum layout_field f)
@@ -145,6 +146,7 @@ static const struct {
 	{"reinquiry", LAYOUT_WHEN_REINQUIRY}, {"sign", LAYOUT_WHEN_SIGN},           {"nosign", LAYOUT_WHEN_NOSIGN},
 	{"barcode", LAYOUT_WHEN_BARCODE},     {"nobarcode", LAYOUT_WHEN_NOBARCODE}, {"jlis", LAYOUT_WHEN_JLIS},
 	{"nojlis", LAYOUT_WHEN_NOJLIS},       {"revoked", LAYOUT_WHEN_REVOKED},     {"minor", LAYOUT_WHEN_MINOR},
+	{"postage", LAYOUT_WHEN_POSTAGE},
 };
 
 static const struct {
@@ -191,6 +193,8 @@ static const char *setting_of(const struct settings *s, const char *name, size_t
 		{"hours", offsetof(struct settings, hours)},
 		{"lgcode", offsetof(struct settings, lgcode)},
 		{"application_center", offsetof(struct settings, application_center)},
+		{"postage_class", offsetof(struct settings, postage_class)},
+		{"postage_office", offsetof(struct settings, postage_office)},
 	};
 	/* J-LIS's delegation sentence: printed only when J-LIS mails for the municipality. */
 	static const char delegation[] =
@@ -314,7 +318,7 @@ static enum kg_err parse_when(const struct conf_node *n, unsigned *when)
 		if (k == KG_ARRAY_SIZE(conditions))
 			return kg_fail(KG_EINPUT,
 			               "line %d: when: %s is not one of card, cert, notice, reinquiry, sign, "
-			               "nosign, barcode, nobarcode, jlis, nojlis, revoked, minor",
+			               "nosign, barcode, nobarcode, jlis, nojlis, revoked, minor, postage",
 			               conf_line(n), s ? s : "(list)");
 		*when |= conditions[k].bit;
 	}
@@ -1083,6 +1087,15 @@ static enum kg_err record_layer(struct layout *l, unsigned when)
 	return err;
 }
 
+static void element_release(struct element *e)
+{
+	free(e->text);
+	free(e->label);
+	if (e->font)
+		pango_font_description_free(e->font);
+	memset(e, 0, sizeof *e);
+}
+
 enum kg_err layout_load(const char *path, const struct settings *s, struct fonts *fonts, PangoContext *pango,
                         struct layout **out)
 {
@@ -1111,11 +1124,21 @@ enum kg_err layout_load(const char *path, const struct settings *s, struct fonts
 		err = kg_fail(KG_EINPUT, "elements: a list of elements is required");
 		goto out;
 	}
-	l->n_el = conf_len(els);
-	l->el = kg_calloc(l->n_el, sizeof *l->el);
-	for (size_t i = 0; i < l->n_el; i++)
-		if ((err = parse_element(l, s, conf_at(root, "styles"), conf_child(els, i), &l->el[i])))
+	l->el = kg_calloc(conf_len(els), sizeof *l->el);
+	for (size_t i = 0; i < conf_len(els); i++) {
+		struct element *e = &l->el[l->n_el];
+		err = parse_element(l, s, conf_at(root, "styles"), conf_child(els, i), e);
+		l->n_el++;
+		if (err)
 			goto out;
+		/* "when: postage" holds for every page or for none: keep the element without it, or
+		 * drop it now. */
+		if (e->when & LAYOUT_WHEN_POSTAGE) {
+			e->when &= ~(unsigned)LAYOUT_WHEN_POSTAGE;
+			if (!s || !s->postage_class || !*s->postage_class)
+				element_release(&l->el[--l->n_el]);
+		}
+	}
 	/* One recording per distinct condition set of static elements: the unconditional one first
 	 * (it carries the paper), then in first-use order. */
 	for (size_t i = 0; i < l->n_el && !err; i++)
@@ -1147,12 +1170,8 @@ void layout_free(struct layout *l)
 {
 	if (!l)
 		return;
-	for (size_t i = 0; i < l->n_el; i++) {
-		free(l->el[i].text);
-		free(l->el[i].label);
-		if (l->el[i].font)
-			pango_font_description_free(l->el[i].font);
-	}
+	for (size_t i = 0; i < l->n_el; i++)
+		element_release(&l->el[i]);
 	free(l->el);
 	for (int i = 0; i < l->n_layers; i++)
 		cairo_surface_destroy(l->layers[i].rec);

@@ -4,9 +4,10 @@
  * A template gives the page size and a list of elements in millimetres: text in a box, lines,
  * rectangles, rows of PIN boxes, QR codes and the customer barcode. Text may hold placeholders:
  * settings ones ({municipality}, {mayor}, {department}, {office_postal}, {office_address},
- * {phone}, {hours}, {application_center}, {jlis_delegation}) are filled once at load; per-resident ones (enum layout_field, e.g. {name})
- * on every page. An element may be drawn only "when" conditions hold (card, cert, notice,
- * reinquiry, sign, nosign, barcode, nobarcode, jlis, nojlis, revoked, minor).
+ * {phone}, {hours}, {application_center}, {jlis_delegation}, {postage_class}, {postage_office}) are
+ * filled once at load; per-resident ones (enum layout_field, e.g. {name}) on every page. An element
+ * may be drawn only "when" conditions hold (card, cert, notice, reinquiry, sign, nosign, barcode,
+ * nobarcode, jlis, nojlis, revoked, minor; postage is decided at load).
  *
  * Speed: every element without per-resident data is drawn once at load into a cairo recording
  * surface (one per distinct condition set), and each page paints those as sources, so a PDF
@@ -54,6 +55,7 @@ enum layout_field {
 	LAYOUT_JLIS_ID,       /* {jlis_id}: J-LIS's 申請書ID of a card renewal, 23 digits, or "" */
 	LAYOUT_PERIOD, /* {period}: 更新手続ができる期間, "令和8年4月10日から令和8年7月9日まで" */
 	LAYOUT_ENCLOSURES, /* {enclosures}: "次の4点が封筒に封入されています。" and the pieces */
+	LAYOUT_PIECE,      /* {piece}: the matching code "B0001-000123-2/4" (piece 2 of the set's 4) */
 	LAYOUT_NFIELDS
 };
 
@@ -73,6 +75,9 @@ const char *layout_field_name(enum layout_field f);
 #define LAYOUT_WHEN_NOJLIS 0x200  /* a card renewal without one */
 #define LAYOUT_WHEN_REVOKED 0x400 /* the signature certificate was revoked (not never issued) */
 #define LAYOUT_WHEN_MINOR 0x800   /* the holder is under 15: a 法定代理人 applies */
+/* Decided once at load from the settings, not per page: the settings have a postage mark
+ * (postage.mark); an element with it is dropped when they have none. */
+#define LAYOUT_WHEN_POSTAGE 0x1000
 
 struct layout_values {
 	const char *field[LAYOUT_NFIELDS]; /* NULL prints as "" */

@@ -148,4 +148,11 @@ static inline enum mailset_group mailset_group(enum mailset_kind kind, enum mail
 	                                 : MAILSET_GROUP_CERT;
 }
 
+/* Printed pieces of one set, each carrying its matching code B{batch}-{seq}-{p}/{n}: the A4
+ * sheets in order, the sealing envelope (with a form), the mailing envelope last. */
+static inline int mailset_pieces(const struct mailset *m)
+{
+	return mailset_sheets(m) + mailset_has_form(m) + 1;
+}
+
 #endif

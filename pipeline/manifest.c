@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <xlsxwriter.h>
-#include <zlib.h>
+#include <zip.h>
 
 #include "afile.h"
 #include "rules.h"
@@ -60,6 +60,8 @@ enum col {
 	C_OUTER_FILE,
 	C_OUTER_PAGE,
 	C_BARCODE,
+	C_SHEETS,
+	C_CODES,
 	N_COLS
 };
 static const struct {
@@ -86,6 +88,30 @@ static const struct {
 	[C_OUTER_FILE] = {"長形3号封筒 ファイル", 24},
 	[C_OUTER_PAGE] = {"長形3号封筒 頁", 9},
 	[C_BARCODE] = {"カスタマバーコード", 40},
+	[C_SHEETS] = {"A4枚数", 8},
+	[C_CODES] = {"照合コード（封入順）", 72},
+};
+
+/* What the print shop needs to know of each file's stock, one entry per file kind. The sizes are
+ * the templates' page sizes (tests/e2e/nightly.sh checks them against the PDFs). The form's
+ * fold fits the 長形4号 sealing envelope (90 x 205 mm): an A4 folded in three is 99 mm wide, so it
+ * is folded in half across, then in three along, to 70 x 148.5 mm; its fold marks are printed. */
+static const struct {
+	const char *paper;
+	int width_mm, height_mm;
+	const char *folds; /* JSON array */
+	const char *envelope;
+} stock[N_KINDS] = {
+	[F_SHEETS] = {"A4 plain paper", 210, 297,
+                      "[{\"piece\": \"notice\", \"fold\": \"in three across at y 99 and 198 mm\", \"folded_mm\": "
+                      "[210, 99], \"fits\": \"長形3号\"},\n"
+                      "      {\"piece\": \"application\", \"fold\": \"in three across at y 99 and 198 mm\", "
+                      "\"folded_mm\": [210, 99], \"fits\": \"長形3号\"},\n"
+                      "      {\"piece\": \"form\", \"fold\": \"in half across at y 148.5 mm, then in three along at x "
+                      "70 and 140 mm (fold marks printed)\", \"folded_mm\": [70, 148.5], \"fits\": \"長形4号\"}]",
+                      "長形3号"},
+	[F_INNER] = {"長形4号 envelope (90 x 205 mm), face printed", 90, 205, "[]", "長形3号"},
+	[F_OUTER] = {"長形3号 envelope (120 x 235 mm), face printed", 120, 235, "[]", NULL},
 };
 
 const char *manifest_reason_label(const char *reason)
@@ -105,54 +131,6 @@ const char *manifest_reason_label(const char *reason)
 		if (!strcmp(labels[i][0], reason))
 			return labels[i][1];
 	return reason;
-}
-
-/* --- hashing --------------------------------------------------------------------------------- */
-
-enum kg_err manifest_hash_file(const char *path, char hex[65], long long *bytes)
-{
-	enum kg_err err = KG_OK;
-	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	long long total = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = kg_fail(errno == ENOENT ? KG_ENOTFOUND : KG_EIO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		err = kg_fail(KG_ENOMEM, "%s: SHA-256 unavailable", path);
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = kg_fail(KG_EIO, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		total += n;
-		if (!EVP_DigestUpdate(ctx, buf, (size_t)n)) {
-			err = kg_fail(KG_EIO, "%s: SHA-256 failed", path);
-			goto out;
-		}
-	}
-	if (!EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32) {
-		err = kg_fail(KG_EIO, "%s: SHA-256 failed", path);
-		goto out;
-	}
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	*bytes = total;
-out:
-	if (fd >= 0)
-		close(fd);
-	EVP_MD_CTX_free(ctx);
-	return err;
 }
 
 /* --- the pass over the sets ----------------------------------------------------------------- */
@@ -338,13 +316,20 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 	bool barcoded = m->barcode && *m->barcode;
 	w->barcoded += barcoded;
 	w->no_jlis += mailset_lacks_jlis_id(m);
-	struct sbuf pieces = SBUF_INIT, addr = SBUF_INIT, code = SBUF_INIT;
+	struct sbuf pieces = SBUF_INIT, addr = SBUF_INIT, code = SBUF_INIT, codes = SBUF_INIT;
+	int no = 0;
 	for (int p = 0; p < N_PIECES; p++) {
 		if (!has[p])
 			continue;
 		w->pieces[p]++;
 		sbuf_addf(&pieces, "%s%s", pieces.len ? "・" : "", piece_label[p]);
+		/* The matching code printed on the piece (render.c): pieces in this order. */
+		sbuf_addf(&codes, "%sB%04d-%06d-%d/%d", codes.len ? " " : "", m->batch, m->seq, ++no,
+		          mailset_pieces(m));
 	}
+	if (no != mailset_pieces(m))
+		err = kg_fail(KG_ESTATE, "set %d: %d pieces listed, mailset_pieces() says %d", m->seq, no,
+		              mailset_pieces(m));
 	/* The pre-printed inserts of the set's kind (settings "inserts:"), after the printed pieces. */
 	enum mailset_group g = mailset_group(m->kind, m->target);
 	w->inserts[g]++;
@@ -380,15 +365,18 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 		[C_PIECES] = pieces.buf,        [C_NOTICE_FILE] = file[P_NOTICE],
 		[C_FORM_FILE] = file[P_FORM],   [C_INNER_FILE] = file[P_INNER],
 		[C_OUTER_FILE] = file[P_OUTER], [C_BARCODE] = code.buf,
+		[C_CODES] = codes.buf,
 	};
 	int num[N_COLS] = {[C_SEQ] = m->seq,
 	                   [C_NOTICE_PAGE] = page[P_NOTICE],
 	                   [C_APPL_PAGE] = page[P_APPL],
 	                   [C_FORM_PAGE] = page[P_FORM],
 	                   [C_INNER_PAGE] = page[P_INNER],
-	                   [C_OUTER_PAGE] = page[P_OUTER]};
-	bool numeric[N_COLS] = {[C_SEQ] = true,       [C_NOTICE_PAGE] = true, [C_APPL_PAGE] = true,
-	                        [C_FORM_PAGE] = true, [C_INNER_PAGE] = true,  [C_OUTER_PAGE] = true};
+	                   [C_OUTER_PAGE] = page[P_OUTER],
+	                   [C_SHEETS] = mailset_sheets(m)};
+	bool numeric[N_COLS] = {
+		[C_SEQ] = true,        [C_NOTICE_PAGE] = true, [C_APPL_PAGE] = true, [C_FORM_PAGE] = true,
+		[C_INNER_PAGE] = true, [C_OUTER_PAGE] = true,  [C_SHEETS] = true};
 	FILE *csv = afile_stream(w->csv);
 	lxw_row_t row = (lxw_row_t)m->seq;
 	for (int c = 0; c < N_COLS; c++) {
@@ -408,11 +396,15 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 		csv_cell(csv, text[c]);
 	}
 	fputs("\r\n", csv);
-	err = sbuf_check(&pieces);
+	if (!err)
+		err = sbuf_check(&pieces);
 	if (!err)
 		err = sbuf_check(&addr);
 	if (!err)
 		err = sbuf_check(&code);
+	if (!err)
+		err = sbuf_check(&codes);
+	sbuf_release(&codes);
 	sbuf_release(&pieces);
 	sbuf_release(&addr);
 	sbuf_release(&code);
@@ -515,6 +507,17 @@ static enum kg_err open_workbook(struct writer *w)
 	return lx_check(w);
 }
 
+/* The postage mark as printed on the mailing envelopes, "なし" without one. */
+static const char *postage_text(struct writer *w)
+{
+	static char text[256];
+	const struct settings *s = w->s;
+	if (!s || !s->postage_class || !*s->postage_class)
+		return "なし";
+	snprintf(text, sizeof text, "%s郵便（%s）", s->postage_class, s->postage_office);
+	return text;
+}
+
 /* 区分集計's closing rows and バッチ情報, once the pass has counted everything. */
 static void finish_sheets(struct writer *w)
 {
@@ -569,6 +572,8 @@ static void finish_sheets(struct writer *w)
 		put_str(w, w->info, r, 0, rows[i].label, NULL);
 		put_num(w, w->info, r, 1, rows[i].v);
 	}
+	put_str(w, w->info, r, 0, "料金表示", NULL);
+	put_str(w, w->info, r++, 1, postage_text(w), NULL);
 	for (size_t i = 0; i < b->n_excluded; i++, r++) {
 		snprintf(label, sizeof label, "除外：%s", manifest_reason_label(b->excluded_reasons[i]));
 		put_str(w, w->info, r, 0, label, NULL);
@@ -621,6 +626,11 @@ static void job_json(struct writer *w, struct sbuf *j)
 	sbuf_addf(j, "  \"discounts\": {\"sorted\": %s, \"sorted_min\": %ld, \"barcode\": %s, \"barcode_min\": %ld},\n",
 	          w->n_sets >= w->sorted_min ? "true" : "false", w->sorted_min,
 	          w->barcoded >= w->barcode_min ? "true" : "false", w->barcode_min);
+	sbuf_adds(j, "  \"postage\": {\"mark\": ");
+	sbuf_add_json(j, w->s && w->s->postage ? w->s->postage : "none");
+	sbuf_adds(j, ", \"printed\": ");
+	sbuf_add_json(j, postage_text(w));
+	sbuf_adds(j, "},\n");
 	sbuf_adds(j, "  \"files\": [");
 	for (size_t i = 0; i < b->n_files; i++) {
 		const struct manifest_file *f = &b->files[i];
@@ -631,127 +641,78 @@ static void job_json(struct writer *w, struct sbuf *j)
 		sbuf_add_json(j, f->name);
 		sbuf_addf(j,
 		          ", \"kind\": \"%s\", \"seq_from\": %d, \"seq_to\": %d, \"pages\": %d, \"bytes\": %lld, "
-		          "\"sha256\": \"%s\"}",
-		          kind_key[k], f->seq_from, f->seq_to, f->pages, w->bytes[i], w->hex[i]);
+		          "\"sha256\": \"%s\",\n     \"paper\": \"%s\", \"size_mm\": [%d, %d], \"sides\": \"simplex\", "
+		          "\"colour\": \"K only (DeviceGray)\",\n     \"folds\": %s,\n     \"envelope\": ",
+		          kind_key[k], f->seq_from, f->seq_to, f->pages, w->bytes[i], w->hex[i], stock[k].paper,
+		          stock[k].width_mm, stock[k].height_mm, stock[k].folds);
+		if (stock[k].envelope)
+			sbuf_add_json(j, stock[k].envelope);
+		else
+			sbuf_adds(j, "null");
+		sbuf_adds(j, "}");
 	}
 	sbuf_adds(j, b->n_files ? "\n  ],\n" : "],\n");
 	sbuf_adds(j, "  \"manifests\": [\"manifest.xlsx\", \"manifest.csv\"]\n}\n");
-}
-
-static enum kg_err write_text(const char *dir, const char *name, const struct sbuf *text)
-{
-	struct afile *f;
-	enum kg_err err = sbuf_check(text);
-	if (err || (err = afile_open(dir, name, &f)))
-		return err;
-	fwrite(text->buf, 1, text->len, afile_stream(f));
-	return afile_commit(f);
 }
 
 /* --- reading the workbook back ------------------------------------------------------------------ */
 
 /* libxlsxwriter 1.1.4 does not check its writes to the temporary files of constant-memory mode:
  * on a full disk it can lose rows and still close a "good" workbook once space comes back (seen
- * on a small tmpfs). So the written file is read back: every part must inflate to its recorded
- * size and end with its root element's closing tag, and each sheet must hold the rows written. */
+ * on a small tmpfs), and its own checks (lxw_error results) report nothing then. So the written
+ * file is read back with libzip (which checks the archive's consistency and each part's CRC and
+ * size): every part must end with its root element's closing tag, and each sheet must hold the
+ * rows written. */
 
-static uint32_t le16(const unsigned char *p)
+/* Reads one part, counting "<row " and keeping the root element name and the last bytes. */
+static enum kg_err check_part(zip_t *za, zip_uint64_t index, const char *path, const char *name, long expect_rows)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8;
-}
-
-static uint32_t le32(const unsigned char *p)
-{
-	return le16(p) | le16(p + 2) << 16;
-}
-
-static bool read_at(int fd, void *buf, size_t n, off_t at)
-{
-	return pread(fd, buf, n, at) == (ssize_t)n;
-}
-
-/* Inflates one part, counting "<row " and keeping the root element name and the last bytes. */
-static enum kg_err check_part(int fd, const char *path, const char *name, off_t data, uint32_t csize, uint32_t usize,
-                              int method, long expect_rows)
-{
-	unsigned char in[16384], out[16384 + 8];
-	char root[64] = "", tail[80] = "";
+	char buf[16384 + 8], root[64] = "", tail[80] = "";
 	size_t tail_len = 0, carry = 0;
-	unsigned long total = 0;
 	long rows = 0;
 	bool started = false;
-	z_stream z = {0};
-	int zrc = Z_OK;
-	if (method != 0 && method != 8)
-		return kg_fail(KG_EIO, "%s: %s: unknown zip method %d", path, name, method);
-	if (method == 8 && inflateInit2(&z, -MAX_WBITS) != Z_OK)
-		return kg_fail(KG_ENOMEM, "%s: zlib", path);
-	enum kg_err err = KG_OK;
-	uint32_t left = csize;
-	while (!err && (left || (method == 8 && zrc != Z_STREAM_END && z.avail_in))) {
-		size_t n = left < sizeof in ? left : sizeof in;
-		if (n && !read_at(fd, in, n, data + (off_t)(csize - left))) {
-			err = kg_fail(KG_EIO, "%s: %s: short read", path, name);
-			break;
+	zip_file_t *zf = zip_fopen_index(za, index, 0);
+	if (!zf)
+		return kg_fail(KG_EIO, "%s: %s: %s", path, name, zip_strerror(za));
+	zip_int64_t got;
+	/* carry: the last bytes of the previous block, so "<row " split between blocks counts */
+	while ((got = zip_fread(zf, buf + carry, sizeof buf - 8 - carry)) > 0) {
+		size_t len = carry + (size_t)got;
+		if (!started) {
+			/* The root element: the first tag that is not <?xml ...?>. */
+			const char *p = buf, *end = buf + len;
+			while (p < end && (p = memchr(p, '<', (size_t)(end - p))) && p + 1 < end &&
+			       (p[1] == '?' || p[1] == '!'))
+				p++;
+			if (p && p + 1 < end) {
+				size_t k = strcspn(p + 1, " />\n");
+				snprintf(root, sizeof root, "%.*s", (int)(k < 60 ? k : 60), p + 1);
+				started = true;
+			}
 		}
-		left -= (uint32_t)n;
-		z.next_in = in;
-		z.avail_in = (uInt)n;
-		do {
-			size_t got;
-			/* carry: the last bytes of the previous block, so "<row " split between blocks counts */
-			if (method == 0) {
-				memcpy(out + carry, in, n);
-				got = n;
-				z.avail_in = 0;
-			} else {
-				z.next_out = out + carry;
-				z.avail_out = sizeof out - 8 - carry;
-				zrc = inflate(&z, Z_NO_FLUSH);
-				if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR) {
-					err = kg_fail(KG_EIO, "%s: %s: broken deflate data", path, name);
-					break;
-				}
-				got = sizeof out - 8 - carry - z.avail_out;
-			}
-			total += got;
-			size_t len = carry + got;
-			if (!started && len) {
-				/* The root element: the first tag that is not <?xml ...?>. */
-				const char *p = (const char *)out;
-				const char *end = p + len;
-				while (p < end && (p = memchr(p, '<', (size_t)(end - p))) && p + 1 < end &&
-				       (p[1] == '?' || p[1] == '!'))
-					p++;
-				if (p && p + 1 < end) {
-					size_t k = strcspn(p + 1, " />\n");
-					snprintf(root, sizeof root, "%.*s", (int)(k < 60 ? k : 60), p + 1);
-					started = true;
-				}
-			}
-			for (size_t i = 0; i + 5 <= len; i++)
-				if (out[i] == '<' && !memcmp(out + i, "<row ", 5))
-					rows++;
-			/* The tail: the last bytes inflated so far (out[carry..len) are the new ones). */
-			const size_t tmax = sizeof tail - 1;
-			if (got >= tmax) {
-				memcpy(tail, out + len - tmax, tmax);
-				tail_len = tmax;
-			} else {
-				size_t keep = tail_len < tmax - got ? tail_len : tmax - got;
-				memmove(tail, tail + tail_len - keep, keep);
-				memcpy(tail + keep, out + carry, got);
-				tail_len = keep + got;
-			}
-			/* The next carry: 4 bytes, one short of "<row ". */
-			carry = len < 4 ? len : 4;
-			memmove(out, out + len - carry, carry);
-		} while (!err && method == 8 && zrc != Z_STREAM_END && (z.avail_in || z.avail_out == 0));
-		if (method == 8 && zrc == Z_STREAM_END)
-			break;
+		for (size_t i = 0; i + 5 <= len; i++)
+			if (buf[i] == '<' && !memcmp(buf + i, "<row ", 5))
+				rows++;
+		/* The tail: the last bytes read so far (buf[carry..len) are the new ones). */
+		const size_t tmax = sizeof tail - 1, n = (size_t)got;
+		if (n >= tmax) {
+			memcpy(tail, buf + len - tmax, tmax);
+			tail_len = tmax;
+		} else {
+			size_t keep = tail_len < tmax - n ? tail_len : tmax - n;
+			memmove(tail, tail + tail_len - keep, keep);
+			memcpy(tail + keep, buf + carry, n);
+			tail_len = keep + n;
+		}
+		/* The next carry: 4 bytes, one short of "<row ". */
+		carry = len < 4 ? len : 4;
+		memmove(buf, buf + len - carry, carry);
 	}
-	if (method == 8)
-		inflateEnd(&z);
+	/* zip_fread fails on a short part or a CRC that does not match. */
+	enum kg_err err = got < 0 ? kg_fail(KG_EIO, "%s: %s: %s (a write failed, is the disk full?)", path, name,
+	                                    zip_error_strerror(zip_file_get_error(zf)))
+	                          : KG_OK;
+	zip_fclose(zf);
 	if (err)
 		return err;
 	tail[tail_len] = 0;
@@ -760,8 +721,7 @@ static enum kg_err check_part(int fd, const char *path, const char *name, off_t 
 	char closing[72];
 	snprintf(closing, sizeof closing, "</%s>", root);
 	size_t cl = strlen(closing);
-	if ((method == 8 && zrc != Z_STREAM_END) || total != usize || !*root || tail_len < cl ||
-	    strcmp(tail + tail_len - cl, closing))
+	if (!*root || tail_len < cl || strcmp(tail + tail_len - cl, closing))
 		return kg_fail(KG_EIO, "%s: %s is incomplete (a write failed, is the disk full?)", path, name);
 	if (expect_rows >= 0 && rows != expect_rows)
 		return kg_fail(KG_EIO,
@@ -772,49 +732,36 @@ static enum kg_err check_part(int fd, const char *path, const char *name, off_t 
 
 static enum kg_err check_xlsx(const char *path, const char *final_path, const long rows[3])
 {
-	unsigned char eocd[22], cd[46];
-	char name[256];
-	struct stat st;
+	int zerr = 0;
+	zip_t *za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+	if (!za) {
+		zip_error_t e;
+		zip_error_init_with_code(&e, zerr);
+		enum kg_err err = kg_fail(KG_EIO, "%s: not a complete zip file: %s", final_path,
+		                          zip_error_strerror(&e));
+		zip_error_fini(&e);
+		return err;
+	}
 	enum kg_err err = KG_OK;
 	int sheets = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kg_fail(KG_EIO, "%s: %s", final_path, strerror(errno));
-	/* libxlsxwriter writes no zip comment: the end record is the last 22 bytes. */
-	if (fstat(fd, &st) || st.st_size < 22 || !read_at(fd, eocd, 22, st.st_size - 22) || le32(eocd) != 0x06054b50) {
-		err = kg_fail(KG_EIO, "%s: not a complete zip file", final_path);
-		goto out;
-	}
-	uint32_t entries = le16(eocd + 10);
-	off_t at = le32(eocd + 16);
-	for (uint32_t i = 0; !err && i < entries; i++) {
-		if (!read_at(fd, cd, sizeof cd, at) || le32(cd) != 0x02014b50) {
-			err = kg_fail(KG_EIO, "%s: broken zip directory", final_path);
+	zip_int64_t entries = zip_get_num_entries(za, 0);
+	for (zip_int64_t i = 0; !err && i < entries; i++) {
+		const char *name = zip_get_name(za, (zip_uint64_t)i, 0);
+		if (!name) {
+			err = kg_fail(KG_EIO, "%s: broken zip entry: %s", final_path, zip_strerror(za));
 			break;
 		}
-		uint32_t nlen = le16(cd + 28), xlen = le16(cd + 30), clen = le16(cd + 32);
-		uint32_t local = le32(cd + 42);
-		unsigned char lh[30];
-		if (nlen >= sizeof name || !read_at(fd, name, nlen, at + 46) || !read_at(fd, lh, 30, local) ||
-		    le32(lh) != 0x04034b50) {
-			err = kg_fail(KG_EIO, "%s: broken zip entry", final_path);
-			break;
-		}
-		name[nlen] = 0;
 		long expect = -1;
 		int sheet;
 		if (sscanf(name, "xl/worksheets/sheet%d.xml", &sheet) == 1 && sheet >= 1 && sheet <= 3) {
 			expect = rows[sheet - 1];
 			sheets++;
 		}
-		err = check_part(fd, final_path, name, (off_t)local + 30 + le16(lh + 26) + le16(lh + 28), le32(cd + 20),
-		                 le32(cd + 24), (int)le16(cd + 10), expect);
-		at += 46 + nlen + xlen + clen;
+		err = check_part(za, (zip_uint64_t)i, final_path, name, expect);
 	}
 	if (!err && sheets != 3)
 		err = kg_fail(KG_EIO, "%s: %d of 3 sheets", final_path, sheets);
-out:
-	close(fd);
+	zip_discard(za);
 	return err;
 }
 
@@ -889,7 +836,7 @@ enum kg_err manifest_write(const char *dir, const struct settings *s, const stru
 	if (err)
 		goto out;
 	job_json(&w, &json);
-	if ((err = write_text(dir, "job.json", &json)))
+	if ((err = afile_write_sbuf(dir, "job.json", &json)))
 		goto out;
 	err = manifest_seal(dir);
 out:
@@ -902,197 +849,5 @@ out:
 	free(w.hex);
 	free(w.bytes);
 	sbuf_release(&json);
-	return err;
-}
-
-/* --- SHA256SUMS -------------------------------------------------------------------------------- */
-
-struct names {
-	char **v;
-	size_t n, alloc;
-};
-
-static void names_add(struct names *l, char *s)
-{
-	KG_GROW(l->v, l->n + 1, l->alloc);
-	l->v[l->n++] = s;
-}
-
-static void names_free(struct names *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	*l = (struct names){0};
-}
-
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Every regular file under dir/rel, as paths relative to dir; dot names and SHA256SUMS skipped. */
-static enum kg_err list_files(const char *dir, const char *rel, struct names *out)
-{
-	struct sbuf p = SBUF_INIT;
-	sbuf_addf(&p, "%s%s%s", dir, *rel ? "/" : "", rel);
-	enum kg_err err = sbuf_check(&p);
-	DIR *d = err ? NULL : opendir(p.buf);
-	if (!err && !d)
-		err = kg_fail(KG_EIO, "%s: %s", p.buf, strerror(errno));
-	struct dirent *e;
-	while (!err && (errno = 0, e = readdir(d))) {
-		if (e->d_name[0] == '.' || (!*rel && !strcmp(e->d_name, "SHA256SUMS")))
-			continue;
-		struct stat st;
-		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW)) {
-			err = kg_fail(KG_EIO, "%s/%s: %s", p.buf, e->d_name, strerror(errno));
-			break;
-		}
-		struct sbuf r = SBUF_INIT;
-		sbuf_addf(&r, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
-		if ((err = sbuf_check(&r))) {
-			sbuf_release(&r);
-			break;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			err = list_files(dir, r.buf, out);
-			sbuf_release(&r);
-		} else if (S_ISREG(st.st_mode)) {
-			names_add(out, sbuf_detach(&r));
-		} else {
-			sbuf_release(&r);
-		}
-	}
-	if (!err && d && errno)
-		err = kg_fail(KG_EIO, "%s: %s", p.buf, strerror(errno));
-	if (d)
-		closedir(d);
-	sbuf_release(&p);
-	return err;
-}
-
-enum kg_err manifest_list_files(const char *dir, char ***names, size_t *n)
-{
-	struct names l = {0};
-	enum kg_err err = list_files(dir, "", &l);
-	if (err) {
-		names_free(&l);
-		return err;
-	}
-	qsort(l.v, l.n, sizeof *l.v, by_name);
-	*names = l.v;
-	*n = l.n;
-	return KG_OK;
-}
-
-enum kg_err manifest_seal(const char *dir)
-{
-	struct names files = {0};
-	struct sbuf sums = SBUF_INIT, path = SBUF_INIT;
-	enum kg_err err = list_files(dir, "", &files);
-	if (err)
-		goto out;
-	qsort(files.v, files.n, sizeof *files.v, by_name);
-	for (size_t i = 0; !err && i < files.n; i++) {
-		char hex[65];
-		long long bytes;
-		sbuf_reset(&path);
-		sbuf_addf(&path, "%s/%s", dir, files.v[i]);
-		if (!(err = sbuf_check(&path)) && !(err = manifest_hash_file(path.buf, hex, &bytes)))
-			sbuf_addf(&sums, "%s  %s\n", hex, files.v[i]);
-	}
-	if (!err)
-		err = write_text(dir, "SHA256SUMS", &sums);
-out:
-	names_free(&files);
-	sbuf_release(&sums);
-	sbuf_release(&path);
-	return err;
-}
-
-/* A listed path must stay inside the batch folder. */
-static bool safe_path(const char *p)
-{
-	if (!*p || *p == '/')
-		return false;
-	for (const char *s = p; s; s = strchr(s, '/')) {
-		if (*s == '/')
-			s++;
-		if (!strncmp(s, "..", 2) && (s[2] == '/' || !s[2]))
-			return false;
-	}
-	return true;
-}
-
-enum kg_err manifest_verify(const char *dir, struct sbuf *report, bool *ok)
-{
-	struct names listed = {0}, present = {0};
-	struct sbuf path = SBUF_INIT;
-	char *line = NULL;
-	size_t cap = 0;
-	long good = 0, bad = 0;
-	enum kg_err err = KG_OK;
-	*ok = false;
-	sbuf_addf(&path, "%s/SHA256SUMS", dir);
-	FILE *f = (err = sbuf_check(&path)) ? NULL : fopen(path.buf, "r");
-	if (!err && !f) {
-		if (errno != ENOENT)
-			err = kg_fail(KG_EIO, "%s: %s", path.buf, strerror(errno));
-		else
-			sbuf_adds(report, "SHA256SUMS がありません: このバッチは未完成です\n");
-		goto out;
-	}
-	for (int lineno = 1; !err && getline(&line, &cap, f) > 0; lineno++) {
-		line[strcspn(line, "\n")] = 0;
-		char *name = line + 66;
-		if (strlen(line) < 67 || strspn(line, "0123456789abcdef") != 64 || line[64] != ' ' ||
-		    (line[65] != ' ' && line[65] != '*') || !safe_path(name)) {
-			sbuf_addf(report, "SHA256SUMS %d 行目: 読めない行です\n", lineno);
-			bad++;
-			continue;
-		}
-		line[64] = 0;
-		char hex[65];
-		long long bytes;
-		sbuf_reset(&path);
-		sbuf_addf(&path, "%s/%s", dir, name);
-		if ((err = sbuf_check(&path)))
-			break;
-		names_add(&listed, kg_strdup(name));
-		enum kg_err e = manifest_hash_file(path.buf, hex, &bytes);
-		if (e == KG_ENOTFOUND) {
-			sbuf_addf(report, "%s: ファイルがありません\n", name);
-			bad++;
-		} else if (e) {
-			err = e;
-		} else if (strcmp(hex, line)) {
-			sbuf_addf(report, "%s: SHA-256 が一致しません\n", name);
-			bad++;
-		} else {
-			good++;
-		}
-	}
-	if (!err && ferror(f))
-		err = kg_fail(KG_EIO, "%s/SHA256SUMS: %s", dir, strerror(errno));
-	if (err || (err = list_files(dir, "", &present)))
-		goto out;
-	qsort(listed.v, listed.n, sizeof *listed.v, by_name);
-	for (size_t i = 0; i < present.n; i++)
-		if (!bsearch(&present.v[i], listed.v, listed.n, sizeof *listed.v, by_name)) {
-			sbuf_addf(report, "%s: SHA256SUMS に載っていません\n", present.v[i]);
-			bad++;
-		}
-	sbuf_addf(report, "%ld 件一致、%ld 件の問題\n", good, bad);
-	*ok = bad == 0;
-out:
-	if (f)
-		fclose(f);
-	free(line);
-	names_free(&listed);
-	names_free(&present);
-	sbuf_release(&path);
-	if (!err)
-		err = sbuf_check(report);
 	return err;
 }

@@ -3,15 +3,20 @@
  * has put its PDFs there:
  *
  *   manifest.xlsx  sheets 発送リスト (one row per set in mailing order, with the file and page
- *                  of each piece), 区分集計 (sets per 郵便区 bundle, the postal discounts) and
- *                  バッチ情報 (date, batch, counts, exclusions, every print file with its pages,
+ *                  of each piece, its A4 sheets and the matching code printed on each piece,
+ *                  B0001-000123-1/4 .. 4/4, pieces numbered as mailset_pieces() counts them),
+ *                  区分集計 (sets per 郵便区 bundle, the postal discounts) and バッチ情報 (date,
+ *                  batch, counts, the postage mark (料金表示), exclusions, every print file with its pages,
  *                  bytes and SHA-256). libxlsxwriter in constant-memory mode; the document date
  *                  is the batch date and libxlsxwriter stamps zip entries 1980-01-01, so the same
  *                  input gives the same bytes.
  *   manifest.csv   the 発送リスト columns, UTF-8 with a BOM, RFC 4180 (libcsv; every field quoted,
  *                  CRLF line ends).
- *   job.json       the same facts for machines: batch, run date, counts, pieces per kind, files.
- *   SHA256SUMS     sha256sum format over every file of the batch folder, written last. A batch
+ *   job.json       the same facts for machines: batch, run date, counts, pieces per kind, the
+ *                  postage mark, and per file its stock: paper, size_mm, sides, colour, folds
+ *                  and the envelope it goes into.
+ *   SHA256SUMS     sha256sum format over every file of the batch folder, written last
+ *                  (manifest_sums.h: writing, listing and verifying it). A batch
  *                  folder without it is incomplete: manifest_write() removes an old one first.
  *
  * Every file goes through afile.h (temporary name, fsync, rename); a failure (a full disk)
@@ -38,6 +43,7 @@
 
 #include "kg.h"
 #include "mailset.h"
+#include "manifest_sums.h"
 #include "sbuf.h"
 #include "settings.h"
 
@@ -79,24 +85,6 @@ struct manifest_batch {
  * seq gaps, page counts), KG_EIO for the disk, KG_ENOMEM... whatever load() returns is passed on. */
 enum kg_err manifest_write(const char *dir, const struct settings *s, const struct manifest_batch *b,
                            const struct manifest_source *src) KG_WUR;
-
-/* Writes SHA256SUMS over every regular file under dir (recursively, e.g. proofs/), sorted by
- * path, skipping names that start with '.' (temporaries) and SHA256SUMS itself. Call it again
- * after adding a file to a sealed batch (e.g. the run report). */
-enum kg_err manifest_seal(const char *dir) KG_WUR;
-
-/* Re-hashes every file listed in dir/SHA256SUMS. *ok is true only when SHA256SUMS exists, every
- * listed file matches, and every file of the folder is listed. report gets one line per problem
- * (in Japanese, for staff) and a closing summary line. KG_EIO only when a file cannot be read
- * for another reason than being absent. */
-enum kg_err manifest_verify(const char *dir, struct sbuf *report, bool *ok) KG_WUR;
-
-/* Every regular file under dir as paths relative to dir, sorted bytewise, skipping dot names and
- * SHA256SUMS (what manifest_seal lists). Caller frees each name and *names. */
-enum kg_err manifest_list_files(const char *dir, char ***names, size_t *n) KG_WUR;
-
-/* The SHA-256 of a file as 64 lowercase hex digits, and its size. */
-enum kg_err manifest_hash_file(const char *path, char hex[65], long long *bytes) KG_WUR;
 
 /* The Japanese label of an exclusion reason key (select_reason_name()); the key itself if unknown. */
 const char *manifest_reason_label(const char *reason);

@@ -23,6 +23,7 @@
 
 #include "afile.h"
 #include "layout.h"
+#include "pdfx.h"
 #include "rules.h"
 #include "sbuf.h"
 
@@ -45,12 +46,13 @@ struct render {
 	char *qr_url;
 	int max_sheets;
 	int proofs;
+	enum pdfx_level pdfx;
 	struct rules_policy policy;
 	/* The settings' pre-printed inserts per group, for the 同封物 list (borrowed copies). */
 	char **inserts[MAILSET_N_GROUPS];
 	size_t n_inserts[MAILSET_N_GROUPS];
 	/* Scratch for one set's values. */
-	char seq[32], expiry[RULES_ERA_LEN], as_of[RULES_ERA_LEN], birth[RULES_ERA_LEN];
+	char seq[32], piece[48], expiry[RULES_ERA_LEN], as_of[RULES_ERA_LEN], birth[RULES_ERA_LEN];
 	char opens[RULES_ERA_LEN];
 	struct sbuf address, rest, url, period, enclosures;
 };
@@ -123,6 +125,7 @@ enum kg_err render_new(const struct settings *s, struct render **out)
 	r->qr_url = kg_strdup(s->qr_url ? s->qr_url : "{id}");
 	r->max_sheets = s->max_sheets_per_file >= 2 ? s->max_sheets_per_file : 1000;
 	r->proofs = s->proofs;
+	r->pdfx = s->pdfx;
 	r->policy = s->policy;
 	for (int g = 0; g < MAILSET_N_GROUPS; g++) {
 		r->n_inserts[g] = s->n_inserts[g];
@@ -185,6 +188,21 @@ static const char *target_text(const struct mailset *m)
 	}
 }
 
+/* The matching code of piece p (1..) of m: the printed label, the piece's place, the count. */
+static void piece_code(const struct mailset *m, int p, char *out, size_t size)
+{
+	snprintf(out, size, "B%04d-%06d-%d/%d", m->batch, m->seq, p, mailset_pieces(m));
+}
+
+/* The place in its set of the first page m adds to doc: pieces run sheets, inner, outer. */
+static int first_piece(enum render_doc doc, const struct mailset *m)
+{
+	int p = 1;
+	for (int d = 0; d < (int)doc; d++)
+		p += render_pages((enum render_doc)d, pieces_of(m));
+	return p;
+}
+
 size_t render_enclosures(enum mailset_kind kind, enum mailset_target target, char *const *inserts, size_t n_inserts,
                          const char **names, size_t max)
 {
@@ -215,7 +233,7 @@ static void enclosures(struct render *r, const struct mailset *m, struct sbuf *o
 		sbuf_addf(out, "\n・%s", names[i]);
 }
 
-static enum kg_err set_values(struct render *r, const struct mailset *m, struct layout_values *v)
+static enum kg_err set_values(struct render *r, const struct mailset *m, int piece, struct layout_values *v)
 {
 	enum kg_err err;
 	memset(v, 0, sizeof *v);
@@ -232,6 +250,7 @@ static enum kg_err set_values(struct render *r, const struct mailset *m, struct 
 		}
 	}
 	snprintf(r->seq, sizeof r->seq, "B%04d-%06d", m->batch, m->seq);
+	piece_code(m, piece, r->piece, sizeof r->piece);
 	sbuf_reset(&r->rest);
 	sbuf_adds(&r->rest, m->addr_block ? m->addr_block : "");
 	if (m->addr_building && *m->addr_building)
@@ -274,6 +293,7 @@ static enum kg_err set_values(struct render *r, const struct mailset *m, struct 
 	                                                       : "電子証明書の更新手続";
 	v->field[LAYOUT_BIRTH] = r->birth;
 	v->field[LAYOUT_QR_URL] = r->url.buf;
+	v->field[LAYOUT_PIECE] = r->piece;
 	v->field[LAYOUT_JLIS_ID] = m->jlis_app_id;
 	v->field[LAYOUT_PERIOD] = r->period.buf;
 	v->field[LAYOUT_ENCLOSURES] = r->enclosures.buf;
@@ -324,7 +344,7 @@ int render_page_templates(enum render_doc doc, const struct mailset *m, const ch
 
 enum kg_err render_values(struct render *r, const struct mailset *m, struct layout_values *v)
 {
-	return set_values(r, m, v);
+	return set_values(r, m, 1, v);
 }
 
 /* Is there an address to mail to: a postal code NNN-NNNN and a 町域 that is not only spaces
@@ -353,10 +373,11 @@ static enum kg_err no_address(void)
 	return kg_fail(KG_ERENDER, "宛先の住所がありません（郵便番号 NNN-NNNN と町域が必要です）");
 }
 
-static enum kg_err draw_page(struct render *r, cairo_t *cr, enum tpl t, const struct mailset *m, bool recordings)
+static enum kg_err draw_page(struct render *r, cairo_t *cr, enum tpl t, const struct mailset *m, int piece,
+                             bool recordings)
 {
 	struct layout_values v;
-	enum kg_err err = mailable(m) ? set_values(r, m, &v) : no_address();
+	enum kg_err err = mailable(m) ? set_values(r, m, piece, &v) : no_address();
 	if (!err)
 		err = layout_draw(r->tpl[t], cr, &v, recordings);
 	if (!err)
@@ -373,7 +394,7 @@ enum kg_err render_text_lines(struct render *r, enum render_doc doc, const struc
 	struct layout_values v;
 	if (!pages_of(doc, m, t))
 		return kg_fail(KG_ENOTFOUND, "the set has no page in this document");
-	enum kg_err err = set_values(r, m, &v);
+	enum kg_err err = set_values(r, m, first_piece(doc, m), &v);
 	return err ? err : layout_text_lines(r->tpl[t[0]], label, &v, lines);
 }
 
@@ -387,7 +408,7 @@ enum kg_err render_check(struct render *r, const struct mailset *m)
 		int k = pages_of(docs[d], m, t);
 		for (int p = 0; p < k; p++) {
 			struct layout_values v;
-			enum kg_err err = set_values(r, m, &v);
+			enum kg_err err = set_values(r, m, first_piece(docs[d], m) + p, &v);
 			if (err || (err = layout_check(r->tpl[t[p]], &v)))
 				return err;
 		}
@@ -442,6 +463,8 @@ static enum kg_err close_output(struct afile *f, enum kg_err err)
 	return afile_commit(f);
 }
 
+/* cairo draws the pages into memory (a file's sets, a few MB at most); pdfx_finish() then
+ * writes the print-ready PDF (pure K, TrimBox, /ID, object streams) to the atomic file. */
 enum kg_err render_file(struct render *r, enum render_doc doc, const char *path, const struct mailset *sets, size_t n)
 {
 	struct afile *out = NULL;
@@ -454,10 +477,11 @@ enum kg_err render_file(struct render *r, enum render_doc doc, const char *path,
 	if (!pages)
 		return kg_fail(KG_EINPUT, "%s: no pages", path);
 
-	enum kg_err err = open_output(path, &out);
-	if (err)
-		return err;
-	struct stream st = {afile_stream(out), 0};
+	char *mem = NULL;
+	size_t len = 0;
+	struct stream st = {open_memstream(&mem, &len), 0};
+	if (!st.fp)
+		return kg_fail(KG_ENOMEM, "%s: %s", path, strerror(errno));
 	pdf = cairo_pdf_surface_create_for_stream(write_cb, &st, 595.276, 841.89);
 	cr = cairo_create(pdf);
 	/* Metadata from the batch, not the clock: the same sets give the same bytes. */
@@ -470,11 +494,12 @@ enum kg_err render_file(struct render *r, enum render_doc doc, const char *path,
 	cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_CREATOR, "kigen");
 	cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_CREATE_DATE, date);
 	cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_MOD_DATE, date);
+	enum kg_err err = KG_OK;
 	for (size_t i = 0; i < n && !err; i++) {
 		int k = pages_of(doc, &sets[i], t);
 		for (int p = 0; p < k && !err; p++) {
 			cairo_pdf_surface_set_size(pdf, layout_width(r->tpl[t[p]]), layout_height(r->tpl[t[p]]));
-			err = draw_page(r, cr, t[p], &sets[i], true);
+			err = draw_page(r, cr, t[p], &sets[i], first_piece(doc, &sets[i]) + p, true);
 			cairo_show_page(cr);
 		}
 	}
@@ -483,7 +508,17 @@ enum kg_err render_file(struct render *r, enum render_doc doc, const char *path,
 	if (!err && cairo_surface_status(pdf))
 		err = kg_fail(KG_ERENDER, "%s: cairo: %s", path, cairo_status_to_string(cairo_surface_status(pdf)));
 	cairo_surface_destroy(pdf);
-	return close_output(out, stream_error(&st, path, err));
+	if (fclose(st.fp) != 0 && !err)
+		err = kg_fail(KG_ENOMEM, "%s: %s", path, strerror(errno));
+	err = stream_error(&st, path, err);
+	if (!err)
+		err = open_output(path, &out);
+	if (!err) {
+		err = pdfx_finish(mem, len, r->pdfx, afile_stream(out), path);
+		err = close_output(out, err);
+	}
+	free(mem);
+	return err;
 }
 
 /* --- proofs ---------------------------------------------------------------------------- */
@@ -522,7 +557,7 @@ enum kg_err render_proofs(struct render *r, const char *dir, const struct mailse
 				cairo_set_source_rgb(cr, 1, 1, 1);
 				cairo_paint(cr);
 				cairo_scale(cr, k_px, k_px);
-				err = draw_page(r, cr, t[p], &sets[i], false);
+				err = draw_page(r, cr, t[p], &sets[i], no + 1, false);
 				cairo_destroy(cr);
 				sbuf_reset(&path);
 				sbuf_addf(&path, "%s/B%04d-%06d-%d-%s.png", dir, sets[i].batch, sets[i].seq, ++no,

@@ -10,7 +10,11 @@
  *                  form alone, marked 再照会 (mailset.h says which set gets what).
  *   RENDER_INNER   長形4号 照会書兼回答書封入用封筒, one per set with a form.
  *   RENDER_OUTER   長形3号 mailing envelope, one per set.
- * Every page carries the batch and sequence number ("B0001-000123"). Nothing printed comes from
+ * Every page carries the batch and sequence number ("B0001-000123") and its matching code, a QR
+ * of "B0001-000123-2/4" (the {piece} placeholder): the piece's place in its set, counting the
+ * set's sheets, its sealing envelope, then its mailing envelope, of mailset_pieces(). Every PDF
+ * is finished by pdfx_finish() (pure K, TrimBox, /ID, object streams; PDF/X-4 with the setting
+ * output.pdfx: x4) before it is renamed into place. Nothing printed comes from
  * anywhere but struct mailset and the settings: never a My Number, a PIN or a 居所.
  *
  * Output is deterministic: fonts pinned, PDF metadata (creator "kigen", dates) from the batch
@@ -61,7 +65,7 @@ int render_pages(enum render_doc doc, unsigned char pieces);
 /* For tools that draw the same pages another way (the benchmark's yardsticks): the template
  * files (in settings templates_dir) of doc's pages for m in page order, returning how many
  * (0..RENDER_MAX_PAGES), and m's per-resident values as printed (borrowed from m and r until the
- * next call). */
+ * next call; {piece} is the set's first piece). */
 #define RENDER_MAX_PAGES 3
 int render_page_templates(enum render_doc doc, const struct mailset *m, const char *files[RENDER_MAX_PAGES]);
 enum kg_err render_values(struct render *r, const struct mailset *m, struct layout_values *v) KG_WUR;

@@ -183,6 +183,22 @@ enum kg_err settings_load(const char *path, struct settings *s)
 		err = kg_fail(KG_EINPUT, "output.unknown_glyph must be substitute or hold");
 		goto out;
 	}
+	if ((err = pdfx_level_parse(conf_get_str(r, "output.pdfx", "none"), &s->pdfx)))
+		goto out;
+	s->postage = str(r, "postage.mark", "none");
+	s->postage_office = str(r, "postage.office", "");
+	if (!strcmp(s->postage, "kounou") || !strcmp(s->postage, "betsunou")) {
+		s->postage_class = kg_strdup(!strcmp(s->postage, "kounou") ? "料金後納" : "料金別納");
+		if (!*s->postage_office) {
+			err = kg_fail(KG_EINPUT, "postage.office: the mark %s needs the office's name", s->postage);
+			goto out;
+		}
+	} else if (strcmp(s->postage, "none")) {
+		err = kg_fail(KG_EINPUT, "postage.mark must be kounou (料金後納), betsunou (料金別納) or none");
+		goto out;
+	} else {
+		s->postage_class = kg_strdup("");
+	}
 
 	const char *reader = conf_get_str(r, "counter.reader", NULL);
 	s->counter_reader = reader && *reader ? kg_strdup(reader) : NULL;
@@ -239,6 +255,9 @@ void settings_release(struct settings *s)
 	}
 	free(s->unknown_glyph);
 	free(s->counter_reader);
+	free(s->postage);
+	free(s->postage_class);
+	free(s->postage_office);
 	for (size_t i = 0; i < s->n_substitutes; i++) {
 		free(s->substitutes[i].from);
 		free(s->substitutes[i].to);

@@ -14,6 +14,7 @@
 #include "conf.h"
 #include "kg.h"
 #include "mailset.h"
+#include "pdfx.h"
 #include "rules.h"
 
 struct settings_substitute {
@@ -52,6 +53,12 @@ struct settings {
 	int reinquiry_valid_days; /* validity of a re-inquiry form once the certificate has expired (90) */
 	int proofs;               /* residents with PNG proofs */
 	char *unknown_glyph;      /* "substitute" (use the table, else hold) or "hold" */
+	enum pdfx_level pdfx;     /* output.pdfx: none (default) or x4 (PDF/X-4 identification) */
+
+	/* The postage mark on the mailing envelope (Japan Post's 料金後納 / 料金別納 display). */
+	char *postage;        /* postage.mark: "kounou" (料金後納), "betsunou" (料金別納) or "none" */
+	char *postage_class;  /* what the mark says: "料金後納" / "料金別納", "" for none */
+	char *postage_office; /* postage.office: the 差出事業所 as printed, e.g. "新宿北郵便局" */
 	struct settings_substitute *substitutes;
 	size_t n_substitutes;
 

@@ -7,11 +7,11 @@ set -eu
 
 PKGS="build-essential pkg-config
 libsqlite3-dev sqlite3
-libcairo2-dev libpango1.0-dev libqrencode-dev libxlsxwriter-dev
+libcairo2-dev libpango1.0-dev libqrencode-dev libxlsxwriter-dev libqpdf-dev liblcms2-dev libzip-dev
 libyaml-dev libcsv-dev libunistring-dev libssl-dev openssl
 libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools opensc
 fonts-ipaexfont fonts-ipamj-mincho fonts-wqy-zenhei fontconfig
-libcmocka-dev poppler-utils zbar-tools qpdf python3 python3-openpyxl zint
+libcmocka-dev poppler-utils zbar-tools qpdf python3 python3-openpyxl python3-pikepdf ghostscript zint
 python3-reportlab python3-qrcode python3-yaml
 iproute2 util-linux tmux time procps
 libmicrohttpd-dev chromium chromium-driver python3-selenium curl"

@@ -54,7 +54,10 @@ expect_eq "manifest: J-LIS IDs are the residents' as imported" 0 "$(sqlite3 "$KI
 
 url=$(awk -F': ' '/application_qr_url/ {gsub(/"/, "", $2); print $2}' settings.yaml)
 squeeze() { python3 -c 'import sys,re; print(re.sub(r"\s+", "", sys.stdin.read()))'; }
-qr() { pdftoppm -q -r 200 -f "$2" -l "$2" -gray "$1" qr && zbarimg -q --raw qr-*.pgm 2>/dev/null | sort; rm -f qr-*.pgm; }
+# Every page also carries its matching code (B0001-000123-2/3): qr gives the other QRs, piece that one.
+qrs() { pdftoppm -q -r 200 -f "$2" -l "$2" -gray "$1" qr && zbarimg -q --raw qr-*.pgm 2>/dev/null | sort; rm -f qr-*.pgm; }
+qr() { qrs "$1" "$2" | grep -v '^B[0-9]\{4\}-[0-9]\{6\}-[0-9]*/[0-9]*$'; }
+piece() { qrs "$1" "$2" | grep '^B[0-9]\{4\}-[0-9]\{6\}-[0-9]*/[0-9]*$' | sed 's/^B[0-9]*-[0-9]*-//'; }
 n=0
 while IFS=$'\t' read -r notice jlis file page afile apage pieces; do
 	[ $n -ge 3 ] && break
@@ -68,11 +71,13 @@ while IFS=$'\t' read -r notice jlis file page afile apage pieces; do
 		check "$notice: the 交付申請書 carries the same ID" sh -c "case '$a' in *'$jlis'*) exit 0;; esac; exit 1"
 		expect_eq "$notice: the 交付申請書's QR decodes to the same URL" "${url/\{id\}/$jlis}" "$(qr "$B/$afile" "$apage")"
 	else
-		expect_eq "$notice: a card notice without a J-LIS ID has no QR" "" "$(qr "$B/$file" "$page")"
+		expect_eq "$notice: a card notice without a J-LIS ID has no QR but its matching code" "" "$(qr "$B/$file" "$page")"
 		check "$notice: ... and sends the resident to the counter or the mail" \
 			sh -c "case '$t' in *'市区町村の窓口で申請するか、同封の交付申請書により郵送で更新手続をしてください'*) exit 0;; esac; exit 1"
 		check "$notice: ... and never prints kigen's number as 申請書ID" sh -c "case '$t' in *'申請書ＩＤ$notice'*) exit 1;; esac; exit 0"
 	fi
+	expect_eq "$notice: the notice's matching code makes it piece 1 of 3 (notice, 交付申請書, envelope)" 1/3 "$(piece "$B/$file" "$page")"
+	expect_eq "$notice: the 交付申請書's matching code makes it piece 2 of 3" 2/3 "$(piece "$B/$afile" "$apage")"
 	expect_eq "$notice: 同封物 lists the printed pieces, then the card inserts" \
 		"有効期限通知書・個人番号カード交付申請書・長形3号封筒・有効期限のご案内パンフレット・交付申請書送付用封筒" "$pieces"
 done < <(awk -F'\t' '$2 != "-"' cards.tsv | head -2; awk -F'\t' '$2 == "-"' cards.tsv | head -1)

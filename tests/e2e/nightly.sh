@@ -73,12 +73,34 @@ check "every PDF has the pages job.json says" diff -u pages.expected pages.actua
 expect_eq "sheets pages = notices + 交付申請書 (card renewals) + forms (certificate renewals and re-inquiries)" \
 	"$(sqlite3 ref.db 'select count(*) + sum(target = 1) - sum(kind = 1) + sum(kind = 0 and target = 0) from notices where batch = 1')" \
 	"$(for f in ref/$B/sheets-*.pdf; do pdfinfo "$f"; done | awk '/^Pages:/ { s += $2 } END { print s }')"
-# Every QR of the first sheets file decodes to an ID of a resident in it: J-LIS's 申請書ID on a card
+# Every QR but the matching codes of the first sheets file decodes to an ID of a resident in it: J-LIS's 申請書ID on a card
 # notice and its 交付申請書 (none without one), the 通知番号 on a 照会書兼回答書.
-pdftoppm -r 150 -gray -png ref/$B/sheets-001.pdf qr
-zbarimg -q --raw qr-*.png 2>/dev/null | sed -E 's/.*[?&]id=//' | sort -u >qr.ids
+pdftoppm -r 200 -gray -png ref/$B/sheets-001.pdf qr
+zbarimg -q --raw qr-*.png 2>/dev/null | grep -v '^B[0-9]\{4\}-[0-9]\{6\}-' | sed -E 's/.*[?&]id=//' | sort -u >qr.ids
 sqlite3 ref.db "select case when target = 0 then jlis_app_id else app_id end from notices where batch = 1 and not (target = 0 and jlis_app_id = '') and seq <= $(python3 -c 'import json,sys; print([f for f in json.load(open(sys.argv[1]))["files"] if f["name"] == "sheets-001.pdf"][0]["seq_to"])' "ref/$B/job.json" 2>/dev/null || echo 0)" | sort >qr.expected
 check "zbarimg reads every QR of sheets-001.pdf back to the residents' IDs" diff -u qr.expected qr.ids
+# Every page's matching code (read at 200 dpi, in page order) is the one the manifest lists for
+# that piece: the first A4枚数 codes of each set in the file, in seq order.
+for f in qr-*.png; do zbarimg -q --raw "$f" 2>/dev/null | grep '^B[0-9]\{4\}-[0-9]\{6\}-' || echo "none ($f)"; done >match.read
+/usr/bin/python3 - "ref/$B" >match.listed <<'PY'
+import csv, json, sys
+d = sys.argv[1]
+last = [f for f in json.load(open(d + "/job.json"))["files"] if f["name"] == "sheets-001.pdf"][0]["seq_to"]
+rows = list(csv.DictReader(open(d + "/manifest.csv", encoding="utf-8-sig")))
+for r in rows:
+    if int(r["連番"]) <= last:
+        for code in r["照合コード（封入順）"].split()[: int(r["A4枚数"])]:
+            print(code)
+PY
+check "every page of sheets-001.pdf carries the matching code the manifest lists for it" diff -u match.listed match.read
+# job.json's stock sizes are the PDFs' page sizes.
+for f in ref/$B/*.pdf; do
+	printf '%s ' "${f##*/}"
+	pdfinfo "$f" | awk '/^Page size:/ {printf "%d %d\n", $3 * 25.4 / 72 + 0.5, $5 * 25.4 / 72 + 0.5}'
+done >size.actual
+/usr/bin/python3 -c 'import json,sys; [print(f["name"], *f["size_mm"]) for f in sorted(json.load(open(sys.argv[1]))["files"], key=lambda f: f["name"])]' \
+	"ref/$B/job.json" >size.expected
+check "job.json gives each file's paper size as its PDF has it" diff -u size.expected size.actual
 
 # Nothing printed or exported holds a My Number or anything of a 居所 holder.
 for f in ref/$B/*.pdf; do pdftotext -q "$f" -; done >all.txt

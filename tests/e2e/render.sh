@@ -17,6 +17,19 @@ for f in out/*.pdf; do
 	check "qpdf --check passes on ${f##*/}" qpdf --check "$f"
 done
 
+# Print-shop preflight (pikepdf reads the files; Ghostscript separates the inks): pure K,
+# no RGB transparency group, TrimBox, /ID, PDF/X-4 identification (the sample settings ask
+# for it), objects in object streams with a cross-reference stream.
+/usr/bin/python3 "$ROOT/tests/print/check_print.py" --x4 out/*.pdf
+for f in out/*.pdf; do
+	# inkcov prints C M Y K coverage per page; pure K means C, M and Y are 0 on every page.
+	cmy=$(gs -q -dNOPAUSE -dBATCH -dSAFER -sDEVICE=inkcov -o - "$f" |
+		awk '$1 + $2 + $3 > 0 {n++} END {print n + 0}')
+	expect_eq "Ghostscript's ink coverage of ${f##*/}: no cyan, magenta or yellow on any page" 0 "$cmy"
+	check "${f##*/} keeps its objects in object streams with a cross-reference stream" \
+		sh -c "qpdf --show-xref '$f' | grep -q 'compressed; stream'"
+done
+
 # Pages each set adds to each document, from what went in (kind, target).
 pages_of() { # doc kind target
 	case "$1:$2:$3" in
@@ -56,9 +69,9 @@ has_name() { # haystack name
 lacks() {
 	case "$1" in *"$2"*) echo "unexpected: $2"; return 1 ;; *) return 0 ;; esac
 }
-qr_codes() { # file page -> decoded QR payloads, one a line, sorted
+qr_codes() { # file page -> decoded QR payloads but the matching code, one a line, sorted
 	pdftoppm -q -r 200 -f "$2" -l "$2" -gray "$1" qr
-	zbarimg -q --raw qr-*.pgm 2>/dev/null | sort
+	zbarimg -q --raw qr-*.pgm 2>/dev/null | grep -v '^B[0-9]\{4\}-[0-9]\{6\}-' | sort
 	rm -f qr-*.pgm
 }
 
@@ -166,6 +179,8 @@ while IFS=$'\t' read -r seq id expiry kind target sign barcode certs jlis revoke
 	check "$tag mailing envelope says what it holds" has "$t" "マイナンバーカード・電子証明書有効期限通知書在中"
 	check "$tag mailing envelope names the sender" has "$t" "新宿区戸籍住民課"
 	check "$tag mailing envelope carries its sequence number" has "$t" "$tag"
+	check "$tag mailing envelope carries the postage mark of the settings (料金後納郵便, 新宿北郵便局)" \
+		has "$t" "新宿北郵便局料金後納郵便"
 	# The customer barcode under the name: read back bar by bar at 200 dpi (x 20 mm, y 78 mm,
 	# pitch 1.2 mm; upper, middle and lower thirds of 3.6 mm), with its 2 mm clear zone.
 	pdftoppm -q -r 200 -f "$po" -l "$po" -gray out/outer-envelopes-001.pdf env
@@ -193,6 +208,41 @@ PY
 	expect_eq "$tag mailing envelope's customer barcode has exactly its bars" "$barcode" "$bars"
 	expect_eq "$tag the barcode's 2 mm clear zone is empty" 0 "$clear"
 done <sets.tsv
+
+# The matching codes: every page of every file, read by zbarimg at 200 dpi, carries
+# B0001-SEQ-P/N where B0001-SEQ is the label printed on the page, P the piece's place in its set
+# (its sheets, then its sealing envelope, then its mailing envelope) and N the set's pieces.
+declare -A want
+while IFS=$'\t' read -r seq id expiry kind target sign barcode certs name; do
+	ns=$(pages_of sheets "$kind" "$target") ni=$(pages_of inner "$kind" "$target")
+	n=$((ns + ni + 1)) tag=$(printf 'B0001-%06d' "$seq")
+	for ((j = 1; j <= ns; j++)); do want[sheets]+="$tag-$j/$n "; done
+	[ "$ni" = 1 ] && want[inner]+="$tag-$((ns + 1))/$n "
+	want[outer]+="$tag-$n/$n "
+done <sets.tsv
+for d in sheets inner outer; do
+	f=$(ls out/$d*.pdf)
+	pdftoppm -q -r 200 -gray "$f" mc
+	got="" labels=ok
+	for pg in mc-*.pgm; do
+		code=$(zbarimg -q --raw "$pg" 2>/dev/null | grep '^B[0-9]\{4\}-[0-9]\{6\}-' || echo none)
+		got+="$code "
+		no=${pg#mc-}
+		no=$((10#${no%.pgm}))
+		has "$(page_text "$f" "$no")" "${code%-*}" >/dev/null || labels="page $no shows no ${code%-*}"
+	done
+	rm -f mc-*.pgm
+	expect_eq "every page of ${f##*/} carries its matching code, read at 200 dpi" "${want[$d]}" "$got"
+	expect_eq "each matching code of ${f##*/} starts with the label printed on its page" ok "$labels"
+done
+
+# Without a postage mark in the settings, the envelope has none.
+mkdir -p nomark
+sed '/^postage:/,/^$/d' settings.yaml >nomark.yaml
+"$BENCH" sample nomark.yaml nomark >/dev/null 2>&1
+t=$(page_text nomark/outer-envelopes-001.pdf 1)
+check "no postage mark when the settings have none" lacks "$t" "料金後納"
+check "... and the envelope is otherwise printed" has "$t" "転送不要"
 
 # A long name shrinks rather than being cut: it is on the page whole.
 long=$(awk -F'\t' '$1 == 5 {print $11}' sets.tsv)

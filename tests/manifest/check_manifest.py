@@ -28,7 +28,8 @@ def check(rule, ok, detail=""):
 HEAD = ["連番", "通知番号", "J-LIS申請書ID", "郵便番号", "住所", "氏名", "有効期限が到来するもの", "有効期限", "同封物",
         "有効期限通知書 ファイル", "有効期限通知書 頁", "交付申請書 ファイル", "交付申請書 頁",
         "照会書兼回答書 ファイル", "照会書兼回答書 頁",
-        "封入用封筒 ファイル", "封入用封筒 頁", "長形3号封筒 ファイル", "長形3号封筒 頁", "カスタマバーコード"]
+        "封入用封筒 ファイル", "封入用封筒 頁", "長形3号封筒 ファイル", "長形3号封筒 頁", "カスタマバーコード",
+        "A4枚数", "照合コード（封入順）"]
 
 db = []
 with open(notices_file, encoding="utf-8") as f:
@@ -44,10 +45,10 @@ check("xlsx 発送リスト: the Japanese header row", list(rows[0]) == HEAD, ro
 body = rows[1:]
 check("xlsx 発送リスト: one row per notice of the batch", len(body) == len(db), (len(body), len(db)))
 check("xlsx 発送リスト: the header row is frozen", ws.freeze_panes == "A2", ws.freeze_panes)
-check("xlsx 発送リスト: autofilter over header and rows", ws.auto_filter.ref == "A1:T%d" % (len(db) + 1),
+check("xlsx 発送リスト: autofilter over header and rows", ws.auto_filter.ref == "A1:V%d" % (len(db) + 1),
       ws.auto_filter.ref)
 check("xlsx 発送リスト: column widths set", all(ws.column_dimensions[c].width and ws.column_dimensions[c].width > 5
-                                            for c in "ABCDEFGHIJKLMNOPQRST"))
+                                            for c in "ABCDEFGHIJKLMNOPQRSTUV"))
 what = {(0, 0): "マイナンバーカード", (0, 1): "電子証明書", (1, 1): "電子証明書（再照会）"}
 mism = [(r[:7], n) for r, n in zip(body, db)
         if (r[0], r[1], r[3], r[4], r[5], r[6], r[7]) != (n[0], n[1], n[2], n[3], n[4], what[(n[5], n[6])], n[7])]
@@ -78,6 +79,23 @@ for r in body:
         bad_pieces.append((seq, "form must follow the notice on the same file", r[9:15]))
     if appl and (r[9] != r[11] or r[12] != r[10] + 1):
         bad_pieces.append((seq, "the 交付申請書 must follow the notice on the same file", r[9:13]))
+# Sheets per set (a number) and the matching codes printed on the pieces, in the order they are
+# put together: B{batch:04}-{seq:06}-{p}/{n}, n the set's pieces (the 交付申請書 counts).
+bad_sheets, bad_codes = [], []
+for r in body:
+    notice = r[6] != "電子証明書（再照会）"
+    form = r[6] != "マイナンバーカード"
+    appl = r[6] == "マイナンバーカード"
+    if r[20] != notice + appl + form:
+        bad_sheets.append((r[0], r[20]))
+    n = notice + appl + 2 * form + 1
+    want = " ".join("B%04d-%06d-%d/%d" % (1, r[0], p, n) for p in range(1, n + 1))
+    if r[21] != want:
+        bad_codes.append((r[0], r[21], want))
+check("xlsx 発送リスト: A4枚数 is the number of A4 sheets of the set (notice, 交付申請書, form), as a number",
+      not bad_sheets, bad_sheets[:3])
+check("xlsx 発送リスト: 照合コード lists each piece's matching code, 1/n..n/n", not bad_codes, bad_codes[:3])
+
 check("xlsx 発送リスト: the pieces each set gets (card: notice, 交付申請書; cert: notice, form, sealing envelope; "
       "all: outer envelope)",
       not bad_pieces, bad_pieces[:3])
@@ -141,6 +159,20 @@ crows = list(csv.reader(raw[3:].decode("utf-8").splitlines()))
 as_text = [["" if v is None else str(v) for v in r] for r in rows]
 check("csv: the same header and rows as the 発送リスト sheet", crows == as_text,
       next(((a, b) for a, b in zip(crows, as_text) if a != b), None))
+
+stock = {"sheets": ([210, 297], "長形3号"), "inner_envelopes": ([90, 205], "長形3号"),
+         "outer_envelopes": ([120, 235], None)}
+bad_stock = [f["name"] for f in job["files"]
+             if (f.get("size_mm"), f.get("envelope")) != stock[f["kind"]] or f.get("sides") != "simplex"
+             or not str(f.get("colour", "")).startswith("K only") or not isinstance(f.get("folds"), list)
+             or not f.get("paper")]
+check("job.json: each file states paper, size, simplex, K only, folds and the envelope it goes into",
+      not bad_stock, bad_stock[:3])
+form_fold = [x for f in job["files"] if f["kind"] == "sheets" for x in f["folds"] if x["piece"] == "form"]
+check("job.json: the form's fold fits the 長形4号 (90 x 205 mm) envelope",
+      form_fold and all(x["folded_mm"][0] <= 90 - 10 and x["folded_mm"][1] <= 205 - 10 for x in form_fold), form_fold)
+check("job.json and バッチ情報 state the same postage mark",
+      "postage" in job and job["postage"]["printed"] == info.get("料金表示"), (job.get("postage"), info.get("料金表示")))
 
 check("job.json: batch, run date, sets and pieces per kind",
       job["batch"] == 1 and job["run_date"] == "2026-11-21" and job["sets"] == len(db)

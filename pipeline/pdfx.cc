@@ -1,0 +1,518 @@
+/*
+ * pdfx.cc: the finishing step (pdfx.h), with qpdf's C++ library. qpdf's C API (qpdf-c.h) can
+ * open, edit objects and write, but it has no content-stream token filter, and rewriting the
+ * colour operators is the point of this module; so this one file is C++, C at its boundary.
+ */
+#include "pdfx.h"
+
+#include <lcms2.h>
+#include <openssl/evp.h>
+#include <qpdf/Pipeline.hh>
+#include <qpdf/QPDF.hh>
+#include <qpdf/QPDFExc.hh>
+#include <qpdf/QPDFPageDocumentHelper.hh>
+#include <qpdf/QPDFPageObjectHelper.hh>
+#include <qpdf/QPDFSystemError.hh>
+#include <qpdf/QPDFWriter.hh>
+#include <qpdf/QUtil.hh>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace
+{
+
+/* What the token filters found that cannot be made gray; the first is reported. */
+struct findings {
+	std::string refused;
+	void refuse(const std::string &what)
+	{
+		if (refused.empty())
+			refused = what;
+	}
+};
+
+std::string gray_number(double v)
+{
+	if (v <= 0)
+		return "0";
+	if (v >= 1)
+		return "1";
+	char b[16];
+	snprintf(b, sizeof b, "%.4f", v);
+	size_t n = strlen(b);
+	while (n > 0 && b[n - 1] == '0')
+		b[--n] = '\0';
+	return b;
+}
+
+/*
+ * Rewrites a content stream's colour operators to DeviceGray while qpdf writes it. Up to four
+ * numbers (and the white space between them) are held until the operator that takes them
+ * arrives: rg/RG and k/K with their operands become one g/G; everything else passes through
+ * unchanged. Output is gathered into large writes: qpdf hands each write to its deflater, and
+ * one deflate call per token cost more than the tokenizing (measured: 0.6 s of 1.2 s for a
+ * file of 999 pages).
+ */
+class gray_filter : public QPDFObjectHandle::TokenFilter
+{
+      public:
+	gray_filter(std::shared_ptr<findings> f, std::string w) : found(std::move(f)), where(std::move(w))
+	{
+	}
+
+	void handleToken(QPDFTokenizer::Token const &t) override
+	{
+		switch (t.getType()) {
+		case QPDFTokenizer::tt_integer:
+		case QPDFTokenizer::tt_real:
+			if (n == 4)
+				flush();
+			if (n == 0)
+				lead = held.size();
+			held += t.getRawValue();
+			number[n++] = t.getValue();
+			return;
+		case QPDFTokenizer::tt_space: (n ? held : out) += t.getRawValue(); return;
+		case QPDFTokenizer::tt_word:
+			word(t.getValue()); /* writes the operator, or its gray replacement */
+			spill();
+			return;
+		case QPDFTokenizer::tt_name:
+			flush();
+			last_name = t.getValue();
+			break;
+		case QPDFTokenizer::tt_inline_image:
+			flush();
+			found->refuse(where + ": an inline image");
+			break;
+		case QPDFTokenizer::tt_eof: flush(); return;
+		default: flush(); break;
+		}
+		out += t.getRawValue();
+		spill();
+	}
+
+	void handleEOF() override
+	{
+		flush();
+		write(out);
+		out.clear();
+	}
+
+      private:
+	std::shared_ptr<findings> found;
+	std::string where;
+	std::string out;        /* not yet handed on */
+	std::string held;       /* the held numbers as written, with the space between them */
+	std::string number[4];  /* the held numbers' values */
+	size_t n = 0, lead = 0; /* how many; where the first starts in held */
+	std::string last_name;
+
+	void spill()
+	{
+		if (out.size() >= 65536) {
+			write(out);
+			out.clear();
+		}
+	}
+
+	void flush()
+	{
+		out += held;
+		held.clear();
+		n = 0;
+	}
+
+	double value(size_t i) const
+	{
+		return strtod(number[i].c_str(), nullptr);
+	}
+
+	/* Replaces the held numbers with one gray operand (the operator follows). */
+	void gray(const std::string &v)
+	{
+		out.append(held, 0, lead);
+		out += v;
+		out += ' ';
+		held.clear();
+		n = 0;
+	}
+
+	void word(const std::string &op)
+	{
+		bool fill = op == "rg" || op == "k", stroke = op == "RG" || op == "K";
+		if ((fill || stroke) && n == (op.size() == 2 ? 3u : 4u)) {
+			if (n == 3 && number[0] == number[1] && number[1] == number[2])
+				gray(number[0]); /* a neutral colour keeps its exact value */
+			else if (n == 3)
+				gray(gray_number(0.30 * value(0) + 0.59 * value(1) + 0.11 * value(2)));
+			else
+				gray(gray_number(1.0 -
+				                 (0.30 * value(0) + 0.59 * value(1) + 0.11 * value(2) + value(3))));
+			out += stroke ? "G" : "g";
+			return;
+		}
+		size_t operands = n;
+		flush();
+		if (fill || stroke)
+			found->refuse(where + ": " + op + " with " + std::to_string(operands) + " operands");
+		else if ((op == "cs" || op == "CS") && last_name != "/DeviceGray")
+			found->refuse(where + ": colour space " + last_name);
+		else if ((op == "sc" || op == "SC" || op == "scn" || op == "SCN") && operands != 1)
+			found->refuse(where + ": " + op + " with " + std::to_string(operands) + " components");
+		else if (op == "sh")
+			found->refuse(where + ": a shading");
+		out += op;
+	}
+};
+
+/* qpdf's output into a stdio stream, flushed at the end, keeping the system's reason of the
+ * first failure (a full disk): through a plain FILE, stdio's buffering would report it only
+ * later, without the reason. It never throws: qpdf also finishes pipelines from destructors. */
+class file_pipeline : public Pipeline
+{
+      public:
+	explicit file_pipeline(FILE *f) : Pipeline("kigen output", nullptr), fp(f)
+	{
+	}
+	void write(unsigned char const *data, size_t len) override
+	{
+		if (!failed && len && fwrite(data, 1, len, fp) != len)
+			failed = errno ? errno : EIO;
+	}
+	void finish() override
+	{
+		if (!failed && fflush(fp) != 0)
+			failed = errno ? errno : EIO;
+	}
+	int failed = 0; /* errno of the first failure */
+
+      private:
+	FILE *fp;
+};
+
+bool is_name(QPDFObjectHandle o, const char *name)
+{
+	return o.isName() && o.getName() == name;
+}
+
+/* Whether content with these resources can use transparency (so its page needs its group). */
+bool uses_transparency(QPDFObjectHandle res, int depth)
+{
+	if (!res.isDictionary() || depth > 16)
+		return false;
+	QPDFObjectHandle gs = res.getKey("/ExtGState");
+	if (gs.isDictionary()) {
+		for (auto &k : gs.getKeys()) {
+			QPDFObjectHandle g = gs.getKey(k);
+			if (!g.isDictionary())
+				continue;
+			QPDFObjectHandle sm = g.getKey("/SMask"), bm = g.getKey("/BM");
+			if (!sm.isNull() && !is_name(sm, "/None"))
+				return true;
+			for (const char *a : {"/ca", "/CA"})
+				if (g.getKey(a).isNumber() && g.getKey(a).getNumericValue() < 1)
+					return true;
+			if (!bm.isNull() && !is_name(bm, "/Normal") && !is_name(bm, "/Compatible"))
+				return true;
+		}
+	}
+	QPDFObjectHandle xo = res.getKey("/XObject");
+	if (xo.isDictionary()) {
+		for (auto &k : xo.getKeys()) {
+			QPDFObjectHandle x = xo.getKey(k);
+			if (!x.isStream())
+				continue;
+			QPDFObjectHandle d = x.getDict();
+			if (d.hasKey("/SMask") || d.hasKey("/Group"))
+				return true;
+			if (is_name(d.getKey("/Subtype"), "/Form") &&
+			    uses_transparency(d.getKey("/Resources"), depth + 1))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* A group of dict (a page or a form) blends in DeviceGray, or goes when drop is true. */
+void gray_group(QPDFObjectHandle dict, bool drop)
+{
+	QPDFObjectHandle g = dict.getKey("/Group");
+	if (!g.isDictionary())
+		return;
+	if (drop)
+		dict.removeKey("/Group");
+	else if (g.hasKey("/CS"))
+		g.replaceKey("/CS", QPDFObjectHandle::newName("/DeviceGray"));
+}
+
+/* An 8-bit RGB image becomes an 8-bit gray one (same formula as the operators). */
+void gray_image(QPDFObjectHandle image, findings &found, const std::string &where)
+{
+	QPDFObjectHandle d = image.getDict();
+	if (d.getKey("/ImageMask").isBool() && d.getKey("/ImageMask").getBoolValue())
+		return; /* a stencil: painted in the current (gray) fill colour */
+	QPDFObjectHandle cs = d.getKey("/ColorSpace");
+	if (is_name(cs, "/DeviceGray") || is_name(cs, "/CalGray"))
+		return;
+	if (!is_name(cs, "/DeviceRGB") || !d.getKey("/BitsPerComponent").isInteger() ||
+	    d.getKey("/BitsPerComponent").getIntValue() != 8 || d.hasKey("/Decode")) {
+		found.refuse(where + ": an image in colour space " + cs.unparse());
+		return;
+	}
+	std::shared_ptr<Buffer> rgb = image.getStreamData(qpdf_dl_all);
+	size_t n = rgb->getSize() / 3;
+	const unsigned char *p = rgb->getBuffer();
+	std::string gray(n, '\0');
+	for (size_t i = 0; i < n; i++)
+		gray[i] = (char)((30u * p[3 * i] + 59u * p[3 * i + 1] + 11u * p[3 * i + 2] + 50u) / 100u);
+	image.replaceStreamData(gray, QPDFObjectHandle::newNull(), QPDFObjectHandle::newNull());
+	d.replaceKey("/ColorSpace", QPDFObjectHandle::newName("/DeviceGray"));
+}
+
+/* The output intent's profile: a gray output ("prtr") profile made by Little CMS, D50 and
+ * gamma 2.2, ICC 2.1 for the widest RIP support. Little CMS stamps the clock into the
+ * header; a fixed date keeps the same input giving the same bytes. */
+std::string gray_profile()
+{
+	static std::string icc;
+	if (!icc.empty())
+		return icc;
+	cmsToneCurve *gamma = cmsBuildGamma(nullptr, 2.2);
+	cmsHPROFILE p = gamma ? cmsCreateGrayProfile(cmsD50_xyY(), gamma) : nullptr;
+	cmsFreeToneCurve(gamma);
+	if (!p)
+		return icc;
+	cmsSetProfileVersion(p, 2.1);
+	cmsSetDeviceClass(p, cmsSigOutputClass);
+	cmsMLU *desc = cmsMLUalloc(nullptr, 1), *copy = cmsMLUalloc(nullptr, 1);
+	cmsMLUsetASCII(desc, "en", "US", "kigen K only, gamma 2.2");
+	cmsMLUsetASCII(copy, "en", "US", "No copyright, use freely");
+	cmsWriteTag(p, cmsSigProfileDescriptionTag, desc);
+	cmsWriteTag(p, cmsSigCopyrightTag, copy);
+	cmsMLUfree(desc);
+	cmsMLUfree(copy);
+	cmsUInt32Number len = 0;
+	if (cmsSaveProfileToMem(p, nullptr, &len) && len > 36) {
+		std::string buf(len, '\0');
+		if (cmsSaveProfileToMem(p, &buf[0], &len)) {
+			static const unsigned char date[12] = {0x07, 0xe9, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0};
+			memcpy(&buf[24], date, sizeof date); /* 2025-01-01 00:00:00 */
+			icc = buf;
+		}
+	}
+	cmsCloseProfile(p);
+	return icc;
+}
+
+/* "D:20250331000000+09'00" as XMP's "2025-03-31T00:00:00+09:00" (empty when malformed). */
+std::string xmp_date(const std::string &pdf)
+{
+	const char *s = pdf.c_str();
+	if (strncmp(s, "D:", 2) == 0)
+		s += 2;
+	if (strlen(s) < 14)
+		return "";
+	for (int i = 0; i < 14; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return "";
+	std::string d(s, 4);
+	d += "-" + std::string(s + 4, 2) + "-" + std::string(s + 6, 2) + "T" + std::string(s + 8, 2) + ":" +
+	     std::string(s + 10, 2) + ":" + std::string(s + 12, 2);
+	const char *z = s + 14;
+	if (*z == 'Z')
+		return d + "Z";
+	if ((*z == '+' || *z == '-') && strlen(z) >= 3)
+		return d + std::string(z, 3) + ":" + (strlen(z) >= 6 ? std::string(z + 4, 2) : std::string("00"));
+	return d;
+}
+
+std::string xml_escape(const std::string &s)
+{
+	std::string o;
+	for (char c : s) {
+		switch (c) {
+		case '&': o += "&amp;"; break;
+		case '<': o += "&lt;"; break;
+		case '>': o += "&gt;"; break;
+		default: o += c;
+		}
+	}
+	return o;
+}
+
+/* A UUID made of the SHA-256 of the input: deterministic, and different for different files. */
+std::string uuid_of(const void *data, size_t len, unsigned char salt)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	std::string in(static_cast<const char *>(data), len);
+	in += static_cast<char>(salt);
+	EVP_Digest(in.data(), in.size(), md, &n, EVP_sha256(), nullptr);
+	md[6] = (md[6] & 0x0f) | 0x50; /* name-based, version 5 layout */
+	md[8] = (md[8] & 0x3f) | 0x80;
+	char out[48];
+	snprintf(out, sizeof out, "uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", md[0],
+	         md[1], md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11], md[12], md[13], md[14],
+	         md[15]);
+	return out;
+}
+
+std::string info_text(QPDFObjectHandle info, const char *key)
+{
+	QPDFObjectHandle v = info.isDictionary() ? info.getKey(key) : QPDFObjectHandle::newNull();
+	return v.isString() ? v.getUTF8Value() : "";
+}
+
+/* PDF/X-4 identification: output intent, XMP, /Trapped. */
+void claim_x4(QPDF &pdf, const void *data, size_t len, std::string &problem)
+{
+	std::string icc = gray_profile();
+	if (icc.empty()) {
+		problem = "Little CMS could not make the gray profile";
+		return;
+	}
+	QPDFObjectHandle root = pdf.getRoot();
+	QPDFObjectHandle trailer = pdf.getTrailer();
+	QPDFObjectHandle info = trailer.getKey("/Info");
+	if (!info.isDictionary()) {
+		info = pdf.makeIndirectObject(QPDFObjectHandle::newDictionary());
+		trailer.replaceKey("/Info", info);
+	}
+	info.replaceKey("/Trapped", QPDFObjectHandle::newName("/False"));
+
+	QPDFObjectHandle profile = QPDFObjectHandle::newStream(&pdf, icc);
+	profile.getDict().replaceKey("/N", QPDFObjectHandle::newInteger(1));
+	QPDFObjectHandle oi = QPDFObjectHandle::newDictionary();
+	oi.replaceKey("/Type", QPDFObjectHandle::newName("/OutputIntent"));
+	oi.replaceKey("/S", QPDFObjectHandle::newName("/GTS_PDFX"));
+	oi.replaceKey("/OutputConditionIdentifier", QPDFObjectHandle::newString("Custom"));
+	oi.replaceKey("/OutputCondition", QPDFObjectHandle::newString("K only (black ink alone)"));
+	oi.replaceKey("/Info", QPDFObjectHandle::newString("kigen K only, gamma 2.2"));
+	oi.replaceKey("/RegistryName", QPDFObjectHandle::newString("http://www.color.org"));
+	oi.replaceKey("/DestOutputProfile", profile);
+	root.replaceKey("/OutputIntents", QPDFObjectHandle::newArray({pdf.makeIndirectObject(oi)}));
+
+	std::string created = xmp_date(info_text(info, "/CreationDate"));
+	std::string modified = xmp_date(info_text(info, "/ModDate"));
+	if (modified.empty())
+		modified = created;
+	std::string xmp = "<?xpacket begin=\"\xEF\xBB\xBF\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?>\n"
+	                  "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\">\n"
+	                  "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">\n"
+	                  "<rdf:Description rdf:about=\"\"\n"
+	                  " xmlns:dc=\"http://purl.org/dc/elements/1.1/\"\n"
+	                  " xmlns:xmp=\"http://ns.adobe.com/xap/1.0/\"\n"
+	                  " xmlns:pdf=\"http://ns.adobe.com/pdf/1.3/\"\n"
+	                  " xmlns:xmpMM=\"http://ns.adobe.com/xap/1.0/mm/\"\n"
+	                  " xmlns:pdfxid=\"http://www.npes.org/pdfx/ns/id/\">\n"
+	                  "<dc:format>application/pdf</dc:format>\n"
+	                  "<dc:title><rdf:Alt><rdf:li xml:lang=\"x-default\">" +
+	                  xml_escape(info_text(info, "/Title")) +
+	                  "</rdf:li></rdf:Alt></dc:title>\n"
+	                  "<xmp:CreatorTool>" +
+	                  xml_escape(info_text(info, "/Creator")) + "</xmp:CreatorTool>\n";
+	if (!created.empty())
+		xmp += "<xmp:CreateDate>" + created + "</xmp:CreateDate>\n<xmp:ModifyDate>" + modified +
+		       "</xmp:ModifyDate>\n<xmp:MetadataDate>" + modified + "</xmp:MetadataDate>\n";
+	xmp += "<pdf:Producer>" + xml_escape(info_text(info, "/Producer")) +
+	       "</pdf:Producer>\n"
+	       "<pdf:Trapped>False</pdf:Trapped>\n"
+	       "<xmpMM:DocumentID>" +
+	       uuid_of(data, len, 'D') + "</xmpMM:DocumentID>\n<xmpMM:InstanceID>" + uuid_of(data, len, 'I') +
+	       "</xmpMM:InstanceID>\n"
+	       "<xmpMM:VersionID>1</xmpMM:VersionID>\n"
+	       "<xmpMM:RenditionClass>default</xmpMM:RenditionClass>\n"
+	       "<pdfxid:GTS_PDFXVersion>PDF/X-4</pdfxid:GTS_PDFXVersion>\n"
+	       "</rdf:Description>\n</rdf:RDF>\n</x:xmpmeta>\n<?xpacket end=\"w\"?>";
+	QPDFObjectHandle meta = QPDFObjectHandle::newStream(&pdf, xmp);
+	meta.getDict().replaceKey("/Type", QPDFObjectHandle::newName("/Metadata"));
+	meta.getDict().replaceKey("/Subtype", QPDFObjectHandle::newName("/XML"));
+	root.replaceKey("/Metadata", meta);
+}
+
+enum kg_err finish(const void *data, size_t len, enum pdfx_level level, FILE *out, const char *what)
+{
+	QPDF pdf;
+	pdf.setSuppressWarnings(true);
+	pdf.processMemoryFile(what, static_cast<const char *>(data), len);
+	auto found = std::make_shared<findings>();
+
+	/* Forms and images, wherever they are used. */
+	for (QPDFObjectHandle &o : pdf.getAllObjects()) {
+		if (!o.isStream())
+			continue;
+		QPDFObjectHandle d = o.getDict();
+		std::string where = "object " + o.getObjGen().unparse(' ');
+		if (is_name(d.getKey("/Subtype"), "/Form")) {
+			o.addTokenFilter(std::make_shared<gray_filter>(found, where));
+			gray_group(d, false);
+		} else if (is_name(d.getKey("/Subtype"), "/Image")) {
+			gray_image(o, *found, where);
+		}
+	}
+	int no = 0;
+	for (QPDFPageObjectHelper &page : QPDFPageDocumentHelper(pdf).getAllPages()) {
+		QPDFObjectHandle p = page.getObjectHandle();
+		std::string where = "page " + std::to_string(++no);
+		page.addContentTokenFilter(std::make_shared<gray_filter>(found, where));
+		gray_group(p, !uses_transparency(page.getAttribute("/Resources", false), 0));
+		QPDFObjectHandle media = page.getAttribute("/MediaBox", false);
+		if (!media.isRectangle())
+			return kg_fail(KG_ERENDER, "%s: %s has no MediaBox", what, where.c_str());
+		p.replaceKey("/TrimBox", QPDFObjectHandle::newFromRectangle(media.getArrayAsRectangle()));
+	}
+	std::string problem;
+	if (level == PDFX_X4)
+		claim_x4(pdf, data, len, problem);
+	if (!problem.empty())
+		return kg_fail(KG_ERENDER, "%s: %s", what, problem.c_str());
+
+	QPDFWriter w(pdf);
+	file_pipeline sink(out);
+	w.setOutputPipeline(&sink);
+	w.setObjectStreamMode(qpdf_o_generate);
+	w.setDeterministicID(true);
+	if (level == PDFX_X4)
+		w.setMinimumPDFVersion("1.6");
+	w.write();
+	if (sink.failed)
+		return kg_fail(KG_EIO, "%s: %s", what, strerror(sink.failed));
+	if (!found->refused.empty())
+		return kg_fail(KG_ERENDER, "%s: not gray: %s", what, found->refused.c_str());
+	if (pdf.anyWarnings())
+		return kg_fail(KG_ERENDER, "%s: qpdf: %s", what, pdf.getWarnings().front().what());
+	return KG_OK;
+}
+
+} // namespace
+
+extern "C" enum kg_err pdfx_level_parse(const char *value, enum pdfx_level *out)
+{
+	if (!value || !*value || !strcmp(value, "none"))
+		*out = PDFX_NONE;
+	else if (!strcmp(value, "x4"))
+		*out = PDFX_X4;
+	else
+		return kg_fail(KG_EINPUT, "output.pdfx: \"%s\" is neither none nor x4", value);
+	return KG_OK;
+}
+
+extern "C" enum kg_err pdfx_finish(const void *pdf, size_t len, enum pdfx_level level, FILE *out, const char *what)
+{
+	try {
+		return finish(pdf, len, level, out, what);
+	} catch (QPDFSystemError &e) {
+		return kg_fail(KG_EIO, "%s: %s", what, e.what());
+	} catch (std::bad_alloc &) {
+		return kg_fail(KG_ENOMEM, "%s: out of memory", what);
+	} catch (std::exception &e) {
+		return kg_fail(KG_ERENDER, "%s: qpdf: %s", what, e.what());
+	}
+}

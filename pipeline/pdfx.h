@@ -1,0 +1,59 @@
+/*
+ * pdfx.h: the finishing step that makes cairo's PDF print-shop ready.
+ *
+ * cairo writes every colour as DeviceRGB ("0 0 0 rg") and gives every page an RGB
+ * transparency group; a print shop converting that to CMYK turns black text, barcode bars and
+ * QR modules into a four-colour black (~295% ink) and greys into a CMY tint. pdfx_finish()
+ * rewrites a PDF that cairo wrote in memory so that:
+ *
+ *   - every colour is DeviceGray: rg/RG become g/G (gray = 0.30 R + 0.59 G + 0.11 B, ISO 32000
+ *     10.3.2; neutral colours keep their exact value), k/K become g/G, RGB images become gray
+ *     images, image masks stay; any other colour space, shading or inline image is refused
+ *     (KG_ERENDER) rather than passed on in colour;
+ *   - no page or form carries an RGB transparency group: a page group is dropped when nothing on
+ *     the page uses transparency, any other group blends in DeviceGray;
+ *   - every page has a TrimBox equal to its MediaBox (no bleed: nothing is printed to the edge);
+ *   - the file has an /ID computed from its content (the same input gives the same bytes);
+ *   - objects go into object streams with a cross-reference stream (PDF 1.5; PDF/X-4 allows
+ *     them, PDF/X-1a would not).
+ *
+ * With PDFX_X4 the file also claims PDF/X-4 (ISO 15930-7): PDF 1.6, a Gray output intent
+ * (GTS_PDFX, an ICC gray profile made with Little CMS: D50, gamma 2.2), /Trapped /False, and an
+ * XMP packet with the title, dates, creator, producer, document and instance IDs and
+ * pdfxid:GTS_PDFXVersion "PDF/X-4", each taken from the Info dictionary cairo wrote.
+ *
+ * qpdf's library does the parsing and writing: its content-stream token filters rewrite the
+ * colour operators while the file is written. qpdf's API is C++, so this one module is a C++
+ * translation unit behind this C header; no exception crosses it.
+ *
+ * Errors: KG_ERENDER for a PDF qpdf cannot read or a colour it cannot make gray, KG_EIO when
+ * writing to out fails. Nothing is guaranteed about out after a failure (write to a temporary).
+ */
+#ifndef PDFX_H
+#define PDFX_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "kg.h" /* inside: kg.h is C, and pdfx.cc calls kg_fail() */
+
+enum pdfx_level {
+	PDFX_NONE, /* pure K, TrimBox, /ID, object streams */
+	PDFX_X4,   /* and the PDF/X-4 identification with a Gray output intent */
+};
+
+/* Parses a setting's value: "none" (or empty) or "x4". KG_EINPUT for anything else. */
+enum kg_err pdfx_level_parse(const char *value, enum pdfx_level *out) KG_WUR;
+
+/* Finishes the PDF pdf[0..len) and writes it to out. what names it in messages. */
+enum kg_err pdfx_finish(const void *pdf, size_t len, enum pdfx_level level, FILE *out, const char *what) KG_WUR;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

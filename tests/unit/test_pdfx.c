@@ -1,0 +1,204 @@
+/*
+ * test_pdfx.c: the finishing step on PDFs that cairo draws here in colour, read back with qpdf's
+ * C API (not the C++ code under test): colours become gray by the PDF's own formula, RGB images
+ * become gray, page groups go or blend in gray, every page gets a TrimBox, the file an /ID,
+ * the same input gives the same bytes, and what cannot be made gray is refused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <cairo-pdf.h>
+#include <cairo.h>
+#include <qpdf/qpdf-c.h>
+
+#include "pdfx.h"
+
+#include "banned.h"
+
+struct mem {
+	char *buf;
+	size_t len;
+};
+
+static cairo_status_t to_mem(void *closure, const unsigned char *data, unsigned int len)
+{
+	FILE *fp = closure;
+	return fwrite(data, 1, len, fp) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
+}
+
+/* A two-page PDF in colour: page 1 a red fill, a mid-gray stroke and a red 4x4 RGB image;
+ * page 2 a blue fill painted through a half-transparent group. With gradient, page 1 also
+ * gets a linear gradient (a shading, which has no gray equivalent here). */
+static struct mem colour_pdf(int gradient)
+{
+	struct mem m = {NULL, 0};
+	FILE *fp = open_memstream(&m.buf, &m.len);
+	cairo_surface_t *pdf = cairo_pdf_surface_create_for_stream(to_mem, fp, 200, 300);
+	cairo_t *cr = cairo_create(pdf);
+	cairo_set_source_rgb(cr, 1, 0, 0);
+	cairo_rectangle(cr, 10, 10, 50, 50);
+	cairo_fill(cr);
+	cairo_set_source_rgb(cr, 0.5, 0.5, 0.5);
+	cairo_move_to(cr, 10, 100);
+	cairo_line_to(cr, 100, 100);
+	cairo_stroke(cr);
+	cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 4, 4);
+	cairo_t *ic = cairo_create(img);
+	cairo_set_source_rgb(ic, 1, 0, 0);
+	cairo_paint(ic);
+	cairo_destroy(ic);
+	cairo_set_source_surface(cr, img, 100, 150);
+	cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
+	cairo_paint(cr);
+	cairo_surface_destroy(img);
+	if (gradient) {
+		cairo_pattern_t *g = cairo_pattern_create_linear(0, 0, 100, 0);
+		cairo_pattern_add_color_stop_rgb(g, 0, 1, 0, 0);
+		cairo_pattern_add_color_stop_rgb(g, 1, 0, 0, 1);
+		cairo_set_source(cr, g);
+		cairo_rectangle(cr, 0, 200, 100, 50);
+		cairo_fill(cr);
+		cairo_pattern_destroy(g);
+	}
+	cairo_show_page(cr);
+	cairo_push_group(cr);
+	cairo_set_source_rgb(cr, 0, 0, 1);
+	cairo_rectangle(cr, 20, 20, 80, 80);
+	cairo_fill(cr);
+	cairo_pop_group_to_source(cr);
+	cairo_paint_with_alpha(cr, 0.5);
+	cairo_show_page(cr);
+	cairo_destroy(cr);
+	cairo_surface_destroy(pdf);
+	fclose(fp);
+	return m;
+}
+
+static struct mem finish(struct mem in, enum kg_err *err)
+{
+	struct mem out = {NULL, 0};
+	FILE *fp = open_memstream(&out.buf, &out.len);
+	*err = pdfx_finish(in.buf, in.len, PDFX_NONE, fp, "test.pdf");
+	fclose(fp);
+	return out;
+}
+
+/* The decoded content of page i of q as a NUL-terminated string (caller frees). */
+static char *page_content(qpdf_data q, int i)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	assert_int_equal(qpdf_oh_get_page_content_data(q, qpdf_get_page_n(q, (size_t)i), &data, &len), 0);
+	char *s = malloc(len + 1);
+	memcpy(s, data, len);
+	s[len] = '\0';
+	free(data);
+	return s;
+}
+
+static void test_colours_images_groups_trimbox_and_id_become_print_ready(void **state)
+{
+	(void)state;
+	struct mem in = colour_pdf(0);
+	enum kg_err err;
+	struct mem out = finish(in, &err);
+	assert_int_equal(err, KG_OK);
+
+	qpdf_data q = qpdf_init();
+	assert_int_equal(qpdf_read_memory(q, "out.pdf", out.buf, (unsigned long long)out.len, NULL), 0);
+	assert_int_equal(qpdf_get_num_pages(q), 2);
+
+	char *c1 = page_content(q, 0), *c2 = page_content(q, 1);
+	/* Red is 0.30 gray (0.30 R + 0.59 G + 0.11 B), the neutral 0.5 stays 0.5, nothing in RGB. */
+	assert_non_null(strstr(c1, "0.3 g"));
+	assert_non_null(strstr(c1, "0.5 G"));
+	assert_null(strstr(c1, " rg"));
+	assert_null(strstr(c1, " RG"));
+	assert_null(strstr(c2, " rg"));
+	free(c1);
+	free(c2);
+
+	for (int i = 0; i < 2; i++) {
+		qpdf_oh page = qpdf_get_page_n(q, (size_t)i);
+		assert_true(qpdf_oh_has_key(q, page, "/TrimBox"));
+		assert_string_equal(qpdf_oh_unparse(q, qpdf_oh_get_key(q, page, "/TrimBox")),
+		                    qpdf_oh_unparse(q, qpdf_oh_get_key(q, page, "/MediaBox")));
+	}
+	/* Page 1 uses no transparency: its group is gone. Page 2's group blends in gray. */
+	assert_false(qpdf_oh_has_key(q, qpdf_get_page_n(q, 0), "/Group"));
+	qpdf_oh group = qpdf_oh_get_key(q, qpdf_get_page_n(q, 1), "/Group");
+	assert_true(qpdf_oh_is_name_and_equals(q, qpdf_oh_get_key(q, group, "/CS"), "/DeviceGray"));
+
+	/* The red image is gray now, each pixel (30*255 + 50) / 100 = 77. */
+	qpdf_oh xo = qpdf_oh_get_key(q, qpdf_oh_get_key(q, qpdf_get_page_n(q, 0), "/Resources"), "/XObject");
+	int images = 0;
+	qpdf_oh_begin_dict_key_iter(q, xo);
+	while (qpdf_oh_dict_more_keys(q)) {
+		qpdf_oh x = qpdf_oh_get_key(q, xo, qpdf_oh_dict_next_key(q));
+		qpdf_oh d = qpdf_oh_get_dict(q, x);
+		if (!qpdf_oh_is_name_and_equals(q, qpdf_oh_get_key(q, d, "/Subtype"), "/Image"))
+			continue;
+		images++;
+		assert_true(qpdf_oh_is_name_and_equals(q, qpdf_oh_get_key(q, d, "/ColorSpace"), "/DeviceGray"));
+		unsigned char *px = NULL;
+		size_t n = 0;
+		assert_int_equal(qpdf_oh_get_stream_data(q, x, qpdf_dl_all, NULL, &px, &n), 0);
+		assert_int_equal(n, 16);
+		for (size_t k = 0; k < n; k++)
+			assert_int_equal(px[k], 77);
+		free(px);
+	}
+	assert_int_equal(images, 1);
+
+	assert_true(qpdf_oh_is_array(q, qpdf_oh_get_key(q, qpdf_get_trailer(q), "/ID")));
+	qpdf_cleanup(&q);
+
+	/* The same input, the same bytes (the /ID is computed, not random). */
+	struct mem again = finish(in, &err);
+	assert_int_equal(err, KG_OK);
+	assert_int_equal(again.len, out.len);
+	assert_memory_equal(again.buf, out.buf, out.len);
+	free(again.buf);
+	free(out.buf);
+	free(in.buf);
+}
+
+static void test_a_gradient_is_refused_not_passed_on_in_colour(void **state)
+{
+	(void)state;
+	struct mem in = colour_pdf(1);
+	enum kg_err err;
+	struct mem out = finish(in, &err);
+	assert_int_equal(err, KG_ERENDER);
+	assert_non_null(strstr(kg_last_message(), "not gray"));
+	free(out.buf);
+	free(in.buf);
+}
+
+static void test_pdfx_setting_accepts_none_and_x4_only(void **state)
+{
+	(void)state;
+	enum pdfx_level l;
+	assert_int_equal(pdfx_level_parse("x4", &l), KG_OK);
+	assert_int_equal(l, PDFX_X4);
+	assert_int_equal(pdfx_level_parse("none", &l), KG_OK);
+	assert_int_equal(l, PDFX_NONE);
+	assert_int_equal(pdfx_level_parse("x1a", &l), KG_EINPUT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_colours_images_groups_trimbox_and_id_become_print_ready),
+		cmocka_unit_test(test_a_gradient_is_refused_not_passed_on_in_colour),
+		cmocka_unit_test(test_pdfx_setting_accepts_none_and_x4_only),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
