@@ -30,11 +30,30 @@
 /* --- the lock ---------------------------------------------------------------------------- */
 
 struct nightly_lock {
-	int fd;
+	int fd;           /* the lock file next to a SQLite database, or -1 */
+	struct store *st; /* a server database: the connection that holds its run lock, or NULL */
 };
+
+/* On a server database the lock lives in the database (store_run_lock), so machines that
+ * share only the database exclude each other; it dies with this connection. */
+static enum kg_err server_lock(const char *db_path, const char *what, struct nightly_lock **out)
+{
+	struct store *st;
+	enum kg_err err = store_open(db_path, &st);
+	if (!err && (err = store_run_lock(st, what)))
+		store_close(st);
+	if (err)
+		return err;
+	*out = kg_calloc(1, sizeof **out);
+	(*out)->fd = -1;
+	(*out)->st = st;
+	return KG_OK;
+}
 
 enum kg_err nightly_lock(const char *db_path, const char *what, struct nightly_lock **out)
 {
+	if (store_is_server(db_path))
+		return server_lock(db_path, what, out);
 	char path[4096];
 	snprintf(path, sizeof path, "%s.lock", db_path);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -68,7 +87,9 @@ void nightly_unlock(struct nightly_lock *l)
 {
 	if (!l)
 		return;
-	close(l->fd); /* releases the flock; the file stays for the next run */
+	if (l->fd >= 0)
+		close(l->fd); /* releases the flock; the file stays for the next run */
+	store_close(l->st);
 	free(l);
 }
 

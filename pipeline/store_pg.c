@@ -1,0 +1,1192 @@
+/*
+ * store_pg.c: PostgreSQL (libpq) behind store.h, for several machines sharing one database.
+ *
+ * The contract is the SQLite backend's, kept to the row: the same schema in the same numbered
+ * migrations (PostgreSQL types), the same queries, one writer at a time (store_begin takes a
+ * transaction-scoped advisory lock, as BEGIN IMMEDIATE takes SQLite's write lock), and row ids
+ * chosen as SQLite chooses them (the largest plus one; notices from a counter that is never
+ * lowered, as AUTOINCREMENT), inside the transaction, so a rolled-back run leaves no gap and
+ * the same inputs give the same application IDs on both backends. Values travel as bound
+ * text parameters of prepared statements; the registry import streams its rows with COPY.
+ */
+#include "store_backend.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rules.h"
+#include "sbuf.h"
+#include "banned.h"
+
+/* Advisory lock keys ("kigen" and a number): one namespace of bigint keys per database. */
+#define KEY_WRITER 0x6b6967656e01LL  /* held by the open write transaction */
+#define KEY_MIGRATE 0x6b6967656e02LL /* held while the schema is upgraded */
+#define KEY_RUN 0x6b6967656e03LL     /* the run lock (store_run_lock), held by a session */
+
+/* Numbered migrations, the same numbers as store_sqlite.c's: migration[i] takes the schema from
+ * version i to i + 1. Never edit one that has shipped; add the next. Flags are integers, as in
+ * SQLite, so a database copies over row by row. */
+static const char *const migrations[] = {
+	/* 1: the first schema, and what PostgreSQL needs beside it: the notice id counter (SQLite's
+	 * AUTOINCREMENT), the file order (SQLite's rowid) and the run lock's holder. */
+	"CREATE TABLE residents ("
+	"  id bigint PRIMARY KEY,"
+	"  registry_id text NOT NULL UNIQUE,"
+	"  name text NOT NULL, kana text NOT NULL,"
+	"  birth integer NOT NULL,"
+	"  sex integer NOT NULL CHECK (sex IN (1, 2, 9)),"
+	"  postal_code text NOT NULL,"
+	"  addr_town text NOT NULL, addr_block text NOT NULL, addr_building text NOT NULL,"
+	"  nationality text NOT NULL DEFAULT '',"
+	"  stay_until integer,"
+	"  kyosho integer NOT NULL DEFAULT 0,"
+	"  status integer NOT NULL CHECK (status IN (0, 1, 2)),"
+	"  updated_at text NOT NULL);"
+	"CREATE TABLE cards ("
+	"  id bigint PRIMARY KEY,"
+	"  resident bigint NOT NULL UNIQUE REFERENCES residents(id) ON DELETE CASCADE,"
+	"  issued_on integer NOT NULL, received_on integer, expires_on integer NOT NULL,"
+	"  status integer NOT NULL CHECK (status IN (0, 1, 2)),"
+	"  face_auth integer NOT NULL DEFAULT 0);"
+	"CREATE INDEX cards_expiry ON cards(expires_on);"
+	"CREATE TABLE certificates ("
+	"  id bigint PRIMARY KEY,"
+	"  card bigint NOT NULL REFERENCES cards(id) ON DELETE CASCADE,"
+	"  kind text NOT NULL CHECK (kind IN ('sign', 'auth')),"
+	"  issued_on integer NOT NULL, expires_on integer NOT NULL,"
+	"  status integer NOT NULL CHECK (status IN (1, 2)),"
+	"  serial text NOT NULL DEFAULT '',"
+	"  UNIQUE (card, kind));"
+	"CREATE INDEX certificates_expiry ON certificates(expires_on);"
+	"CREATE TABLE batches ("
+	"  id bigint PRIMARY KEY,"
+	"  run_date integer NOT NULL,"
+	"  state integer NOT NULL CHECK (state BETWEEN 0 AND 4),"
+	"  notices integer NOT NULL DEFAULT 0,"
+	"  created_at text NOT NULL,"
+	"  error text NOT NULL DEFAULT '');"
+	"CREATE SEQUENCE batch_files_order;"
+	"CREATE TABLE batch_files ("
+	"  batch bigint NOT NULL REFERENCES batches(id),"
+	"  name text NOT NULL, doc integer NOT NULL, pages integer NOT NULL,"
+	"  seq_from integer NOT NULL, seq_to integer NOT NULL,"
+	"  added bigint NOT NULL DEFAULT nextval('batch_files_order'),"
+	"  PRIMARY KEY (batch, name));"
+	"CREATE TABLE batch_exclusions ("
+	"  batch bigint NOT NULL REFERENCES batches(id),"
+	"  reason text NOT NULL, count integer NOT NULL,"
+	"  PRIMARY KEY (batch, reason));"
+	"CREATE TABLE notices ("
+	"  id bigint PRIMARY KEY,"
+	"  app_id text UNIQUE,"
+	"  resident bigint NOT NULL REFERENCES residents(id),"
+	"  kind integer NOT NULL CHECK (kind IN (0, 1)),"
+	"  target integer NOT NULL CHECK (target IN (0, 1)),"
+	"  certs integer NOT NULL,"
+	"  expiry integer NOT NULL, valid_until integer NOT NULL,"
+	"  batch bigint NOT NULL REFERENCES batches(id),"
+	"  seq integer NOT NULL,"
+	"  state integer NOT NULL CHECK (state BETWEEN 0 AND 5),"
+	"  parent bigint REFERENCES notices(id),"
+	"  name text NOT NULL, kana text NOT NULL, postal_code text NOT NULL,"
+	"  addr_town text NOT NULL, addr_block text NOT NULL, addr_building text NOT NULL,"
+	"  birth integer NOT NULL, foreign_resident integer NOT NULL, has_sign_cert integer NOT NULL,"
+	"  created_at text NOT NULL,"
+	"  UNIQUE (batch, seq));"
+	"CREATE UNIQUE INDEX notices_once ON notices(resident, target, expiry) WHERE kind = 0;"
+	"CREATE INDEX notices_state ON notices(state) WHERE state = 3;"
+	/* The largest notice id ever given: raised inside the inserting transaction, never lowered. */
+	"CREATE TABLE notice_ids (last bigint NOT NULL);"
+	"INSERT INTO notice_ids VALUES (0);"
+	"CREATE TABLE redemptions ("
+	"  id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+	"  notice bigint REFERENCES notices(id),"
+	"  app_id text NOT NULL,"
+	"  at text NOT NULL, terminal text NOT NULL, staff text NOT NULL,"
+	"  outcome text NOT NULL, detail text NOT NULL);"
+	"CREATE TABLE meta (key text PRIMARY KEY, value bigint NOT NULL);"
+	"CREATE FUNCTION redemptions_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+	"  $$BEGIN RAISE EXCEPTION 'the audit is append-only'; END$$;"
+	"CREATE TRIGGER redemptions_no_change BEFORE UPDATE OR DELETE ON redemptions"
+	"  FOR EACH ROW EXECUTE FUNCTION redemptions_append_only();"
+	"CREATE TRIGGER redemptions_no_truncate BEFORE TRUNCATE ON redemptions"
+	"  FOR EACH STATEMENT EXECUTE FUNCTION redemptions_append_only();"
+	"CREATE TABLE run_lock ("
+	"  id integer PRIMARY KEY CHECK (id = 1),"
+	"  what text NOT NULL, host text NOT NULL, pid integer NOT NULL, since text NOT NULL);",
+};
+
+enum stmt_id {
+	ST_LOCK_WRITER,
+	ST_VERSION,
+	ST_IMPORT_RESIDENTS,
+	ST_IMPORT_CARDS_DEL,
+	ST_IMPORT_CARDS,
+	ST_IMPORT_CERTS_DEL,
+	ST_IMPORT_CERTS,
+	ST_RESIDENT_COUNT,
+	ST_CANDIDATES,
+	ST_NOTICE_EXISTS,
+	ST_REINQUIRY_DUE,
+	ST_BATCH_NEW,
+	ST_BATCH_STATE,
+	ST_BATCH_EXCL,
+	ST_NOTICE_ADD,
+	ST_NOTICE_APPID,
+	ST_NOTICE_REINQUIRED,
+	ST_BATCHES,
+	ST_BATCH_GET,
+	ST_BATCH_EXCLUSIONS,
+	ST_SETS,
+	ST_NOTICE_BY_APPID,
+	ST_NOTICE_MOVE,
+	ST_AUDIT,
+	ST_META_GET,
+	ST_META_SET,
+	ST_BATCH_ERROR,
+	ST_BATCH_PRINTED,
+	ST_BATCH_PLAN,
+	ST_FILE_PUT,
+	ST_FILES,
+	ST_RUN_TRY,
+	ST_RUN_HOLDER,
+	ST_RUN_WHO,
+	ST_COUNT
+};
+
+/* The import's rows arrive by COPY in import_rows and are merged here as SQLite's one-row
+ * upserts would leave them: the last row of a registry id wins, and a new resident, card or
+ * certificate gets the largest id plus one in the order the file first names it. */
+#define IMPORT_LAST                                                                              \
+	"(SELECT DISTINCT ON (registry_id) i.*, f.first FROM import_rows i"                      \
+	" JOIN (SELECT registry_id, min(line) AS first FROM import_rows GROUP BY registry_id) f" \
+	" USING (registry_id) ORDER BY registry_id, line DESC)"
+
+static const char *const sql[ST_COUNT] = {
+	[ST_LOCK_WRITER] = "SELECT pg_advisory_xact_lock($1::bigint)",
+	[ST_VERSION] = "SELECT version FROM kigen_schema",
+	[ST_IMPORT_RESIDENTS] =
+		"INSERT INTO residents (id, registry_id, name, kana, birth, sex, postal_code, addr_town, addr_block,"
+		" addr_building, nationality, stay_until, kyosho, status, updated_at)"
+		" SELECT coalesce(r.id, (SELECT coalesce(max(id), 0) FROM residents)"
+		"   + row_number() OVER (PARTITION BY r.id IS NULL ORDER BY l.first)),"
+		" l.registry_id, l.name, l.kana, l.birth, l.sex, l.postal_code, l.addr_town, l.addr_block,"
+		" l.addr_building, l.nationality, l.stay_until, l.kyosho, l.status, l.updated_at"
+		" FROM " IMPORT_LAST " l LEFT JOIN residents r USING (registry_id)"
+		" ON CONFLICT (registry_id) DO UPDATE SET name = excluded.name, kana = excluded.kana,"
+		" birth = excluded.birth, sex = excluded.sex, postal_code = excluded.postal_code,"
+		" addr_town = excluded.addr_town, addr_block = excluded.addr_block,"
+		" addr_building = excluded.addr_building, nationality = excluded.nationality,"
+		" stay_until = excluded.stay_until, kyosho = excluded.kyosho, status = excluded.status,"
+		" updated_at = excluded.updated_at",
+	[ST_IMPORT_CARDS_DEL] = "DELETE FROM cards c USING " IMPORT_LAST " l JOIN residents r USING (registry_id)"
+				" WHERE c.resident = r.id AND l.has_card = 0",
+	[ST_IMPORT_CARDS] =
+		"INSERT INTO cards (id, resident, issued_on, received_on, expires_on, status, face_auth)"
+		" SELECT coalesce(c.id, (SELECT coalesce(max(id), 0) FROM cards)"
+		"   + row_number() OVER (PARTITION BY c.id IS NULL ORDER BY l.first)),"
+		" r.id, l.card_issued, l.card_received, l.card_expires, l.card_status, l.face_auth"
+		" FROM " IMPORT_LAST " l JOIN residents r USING (registry_id) LEFT JOIN cards c ON c.resident = r.id"
+		" WHERE l.has_card = 1"
+		" ON CONFLICT (resident) DO UPDATE SET issued_on = excluded.issued_on,"
+		" received_on = excluded.received_on, expires_on = excluded.expires_on, status = excluded.status,"
+		" face_auth = excluded.face_auth",
+	[ST_IMPORT_CERTS_DEL] =
+		"DELETE FROM certificates x USING " IMPORT_LAST " l JOIN residents r USING (registry_id)"
+		" JOIN cards c ON c.resident = r.id"
+		" WHERE x.card = c.id AND l.has_card = 1"
+		" AND ((x.kind = 'auth' AND l.auth_status = 0) OR (x.kind = 'sign' AND l.sign_status = 0))",
+	[ST_IMPORT_CERTS] =
+		"INSERT INTO certificates (id, card, kind, issued_on, expires_on, status, serial)"
+		" SELECT coalesce(x.id, (SELECT coalesce(max(id), 0) FROM certificates)"
+		"   + row_number() OVER (PARTITION BY x.id IS NULL ORDER BY l.first, k.ord)),"
+		" c.id, k.kind, k.issued, k.expires, k.status, k.serial"
+		" FROM " IMPORT_LAST " l JOIN residents r USING (registry_id) JOIN cards c ON c.resident = r.id"
+		" CROSS JOIN LATERAL (VALUES ('auth', 0, l.auth_status, l.auth_issued, l.auth_expires, l.auth_serial),"
+		"   ('sign', 1, l.sign_status, l.sign_issued, l.sign_expires, l.sign_serial))"
+		"   AS k(kind, ord, status, issued, expires, serial)"
+		" LEFT JOIN certificates x ON x.card = c.id AND x.kind = k.kind"
+		" WHERE l.has_card = 1 AND k.status <> 0"
+		" ON CONFLICT (card, kind) DO UPDATE SET issued_on = excluded.issued_on,"
+		" expires_on = excluded.expires_on, status = excluded.status, serial = excluded.serial",
+	[ST_RESIDENT_COUNT] = "SELECT count(*) FROM residents",
+	[ST_CANDIDATES] =
+		"SELECT r.id, r.postal_code, r.name, r.status, r.kyosho, (r.nationality <> '')::int, r.stay_until,"
+		" c.status, c.expires_on, a.status, a.expires_on, g.status, g.expires_on,"
+		" r.addr_town, r.addr_block, r.addr_building"
+		" FROM (SELECT id FROM cards WHERE expires_on > $1::int AND expires_on <= $2::int"
+		"       UNION SELECT card FROM certificates WHERE expires_on > $1::int AND expires_on <= $2::int) AS "
+                "hit"
+		" JOIN cards c ON c.id = hit.id"
+		" JOIN residents r ON r.id = c.resident"
+		" LEFT JOIN certificates a ON a.card = c.id AND a.kind = 'auth'"
+		" LEFT JOIN certificates g ON g.card = c.id AND g.kind = 'sign'",
+	[ST_NOTICE_EXISTS] = "SELECT 1 FROM notices WHERE resident = $1::bigint AND target = $2::int"
+			     " AND expiry = $3::int AND kind = 0",
+	[ST_REINQUIRY_DUE] = "SELECT n.id, n.resident, n.expiry, n.certs, r.postal_code, r.status"
+			     " FROM notices n JOIN residents r ON r.id = n.resident WHERE n.state = 3 ORDER BY n.id",
+	[ST_BATCH_NEW] = "INSERT INTO batches (id, run_date, state, created_at)"
+			 " SELECT coalesce(max(id), 0) + 1, $1::int, 0, $2::text FROM batches RETURNING id",
+	[ST_BATCH_STATE] = "UPDATE batches SET state = $2::int WHERE id = $1::bigint",
+	[ST_BATCH_EXCL] = "INSERT INTO batch_exclusions (batch, reason, count) VALUES ($1::bigint, $2::text, $3::int)"
+			  " ON CONFLICT (batch, reason) DO UPDATE SET count = batch_exclusions.count + excluded.count",
+	[ST_NOTICE_ADD] = "WITH nid AS (UPDATE notice_ids SET last = last + 1 RETURNING last),"
+			  " counted AS (UPDATE batches SET notices = notices + 1 WHERE id = $7::bigint)"
+			  " INSERT INTO notices (id, resident, kind, target, certs, expiry, valid_until, batch, seq, "
+                          "state, parent,"
+			  " name, kana, postal_code, addr_town, addr_block, addr_building, birth, foreign_resident,"
+			  " has_sign_cert, created_at)"
+			  " SELECT nid.last, r.id, $2::int, $3::int, $4::int, $5::int, $6::int, $7::bigint, $8::int, "
+                          "0, $9::bigint,"
+			  " coalesce($10::text, r.name), r.kana, r.postal_code,"
+			  " coalesce($12::text, r.addr_town), coalesce($13::text, r.addr_block),"
+			  " coalesce($14::text, r.addr_building), r.birth, (r.nationality <> '')::int,"
+			  " (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
+			  "         WHERE c.resident = r.id AND g.status = 1))::int, $11::text"
+			  " FROM residents r, nid WHERE r.id = $1::bigint RETURNING id",
+	[ST_NOTICE_APPID] = "UPDATE notices SET app_id = $2::text WHERE id = $1::bigint",
+	[ST_NOTICE_REINQUIRED] = "UPDATE notices SET state = 4 WHERE id = $1::bigint AND state = 3",
+	[ST_BATCHES] = "SELECT id, run_date, state, notices, created_at, error FROM batches ORDER BY id DESC",
+	[ST_BATCH_GET] = "SELECT id, run_date, state, notices, created_at, error FROM batches WHERE id = $1::bigint",
+	[ST_BATCH_EXCLUSIONS] = "SELECT reason, count FROM batch_exclusions WHERE batch = $1::bigint ORDER BY reason",
+	[ST_SETS] = "SELECT n.seq, n.batch, b.run_date, n.app_id, r.registry_id, n.name, n.kana, n.postal_code,"
+		    " n.addr_town, n.addr_block, n.addr_building, n.kind, n.target, n.certs, n.valid_until, n.birth,"
+		    " n.foreign_resident, n.has_sign_cert"
+		    " FROM notices n JOIN batches b ON b.id = n.batch JOIN residents r ON r.id = n.resident"
+		    " WHERE n.batch = $1::bigint AND n.seq BETWEEN $2::int AND $3::int ORDER BY n.seq",
+	[ST_NOTICE_BY_APPID] =
+		"SELECT n.id, n.resident, n.app_id, n.kind, n.target, n.certs, n.expiry, n.valid_until, n.state,"
+		" n.name, coalesce(a.serial, ''), coalesce(a.expires_on, -1000000), n.has_sign_cert"
+		" FROM notices n LEFT JOIN cards c ON c.resident = n.resident"
+		" LEFT JOIN certificates a ON a.card = c.id AND a.kind = 'auth'"
+		" WHERE n.app_id = $1::text",
+	[ST_NOTICE_MOVE] = "UPDATE notices SET state = $3::int WHERE id = $1::bigint AND state = $2::int",
+	[ST_BATCH_ERROR] = "UPDATE batches SET error = $2::text WHERE id = $1::bigint",
+	[ST_BATCH_PRINTED] = "UPDATE notices SET state = 1 WHERE batch = $1::bigint AND state = 0",
+	[ST_BATCH_PLAN] = "SELECT seq, kind, target FROM notices WHERE batch = $1::bigint ORDER BY seq",
+	/* SQLite's INSERT OR REPLACE gives a replaced file a new rowid: it moves to the end. */
+	[ST_FILE_PUT] = "INSERT INTO batch_files (batch, name, doc, pages, seq_from, seq_to)"
+			" VALUES ($1::bigint, $2::text, $3::int, $4::int, $5::int, $6::int)"
+			" ON CONFLICT (batch, name) DO UPDATE SET doc = excluded.doc, pages = excluded.pages,"
+			" seq_from = excluded.seq_from, seq_to = excluded.seq_to, added = excluded.added",
+	[ST_FILES] =
+		"SELECT name, doc, pages, seq_from, seq_to FROM batch_files WHERE batch = $1::bigint ORDER BY added",
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = $1::text",
+	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES ($1::text, $2::bigint)"
+			" ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[ST_AUDIT] = "INSERT INTO redemptions (notice, app_id, at, terminal, staff, outcome, detail)"
+		     " VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text)",
+	[ST_RUN_TRY] = "SELECT pg_try_advisory_lock($1::bigint)",
+	[ST_RUN_HOLDER] =
+		"INSERT INTO run_lock (id, what, host, pid, since) VALUES (1, $1::text, $2::text, $3::int, $4::text)"
+		" ON CONFLICT (id) DO UPDATE SET what = excluded.what, host = excluded.host,"
+		" pid = excluded.pid, since = excluded.since",
+	[ST_RUN_WHO] = "SELECT what, host, pid, since FROM run_lock WHERE id = 1",
+};
+
+/* The columns of import_rows, in the order put_resident writes them. */
+static const char import_table[] =
+	"CREATE TEMP TABLE import_rows ("
+	"  line bigint NOT NULL, registry_id text NOT NULL, name text NOT NULL, kana text NOT NULL,"
+	"  birth integer NOT NULL, sex integer NOT NULL, postal_code text NOT NULL,"
+	"  addr_town text NOT NULL, addr_block text NOT NULL, addr_building text NOT NULL,"
+	"  nationality text NOT NULL, stay_until integer, kyosho integer NOT NULL, status integer NOT NULL,"
+	"  updated_at text NOT NULL, has_card integer NOT NULL,"
+	"  card_issued integer, card_received integer, card_expires integer, card_status integer,"
+	"  face_auth integer,"
+	"  auth_status integer, auth_issued integer, auth_expires integer, auth_serial text,"
+	"  sign_status integer, sign_issued integer, sign_expires integer, sign_serial text)"
+	" ON COMMIT DROP";
+
+static const struct store_ops pg_ops;
+
+struct store {
+	const struct store_ops *ops; /* first: store.c reads it */
+	PGconn *conn;
+	char *name; /* as given, for messages (it holds no password: that is refused) */
+	bool prepared[ST_COUNT];
+	bool in_tx;
+	bool copying;      /* a COPY of import rows is open */
+	long copy_rows;    /* rows sent in this transaction */
+	struct sbuf chunk; /* COPY data not yet sent */
+};
+
+/* A bound parameter list: values as text, NULL for SQL NULL. */
+struct args {
+	int n;
+	const char *v[16];
+	char num[16][24];
+};
+
+static void arg_int(struct args *a, long long v)
+{
+	snprintf(a->num[a->n], sizeof a->num[a->n], "%lld", v);
+	a->v[a->n] = a->num[a->n];
+	a->n++;
+}
+
+static void arg_text(struct args *a, const char *t)
+{
+	a->v[a->n++] = t;
+}
+
+static long long col_int(const PGresult *r, int row, int col)
+{
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int col_date(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? RULES_NO_DATE : (int)col_int(r, row, col);
+}
+
+static const char *col_text(const PGresult *r, int row, int col)
+{
+	return PQgetvalue(r, row, col); /* "" for NULL */
+}
+
+/* The failure of the last command, in words a staff member can act on. */
+static enum kg_err pg_fail(struct store *s, const char *what, const PGresult *r)
+{
+	if (PQstatus(s->conn) == CONNECTION_BAD)
+		return kg_fail(KG_EDB,
+		               "%s: %s: the connection to the database server was lost; this run stopped and "
+		               "nothing of its unfinished work was recorded",
+		               s->name, what);
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	if (!msg)
+		msg = PQerrorMessage(s->conn);
+	if (state && !strcmp(state, "55P03"))
+		return kg_fail(KG_ELOCKED, "%s: the database is busy with another run", s->name);
+	return kg_fail(KG_EDB, "%s: %s: %s", s->name, what, msg);
+}
+
+static enum kg_err copy_flush(struct store *s);
+
+/* Runs prepared statement id with a; the result (rows or none) on success, else NULL and *err. */
+static PGresult *run(struct store *s, enum stmt_id id, const struct args *a, const char *what, enum kg_err *err)
+{
+	if (s->copying && (*err = copy_flush(s)))
+		return NULL;
+	char name[16];
+	snprintf(name, sizeof name, "k%d", (int)id);
+	if (!s->prepared[id]) {
+		PGresult *p = PQprepare(s->conn, name, sql[id], 0, NULL);
+		if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+			*err = pg_fail(s, what, p);
+			PQclear(p);
+			return NULL;
+		}
+		PQclear(p);
+		s->prepared[id] = true;
+	}
+	PGresult *r = PQexecPrepared(s->conn, name, a ? a->n : 0, a ? a->v : NULL, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		*err = pg_fail(s, what, r);
+		PQclear(r);
+		return NULL;
+	}
+	*err = KG_OK;
+	return r;
+}
+
+/* Runs a statement whose rows, if any, are not needed. */
+static enum kg_err run_done(struct store *s, enum stmt_id id, const struct args *a, const char *what)
+{
+	enum kg_err err;
+	PQclear(run(s, id, a, what, &err));
+	return err;
+}
+
+/* Runs SQL text without parameters (transaction control, the schema). */
+static enum kg_err exec(struct store *s, const char *text, const char *what)
+{
+	PGresult *r = PQexec(s->conn, text);
+	ExecStatusType st = PQresultStatus(r);
+	enum kg_err err = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? KG_OK : pg_fail(s, what, r);
+	PQclear(r);
+	return err;
+}
+
+/* libpq prints the server's notices on stderr by default; kigen's messages are its own. */
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static int pg_version(struct store *s)
+{
+	enum kg_err err;
+	PGresult *r = run(s, ST_VERSION, NULL, "schema version", &err);
+	int v = r && PQntuples(r) == 1 ? (int)col_int(r, 0, 0) : 0;
+	PQclear(r);
+	return v;
+}
+
+static enum kg_err migrate(struct store *s)
+{
+	struct args a = {0};
+	arg_int(&a, KEY_MIGRATE);
+	enum kg_err err;
+	/* One opener at a time upgrades; the others wait and find the work done. */
+	if ((err = exec(s, "BEGIN", "migrate")) || (err = run_done(s, ST_LOCK_WRITER, &a, "migrate")) ||
+	    (err = exec(s,
+	                "CREATE TABLE IF NOT EXISTS kigen_schema (version integer NOT NULL);"
+	                "INSERT INTO kigen_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM kigen_schema)",
+	                "migrate")))
+		goto out;
+	int version = pg_version(s);
+	if (version > (int)KG_ARRAY_SIZE(migrations)) {
+		err = kg_fail(KG_EDB, "%s: schema version %d is newer than this kigen (%zu)", s->name, version,
+		              KG_ARRAY_SIZE(migrations));
+		goto out;
+	}
+	for (int v = version; !err && v < (int)KG_ARRAY_SIZE(migrations); v++) {
+		char set[64];
+		/* The value is our own loop counter, never input. */
+		snprintf(set, sizeof set, "UPDATE kigen_schema SET version = %d", v + 1);
+		if (!(err = exec(s, migrations[v], "migrate")))
+			err = exec(s, set, "migrate");
+	}
+	if (!err)
+		err = exec(s, "COMMIT", "migrate");
+out:
+	if (err)
+		PQclear(PQexec(s->conn, "ROLLBACK"));
+	return err;
+}
+
+/* Refuses a password in the name or in PGPASSWORD: both show up in ps, logs and shell history. */
+static enum kg_err no_password(const char *conninfo)
+{
+	if (getenv("PGPASSWORD"))
+		return kg_fail(KG_EUSAGE, "PGPASSWORD is set: kigen takes the database password only from "
+		                          "libpq's password file (~/.pgpass, PGPASSFILE) or service file");
+	char *msg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
+	if (!opts) {
+		enum kg_err err = kg_fail(KG_EUSAGE, "the database name is not a libpq URI or connection string: %s",
+		                          msg ? msg : "out of memory");
+		PQfreemem(msg);
+		return err;
+	}
+	bool has = false;
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		has |= !strcmp(o->keyword, "password") && o->val && *o->val;
+	PQconninfoFree(opts);
+	return has ? kg_fail(KG_EUSAGE, "the database name holds a password: put it in libpq's password file "
+	                                "(~/.pgpass) or service file instead")
+	           : KG_OK;
+}
+
+enum kg_err store_pg_open(const char *conninfo, struct store **out)
+{
+	enum kg_err err = no_password(conninfo);
+	if (err)
+		return err;
+	static const char *const keys[] = {"dbname", "fallback_application_name", "client_encoding", NULL};
+	const char *values[] = {conninfo, "kigen", "UTF8", NULL};
+	struct store *s = kg_calloc(1, sizeof *s);
+	s->ops = &pg_ops;
+	s->name = kg_strdup(conninfo);
+	sbuf_init(&s->chunk, 0);
+	s->conn = PQconnectdbParams(keys, values, 1);
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		char msg[512];
+		snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
+		msg[strcspn(msg, "\n")] = '\0';
+		err = kg_fail(KG_EDB, "%s: cannot connect: %s", s->name, msg);
+		goto out;
+	}
+	PQsetNoticeProcessor(s->conn, quiet, NULL);
+	/* A writer waits for another as long as SQLite's busy timeout, then says the database is busy. */
+	if ((err = exec(s, "SET lock_timeout = '10s'", "connect")) || (err = migrate(s)))
+		goto out;
+out:
+	if (err) {
+		pg_ops.close(s);
+		return err;
+	}
+	*out = s;
+	return KG_OK;
+}
+
+static void pg_close(struct store *s)
+{
+	PQfinish(s->conn);
+	sbuf_release(&s->chunk);
+	free(s->name);
+	free(s);
+}
+
+static enum kg_err pg_begin(struct store *s)
+{
+	struct args a = {0};
+	arg_int(&a, KEY_WRITER);
+	enum kg_err err = exec(s, "BEGIN", "begin");
+	if (!err && (err = run_done(s, ST_LOCK_WRITER, &a, "begin")))
+		PQclear(PQexec(s->conn, "ROLLBACK"));
+	s->in_tx = !err;
+	s->copy_rows = 0;
+	return err;
+}
+
+static enum kg_err pg_commit(struct store *s)
+{
+	enum kg_err err = s->copying ? copy_flush(s) : KG_OK;
+	if (err)
+		return err;
+	PGresult *r = PQexec(s->conn, "COMMIT");
+	/* COMMIT of a failed transaction "succeeds" as ROLLBACK. */
+	if (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT"))
+		err = PQresultStatus(r) == PGRES_COMMAND_OK
+		              ? kg_fail(KG_EDB, "%s: commit: the transaction had failed and was rolled back", s->name)
+		              : pg_fail(s, "commit", r);
+	PQclear(r);
+	s->in_tx = false;
+	return err;
+}
+
+static void pg_rollback(struct store *s)
+{
+	if (s->copying) {
+		s->copying = false;
+		sbuf_reset(&s->chunk);
+		if (PQputCopyEnd(s->conn, "rolled back") == 1)
+			for (PGresult *r; (r = PQgetResult(s->conn));)
+				PQclear(r);
+	}
+	if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(s->conn, "ROLLBACK"));
+	s->in_tx = false;
+}
+
+/* --- the run lock -------------------------------------------------------------------------- */
+
+static enum kg_err pg_run_lock(struct store *s, const char *what)
+{
+	struct args a = {0};
+	arg_int(&a, KEY_RUN);
+	enum kg_err err;
+	PGresult *r = run(s, ST_RUN_TRY, &a, "run lock", &err);
+	if (!r)
+		return err;
+	bool got = !strcmp(col_text(r, 0, 0), "t");
+	PQclear(r);
+	if (!got) {
+		if (!(r = run(s, ST_RUN_WHO, NULL, "run lock", &err)))
+			return err;
+		err = PQntuples(r) == 1
+		              ? kg_fail(KG_ELOCKED,
+		                        "another run holds the database lock of %s (kigen %s on %s, pid %s, "
+		                        "since %s)",
+		                        s->name, col_text(r, 0, 0), col_text(r, 0, 1), col_text(r, 0, 2),
+		                        col_text(r, 0, 3))
+		              : kg_fail(KG_ELOCKED, "another run holds the database lock of %s (starting)", s->name);
+		PQclear(r);
+		return err;
+	}
+	char host[256] = "?", since[32];
+	gethostname(host, sizeof host - 1);
+	store_now_text(since);
+	struct args h = {0};
+	arg_text(&h, what);
+	arg_text(&h, host);
+	arg_int(&h, getpid());
+	arg_text(&h, since);
+	return run_done(s, ST_RUN_HOLDER, &h, "run lock");
+}
+
+/* --- residents: the import streams its rows with COPY ------------------------------------- */
+
+static void copy_text(struct sbuf *b, const char *t)
+{
+	if (!t) {
+		sbuf_adds(b, "\\N\t");
+		return;
+	}
+	for (; *t; t++) {
+		switch (*t) {
+		case '\\': sbuf_adds(b, "\\\\"); break;
+		case '\t': sbuf_adds(b, "\\t"); break;
+		case '\n': sbuf_adds(b, "\\n"); break;
+		case '\r': sbuf_adds(b, "\\r"); break;
+		default: sbuf_addc(b, *t);
+		}
+	}
+	sbuf_addc(b, '\t');
+}
+
+static void copy_int(struct sbuf *b, long long v)
+{
+	sbuf_addf(b, "%lld\t", v);
+}
+
+static void copy_date(struct sbuf *b, int day)
+{
+	if (day == RULES_NO_DATE)
+		sbuf_adds(b, "\\N\t");
+	else
+		copy_int(b, day);
+}
+
+static void copy_cert(struct sbuf *b, const struct store_cert *c)
+{
+	copy_int(b, c->status);
+	copy_int(b, c->issued_on);
+	copy_int(b, c->expires_on);
+	copy_text(b, c->serial ? c->serial : "");
+}
+
+static enum kg_err copy_send(struct store *s)
+{
+	if (s->chunk.len && PQputCopyData(s->conn, s->chunk.buf, (int)s->chunk.len) != 1)
+		return pg_fail(s, "import", NULL);
+	sbuf_reset(&s->chunk);
+	return KG_OK;
+}
+
+/* Ends the COPY and merges its rows into the registry tables. */
+static enum kg_err copy_flush(struct store *s)
+{
+	enum kg_err err = copy_send(s);
+	s->copying = false;
+	if (err)
+		return err;
+	if (PQputCopyEnd(s->conn, NULL) != 1)
+		return pg_fail(s, "import", NULL);
+	for (PGresult *r; (r = PQgetResult(s->conn));) {
+		if (!err && PQresultStatus(r) != PGRES_COMMAND_OK)
+			err = pg_fail(s, "import", r);
+		PQclear(r);
+	}
+	if (!err)
+		err = exec(s, "ANALYZE import_rows", "import");
+	static const enum stmt_id merge[] = {ST_IMPORT_RESIDENTS, ST_IMPORT_CARDS_DEL, ST_IMPORT_CARDS,
+	                                     ST_IMPORT_CERTS_DEL, ST_IMPORT_CERTS};
+	for (size_t i = 0; !err && i < KG_ARRAY_SIZE(merge); i++)
+		err = run_done(s, merge[i], NULL, "import");
+	return err ? err : exec(s, "DROP TABLE import_rows", "import");
+}
+
+static enum kg_err pg_put_resident(struct store *s, const struct store_resident *r)
+{
+	enum kg_err err;
+	if (!s->copying) {
+		if (!s->in_tx)
+			return kg_fail(KG_EDB, "%s: residents are written inside a transaction", s->name);
+		if ((err = exec(s, import_table, "import")))
+			return err;
+		PGresult *q = PQexec(s->conn, "COPY import_rows FROM STDIN");
+		err = PQresultStatus(q) == PGRES_COPY_IN ? KG_OK : pg_fail(s, "import", q);
+		PQclear(q);
+		if (err)
+			return err;
+		s->copying = true;
+	}
+	char now[32];
+	store_now_text(now);
+	struct sbuf *b = &s->chunk;
+	copy_int(b, ++s->copy_rows);
+	copy_text(b, r->registry_id);
+	copy_text(b, r->name);
+	copy_text(b, r->kana);
+	copy_int(b, r->birth);
+	copy_int(b, r->sex);
+	copy_text(b, r->postal_code);
+	copy_text(b, r->addr_town);
+	copy_text(b, r->addr_block);
+	copy_text(b, r->addr_building);
+	copy_text(b, r->nationality ? r->nationality : "");
+	copy_date(b, r->stay_until);
+	copy_int(b, r->kyosho);
+	copy_int(b, r->status);
+	copy_text(b, now);
+	copy_int(b, r->has_card);
+	copy_int(b, r->card_issued);
+	copy_date(b, r->card_received);
+	copy_int(b, r->card_expires);
+	copy_int(b, r->card_status);
+	copy_int(b, r->face_auth);
+	copy_cert(b, &r->auth);
+	copy_cert(b, &r->sign);
+	b->buf[b->len - 1] = '\n'; /* the last tab ends the row */
+	if ((err = sbuf_check(b)))
+		return err;
+	return b->len >= 1 << 16 ? copy_send(s) : KG_OK;
+}
+
+static enum kg_err pg_count_residents(struct store *s, long *n)
+{
+	enum kg_err err;
+	PGresult *r = run(s, ST_RESIDENT_COUNT, NULL, "count", &err);
+	if (!r)
+		return err;
+	*n = (long)col_int(r, 0, 0);
+	PQclear(r);
+	return KG_OK;
+}
+
+/* --- selection ---------------------------------------------------------------------------- */
+
+static int cert_status_at(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? STORE_CERT_NONE : (int)col_int(r, row, col);
+}
+
+static enum kg_err pg_each_candidate(struct store *s, int after, int upto,
+                                     enum kg_err (*fn)(void *ctx, const struct store_candidate *c), void *ctx)
+{
+	struct args a = {0};
+	arg_int(&a, after);
+	arg_int(&a, upto);
+	enum kg_err err;
+	PGresult *q = run(s, ST_CANDIDATES, &a, "candidates", &err);
+	if (!q)
+		return err;
+	for (int i = 0; !err && i < PQntuples(q); i++) {
+		struct store_candidate c = {
+			.resident = col_int(q, i, 0),
+			.postal_code = col_text(q, i, 1),
+			.printed = {col_text(q, i, 2), col_text(q, i, 13), col_text(q, i, 14), col_text(q, i, 15)},
+			.status = (int)col_int(q, i, 3),
+			.kyosho = col_int(q, i, 4),
+			.foreign = col_int(q, i, 5),
+			.stay_until = col_date(q, i, 6),
+			.card_status = (int)col_int(q, i, 7),
+			.card_expires = (int)col_int(q, i, 8),
+			.auth_status = cert_status_at(q, i, 9),
+			.auth_expires = col_date(q, i, 10),
+			.sign_status = cert_status_at(q, i, 11),
+			.sign_expires = col_date(q, i, 12),
+		};
+		err = fn(ctx, &c);
+	}
+	PQclear(q);
+	return err;
+}
+
+static enum kg_err pg_notice_exists(struct store *s, int64_t resident, enum mailset_target target, int expiry,
+                                    bool *exists)
+{
+	struct args a = {0};
+	arg_int(&a, resident);
+	arg_int(&a, target);
+	arg_int(&a, expiry);
+	enum kg_err err;
+	PGresult *r = run(s, ST_NOTICE_EXISTS, &a, "notice", &err);
+	if (!r)
+		return err;
+	*exists = PQntuples(r) > 0;
+	PQclear(r);
+	return KG_OK;
+}
+
+static enum kg_err pg_each_reinquiry_due(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_reinquiry *r),
+                                         void *ctx)
+{
+	enum kg_err err;
+	PGresult *q = run(s, ST_REINQUIRY_DUE, NULL, "re-inquiries", &err);
+	if (!q)
+		return err;
+	for (int i = 0; !err && i < PQntuples(q); i++) {
+		struct store_reinquiry r = {
+			col_int(q, i, 0),     col_int(q, i, 1), (int)col_int(q, i, 2), (int)col_int(q, i, 3), "",
+			(int)col_int(q, i, 5)};
+		snprintf(r.postal_code, sizeof r.postal_code, "%s", col_text(q, i, 4));
+		err = fn(ctx, &r);
+	}
+	PQclear(q);
+	return err;
+}
+
+/* --- batches and notices ------------------------------------------------------------------- */
+
+static enum kg_err pg_batch_create(struct store *s, int run_date, int64_t *batch)
+{
+	char now[32];
+	store_now_text(now);
+	struct args a = {0};
+	arg_int(&a, run_date);
+	arg_text(&a, now);
+	enum kg_err err;
+	PGresult *r = run(s, ST_BATCH_NEW, &a, "batch", &err);
+	if (!r)
+		return err;
+	*batch = col_int(r, 0, 0);
+	PQclear(r);
+	return KG_OK;
+}
+
+static enum kg_err pg_batch_set_state(struct store *s, int64_t batch, enum store_batch_state st)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	arg_int(&a, st);
+	return run_done(s, ST_BATCH_STATE, &a, "batch state");
+}
+
+static enum kg_err pg_batch_add_exclusion(struct store *s, int64_t batch, const char *reason, long count)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	arg_text(&a, reason);
+	arg_int(&a, count);
+	return run_done(s, ST_BATCH_EXCL, &a, "exclusions");
+}
+
+static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
+                                 char app_id[24])
+{
+	char now[32];
+	store_now_text(now);
+	struct args a = {0};
+	arg_int(&a, n->resident);
+	arg_int(&a, n->kind);
+	arg_int(&a, n->target);
+	arg_int(&a, n->certs);
+	arg_int(&a, n->expiry);
+	arg_int(&a, n->valid_until);
+	arg_int(&a, batch);
+	arg_int(&a, n->seq);
+	if (n->parent)
+		arg_int(&a, n->parent);
+	else
+		arg_text(&a, NULL);
+	arg_text(&a, n->printed[0]);
+	arg_text(&a, now);
+	for (int i = 1; i < 4; i++)
+		arg_text(&a, n->printed[i]);
+	enum kg_err err;
+	PGresult *r = run(s, ST_NOTICE_ADD, &a, "notice", &err);
+	if (!r)
+		return err;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return kg_fail(KG_ENOTFOUND, "resident %lld is not in the registry", (long long)n->resident);
+	}
+	int64_t id = col_int(r, 0, 0);
+	PQclear(r);
+	store_make_app_id(lgcode, n, id, app_id);
+	struct args u = {0};
+	arg_int(&u, id);
+	arg_text(&u, app_id);
+	return run_done(s, ST_NOTICE_APPID, &u, "notice");
+}
+
+static enum kg_err pg_notice_mark_reinquired(struct store *s, int64_t notice)
+{
+	struct args a = {0};
+	arg_int(&a, notice);
+	return run_done(s, ST_NOTICE_REINQUIRED, &a, "notice");
+}
+
+static void read_batch(const PGresult *q, int i, struct store_batch *b)
+{
+	b->id = col_int(q, i, 0);
+	b->run_date = (int)col_int(q, i, 1);
+	b->state = (enum store_batch_state)col_int(q, i, 2);
+	b->notices = (long)col_int(q, i, 3);
+	snprintf(b->created_at, sizeof b->created_at, "%s", col_text(q, i, 4));
+	snprintf(b->error, sizeof b->error, "%s", col_text(q, i, 5));
+}
+
+static enum kg_err pg_batches(struct store *s, struct store_batch **out, size_t *n)
+{
+	enum kg_err err;
+	PGresult *q = run(s, ST_BATCHES, NULL, "batches", &err);
+	if (!q)
+		return err;
+	size_t len = (size_t)PQntuples(q);
+	struct store_batch *list = kg_calloc(len ? len : 1, sizeof *list);
+	for (size_t i = 0; i < len; i++)
+		read_batch(q, (int)i, &list[i]);
+	PQclear(q);
+	*out = list;
+	*n = len;
+	return KG_OK;
+}
+
+static enum kg_err pg_batch_get(struct store *s, int64_t batch, struct store_batch *out)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	enum kg_err err;
+	PGresult *q = run(s, ST_BATCH_GET, &a, "batch", &err);
+	if (!q)
+		return err;
+	if (PQntuples(q) == 1)
+		read_batch(q, 0, out);
+	else
+		err = kg_fail(KG_ENOTFOUND, "no batch %lld", (long long)batch);
+	PQclear(q);
+	return err;
+}
+
+static enum kg_err pg_batch_exclusions(struct store *s, int64_t batch,
+                                       enum kg_err (*fn)(void *ctx, const char *reason, long count), void *ctx)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	enum kg_err err;
+	PGresult *q = run(s, ST_BATCH_EXCLUSIONS, &a, "exclusions", &err);
+	if (!q)
+		return err;
+	for (int i = 0; !err && i < PQntuples(q); i++)
+		err = fn(ctx, col_text(q, i, 0), (long)col_int(q, i, 1));
+	PQclear(q);
+	return err;
+}
+
+static enum kg_err pg_batch_sets(struct store *s, int64_t batch, int from, int to, struct mailset **out, size_t *n)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	arg_int(&a, from);
+	arg_int(&a, to);
+	enum kg_err err;
+	PGresult *q = run(s, ST_SETS, &a, "sets", &err);
+	if (!q)
+		return err;
+	size_t len = (size_t)PQntuples(q);
+	struct mailset *sets = kg_calloc(len ? len : 1, sizeof *sets);
+	for (size_t j = 0; j < len; j++) {
+		int i = (int)j;
+		struct mailset *m = &sets[j];
+		*m = (struct mailset){
+			.seq = (int)col_int(q, i, 0),
+			.batch = col_int(q, i, 1),
+			.batch_day = (int)col_int(q, i, 2),
+			.resident_id = kg_strdup(col_text(q, i, 4)),
+			.name = kg_strdup(col_text(q, i, 5)),
+			.kana = kg_strdup(col_text(q, i, 6)),
+			.postal_code = kg_strdup(col_text(q, i, 7)),
+			.addr_town = kg_strdup(col_text(q, i, 8)),
+			.addr_block = kg_strdup(col_text(q, i, 9)),
+			.addr_building = kg_strdup(col_text(q, i, 10)),
+			.kind = (enum mailset_kind)col_int(q, i, 11),
+			.target = (enum mailset_target)col_int(q, i, 12),
+			.certs = (int)col_int(q, i, 13),
+			.expiry = (int)col_int(q, i, 14),
+			.birth = (int)col_int(q, i, 15),
+			.foreign = col_int(q, i, 16),
+			.has_sign_cert = col_int(q, i, 17),
+		};
+		snprintf(m->app_id, sizeof m->app_id, "%s", col_text(q, i, 3));
+	}
+	PQclear(q);
+	*out = sets;
+	*n = len;
+	return KG_OK;
+}
+
+/* --- the counter ----------------------------------------------------------------------------- */
+
+static enum kg_err pg_notice_by_app_id(struct store *s, const char *app_id, struct store_notice *out)
+{
+	struct args a = {0};
+	arg_text(&a, app_id);
+	enum kg_err err;
+	PGresult *q = run(s, ST_NOTICE_BY_APPID, &a, "notice", &err);
+	if (!q)
+		return err;
+	if (PQntuples(q) != 1) {
+		PQclear(q);
+		return kg_fail(KG_ENOTFOUND, "no notice with application ID %s", app_id);
+	}
+	*out = (struct store_notice){
+		.id = col_int(q, 0, 0),
+		.resident = col_int(q, 0, 1),
+		.kind = (enum mailset_kind)col_int(q, 0, 3),
+		.target = (enum mailset_target)col_int(q, 0, 4),
+		.certs = (int)col_int(q, 0, 5),
+		.expiry = (int)col_int(q, 0, 6),
+		.valid_until = (int)col_int(q, 0, 7),
+		.state = (enum store_notice_state)col_int(q, 0, 8),
+		.name = kg_strdup(col_text(q, 0, 9)),
+		.auth_serial = kg_strdup(col_text(q, 0, 10)),
+		.auth_expires = (int)col_int(q, 0, 11),
+		.has_sign_cert = col_int(q, 0, 12),
+	};
+	snprintf(out->app_id, sizeof out->app_id, "%s", col_text(q, 0, 2));
+	PQclear(q);
+	return KG_OK;
+}
+
+/* One UPDATE ... WHERE state = from: of two desks racing, the second waits for the first's row
+ * lock, re-reads the row, finds the state moved and changes nothing. */
+static enum kg_err pg_notice_transition(struct store *s, int64_t notice, enum store_notice_state from,
+                                        enum store_notice_state to, bool *moved)
+{
+	struct args a = {0};
+	arg_int(&a, notice);
+	arg_int(&a, from);
+	arg_int(&a, to);
+	enum kg_err err;
+	PGresult *r = run(s, ST_NOTICE_MOVE, &a, "notice", &err);
+	if (!r)
+		return err;
+	*moved = !strcmp(PQcmdTuples(r), "1");
+	PQclear(r);
+	return KG_OK;
+}
+
+static enum kg_err pg_audit(struct store *s, int64_t notice, const char *app_id, const char *terminal,
+                            const char *staff, const char *outcome, const char *detail)
+{
+	char now[32];
+	store_now_text(now);
+	struct args a = {0};
+	if (notice)
+		arg_int(&a, notice);
+	else
+		arg_text(&a, NULL);
+	arg_text(&a, app_id);
+	arg_text(&a, now);
+	arg_text(&a, terminal);
+	arg_text(&a, staff);
+	arg_text(&a, outcome);
+	arg_text(&a, detail ? detail : "");
+	return run_done(s, ST_AUDIT, &a, "audit");
+}
+
+static enum kg_err pg_meta_get(struct store *s, const char *key, long long def, long long *value)
+{
+	struct args a = {0};
+	arg_text(&a, key);
+	enum kg_err err;
+	PGresult *r = run(s, ST_META_GET, &a, "meta", &err);
+	if (!r)
+		return err;
+	*value = PQntuples(r) ? col_int(r, 0, 0) : def;
+	PQclear(r);
+	return KG_OK;
+}
+
+static enum kg_err pg_meta_set(struct store *s, const char *key, long long value)
+{
+	struct args a = {0};
+	arg_text(&a, key);
+	arg_int(&a, value);
+	return run_done(s, ST_META_SET, &a, "meta");
+}
+
+static enum kg_err pg_batch_set_error(struct store *s, int64_t batch, const char *error)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	arg_text(&a, error ? error : "");
+	return run_done(s, ST_BATCH_ERROR, &a, "batch");
+}
+
+static enum kg_err pg_batch_mark_printed(struct store *s, int64_t batch)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	return run_done(s, ST_BATCH_PRINTED, &a, "batch");
+}
+
+static enum kg_err pg_batch_plan(struct store *s, int64_t batch, unsigned char **kinds, int *n)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	enum kg_err err;
+	PGresult *q = run(s, ST_BATCH_PLAN, &a, "plan", &err);
+	if (!q)
+		return err;
+	int len = PQntuples(q);
+	unsigned char *list = kg_malloc(len ? (size_t)len : 1);
+	for (int i = 0; i < len; i++) {
+		if (col_int(q, i, 0) != i + 1) {
+			PQclear(q);
+			free(list);
+			return kg_fail(KG_EDB, "batch %lld: sequence numbers are not 1..n", (long long)batch);
+		}
+		list[i] = (unsigned char)(col_int(q, i, 1) << 1 | col_int(q, i, 2));
+	}
+	PQclear(q);
+	if (!len) {
+		free(list);
+		list = NULL;
+	}
+	*kinds = list;
+	*n = len;
+	return KG_OK;
+}
+
+static enum kg_err pg_batch_file_add(struct store *s, int64_t batch, const struct store_file *f)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	arg_text(&a, f->name);
+	arg_int(&a, f->doc);
+	arg_int(&a, f->pages);
+	arg_int(&a, f->seq_from);
+	arg_int(&a, f->seq_to);
+	return run_done(s, ST_FILE_PUT, &a, "files");
+}
+
+static enum kg_err pg_batch_files(struct store *s, int64_t batch, struct store_file **out, size_t *n)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	enum kg_err err;
+	PGresult *q = run(s, ST_FILES, &a, "files", &err);
+	if (!q)
+		return err;
+	size_t len = (size_t)PQntuples(q);
+	struct store_file *list = len ? kg_calloc(len, sizeof *list) : NULL;
+	for (size_t j = 0; j < len; j++) {
+		int i = (int)j;
+		snprintf(list[j].name, sizeof list[j].name, "%s", col_text(q, i, 0));
+		list[j].doc = (int)col_int(q, i, 1);
+		list[j].pages = (int)col_int(q, i, 2);
+		list[j].seq_from = (int)col_int(q, i, 3);
+		list[j].seq_to = (int)col_int(q, i, 4);
+	}
+	PQclear(q);
+	*out = list;
+	*n = len;
+	return KG_OK;
+}
+
+static const struct store_ops pg_ops = {
+	.name = "postgresql",
+	.close = pg_close,
+	.version = pg_version,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.run_lock = pg_run_lock,
+	.meta_get = pg_meta_get,
+	.meta_set = pg_meta_set,
+	.put_resident = pg_put_resident,
+	.count_residents = pg_count_residents,
+	.each_candidate = pg_each_candidate,
+	.notice_exists = pg_notice_exists,
+	.each_reinquiry_due = pg_each_reinquiry_due,
+	.batch_create = pg_batch_create,
+	.batch_set_state = pg_batch_set_state,
+	.batch_add_exclusion = pg_batch_add_exclusion,
+	.notice_add = pg_notice_add,
+	.notice_mark_reinquired = pg_notice_mark_reinquired,
+	.batches = pg_batches,
+	.batch_get = pg_batch_get,
+	.batch_set_error = pg_batch_set_error,
+	.batch_mark_printed = pg_batch_mark_printed,
+	.batch_plan = pg_batch_plan,
+	.batch_file_add = pg_batch_file_add,
+	.batch_files = pg_batch_files,
+	.batch_exclusions = pg_batch_exclusions,
+	.batch_sets = pg_batch_sets,
+	.notice_by_app_id = pg_notice_by_app_id,
+	.notice_transition = pg_notice_transition,
+	.audit = pg_audit,
+};
