@@ -220,7 +220,7 @@ static const char *const sql[ST_COUNT] = {
 		" r.addr_town, r.addr_block, r.addr_building"
 		" FROM (SELECT id FROM cards WHERE expires_on > $1::int AND expires_on <= $2::int"
 		"       UNION SELECT card FROM certificates WHERE expires_on > $1::int AND expires_on <= $2::int) AS "
-                "hit"
+		"hit"
 		" JOIN cards c ON c.id = hit.id"
 		" JOIN residents r ON r.id = c.resident"
 		" LEFT JOIN certificates a ON a.card = c.id AND a.kind = 'auth'"
@@ -237,11 +237,11 @@ static const char *const sql[ST_COUNT] = {
 	[ST_NOTICE_ADD] = "WITH nid AS (UPDATE notice_ids SET last = last + 1 RETURNING last),"
 			  " counted AS (UPDATE batches SET notices = notices + 1 WHERE id = $7::bigint)"
 			  " INSERT INTO notices (id, resident, kind, target, certs, expiry, valid_until, batch, seq, "
-                          "state, parent,"
+			  "state, parent,"
 			  " name, kana, postal_code, addr_town, addr_block, addr_building, birth, foreign_resident,"
 			  " has_sign_cert, created_at)"
 			  " SELECT nid.last, r.id, $2::int, $3::int, $4::int, $5::int, $6::int, $7::bigint, $8::int, "
-                          "0, $9::bigint,"
+			  "0, $9::bigint,"
 			  " coalesce($10::text, r.name), r.kana, r.postal_code,"
 			  " coalesce($12::text, r.addr_town), coalesce($13::text, r.addr_block),"
 			  " coalesce($14::text, r.addr_building), r.birth, (r.nationality <> '')::int,"
@@ -506,8 +506,12 @@ enum kg_err store_pg_open(const char *conninfo, struct store **out)
 		goto out;
 	}
 	PQsetNoticeProcessor(s->conn, quiet, NULL);
-	/* A writer waits for another as long as SQLite's busy timeout, then says the database is busy. */
-	if ((err = exec(s, "SET lock_timeout = '10s'", "connect")) || (err = migrate(s)))
+	/* A writer waits for another as long as SQLite's busy timeout, then says the database is busy;
+	 * unless the service file or PGOPTIONS set a lock_timeout of their own. */
+	if ((err = exec(s,
+	                "SELECT set_config('lock_timeout', '10s', false) WHERE current_setting('lock_timeout') = '0'",
+	                "connect")) ||
+	    (err = migrate(s)))
 		goto out;
 out:
 	if (err) {

@@ -8,6 +8,7 @@ libsqlite3-dev sqlite3
 libcairo2-dev libpango1.0-dev libqrencode-dev libxlsxwriter-dev
 libyaml-dev libcsv-dev libunistring-dev libssl-dev openssl
 libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools
+libpq-dev postgresql postgresql-client
 fonts-ipaexfont fonts-ipamj-mincho fontconfig
 libcmocka-dev poppler-utils zbar-tools qpdf python3 python3-openpyxl
 iproute2 util-linux tmux time"

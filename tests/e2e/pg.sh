@@ -1,0 +1,99 @@
+#!/bin/bash
+# pg.sh: kigen on PostgreSQL (tests/run.sh starts the private server, KIGEN_PG_HOST): the same
+# registry and date give the same batch, byte for byte, as on SQLite; two runners in separate
+# working folders sharing only the database run one night, the second exits 3 naming the holder;
+# a connection lost mid-import records nothing and says so; a password in the name is refused.
+source "$(dirname "$0")/../lib.sh"
+source "$ROOT/tests/pg.sh"
+if [ -z "${KIGEN_PG_HOST:-}" ]; then
+	echo "not ok - a PostgreSQL server for this script (run it through tests/run.sh)"
+	exit 1
+fi
+newdb() { pg_newdb "pg_$1_$$"; }
+"$ROOT/scripts/gen-registry" --count 1500 --seed 11 >reg.csv
+sed 's/^\(  max_sheets_per_file:\).*/\1 12/' "$ROOT/fixtures/settings.yaml" >small.yaml
+sed -i 's|^\(  templates:\).*|\1 '"$ROOT"'/templates|' small.yaml
+CONF="--config $T/small.yaml"
+sums() { (cd "$1" && find . -type f ! -name '.*' | sort | xargs sha256sum); }
+notices='select batch, seq, app_id, resident, kind, target, expiry, state from notices order by batch, seq'
+
+# --- the same batch on both backends ----------------------------------------------------------
+PG=$(newdb same)
+"$KIGEN" $CONF --db lite.db -q import reg.csv && "$KIGEN" $CONF --db lite.db --out lite -q nightly --date 2026-11-21
+"$KIGEN" $CONF --db "$PG" -q import reg.csv && "$KIGEN" $CONF --db "$PG" --out pg -q nightly --date 2026-11-21
+B=2026-11-21/batch-0001
+check "the batch on PostgreSQL is complete (SHA256SUMS verifies)" sh -c "cd pg/$B && sha256sum -c --quiet SHA256SUMS"
+expect_eq "the same notices, application IDs and sequence numbers on both backends" \
+	"$(sqlite3 lite.db "$notices")" "$(pg_sql "$PG" "$notices")"
+check "the same batch folder byte for byte: PDFs, manifests, job.json, SHA256SUMS" \
+	sh -c "[ -n \"\$(ls lite/$B/*.pdf)\" ] && diff -r lite/$B pg/$B"
+expect_eq "the same registry on both: residents, cards, certificates" \
+	"$(sqlite3 lite.db 'select count(*), sum(kyosho), sum(stay_until) from residents; select count(*), sum(expires_on) from cards; select count(*), sum(expires_on) from certificates')" \
+	"$(pg_sql "$PG" 'select count(*), sum(kyosho), sum(stay_until) from residents; select count(*), sum(expires_on) from cards; select count(*), sum(expires_on) from certificates')"
+# A second import of the same file with one resident changed: an update in place, ids kept.
+sed '2s/,[^,]*,/,更新　太郎,/' reg.csv >reg2.csv
+"$KIGEN" --db lite.db -q import reg2.csv && "$KIGEN" --db "$PG" -q import reg2.csv
+expect_eq "a re-import updates in place on both: the same ids and names" \
+	"$(sqlite3 lite.db 'select id, registry_id, name from residents order by id' | md5sum)" \
+	"$(pg_sql "$PG" 'select id, registry_id, name from residents order by id' | md5sum)"
+
+# --- two runners, separate working folders, one database -----------------------------------------
+PG=$(newdb night)
+"$KIGEN" $CONF --db "$PG" -q import reg.csv
+# A session holds the write lock, so runner A parks inside its night after taking the run lock.
+psql -X -q "$PG" -c "SELECT pg_advisory_lock(x'6b6967656e01'::bigint); SELECT pg_sleep(600)" >/dev/null 2>&1 &
+holder=$!
+waits() { pg_sql "$PG" "select count(*) from pg_locks l join pg_stat_activity a using (pid) where l.locktype = 'advisory' and not l.granted and a.application_name = 'kigen'"; }
+mkdir -p runner-a runner-b
+(cd runner-a && PGOPTIONS='-c lock_timeout=600s' exec "$KIGEN" $CONF --db "$PG" --out out -q nightly --date 2026-11-21) >a.out 2>&1 &
+ra=$!
+for _ in $(seq 600); do [ "$(waits)" = 1 ] && break; sleep 0.1; done
+(cd runner-b && "$KIGEN" $CONF --db "$PG" --out out -q nightly --date 2026-11-21) >b.out 2>&1
+rb=$?
+expect_eq "a second runner on another folder exits 3 while the first holds the night" 3 "$rb"
+check "the second runner names the holder: host, pid and start time" \
+	grep -q "another run holds the database lock .*(kigen nightly on $(hostname), pid $ra, since 20" b.out
+pg_sql "$PG" "select pg_terminate_backend(pid) from pg_stat_activity where query like '%pg_sleep(600)%' and pid <> pg_backend_pid()" >/dev/null
+wait "$holder" 2>/dev/null
+wait "$ra"
+expect_eq "the first runner finishes its night" 0 "$?"
+(cd runner-b && "$KIGEN" $CONF --db "$PG" --out out -q nightly --date 2026-11-21) >b2.out 2>&1
+expect_eq "after it, the second runner finds the night done: still one batch, its notices once" \
+	"1 $(sqlite3 lite.db 'select count(*) from notices')" \
+	"$(pg_sql "$PG" 'select count(distinct batch), count(*) from notices' | tr '|' ' ')"
+check "the holder's row names the last runner" sh -c "[ \"\$(psql -X -A -t '$PG' -c 'select what, pid from run_lock')\" != '' ]"
+
+# --- a connection lost mid-import ------------------------------------------------------------------
+PG=$(newdb lost)
+"$KIGEN" --db "$PG" -q import reg.csv
+n0=$(pg_sql "$PG" 'select count(*), sum(birth) from residents')
+"$ROOT/scripts/gen-registry" --count 3000 --seed 12 >more.csv
+# The registry table is locked by another session, so the import parks after COPY, inside its
+# transaction; then the server ends the import's session.
+psql -X -q "$PG" -c "BEGIN; LOCK TABLE residents IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600)" >/dev/null 2>&1 &
+locker=$!
+for _ in $(seq 600); do
+	[ "$(pg_sql "$PG" 'select count(*) from pg_locks where relation = '"'"'residents'"'"'::regclass and mode = '"'"'AccessExclusiveLock'"'"' and granted')" = 1 ] && break
+	sleep 0.1
+done
+PGOPTIONS='-c lock_timeout=600s' "$KIGEN" --db "$PG" import more.csv >lost.out 2>&1 &
+imp=$!
+for _ in $(seq 600); do
+	[ "$(pg_sql "$PG" "select count(*) from pg_stat_activity where application_name = 'kigen' and wait_event_type = 'Lock'")" = 1 ] && break
+	sleep 0.1
+done
+pg_sql "$PG" "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'kigen'" >/dev/null
+wait "$imp"
+expect_eq "an import whose connection is lost fails (exit 1)" 1 "$?"
+check "and says the connection was lost and nothing was recorded" \
+	grep -q "connection to the database server was lost; this run stopped and nothing of its unfinished work was recorded" lost.out
+pg_sql "$PG" "select pg_terminate_backend(pid) from pg_stat_activity where query like '%pg_sleep(600)%' and pid <> pg_backend_pid()" >/dev/null
+wait "$locker" 2>/dev/null
+expect_eq "nothing of the lost import is in the registry" "$n0" "$(pg_sql "$PG" 'select count(*), sum(birth) from residents')"
+check "the same import then succeeds" "$KIGEN" --db "$PG" -q import more.csv
+
+# --- passwords never on the command line ---------------------------------------------------------
+"$KIGEN" --db "postgresql://kigen:Pw0rdX9@/x?host=$KIGEN_PG_HOST" init >pw.out 2>&1
+expect_eq "a password in the database name is refused as bad usage (exit 2)" 2 "$?"
+check "the refusal points to the password file and does not echo the password" \
+	sh -c 'grep -q "password file" pw.out && ! grep -q Pw0rdX9 pw.out'
