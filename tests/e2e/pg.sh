@@ -97,3 +97,17 @@ check "the same import then succeeds" "$KIGEN" --db "$PG" -q import more.csv
 expect_eq "a password in the database name is refused as bad usage (exit 2)" 2 "$?"
 check "the refusal points to the password file and does not echo the password" \
 	sh -c 'grep -q "password file" pw.out && ! grep -q Pw0rdX9 pw.out'
+
+# --- the README's roles: a machine's role uses the schema without owning it -------------------------
+PG=$(newdb roles)
+"$KIGEN" --db "$PG" -q init
+psql -X -q -h "$KIGEN_PG_HOST" -U kigen_admin -d "pg_roles_$$" -v ON_ERROR_STOP=1 -c "
+	DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'kigen_desk') THEN CREATE ROLE kigen_desk LOGIN; END IF; END \$\$;
+	GRANT USAGE ON SCHEMA public TO kigen_desk;
+	GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO kigen_desk;
+	GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO kigen_desk;
+	REVOKE UPDATE, DELETE, TRUNCATE ON redemptions FROM kigen_desk;" >/dev/null
+DESK="postgresql:///pg_roles_$$?host=$KIGEN_PG_HOST&user=kigen_desk"
+check "a desk role with the README's grants imports, selects and reads the status" \
+	sh -c "'$KIGEN' --db '$DESK' -q import reg.csv && '$KIGEN' $CONF --db '$DESK' -q select --date 2026-11-21 && '$KIGEN' --db '$DESK' status | grep -q selected"
+check "the desk role cannot create tables" sh -c "! psql -X -q '$DESK' -c 'CREATE TABLE x (a int)' 2>/dev/null"
