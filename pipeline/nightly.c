@@ -40,7 +40,8 @@ static enum kg_err server_lock(const char *db_path, const char *what, struct nig
 {
 	struct store *st;
 	enum kg_err err = store_open(db_path, &st);
-	if (!err && (err = store_run_lock(st, what)))
+	/* The renderers of one batch work together (render.h's claims); every other run is alone. */
+	if (!err && (err = store_run_lock(st, what, !strcmp(what, "render"))))
 		store_close(st);
 	if (err)
 		return err;
@@ -153,6 +154,8 @@ struct loader {
 	const struct settings *set;
 	struct store *st; /* opened on first use, in the process that uses it (never across fork) */
 	const struct nightly_io *io;
+	struct store *main; /* the caller's: render claims are made there, before a fork */
+	char holder[300];   /* this renderer in the claims: host and pid */
 };
 
 /* A progress bar on stderr when it is a terminal: "render [#####.....] 12/40". */
@@ -238,7 +241,30 @@ static enum kg_err remove_tree(const char *path)
 	return unlink(path) == 0 ? KG_OK : kg_fail(KG_EIO, "%s: %s", path, strerror(errno));
 }
 
-static enum kg_err remove_temporaries(const char *dir)
+static enum kg_err remove_temporaries(const char *dir, time_t before);
+
+/* How long a renderer's claim on a file lasts before another machine may take it over (render.h):
+ * longer than the slowest file takes; a file made twice is the same bytes, renamed into place. */
+static int render_lease(void)
+{
+	const char *v = getenv("KIGEN_RENDER_LEASE");
+	long n = v ? strtol(v, NULL, 10) : 0;
+	return n > 0 && n < 86400 ? (int)n : 120;
+}
+
+/* Several machines on one batch (a server database): each file is claimed in the database first. */
+static enum kg_err claim_file(void *ctx, const char *name)
+{
+	struct loader *l = ctx;
+	enum kg_err err = store_render_claim(l->main, l->batch, name, l->holder, render_lease());
+	if (!err)
+		fault_point("render_claimed", name);
+	return err;
+}
+
+/* Removes the temporaries of dir, only those older than before when it is not 0: on a shared
+ * folder another machine's are in use until its claim runs out. */
+static enum kg_err remove_temporaries(const char *dir, time_t before)
 {
 	DIR *d = opendir(dir);
 	if (!d)
@@ -250,6 +276,9 @@ static enum kg_err remove_temporaries(const char *dir)
 			continue;
 		char path[4096];
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (before && lstat(path, &st) == 0 && st.st_mtime >= before)
+			continue;
 		err = remove_tree(path);
 	}
 	closedir(d);
@@ -296,14 +325,19 @@ enum kg_err nightly_render(const struct nightly_env *env, int64_t batch, struct 
 	struct render *r = NULL;
 	struct render_file_info *files = NULL;
 	size_t n_files = 0;
-	struct loader l = {env->db_path, batch, env->settings, NULL, &env->io};
-	if ((err = make_dirs(rep->dir)) || (err = remove_temporaries(rep->dir)) ||
+	struct loader l = {env->db_path, batch, env->settings, NULL, &env->io, env->store, ""};
+	bool shared = store_is_server(env->db_path); /* other machines may render this batch too */
+	char host[256] = "?";
+	gethostname(host, sizeof host - 1);
+	snprintf(l.holder, sizeof l.holder, "%s pid %ld", host, (long)getpid());
+	if ((err = make_dirs(rep->dir)) ||
+	    (err = remove_temporaries(rep->dir, shared ? time(NULL) - render_lease() : 0)) ||
 	    (err = store_batch_plan(env->store, batch, &kinds, &n)))
 		goto out;
 	pieces = kg_malloc((size_t)n + 1);
 	for (int i = 0; i < n; i++)
 		pieces[i] = render_pieces(kinds[i] >> 1, kinds[i] & 1);
-	struct render_source src = {n, pieces, load_sets, release_sets, &l, progress_bar};
+	struct render_source src = {n, pieces, load_sets, release_sets, &l, progress_bar, shared ? claim_file : NULL};
 	if ((err = render_new(env->settings, &r)) ||
 	    (err = render_batch(r, rep->dir, &src, env->workers, &files, &n_files)))
 		goto out;
@@ -367,7 +401,7 @@ enum kg_err nightly_export(const struct nightly_env *env, int64_t batch, struct 
 	if (missing)
 		return kg_fail(KG_ESTATE, "batch %lld: rendered files are missing from %s; render it again",
 		               (long long)batch, rep->dir);
-	if ((err = remove_temporaries(rep->dir)))
+	if ((err = remove_temporaries(rep->dir, 0)))
 		return err;
 	logf_(&env->io, "batch %lld: export: manifests and checksums", (long long)batch);
 
@@ -377,7 +411,7 @@ enum kg_err nightly_export(const struct nightly_env *env, int64_t batch, struct 
 	struct manifest_batch mb = {.id = batch, .run_date = b.run_date};
 	unsigned char *kinds = NULL;
 	int n = 0;
-	struct loader l = {env->db_path, batch, env->settings, NULL, NULL};
+	struct loader l = {env->db_path, batch, env->settings, NULL, NULL, NULL, ""};
 	if ((err = store_batch_files(env->store, batch, &sf, &n_files)) ||
 	    (err = store_batch_exclusions(env->store, batch, collect_exclusion, &mb)) ||
 	    (err = store_batch_plan(env->store, batch, &kinds, &n)))

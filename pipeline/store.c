@@ -66,9 +66,9 @@ void store_rollback(struct store *s)
 	ops(s)->rollback(s);
 }
 
-enum kg_err store_run_lock(struct store *s, const char *what)
+enum kg_err store_run_lock(struct store *s, const char *what, bool shared)
 {
-	return ops(s)->run_lock(s, what);
+	return ops(s)->run_lock(s, what, shared);
 }
 
 enum kg_err store_meta_get(struct store *s, const char *key, long long def, long long *value)
@@ -190,6 +190,11 @@ enum kg_err store_batch_file_add(struct store *s, int64_t batch, const struct st
 enum kg_err store_batch_files(struct store *s, int64_t batch, struct store_file **out, size_t *n)
 {
 	return ops(s)->batch_files(s, batch, out, n);
+}
+
+enum kg_err store_render_claim(struct store *s, int64_t batch, const char *name, const char *holder, int lease)
+{
+	return ops(s)->render_claim(s, batch, name, holder, lease);
 }
 
 enum kg_err store_batch_exclusions(struct store *s, int64_t batch,

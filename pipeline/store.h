@@ -48,9 +48,11 @@ void store_rollback(struct store *s);
 
 /* The run lock shared by every machine on a server database: held until store_close (or the
  * process's end), so two machines can never run the night at once. what names the run
- * ("nightly"); the holder's host, pid and start time are kept in the database, and a second
- * caller fails with KG_ELOCKED naming them. A no-op on a SQLite file (nightly.h locks a file). */
-enum kg_err store_run_lock(struct store *s, const char *what) KG_WUR;
+ * ("nightly"); the holder's host, pid and start time are kept in the database, and a caller
+ * who cannot have it fails with KG_ELOCKED naming them. shared: several holders at once (the
+ * renderers of one batch), none while an exclusive holder has it and the other way round.
+ * A no-op on a SQLite file (nightly.h locks a file). */
+enum kg_err store_run_lock(struct store *s, const char *what, bool shared) KG_WUR;
 
 /* Small named integers the program keeps between runs (e.g. the last selection date). */
 enum kg_err store_meta_get(struct store *s, const char *key, long long def, long long *value) KG_WUR;
@@ -185,6 +187,12 @@ struct store_file {
 enum kg_err store_batch_file_add(struct store *s, int64_t batch, const struct store_file *f) KG_WUR;
 /* In the order they were added; caller frees *out. */
 enum kg_err store_batch_files(struct store *s, int64_t batch, struct store_file **out, size_t *n) KG_WUR;
+/* Several machines rendering one batch into a shared folder: holder claims the file name of batch
+ * for lease seconds before making it. KG_OK: holder may make it now (it was free, the last claim
+ * ran out, or it is holder's own); KG_ELOCKED: another holder's claim is still running. Decided
+ * by one statement, so of two racing claims one wins. Times are the server's clock. On a SQLite
+ * file (one machine, one run: the file lock) every claim is granted. */
+enum kg_err store_render_claim(struct store *s, int64_t batch, const char *name, const char *holder, int lease) KG_WUR;
 /* Exclusion counts of a batch: calls fn per reason. */
 enum kg_err store_batch_exclusions(struct store *s, int64_t batch,
                                    enum kg_err (*fn)(void *ctx, const char *reason, long count), void *ctx) KG_WUR;

@@ -19,7 +19,7 @@ struct store_ops {
 	enum kg_err (*begin)(struct store *s);
 	enum kg_err (*commit)(struct store *s);
 	void (*rollback)(struct store *s);
-	enum kg_err (*run_lock)(struct store *s, const char *what);
+	enum kg_err (*run_lock)(struct store *s, const char *what, bool shared);
 	enum kg_err (*meta_get)(struct store *s, const char *key, long long def, long long *value);
 	enum kg_err (*meta_set)(struct store *s, const char *key, long long value);
 	enum kg_err (*put_resident)(struct store *s, const struct store_resident *r);
@@ -43,6 +43,7 @@ struct store_ops {
 	enum kg_err (*batch_plan)(struct store *s, int64_t batch, unsigned char **kinds, int *n);
 	enum kg_err (*batch_file_add)(struct store *s, int64_t batch, const struct store_file *f);
 	enum kg_err (*batch_files)(struct store *s, int64_t batch, struct store_file **out, size_t *n);
+	enum kg_err (*render_claim)(struct store *s, int64_t batch, const char *name, const char *holder, int lease);
 	enum kg_err (*batch_exclusions)(struct store *s, int64_t batch,
 	                                enum kg_err (*fn)(void *ctx, const char *reason, long count), void *ctx);
 	enum kg_err (*batch_sets)(struct store *s, int64_t batch, int from, int to, struct mailset **out, size_t *n);

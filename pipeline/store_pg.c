@@ -117,7 +117,12 @@ static const char *const migrations[] = {
 	"  FOR EACH STATEMENT EXECUTE FUNCTION redemptions_append_only();"
 	"CREATE TABLE run_lock ("
 	"  id integer PRIMARY KEY CHECK (id = 1),"
-	"  what text NOT NULL, host text NOT NULL, pid integer NOT NULL, since text NOT NULL);",
+	"  what text NOT NULL, host text NOT NULL, pid integer NOT NULL, since text NOT NULL);"
+	/* Which renderer makes which file of a batch, until when (render.h, several machines). */
+	"CREATE TABLE render_claims ("
+	"  batch bigint NOT NULL REFERENCES batches(id), name text NOT NULL,"
+	"  holder text NOT NULL, until timestamptz NOT NULL,"
+	"  PRIMARY KEY (batch, name));",
 };
 
 enum stmt_id {
@@ -153,6 +158,8 @@ enum stmt_id {
 	ST_FILE_PUT,
 	ST_FILES,
 	ST_RUN_TRY,
+	ST_RUN_TRY_SHARED,
+	ST_RENDER_CLAIM,
 	ST_RUN_HOLDER,
 	ST_RUN_WHO,
 	ST_COUNT
@@ -281,6 +288,13 @@ static const char *const sql[ST_COUNT] = {
 	[ST_AUDIT] = "INSERT INTO redemptions (notice, app_id, at, terminal, staff, outcome, detail)"
 		     " VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text)",
 	[ST_RUN_TRY] = "SELECT pg_try_advisory_lock($1::bigint)",
+	[ST_RUN_TRY_SHARED] = "SELECT pg_try_advisory_lock_shared($1::bigint)",
+	/* A free name, one whose claim ran out, or the holder's own: one statement decides. */
+	[ST_RENDER_CLAIM] = "INSERT INTO render_claims (batch, name, holder, until)"
+			    " VALUES ($1::bigint, $2::text, $3::text, now() + $4::int * interval '1 second')"
+			    " ON CONFLICT (batch, name) DO UPDATE SET holder = excluded.holder, until = excluded.until"
+			    " WHERE render_claims.until < now() OR render_claims.holder = excluded.holder"
+			    " RETURNING 1",
 	[ST_RUN_HOLDER] =
 		"INSERT INTO run_lock (id, what, host, pid, since) VALUES (1, $1::text, $2::text, $3::int, $4::text)"
 		" ON CONFLICT (id) DO UPDATE SET what = excluded.what, host = excluded.host,"
@@ -586,12 +600,12 @@ static void pg_rollback(struct store *s)
 
 /* --- the run lock -------------------------------------------------------------------------- */
 
-static enum kg_err pg_run_lock(struct store *s, const char *what)
+static enum kg_err pg_run_lock(struct store *s, const char *what, bool shared)
 {
 	struct args a = {0};
 	arg_int(&a, KEY_RUN);
 	enum kg_err err;
-	PGresult *r = run(s, ST_RUN_TRY, &a, "run lock", &err);
+	PGresult *r = run(s, shared ? ST_RUN_TRY_SHARED : ST_RUN_TRY, &a, "run lock", &err);
 	if (!r)
 		return err;
 	bool got = !strcmp(col_text(r, 0, 0), "t");
@@ -1173,6 +1187,22 @@ static enum kg_err pg_batch_files(struct store *s, int64_t batch, struct store_f
 	return KG_OK;
 }
 
+static enum kg_err pg_render_claim(struct store *s, int64_t batch, const char *name, const char *holder, int lease)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	arg_text(&a, name);
+	arg_text(&a, holder);
+	arg_int(&a, lease);
+	enum kg_err err;
+	PGresult *r = run(s, ST_RENDER_CLAIM, &a, "render claim", &err);
+	if (!r)
+		return err;
+	bool got = PQntuples(r) == 1;
+	PQclear(r);
+	return got ? KG_OK : kg_fail(KG_ELOCKED, "%s: another renderer holds %s", s->name, name);
+}
+
 static const struct store_ops pg_ops = {
 	.name = "postgresql",
 	.close = pg_close,
@@ -1200,6 +1230,7 @@ static const struct store_ops pg_ops = {
 	.batch_plan = pg_batch_plan,
 	.batch_file_add = pg_batch_file_add,
 	.batch_files = pg_batch_files,
+	.render_claim = pg_render_claim,
 	.batch_exclusions = pg_batch_exclusions,
 	.batch_sets = pg_batch_sets,
 	.notice_by_app_id = pg_notice_by_app_id,

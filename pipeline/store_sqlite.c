@@ -934,10 +934,21 @@ static enum kg_err sq_batch_files(struct store *s, int64_t batch, struct store_f
 }
 
 /* The file lock next to the database (nightly.h) keeps runs apart on one machine. */
-static enum kg_err sq_run_lock(struct store *s, const char *what)
+static enum kg_err sq_run_lock(struct store *s, const char *what, bool shared)
 {
 	(void)s;
 	(void)what;
+	(void)shared;
+	return KG_OK;
+}
+
+static enum kg_err sq_render_claim(struct store *s, int64_t batch, const char *name, const char *holder, int lease)
+{
+	(void)s;
+	(void)batch;
+	(void)name;
+	(void)holder;
+	(void)lease;
 	return KG_OK;
 }
 
@@ -968,6 +979,7 @@ static const struct store_ops sqlite_ops = {
 	.batch_plan = sq_batch_plan,
 	.batch_file_add = sq_batch_file_add,
 	.batch_files = sq_batch_files,
+	.render_claim = sq_render_claim,
 	.batch_exclusions = sq_batch_exclusions,
 	.batch_sets = sq_batch_sets,
 	.notice_by_app_id = sq_notice_by_app_id,

@@ -63,6 +63,37 @@ expect_eq "after it, the second runner finds the night done: still one batch, it
 	"$(pg_sql "$PG" 'select count(distinct batch), count(*) from notices' | tr '|' ' ')"
 check "the holder's row names the last runner" sh -c "[ \"\$(psql -X -A -t '$PG' -c 'select what, pid from run_lock')\" != '' ]"
 
+# --- several renderers on one batch, one shared output folder -----------------------------------
+PG=$(newdb render)
+"$KIGEN" $CONF --db "$PG" -q import reg.csv && "$KIGEN" $CONF --db "$PG" -q select --date 2026-11-21
+claims() { pg_sql "$PG" "select name, holder from render_claims where batch = 1 order by name"; }
+# Renderer A dies (kill -9 of its process group) right after claiming outer-envelopes-002.pdf.
+(cd runner-a && KIGEN_RENDER_LEASE=4 KIGEN_FAULT=render_claimed=outer-envelopes-002.pdf \
+	setsid "$KIGEN" $CONF --db "$PG" --out "$T/shared" -q render --batch 1) >ra.out 2>&1
+held_by_a=$(claims | sed -n 's/^outer-envelopes-002.pdf|//p')
+check "a killed renderer leaves its claimed file unmade and claimed" \
+	sh -c "[ -n '$held_by_a' ] && [ ! -e shared/$B/outer-envelopes-002.pdf ]"
+(cd runner-b && KIGEN_RENDER_LEASE=4 "$KIGEN" $CONF --db "$PG" --out "$T/shared" -q render --batch 1) >rb.out 2>&1
+expect_eq "renderer B finishes the batch" 0 "$?"
+check "B took over A's claimed file after its lease ran out" \
+	sh -c "[ -e shared/$B/outer-envelopes-002.pdf ] && [ \"\$(psql -X -A -t '$PG' -c \"select holder from render_claims where name = 'outer-envelopes-002.pdf'\")\" != '$held_by_a' ]"
+expect_eq "the two renderers split the batch's files between them" 2 \
+	"$(pg_sql "$PG" 'select count(distinct holder) from render_claims where batch = 1')"
+"$KIGEN" $CONF --db "$PG" --out "$T/shared" -q export --batch 1
+check "the batch two renderers made equals the one-machine batch, byte for byte" diff -r pg/$B shared/$B
+# Two renderers alive at once on another copy of the batch: both finish, the result is the same.
+PG=$(newdb render2)
+"$KIGEN" $CONF --db "$PG" -q import reg.csv && "$KIGEN" $CONF --db "$PG" -q select --date 2026-11-21
+(cd runner-a && exec "$KIGEN" $CONF --db "$PG" --out "$T/shared2" -q render --batch 1) >ra2.out 2>&1 &
+r1=$!
+(cd runner-b && exec "$KIGEN" $CONF --db "$PG" --out "$T/shared2" -q render --batch 1) >rb2.out 2>&1 &
+r2=$!
+wait "$r1"; rc1=$?
+wait "$r2"; rc2=$?
+expect_eq "two renderers at once on one batch both succeed" "0 0" "$rc1 $rc2"
+"$KIGEN" $CONF --db "$PG" --out "$T/shared2" -q export --batch 1
+check "and their batch equals the one-machine batch" diff -r pg/$B shared2/$B
+
 # --- a connection lost mid-import ------------------------------------------------------------------
 PG=$(newdb lost)
 "$KIGEN" --db "$PG" -q import reg.csv

@@ -351,8 +351,8 @@ static void the_run_lock_admits_one_and_names_the_holder(void **state)
 	struct store *a, *b;
 	assert_int_equal(store_open(db_of(state), &a), KG_OK);
 	assert_int_equal(store_open(db_of(state), &b), KG_OK);
-	assert_int_equal(store_run_lock(a, "nightly"), KG_OK);
-	assert_int_equal(store_run_lock(b, "nightly"), KG_ELOCKED);
+	assert_int_equal(store_run_lock(a, "nightly", false), KG_OK);
+	assert_int_equal(store_run_lock(b, "nightly", false), KG_ELOCKED);
 	char host[256] = "", pid[32];
 	gethostname(host, sizeof host - 1);
 	snprintf(pid, sizeof pid, "pid %ld,", (long)getpid());
@@ -361,7 +361,7 @@ static void the_run_lock_admits_one_and_names_the_holder(void **state)
 	assert_non_null(strstr(kg_last_message(), pid));
 	assert_non_null(strstr(kg_last_message(), "since 20"));
 	store_close(a); /* the lock dies with its connection */
-	assert_int_equal(store_run_lock(b, "nightly"), KG_OK);
+	assert_int_equal(store_run_lock(b, "nightly", false), KG_OK);
 	store_close(b);
 }
 
