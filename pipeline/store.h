@@ -58,6 +58,14 @@ enum kg_err store_run_lock(struct store *s, const char *what, bool shared) KG_WU
 enum kg_err store_meta_get(struct store *s, const char *key, long long def, long long *value) KG_WUR;
 enum kg_err store_meta_set(struct store *s, const char *key, long long value) KG_WUR;
 
+/* Moving an office over: copies every table of the SQLite database from into the empty
+ * PostgreSQL database to (both are first brought to the newest schema), in one transaction;
+ * KG_ESTATE when to holds any row. Then reads each table back from both and calls fn with its
+ * rows sent and found and a digest of the rows (hex); a difference fails the copy. */
+typedef void (*store_copy_table_fn)(void *ctx, const char *table, long long sent, long long there, const char *digest,
+                                    bool same);
+enum kg_err store_copy(const char *from, const char *to, store_copy_table_fn fn, void *ctx) KG_WUR;
+
 /* --- residents, cards, certificates (registry import) --------------------------------- */
 
 enum store_status { STORE_ACTIVE, STORE_MOVED_OUT, STORE_DECEASED };
