@@ -3,12 +3,15 @@
 # registry, imported into SQLite, selected, rendered, exported), with the naive baseline of
 # ../shared/bench/naive_baseline.c built and run in the same run for the ratio.
 #
-#   scripts/bench.sh            everything (about ten minutes on 2 cores)
+#   scripts/bench.sh            everything (about fifteen minutes on 2 cores)
 #   scripts/bench.sh quick      small sizes only, to see that it works
+#   scripts/bench.sh pg-night   only the 100,000-set night, on PostgreSQL (measured once for the README)
 #
 # Figures: sets per second and PDF bytes per set of the render stage, peak memory (the runner
 # and its largest worker, from getrusage), import and selection over 1,000,000 residents, and a
-# nightly run with 100,000 due residents with the wall time of each stage.
+# nightly run with 100,000 due residents with the wall time of each stage. Import and selection
+# are measured on SQLite and on PostgreSQL (a private server as make test starts it, tests/pg.sh,
+# with fsync on).
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -16,7 +19,10 @@ export LC_ALL=C.UTF-8 TZ=Asia/Tokyo
 KIGEN=$ROOT/kigen
 quick=${1:-}
 work=$(mktemp -d "${TMPDIR:-/tmp}/kigen-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=../tests/pg.sh
+. tests/pg.sh
+trap 'pg_stop; rm -rf "$work"' EXIT
+pg_server() { [ -n "$PG_DIR" ] || PG_FSYNC=on pg_start "$work/pg"; }
 
 # Every due resident is in one batch: a year of lead time makes a first night's batch about a fifth
 # of the registry, so the render sizes below come from registries five times their size.
@@ -50,6 +56,22 @@ prepare() { # dir want
 	"$KIGEN" --config "$work/wide.yaml" --db "$d/k.db" -q select --date $DATE
 	sets=$(sqlite3 "$d/k.db" 'select notices from batches where id = 1')
 }
+
+if [ "$quick" = pg-night ]; then
+	echo "== a nightly run with 100,000 due residents, on PostgreSQL"
+	pg_server
+	d=$work/pn
+	mkdir -p "$d"
+	db=$(pg_newdb bench_night)
+	scripts/gen-registry --count 610000 --seed 9 --as-of $DATE >"$d/reg.csv"
+	"$KIGEN" --config "$work/wide.yaml" --db "$db" -q import "$d/reg.csv"
+	cd "$d"
+	timed "$d/nightly" /usr/bin/time -f '%M' "$KIGEN" --config "$work/wide.yaml" --db "$db" --out "$d/out" nightly --date $DATE
+	cd "$ROOT"
+	grep -E 'select:|render:|export:|report:' "$d/nightly.log" | sed 's/^[^ ]* kigen: /  /'
+	echo "nightly:   $secs s in all, $(pg_sql "$db" 'select notices from batches') notices, peak of the largest process $(($(tail -1 "$d/nightly.log") / 1024)) MB"
+	exit 0
+fi
 
 echo "== render stage: kigen against the naive baseline (same run, same fonts, same disk)"
 if [ "$quick" = quick ]; then sizes=(1000 3000); else sizes=(5000 20000 50000); fi
@@ -85,6 +107,13 @@ if [ "$quick" != quick ]; then
 	echo "import:    $secs s, peak $(($(tail -1 "$d/import.log") / 1024)) MB"
 	timed "$d/select" /usr/bin/time -f '%M' "$KIGEN" --config "$work/settings.yaml" --db "$d/k.db" select --date $DATE
 	echo "selection: $secs s, $(sqlite3 "$d/k.db" 'select notices from batches') notices, peak $(($(tail -1 "$d/select.log") / 1024)) MB"
+	echo "-- the same on PostgreSQL"
+	pg_server
+	db=$(pg_newdb bench_million)
+	timed "$d/import" /usr/bin/time -f '%M' "$KIGEN" --db "$db" -q import "$d/reg.csv"
+	echo "import:    $secs s, peak $(($(tail -1 "$d/import.log") / 1024)) MB"
+	timed "$d/select" /usr/bin/time -f '%M' "$KIGEN" --config "$work/settings.yaml" --db "$db" select --date $DATE
+	echo "selection: $secs s, $(pg_sql "$db" 'select notices from batches') notices, peak $(($(tail -1 "$d/select.log") / 1024)) MB"
 	rm -rf "$d"
 
 	echo

@@ -18,9 +18,10 @@ pg_start() {
 	fi
 	"${PG_RUNAS[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U kigen_admin --auth=trust -E UTF8 \
 		--locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; return 1; }
-	# fsync off: a test server's data dies with the run anyway; the tests do not test the disk.
+	# fsync off: a test server's data dies with the run anyway; the tests do not test the disk
+	# (make bench sets PG_FSYNC=on, to measure what a real server does).
 	"${PG_RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 120 \
-		-o "-c listen_addresses='' -c unix_socket_directories='$PG_DIR' -c fsync=off -c max_connections=80" \
+		-o "-c listen_addresses='' -c unix_socket_directories='$PG_DIR' -c fsync=${PG_FSYNC:-off} -c max_connections=80" \
 		start >/dev/null || { cat "$PG_DIR/server.log" >&2; return 1; }
 	export KIGEN_PG_HOST=$PG_DIR
 	psql -X -q -h "$PG_DIR" -U kigen_admin -d postgres -c "CREATE ROLE kigen LOGIN" >/dev/null
