@@ -141,7 +141,9 @@ enum stmt_id {
 	ST_BATCH_STATE,
 	ST_BATCH_EXCL,
 	ST_NOTICE_ADD,
-	ST_NOTICE_APPID,
+	ST_NOTICE_LAST,
+	ST_NOTICE_LAST_SET,
+	ST_BATCH_COUNT,
 	ST_NOTICE_REINQUIRED,
 	ST_BATCHES,
 	ST_BATCH_GET,
@@ -165,13 +167,16 @@ enum stmt_id {
 	ST_COUNT
 };
 
-/* The import's rows arrive by COPY in import_rows and are merged here as SQLite's one-row
- * upserts would leave them: the last row of a registry id wins, and a new resident, card or
- * certificate gets the largest id plus one in the order the file first names it. */
-#define IMPORT_LAST                                                                              \
-	"(SELECT DISTINCT ON (registry_id) i.*, f.first FROM import_rows i"                      \
-	" JOIN (SELECT registry_id, min(line) AS first FROM import_rows GROUP BY registry_id) f" \
-	" USING (registry_id) ORDER BY registry_id, line DESC)"
+/* The import's rows arrive by COPY in import_rows; import_last keeps the last row of each registry
+ * id with the line the file first names it on, and the statements below merge it as SQLite's
+ * one-row upserts would leave the tables: a new resident, card or certificate gets the largest id
+ * plus one in the order the file first names it. */
+static const char import_last[] =
+	"CREATE TEMP TABLE import_last ON COMMIT DROP AS"
+	" SELECT DISTINCT ON (registry_id) i.*, f.first FROM import_rows i"
+	" JOIN (SELECT registry_id, min(line) AS first FROM import_rows GROUP BY registry_id) f"
+	" USING (registry_id) ORDER BY registry_id, line DESC;"
+	"ANALYZE import_last";
 
 static const char *const sql[ST_COUNT] = {
 	[ST_LOCK_WRITER] = "SELECT pg_advisory_xact_lock($1::bigint)",
@@ -183,27 +188,27 @@ static const char *const sql[ST_COUNT] = {
 		"   + row_number() OVER (PARTITION BY r.id IS NULL ORDER BY l.first)),"
 		" l.registry_id, l.name, l.kana, l.birth, l.sex, l.postal_code, l.addr_town, l.addr_block,"
 		" l.addr_building, l.nationality, l.stay_until, l.kyosho, l.status, l.updated_at"
-		" FROM " IMPORT_LAST " l LEFT JOIN residents r USING (registry_id)"
+		" FROM import_last l LEFT JOIN residents r USING (registry_id)"
 		" ON CONFLICT (registry_id) DO UPDATE SET name = excluded.name, kana = excluded.kana,"
 		" birth = excluded.birth, sex = excluded.sex, postal_code = excluded.postal_code,"
 		" addr_town = excluded.addr_town, addr_block = excluded.addr_block,"
 		" addr_building = excluded.addr_building, nationality = excluded.nationality,"
 		" stay_until = excluded.stay_until, kyosho = excluded.kyosho, status = excluded.status,"
 		" updated_at = excluded.updated_at",
-	[ST_IMPORT_CARDS_DEL] = "DELETE FROM cards c USING " IMPORT_LAST " l JOIN residents r USING (registry_id)"
+	[ST_IMPORT_CARDS_DEL] = "DELETE FROM cards c USING import_last l JOIN residents r USING (registry_id)"
 				" WHERE c.resident = r.id AND l.has_card = 0",
 	[ST_IMPORT_CARDS] =
 		"INSERT INTO cards (id, resident, issued_on, received_on, expires_on, status, face_auth)"
 		" SELECT coalesce(c.id, (SELECT coalesce(max(id), 0) FROM cards)"
 		"   + row_number() OVER (PARTITION BY c.id IS NULL ORDER BY l.first)),"
 		" r.id, l.card_issued, l.card_received, l.card_expires, l.card_status, l.face_auth"
-		" FROM " IMPORT_LAST " l JOIN residents r USING (registry_id) LEFT JOIN cards c ON c.resident = r.id"
+		" FROM import_last l JOIN residents r USING (registry_id) LEFT JOIN cards c ON c.resident = r.id"
 		" WHERE l.has_card = 1"
 		" ON CONFLICT (resident) DO UPDATE SET issued_on = excluded.issued_on,"
 		" received_on = excluded.received_on, expires_on = excluded.expires_on, status = excluded.status,"
 		" face_auth = excluded.face_auth",
 	[ST_IMPORT_CERTS_DEL] =
-		"DELETE FROM certificates x USING " IMPORT_LAST " l JOIN residents r USING (registry_id)"
+		"DELETE FROM certificates x USING import_last l JOIN residents r USING (registry_id)"
 		" JOIN cards c ON c.resident = r.id"
 		" WHERE x.card = c.id AND l.has_card = 1"
 		" AND ((x.kind = 'auth' AND l.auth_status = 0) OR (x.kind = 'sign' AND l.sign_status = 0))",
@@ -212,7 +217,7 @@ static const char *const sql[ST_COUNT] = {
 		" SELECT coalesce(x.id, (SELECT coalesce(max(id), 0) FROM certificates)"
 		"   + row_number() OVER (PARTITION BY x.id IS NULL ORDER BY l.first, k.ord)),"
 		" c.id, k.kind, k.issued, k.expires, k.status, k.serial"
-		" FROM " IMPORT_LAST " l JOIN residents r USING (registry_id) JOIN cards c ON c.resident = r.id"
+		" FROM import_last l JOIN residents r USING (registry_id) JOIN cards c ON c.resident = r.id"
 		" CROSS JOIN LATERAL (VALUES ('auth', 0, l.auth_status, l.auth_issued, l.auth_expires, l.auth_serial),"
 		"   ('sign', 1, l.sign_status, l.sign_issued, l.sign_expires, l.sign_serial))"
 		"   AS k(kind, ord, status, issued, expires, serial)"
@@ -241,21 +246,22 @@ static const char *const sql[ST_COUNT] = {
 	[ST_BATCH_STATE] = "UPDATE batches SET state = $2::int WHERE id = $1::bigint",
 	[ST_BATCH_EXCL] = "INSERT INTO batch_exclusions (batch, reason, count) VALUES ($1::bigint, $2::text, $3::int)"
 			  " ON CONFLICT (batch, reason) DO UPDATE SET count = batch_exclusions.count + excluded.count",
-	[ST_NOTICE_ADD] = "WITH nid AS (UPDATE notice_ids SET last = last + 1 RETURNING last),"
-			  " counted AS (UPDATE batches SET notices = notices + 1 WHERE id = $7::bigint)"
-			  " INSERT INTO notices (id, resident, kind, target, certs, expiry, valid_until, batch, seq, "
-			  "state, parent,"
-			  " name, kana, postal_code, addr_town, addr_block, addr_building, birth, foreign_resident,"
-			  " has_sign_cert, created_at)"
-			  " SELECT nid.last, r.id, $2::int, $3::int, $4::int, $5::int, $6::int, $7::bigint, $8::int, "
-			  "0, $9::bigint,"
-			  " coalesce($10::text, r.name), r.kana, r.postal_code,"
-			  " coalesce($12::text, r.addr_town), coalesce($13::text, r.addr_block),"
-			  " coalesce($14::text, r.addr_building), r.birth, (r.nationality <> '')::int,"
-			  " (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
-			  "         WHERE c.resident = r.id AND g.status = 1))::int, $11::text"
-			  " FROM residents r, nid WHERE r.id = $1::bigint RETURNING id",
-	[ST_NOTICE_APPID] = "UPDATE notices SET app_id = $2::text WHERE id = $1::bigint",
+	[ST_NOTICE_ADD] =
+		"INSERT INTO notices (id, app_id, resident, kind, target, certs, expiry, valid_until, batch, seq, "
+                "state,"
+		" parent, name, kana, postal_code, addr_town, addr_block, addr_building, birth, foreign_resident,"
+		" has_sign_cert, created_at)"
+		" SELECT $15::bigint, $16::text, r.id, $2::int, $3::int, $4::int, $5::int, $6::int, $7::bigint, "
+                "$8::int,"
+		" 0, $9::bigint, coalesce($10::text, r.name), r.kana, r.postal_code,"
+		" coalesce($12::text, r.addr_town), coalesce($13::text, r.addr_block),"
+		" coalesce($14::text, r.addr_building), r.birth, (r.nationality <> '')::int,"
+		" (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
+		"         WHERE c.resident = r.id AND g.status = 1))::int, $11::text"
+		" FROM residents r WHERE r.id = $1::bigint",
+	[ST_NOTICE_LAST] = "SELECT last FROM notice_ids FOR UPDATE",
+	[ST_NOTICE_LAST_SET] = "UPDATE notice_ids SET last = $1::bigint",
+	[ST_BATCH_COUNT] = "UPDATE batches SET notices = notices + $2::int WHERE id = $1::bigint",
 	[ST_NOTICE_REINQUIRED] = "UPDATE notices SET state = 4 WHERE id = $1::bigint AND state = 3",
 	[ST_BATCHES] = "SELECT id, run_date, state, notices, created_at, error FROM batches ORDER BY id DESC",
 	[ST_BATCH_GET] = "SELECT id, run_date, state, notices, created_at, error FROM batches WHERE id = $1::bigint",
@@ -324,6 +330,13 @@ struct store {
 	char *name; /* as given, for messages (it holds no password: that is refused) */
 	bool prepared[ST_COUNT];
 	bool in_tx;
+	bool run_locked; /* holds the run lock (store_run_lock) */
+	/* Notice ids and batch counts of the open transaction, written once at its commit: updating
+	 * one row per notice would leave a chain of versions each update walks (quadratic). */
+	bool ids_loaded;
+	int64_t last_notice; /* the largest notice id given, this transaction's included */
+	int64_t count_batch; /* the batch that gained count_pending notices */
+	long count_pending;
 	bool copying;      /* a COPY of import rows is open */
 	long copy_rows;    /* rows sent in this transaction */
 	struct sbuf chunk; /* COPY data not yet sent */
@@ -550,10 +563,37 @@ out:
 
 static void pg_close(struct store *s)
 {
+	/* The server frees a closed session's locks only when its backend has exited, after
+	 * PQfinish returns; the next run, started at once, must find the run lock free. */
+	if (s->run_locked)
+		PQclear(PQexec(s->conn, "SELECT pg_advisory_unlock_all()"));
 	PQfinish(s->conn);
 	sbuf_release(&s->chunk);
 	free(s->name);
 	free(s);
+}
+
+/* Writes the notice counter and the batch count the transaction has gathered. */
+static enum kg_err flush_counts(struct store *s)
+{
+	enum kg_err err = KG_OK;
+	if (s->count_pending) {
+		struct args a = {0}, b = {0};
+		arg_int(&a, s->count_batch);
+		arg_int(&a, s->count_pending);
+		arg_int(&b, s->last_notice);
+		if (!(err = run_done(s, ST_BATCH_COUNT, &a, "batch")))
+			err = run_done(s, ST_NOTICE_LAST_SET, &b, "notice");
+	}
+	s->count_pending = 0;
+	s->ids_loaded = s->ids_loaded && s->in_tx && !err;
+	return err;
+}
+
+static void forget_counts(struct store *s)
+{
+	s->ids_loaded = false;
+	s->count_pending = 0;
 }
 
 static enum kg_err pg_begin(struct store *s)
@@ -565,14 +605,16 @@ static enum kg_err pg_begin(struct store *s)
 		PQclear(PQexec(s->conn, "ROLLBACK"));
 	s->in_tx = !err;
 	s->copy_rows = 0;
+	forget_counts(s);
 	return err;
 }
 
 static enum kg_err pg_commit(struct store *s)
 {
 	enum kg_err err = s->copying ? copy_flush(s) : KG_OK;
-	if (err)
+	if (err || (err = flush_counts(s)))
 		return err;
+	forget_counts(s);
 	PGresult *r = PQexec(s->conn, "COMMIT");
 	/* COMMIT of a failed transaction "succeeds" as ROLLBACK. */
 	if (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT"))
@@ -596,6 +638,7 @@ static void pg_rollback(struct store *s)
 	if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(s->conn, "ROLLBACK"));
 	s->in_tx = false;
+	forget_counts(s);
 }
 
 /* --- the run lock -------------------------------------------------------------------------- */
@@ -623,6 +666,7 @@ static enum kg_err pg_run_lock(struct store *s, const char *what, bool shared)
 		PQclear(r);
 		return err;
 	}
+	s->run_locked = true;
 	char host[256] = "?", since[32];
 	gethostname(host, sizeof host - 1);
 	store_now_text(since);
@@ -698,12 +742,12 @@ static enum kg_err copy_flush(struct store *s)
 		PQclear(r);
 	}
 	if (!err)
-		err = exec(s, "ANALYZE import_rows", "import");
+		err = exec(s, import_last, "import");
 	static const enum stmt_id merge[] = {ST_IMPORT_RESIDENTS, ST_IMPORT_CARDS_DEL, ST_IMPORT_CARDS,
 	                                     ST_IMPORT_CERTS_DEL, ST_IMPORT_CERTS};
 	for (size_t i = 0; !err && i < KG_ARRAY_SIZE(merge); i++)
 		err = run_done(s, merge[i], NULL, "import");
-	return err ? err : exec(s, "DROP TABLE import_rows", "import");
+	return err ? err : exec(s, "DROP TABLE import_rows, import_last", "import");
 }
 
 static enum kg_err pg_put_resident(struct store *s, const struct store_resident *r)
@@ -875,6 +919,19 @@ static enum kg_err pg_batch_add_exclusion(struct store *s, int64_t batch, const 
 static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
                                  char app_id[24])
 {
+	enum kg_err err;
+	if (!s->ids_loaded) {
+		PGresult *r = run(s, ST_NOTICE_LAST, NULL, "notice", &err);
+		if (!r)
+			return err;
+		s->last_notice = col_int(r, 0, 0);
+		PQclear(r);
+		s->ids_loaded = true;
+	}
+	if (s->count_pending && s->count_batch != batch && (err = flush_counts(s)))
+		return err;
+	int64_t id = s->last_notice + 1;
+	store_make_app_id(lgcode, n, id, app_id);
 	char now[32];
 	store_now_text(now);
 	struct args a = {0};
@@ -894,21 +951,19 @@ static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgc
 	arg_text(&a, now);
 	for (int i = 1; i < 4; i++)
 		arg_text(&a, n->printed[i]);
-	enum kg_err err;
+	arg_int(&a, id);
+	arg_text(&a, app_id);
 	PGresult *r = run(s, ST_NOTICE_ADD, &a, "notice", &err);
 	if (!r)
 		return err;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return kg_fail(KG_ENOTFOUND, "resident %lld is not in the registry", (long long)n->resident);
-	}
-	int64_t id = col_int(r, 0, 0);
+	bool added = !strcmp(PQcmdTuples(r), "1");
 	PQclear(r);
-	store_make_app_id(lgcode, n, id, app_id);
-	struct args u = {0};
-	arg_int(&u, id);
-	arg_text(&u, app_id);
-	return run_done(s, ST_NOTICE_APPID, &u, "notice");
+	if (!added)
+		return kg_fail(KG_ENOTFOUND, "resident %lld is not in the registry", (long long)n->resident);
+	s->last_notice = id;
+	s->count_batch = batch;
+	s->count_pending++;
+	return s->in_tx ? KG_OK : flush_counts(s); /* outside a transaction each statement commits */
 }
 
 static enum kg_err pg_notice_mark_reinquired(struct store *s, int64_t notice)
@@ -930,7 +985,9 @@ static void read_batch(const PGresult *q, int i, struct store_batch *b)
 
 static enum kg_err pg_batches(struct store *s, struct store_batch **out, size_t *n)
 {
-	enum kg_err err;
+	enum kg_err err = flush_counts(s); /* the counts as this transaction sees them */
+	if (err)
+		return err;
 	PGresult *q = run(s, ST_BATCHES, NULL, "batches", &err);
 	if (!q)
 		return err;
@@ -948,7 +1005,9 @@ static enum kg_err pg_batch_get(struct store *s, int64_t batch, struct store_bat
 {
 	struct args a = {0};
 	arg_int(&a, batch);
-	enum kg_err err;
+	enum kg_err err = flush_counts(s); /* the counts as this transaction sees them */
+	if (err)
+		return err;
 	PGresult *q = run(s, ST_BATCH_GET, &a, "batch", &err);
 	if (!q)
 		return err;
