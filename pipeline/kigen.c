@@ -329,8 +329,8 @@ static void print_selection(const struct select_result *r, int date, bool dry_ru
 		printf("%s: would select %ld notices (card %ld, certificate %ld, re-inquiry %ld)\n", d, r->notices,
 		       r->card, r->cert, r->reinquiries);
 	else if (r->batch)
-		printf("%s: batch %lld: %ld notices (card %ld, certificate %ld, re-inquiry %ld)\n", d,
-		       (long long)r->batch, r->notices, r->card, r->cert, r->reinquiries);
+		printf("%s: batch %lld: %ld notices (card %ld, certificate %ld, re-inquiry %ld, released %ld)\n", d,
+		       (long long)r->batch, r->notices, r->card, r->cert, r->reinquiries, r->released);
 	else
 		printf("%s: 0 notices (nothing new is due); no batch created\n", d);
 	for (int k = 0; k < SELECT_N_REASONS; k++)
@@ -358,6 +358,21 @@ out:
 }
 
 /* --- nightly, render, export ------------------------------------------------------------- */
+
+/* The warning every nightly run and `status` print while notices are held: exit 0, but cron's
+ * summary (scripts/kigen-cron) is mailed and says so. */
+static enum kg_err print_held_warning(struct ctx *c, FILE *f)
+{
+	long held, released;
+	enum kg_err err = store_count_held(c->store, &held, &released);
+	if (!err && held)
+		fprintf(f,
+		        "警告: 印刷せず保留中の通知 %ld 件（kigen notice list --held で確認し、release または void）\n",
+		        held);
+	if (!err && released && !c->quiet)
+		fprintf(f, "保留を解除した通知 %ld 件: 次の夜間処理で印刷します\n", released);
+	return err;
+}
 
 static enum kg_err nightly_cmd(struct ctx *c, int argc, char **argv)
 {
@@ -390,6 +405,9 @@ static enum kg_err nightly_cmd(struct ctx *c, int argc, char **argv)
 		if (!err && !sel.batch)
 			print_selection(&sel, date, false);
 	}
+	/* Even with -q: held notices need staff, and cron mails what is printed. */
+	if (!err)
+		err = print_held_warning(c, stdout);
 	sbuf_release(&summary);
 	free(reps);
 out:
@@ -565,6 +583,80 @@ static enum kg_err status_cmd(struct ctx *c, int argc, char **argv)
 			err = store_batch_exclusions(c->store, b[i].id, print_exclusion, NULL);
 	}
 	free(b);
+	return err ? err : print_held_warning(c, stdout);
+}
+
+/* --- notice: holds ------------------------------------------------------------------------ */
+
+static enum kg_err print_held(void *ctx, const struct store_held *h)
+{
+	int *n = ctx;
+	if (!(*n)++)
+		printf("%-23s  %-8s  %-12s  %-20s  %-24s  %-10s  %s\n", "申請書ID", "状態", "住民ID", "氏名", "日時",
+		       "担当", "理由");
+	printf("%-23s  %-8s  %-12s  %-20s  %-24s  %-10s  %s\n", h->app_id, h->state == STORE_HELD ? "保留" : "解除済み",
+	       h->registry_id, h->name, h->at, h->by, h->reason);
+	return KG_OK;
+}
+
+static enum kg_err notice_cmd(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"held", no_argument, NULL, 'h'},
+	                                     {"reason", required_argument, NULL, 'r'},
+	                                     {"staff", required_argument, NULL, 's'},
+	                                     {0}};
+	static const char *const verbs[] = {"hold", "release", "void"};
+	if (argc < 2)
+		return usage_error("notice", "list, hold, release or void?");
+	const char *verb = argv[1], *reason = NULL, *user = getenv("USER");
+	const char *staff = user && *user ? user : "unknown";
+	bool held = false;
+	int o;
+	optind = 2;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'h': held = true; break;
+		case 'r': reason = optarg; break;
+		case 's': staff = optarg; break;
+		default: return usage_error("notice", "unknown option");
+		}
+	}
+	enum kg_err err;
+	if (!strcmp(verb, "list")) {
+		if (!held || optind != argc)
+			return usage_error("notice", "list takes --held");
+		int n = 0;
+		if ((err = open_store(c)) || (err = store_each_held(c->store, print_held, &n)))
+			return err;
+		if (!n)
+			printf("保留中の通知はありません\n");
+		return KG_OK;
+	}
+	size_t action = 0;
+	while (action < KG_ARRAY_SIZE(verbs) && strcmp(verb, verbs[action]))
+		action++;
+	if (action == KG_ARRAY_SIZE(verbs))
+		return usage_error("notice", "list, hold, release or void?");
+	if (held || optind != argc - 1)
+		return usage_error("notice", "one application ID, please");
+	struct nightly_lock *lock = NULL;
+	struct store_notice_ref before;
+	if ((err = locked_open(c, "notice", &lock)))
+		goto out;
+	struct nightly_env env;
+	nightly_env_of(c, &env);
+	if ((err = nightly_notice(&env, (enum nightly_notice_action)action, argv[optind], staff, reason, &before)))
+		goto out;
+	if (!c->quiet) {
+		static const char *const done[] = {"held", "released: the next nightly run prints it", "void"};
+		printf("notice %s: %s (was %s", before.app_id, done[action], store_notice_state_name(before.state));
+		if (before.state == STORE_QUEUED && before.batch)
+			printf(" in batch %lld, which is renumbered and rendered again by the next run",
+			       (long long)before.batch);
+		printf(")\n");
+	}
+out:
+	nightly_unlock(lock);
 	return err;
 }
 
@@ -815,6 +907,19 @@ static const struct command commands[] = {
          "Copies the SQLite database given by --db into an empty PostgreSQL database (moving an office\n"
          "over), in one transaction, then compares every table's rows (count and digest) on both.\n"
          "Refuses a target that holds any row."},
+	{"notice", notice_cmd,
+         "notice list --held\n"
+         "       kigen notice hold ID --reason R [--staff S]\n"
+         "       kigen notice release ID [--staff S]\n"
+         "       kigen notice void ID --reason R [--staff S]",
+         "Notices held back: unprintable ones (held by kigen) and those staff hold.\n"
+         "ID is the 23-digit application ID. 'list --held' shows held and released notices with\n"
+         "who held them, when and why. 'hold' keeps a notice not yet printed out of its batch (the\n"
+         "batch is renumbered and rendered again). 'release' lets the next nightly run print it,\n"
+         "once, with the name and address as the registry has them then (fix the registry first).\n"
+         "'void' ends a notice for good: never printed, never redeemable. Each change is recorded\n"
+         "with --staff (default $USER), the time and the reason. A held or void notice is refused\n"
+         "at the counter. 'nightly' and 'status' print a warning line while notices are held."},
 	{"counter", counter_cmd,
          "counter [--reader NAME] [--terminal ID] [--staff ID]\n"
          "       kigen counter redeem --id ID [--pins-fd N] [--json] [--reader NAME] [--terminal ID] [--staff ID]",
@@ -876,6 +981,7 @@ static void usage(FILE *f)
 	      "  --out DIR      where batches are written (default out/)\n"
 	      "  -q, -v         quieter, more verbose\n"
 	      "\nexit codes: 0 ok, 1 the work failed, 2 bad usage or input, 3 another run holds the lock\n"
+	      "(notices held back are not a failure: exit 0 and a line starting 警告:, see 'kigen notice')\n"
 	      "'kigen COMMAND --help' explains one command.\n",
 	      f);
 }

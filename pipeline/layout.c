@@ -30,6 +30,8 @@ struct element {
 	char *label;       /* "field:" or the placeholder, for messages */
 	unsigned when;     /* all these LAYOUT_WHEN_* bits must hold */
 	bool variable;     /* holds per-resident data: drawn on every page */
+	bool record_text;  /* holds the registry's free text (name, kana, address): a record can
+	                    * make it unprintable; every other field has a fixed form */
 	double x, y, w, h; /* points; for E_LINE x, y -> w, h are the end point */
 	char *text;        /* E_TEXT, E_QR: settings placeholders already filled */
 	PangoFontDescription *font;
@@ -333,6 +335,10 @@ static enum kg_err parse_element(struct layout *l, const struct settings *s, Pan
 		}
 		e->text = sbuf_detach(&b);
 		e->label = kg_strdup(label ? label : first ? first : "text");
+		static const char *const free_text[] = {"{name}",      "{kana}",       "{address}",
+		                                        "{addr_town}", "{addr_block}", "{addr_building}"};
+		for (size_t i = 0; i < KG_ARRAY_SIZE(free_text); i++)
+			e->record_text |= strstr(e->text, free_text[i]) != NULL;
 		const struct conf_node *box = conf_at(el, "box");
 		if ((err = nums(box ? box : el, "box", v, 4)))
 			return err;
@@ -391,10 +397,12 @@ static void shape(struct element *e, const char *text, double size, bool wrap, d
 	*h = (double)log.height / PANGO_SCALE;
 }
 
-static enum kg_err draw_text(cairo_t *cr, struct element *e, const char *text)
+/* Fits text into e's box (shrink, then wrap), leaving e->pl ready to show: the one rule of
+ * whether a text fits, for drawing and for layout_check() alike. */
+static enum kg_err fit_text(struct element *e, const char *text)
 {
 	if (e->last && !strcmp(e->last, text))
-		goto show;
+		return KG_OK;
 	free(e->last);
 	e->last = NULL;
 	double w = 0, h = 0;
@@ -440,7 +448,14 @@ static enum kg_err draw_text(cairo_t *cr, struct element *e, const char *text)
 	else if (e->valign == 2)
 		e->dy = e->h - h;
 	e->last = kg_strdup(text);
-show:
+	return KG_OK;
+}
+
+static enum kg_err draw_text(cairo_t *cr, struct element *e, const char *text)
+{
+	enum kg_err err = fit_text(e, text);
+	if (err)
+		return err;
 	cairo_set_source_rgb(cr, e->gray, e->gray, e->gray);
 	cairo_move_to(cr, e->x + e->dx, e->y + e->dy);
 	pango_cairo_show_layout(cr, e->pl);
@@ -500,20 +515,30 @@ static void stroke_style(cairo_t *cr, const struct element *e)
 	cairo_set_source_rgb(cr, 0, 0, 0);
 }
 
+/* The text of e for this page, placeholders filled, checked against the fonts. */
+static enum kg_err element_text(struct layout *l, struct element *e, const struct layout_values *v, const char **text)
+{
+	enum kg_err err;
+	*text = e->text;
+	if (!e->variable || !e->text)
+		return KG_OK;
+	sbuf_reset(&l->text);
+	if ((err = expand(e->text, NULL, v, &l->text, NULL, NULL)))
+		return err;
+	*text = l->text.buf;
+	sbuf_reset(&l->missing);
+	if (e->kind == E_TEXT && fonts_missing(l->fonts, *text, &l->missing))
+		return kg_fail(KG_ERENDER, "%s (line %d): no pinned font can draw %s", e->label, e->line,
+		               l->missing.buf);
+	return KG_OK;
+}
+
 static enum kg_err draw_element(struct layout *l, cairo_t *cr, struct element *e, const struct layout_values *v)
 {
-	enum kg_err err = KG_OK;
-	const char *text = e->text;
-	if (e->variable && e->text) {
-		sbuf_reset(&l->text);
-		if ((err = expand(e->text, NULL, v, &l->text, NULL, NULL)))
-			return err;
-		text = l->text.buf;
-		sbuf_reset(&l->missing);
-		if (e->kind == E_TEXT && fonts_missing(l->fonts, text, &l->missing))
-			return kg_fail(KG_ERENDER, "%s (line %d): no pinned font can draw %s", e->label, e->line,
-			               l->missing.buf);
-	}
+	const char *text;
+	enum kg_err err = element_text(l, e, v, &text);
+	if (err)
+		return err;
 	switch (e->kind) {
 	case E_TEXT: return draw_text(cr, e, text);
 	case E_QR: return layout_qr(cr, e->x, e->y, fmin(e->w, e->h), text);
@@ -570,6 +595,20 @@ enum kg_err layout_draw(struct layout *l, cairo_t *cr, const struct layout_value
 	}
 	if (!err && cairo_status(cr))
 		err = kg_fail(KG_ERENDER, "cairo: %s", cairo_status_to_string(cairo_status(cr)));
+	return err ? fail_in(err, l->path) : KG_OK;
+}
+
+enum kg_err layout_check(struct layout *l, const struct layout_values *v)
+{
+	enum kg_err err = KG_OK;
+	for (size_t i = 0; i < l->n_el && !err; i++) {
+		struct element *e = &l->el[i];
+		if (e->kind != E_TEXT || !e->record_text || !holds(e->when, v->when))
+			continue;
+		const char *text;
+		if (!(err = element_text(l, e, v, &text)))
+			err = fit_text(e, text);
+	}
 	return err ? fail_in(err, l->path) : KG_OK;
 }
 

@@ -82,6 +82,13 @@ double layout_height(const struct layout *l);
  */
 enum kg_err layout_draw(struct layout *l, cairo_t *cr, const struct layout_values *v, bool use_recordings) KG_WUR;
 
+/* Whether the page's texts that hold the registry's free text ({name}, {kana}, {address},
+ * {addr_*}) can be drawn, without drawing: every one fits its box (by the same shrink-then-wrap
+ * rule as layout_draw) and every character has a glyph. KG_ERENDER naming the template, line
+ * and field when not. Texts of fixed form (dates, IDs, the sequence number) are left out: one
+ * that does not fit is the template's fault, not a record's, and layout_draw stops the run. */
+enum kg_err layout_check(struct layout *l, const struct layout_values *v) KG_WUR;
+
 /* Draws a QR code of data, quiet zone included, in the square x, y, size (points): one path,
  * runs of dark modules merged into rectangles. */
 enum kg_err layout_qr(cairo_t *cr, double x, double y, double size, const char *data) KG_WUR;

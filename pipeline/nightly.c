@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "afile.h"
 #include "fault.h"
 #include "fonts.h"
 #include "manifest.h"
@@ -310,6 +311,170 @@ static enum kg_err set_state(struct store *st, int64_t batch, enum store_batch_s
 	return err ? err : store_batch_set_error(st, batch, "");
 }
 
+/* --- holds ------------------------------------------------------------------------------------ */
+
+/* Moves notice n to `to` inside the caller's transaction. A notice that leaves its batch (it
+ * was QUEUED) has the batch renumbered 1..n and its files marked stale, and the batch goes back
+ * to render: so the printed sets of a batch are always numbered without a gap, and a resumed
+ * batch is still the one an uninterrupted run makes (held first, then rendered). */
+static enum kg_err move_notice(struct store *st, const struct store_notice_ref *n, enum store_notice_state to,
+                               const char *action, const char *by, const char *reason)
+{
+	bool moved;
+	enum kg_err err;
+	if (n->state == STORE_QUEUED && n->batch_state >= STORE_EXPORTED)
+		return kg_fail(KG_ESTATE, "notice %s: its batch %lld is already exported", n->app_id,
+		               (long long)n->batch);
+	if ((err = store_notice_move(st, n, to, action, by, reason, &moved)))
+		return err;
+	if (!moved)
+		return kg_fail(KG_ESTATE, "notice %s changed meanwhile; try again", n->app_id);
+	if (n->state != STORE_QUEUED || !n->batch)
+		return KG_OK;
+	if ((err = store_batch_renumber(st, n->batch)) ||
+	    (err = store_batch_add_exclusion(st, n->batch, select_reason_name(SELECT_HELD), 1)) ||
+	    (err = store_batch_set_stale(st, n->batch, true)))
+		return err;
+	return n->batch_state > STORE_SELECTED ? store_batch_set_state(st, n->batch, STORE_SELECTED) : KG_OK;
+}
+
+/* A batch whose numbering a hold changed: whatever its folder holds goes (every file there is an
+ * output the stages make again, deterministically), the removal is made durable, then the mark
+ * is cleared. A crash in between only repeats the removal. */
+static enum kg_err clear_stale(const struct nightly_env *env, int64_t batch, const char *dir)
+{
+	struct store_batch b;
+	enum kg_err err = store_batch_get(env->store, batch, &b);
+	if (err || !b.stale_files)
+		return err;
+	DIR *d = opendir(dir);
+	if (!d && errno != ENOENT)
+		return kg_fail(KG_EIO, "%s: %s", dir, strerror(errno));
+	struct dirent *e;
+	while (d && !err && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		err = remove_tree(path);
+	}
+	if (d)
+		closedir(d);
+	fault_point("stale_removed", NULL);
+	if (!err && d)
+		err = afile_sync_dir(dir);
+	return err ? err : store_batch_set_stale(env->store, batch, false);
+}
+
+/* A hold's reason from the renderer's message, without the folder of the template: the reason
+ * staff read names the template file, the line and the field. */
+static char *hold_reason(const char *msg)
+{
+	const char *colon = strstr(msg, ": ");
+	const char *slash = NULL;
+	for (const char *p = msg; colon && p < colon; p++)
+		if (*p == '/')
+			slash = p;
+	return kg_strdup(slash ? slash + 1 : msg);
+}
+
+struct unprintable {
+	char app_id[24];
+	char *reason;
+};
+
+/* The render stage's last line of defence, after a render failed: checks every set of the batch
+ * (render_check, the renderer's own rules) and holds those that cannot be printed, in one
+ * transaction. *held = 0 when every set can be printed: the failure was not a record's. */
+static enum kg_err hold_unprintable(const struct nightly_env *env, struct render *r, int64_t batch, int n_sets,
+                                    long *held)
+{
+	struct unprintable *bad = NULL;
+	size_t n_bad = 0, alloc = 0;
+	enum kg_err err = KG_OK;
+	*held = 0;
+	for (int from = 1; !err && from <= n_sets; from += 1000) {
+		int to = from + 999 < n_sets ? from + 999 : n_sets;
+		struct mailset *sets = NULL;
+		size_t k = 0;
+		if ((err = store_batch_sets(env->store, batch, from, to, &sets, &k)))
+			break;
+		for (size_t i = 0; i < k; i++) {
+			add_barcode(env->settings, &sets[i]);
+			if (!render_check(r, &sets[i]))
+				continue;
+			KG_GROW(bad, n_bad + 1, alloc);
+			snprintf(bad[n_bad].app_id, sizeof bad[n_bad].app_id, "%s", sets[i].app_id);
+			bad[n_bad++].reason = hold_reason(kg_last_message());
+		}
+		store_sets_free(sets, k);
+	}
+	if (!err && n_bad && !(err = store_begin(env->store))) {
+		for (size_t i = 0; !err && i < n_bad; i++) {
+			struct store_notice_ref ref;
+			if (!(err = store_notice_ref(env->store, bad[i].app_id, &ref)))
+				err = move_notice(env->store, &ref, STORE_HELD, "hold", "kigen", bad[i].reason);
+		}
+		if (err || (err = store_commit(env->store)))
+			store_rollback(env->store);
+		else
+			*held = (long)n_bad;
+	}
+	for (size_t i = 0; i < n_bad; i++)
+		free(bad[i].reason);
+	free(bad);
+	return err;
+}
+
+enum kg_err nightly_notice(const struct nightly_env *env, enum nightly_notice_action action, const char *app_id,
+                           const char *by, const char *reason, struct store_notice_ref *before)
+{
+	static const char *const names[] = {"hold", "release", "void"};
+	if (!rules_appid_valid(app_id))
+		return kg_fail(KG_EINPUT, "%s is not an application ID (23 digits, the last a check digit)", app_id);
+	if (action != NIGHTLY_RELEASE && (!reason || !*reason))
+		return kg_fail(KG_EUSAGE, "notice %s: --reason is required", names[action]);
+	enum kg_err err = store_begin(env->store);
+	if (err)
+		return err;
+	struct store_notice_ref n;
+	if ((err = store_notice_ref(env->store, app_id, &n)))
+		goto out;
+	*before = n;
+	enum store_notice_state st = n.state;
+	switch (action) {
+	case NIGHTLY_HOLD:
+		if (st == STORE_PRINTED)
+			err = kg_fail(KG_ESTATE, "notice %s was handed to the print shop (batch %lld): void it instead",
+			              app_id, (long long)n.batch);
+		else if (st != STORE_QUEUED && st != STORE_RELEASED)
+			err = kg_fail(KG_ESTATE, "notice %s is %s: only a notice not yet printed can be held", app_id,
+			              store_notice_state_name(st));
+		else
+			err = move_notice(env->store, &n, STORE_HELD, "hold", by, reason);
+		break;
+	case NIGHTLY_RELEASE:
+		if (st != STORE_HELD)
+			err = kg_fail(KG_ESTATE, "notice %s is %s, not held", app_id, store_notice_state_name(st));
+		else
+			err = move_notice(env->store, &n, STORE_RELEASED, "release", by, reason ? reason : "");
+		break;
+	case NIGHTLY_VOID:
+		if (st == STORE_REDEEMED || st == STORE_REINQUIRED || st == STORE_VOID)
+			err = kg_fail(KG_ESTATE, "notice %s is %s: that is final", app_id, store_notice_state_name(st));
+		else
+			err = move_notice(env->store, &n, STORE_VOID, "void", by, reason);
+		break;
+	}
+	if (!err)
+		err = store_commit(env->store);
+out:
+	store_rollback(env->store);
+	return err;
+}
+
+/* --- stages (continued) ---------------------------------------------------------------------- */
+
 enum kg_err nightly_render(const struct nightly_env *env, int64_t batch, struct nightly_batch_report *rep)
 {
 	struct store_batch b;
@@ -330,16 +495,37 @@ enum kg_err nightly_render(const struct nightly_env *env, int64_t batch, struct 
 	char host[256] = "?";
 	gethostname(host, sizeof host - 1);
 	snprintf(l.holder, sizeof l.holder, "%s pid %ld", host, (long)getpid());
-	if ((err = make_dirs(rep->dir)) ||
-	    (err = remove_temporaries(rep->dir, shared ? time(NULL) - render_lease() : 0)) ||
-	    (err = store_batch_plan(env->store, batch, &kinds, &n)))
+	if ((err = make_dirs(rep->dir)) || (err = render_new(env->settings, &r)))
 		goto out;
-	pieces = kg_malloc((size_t)n + 1);
-	for (int i = 0; i < n; i++)
-		pieces[i] = render_pieces(kinds[i] >> 1, kinds[i] & 1);
-	struct render_source src = {n, pieces, load_sets, release_sets, &l, progress_bar, shared ? claim_file : NULL};
-	if ((err = render_new(env->settings, &r)) ||
-	    (err = render_batch(r, rep->dir, &src, env->workers, &files, &n_files)))
+	for (;;) {
+		if ((err = clear_stale(env, batch, rep->dir)) ||
+		    (err = remove_temporaries(rep->dir, shared ? time(NULL) - render_lease() : 0)) ||
+		    (err = store_batch_plan(env->store, batch, &kinds, &n)))
+			goto out;
+		pieces = kg_malloc((size_t)n + 1);
+		for (int i = 0; i < n; i++)
+			pieces[i] = render_pieces(kinds[i] >> 1, kinds[i] & 1);
+		struct render_source src = {
+			n, pieces, load_sets, release_sets, &l, progress_bar, shared ? claim_file : NULL};
+		if ((err = render_batch(r, rep->dir, &src, env->workers, &files, &n_files)) != KG_ERENDER)
+			break;
+		/* A page could not be drawn: hold the sets that cannot be printed and render again,
+		 * or, when none is to blame, stop with the renderer's message. */
+		char *why = kg_strdup(kg_last_message());
+		long held = 0;
+		if (!(err = hold_unprintable(env, r, batch, n, &held)) && !held)
+			err = kg_fail(KG_ERENDER, "%s", why);
+		free(why);
+		if (err)
+			goto out;
+		logf_(&env->io,
+		      "batch %lld: render: %ld sets cannot be printed and are held (kigen notice list --held)",
+		      (long long)batch, held);
+		free(kinds);
+		free(pieces);
+		kinds = pieces = NULL;
+	}
+	if (err)
 		goto out;
 	fault_point("after_render", NULL);
 	if ((err = store_begin(env->store)))
@@ -472,6 +658,19 @@ static enum kg_err count_kinds(struct store *st, int64_t batch, struct nightly_b
 
 #define FORECAST_WEEKS 26
 
+struct holds {
+	struct report_hold *list;
+	size_t n, alloc;
+};
+
+static enum kg_err collect_hold(void *ctx, const char *app_id, const char *by, const char *reason)
+{
+	struct holds *h = ctx;
+	KG_GROW(h->list, h->n + 1, h->alloc);
+	h->list[h->n++] = (struct report_hold){kg_strdup(app_id), kg_strdup(by), kg_strdup(reason)};
+	return KG_OK;
+}
+
 /* The run's report beside the batch folders (out/DATE/report.html, forecast.png): the batch
  * folder itself stays exactly what SHA256SUMS lists. */
 static enum kg_err write_report(const struct nightly_env *env, int64_t batch, struct nightly_batch_report *rep,
@@ -483,9 +682,11 @@ static enum kg_err write_report(const struct nightly_env *env, int64_t batch, st
 	char day_dir[512];
 	snprintf(day_dir, sizeof day_dir, "%s", rep->dir);
 	*strrchr(day_dir, '/') = '\0';
+	struct holds holds = {0};
 	enum kg_err err;
 	if ((err = count_kinds(env->store, batch, rep)) ||
 	    (err = store_batch_exclusions(env->store, batch, collect_exclusion, &mb)) ||
+	    (err = store_batch_holds(env->store, batch, collect_hold, &holds)) ||
 	    (err = select_forecast(env->store, env->settings, rep->run_date + 1, FORECAST_WEEKS, forecast)))
 		goto out;
 	static const char *const names[] = {"select", "render", "export", "report"};
@@ -505,6 +706,8 @@ static enum kg_err write_report(const struct nightly_env *env, int64_t batch, st
 		.excluded_reasons = mb.excluded_reasons,
 		.excluded_counts = mb.excluded_counts,
 		.n_excluded = mb.n_excluded,
+		.holds = holds.list,
+		.n_holds = holds.n,
 		.stages = stages,
 		.n_stages = n_stages,
 		.forecast = forecast,
@@ -515,6 +718,12 @@ static enum kg_err write_report(const struct nightly_env *env, int64_t batch, st
 		goto out;
 	logf_(&env->io, "batch %lld: report: %s/report.html", (long long)batch, day_dir);
 out:
+	for (size_t i = 0; i < holds.n; i++) {
+		free((char *)holds.list[i].app_id);
+		free((char *)holds.list[i].by);
+		free((char *)holds.list[i].reason);
+	}
+	free(holds.list);
 	for (size_t i = 0; i < mb.n_excluded; i++)
 		free((char *)mb.excluded_reasons[i]);
 	free((void *)mb.excluded_reasons);
@@ -571,48 +780,74 @@ static struct nightly_batch_report *add_report(struct nightly_batch_report **lis
 	return &(*list)[(*n)++];
 }
 
-/* The vetter of selection: names and addresses no font can draw get their 代替文字, or are held. */
+/* The vetter of selection: names and addresses no font can draw get their 代替文字, or are held;
+ * then the whole set, as it would be printed, is checked by the renderer's own rules. */
 struct vet_ctx {
-	struct fonts *fonts;
+	struct render *render;
 	const struct settings *set;
+	char app_id[24];
 };
 
-static enum kg_err vet(void *ctx, const char *const fields[4], char *print[4], bool *hold)
+static enum kg_err vet(void *ctx, const struct mailset *m, char *print[4], char **hold)
 {
 	struct vet_ctx *v = ctx;
+	const char *const fields[4] = {m->name, m->addr_town, m->addr_block, m->addr_building};
+	static const char *const labels[4] = {"氏名", "住所（町域）", "住所（番地・号）", "住所（方書）"};
+	struct fonts *fonts = render_fonts(v->render);
 	struct sbuf missing = SBUF_INIT;
 	enum kg_err err = KG_OK;
 	for (int i = 0; i < 4 && !*hold; i++) {
 		sbuf_reset(&missing);
-		if (!fonts_missing(v->fonts, fields[i], &missing))
+		if (!fields[i] || !fonts_missing(fonts, fields[i], &missing))
 			continue;
 		struct sbuf out = SBUF_INIT;
-		err = fonts_substitute(v->fonts, v->set, fields[i], &out);
+		err = fonts_substitute(fonts, v->set, fields[i], &out);
 		if (err == KG_EINPUT) {
-			*hold = true;
+			struct sbuf why = SBUF_INIT;
+			sbuf_addf(&why, "%s: 印刷できない文字（代替文字なし）: %s", labels[i], missing.buf);
+			*hold = sbuf_detach(&why);
 			err = KG_OK;
-			sbuf_release(&out);
 		} else if (!err) {
 			print[i] = sbuf_detach(&out);
 		} else {
 			sbuf_release(&out);
 			break;
 		}
+		sbuf_release(&out);
 	}
 	sbuf_release(&missing);
-	return err;
+	if (err || *hold)
+		return err;
+	/* Placeholders as wide as the real ones: the ID and the sequence number are fixed-width. */
+	struct mailset p = *m;
+	p.batch = 9999;
+	p.seq = 999999;
+	snprintf(p.app_id, sizeof p.app_id, "%s", v->app_id);
+	for (int i = 0; i < 4; i++)
+		if (print[i])
+			*(i == 0   ? &p.name
+			  : i == 1 ? &p.addr_town
+			  : i == 2 ? &p.addr_block
+			           : &p.addr_building) = print[i];
+	add_barcode(v->set, &p);
+	if (render_check(v->render, &p))
+		*hold = hold_reason(kg_last_message());
+	free((char *)p.barcode);
+	free((char *)p.barcode_code);
+	free((char *)p.no_barcode_reason);
+	return KG_OK;
 }
 
 enum kg_err nightly_select(const struct nightly_env *env, int run_date, bool dry_run, struct select_result *res)
 {
-	struct fonts *fonts = NULL;
-	enum kg_err err = fonts_new(env->settings, &fonts);
+	struct vet_ctx vc = {NULL, env->settings, ""};
+	enum kg_err err = render_new(env->settings, &vc.render);
 	if (err)
 		return err;
-	struct vet_ctx vc = {fonts, env->settings};
+	snprintf(vc.app_id, sizeof vc.app_id, "%.6s%017d", env->settings->lgcode ? env->settings->lgcode : "000000", 0);
 	struct select_vetter vetter = {vet, &vc};
 	err = select_run(env->store, env->settings, run_date, dry_run, &vetter, res);
-	fonts_free(fonts);
+	render_free(vc.render);
 	return err;
 }
 

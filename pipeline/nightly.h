@@ -61,13 +61,25 @@ struct nightly_env {
 /* The batch folder: OUT/YYYY-MM-DD/batch-NNNN. */
 void nightly_batch_dir(const char *out_dir, int run_date, int64_t batch, char *buf, size_t size);
 
-/* Stage 1 with the fonts' verdict on every name and address (held records never get a
- * sequence number). */
+/* Stage 1 with the renderer's verdict on every set (render_check: fonts, 代替文字, box sizes,
+ * an address to mail to): a set that cannot be printed is made a HELD notice and never gets a
+ * sequence number. The render stage checks again as the last line of defence: a set it cannot
+ * draw is held there, the batch renumbered and its files made again. */
 enum kg_err nightly_select(const struct nightly_env *env, int run_date, bool dry_run, struct select_result *res) KG_WUR;
 
 /* Single stages (each does nothing if the batch is already past it). */
 enum kg_err nightly_render(const struct nightly_env *env, int64_t batch, struct nightly_batch_report *rep) KG_WUR;
 enum kg_err nightly_export(const struct nightly_env *env, int64_t batch, struct nightly_batch_report *rep) KG_WUR;
+
+/* Staff's commands on one notice (kigen notice hold | release | void), by application ID:
+ * HOLD a notice not yet printed (queued in a batch not yet exported, or released), RELEASE a
+ * held one (the next selection prints it), VOID any that is not final (redeemed, replaced, void).
+ * A notice that leaves its batch has the batch renumbered and sent back to render (store.h,
+ * holds). by and reason are recorded (reason required for hold and void). *before gets the
+ * notice as it was. Call with the run lock held: a batch may be renumbered. */
+enum nightly_notice_action { NIGHTLY_HOLD, NIGHTLY_RELEASE, NIGHTLY_VOID };
+enum kg_err nightly_notice(const struct nightly_env *env, enum nightly_notice_action action, const char *app_id,
+                           const char *by, const char *reason, struct store_notice_ref *before) KG_WUR;
 
 /* The whole job for run_date: first finishes every unfinished batch, then selects and finishes
  * a new one. *reports (caller frees) lists the batches it worked on. */

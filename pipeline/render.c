@@ -226,10 +226,36 @@ static int pages_of(enum render_doc doc, const struct mailset *m, enum tpl out[2
 	return n;
 }
 
+/* Is there an address to mail to: a postal code NNN-NNNN and a 町域 that is not only spaces
+ * (ASCII or full-width)? The block and building may be empty (a village address). */
+static bool mailable(const struct mailset *m)
+{
+	const char *p = m->postal_code ? m->postal_code : "";
+	for (int i = 0; i < 8; i++)
+		if (i == 3 ? p[i] != '-' : !(p[i] >= '0' && p[i] <= '9'))
+			return false;
+	if (p[8])
+		return false;
+	for (const char *t = m->addr_town ? m->addr_town : ""; *t;) {
+		if (*t == ' ' || *t == '\t')
+			t++;
+		else if (!strncmp(t, "　", strlen("　")))
+			t += strlen("　");
+		else
+			return true;
+	}
+	return false;
+}
+
+static enum kg_err no_address(void)
+{
+	return kg_fail(KG_ERENDER, "宛先の住所がありません（郵便番号 NNN-NNNN と町域が必要です）");
+}
+
 static enum kg_err draw_page(struct render *r, cairo_t *cr, enum tpl t, const struct mailset *m, bool recordings)
 {
 	struct layout_values v;
-	enum kg_err err = set_values(r, m, &v);
+	enum kg_err err = mailable(m) ? set_values(r, m, &v) : no_address();
 	if (!err)
 		err = layout_draw(r->tpl[t], cr, &v, recordings);
 	if (!err)
@@ -237,6 +263,24 @@ static enum kg_err draw_page(struct render *r, cairo_t *cr, enum tpl t, const st
 	char where[64];
 	snprintf(where, sizeof where, "B%04d-%06d (申請書ID %s)", m->batch, m->seq, m->app_id);
 	return fail_in(err, where);
+}
+
+enum kg_err render_check(struct render *r, const struct mailset *m)
+{
+	static const enum render_doc docs[] = {RENDER_SHEETS, RENDER_INNER, RENDER_OUTER};
+	if (!mailable(m))
+		return no_address();
+	for (size_t d = 0; d < KG_ARRAY_SIZE(docs); d++) {
+		enum tpl t[2];
+		int k = pages_of(docs[d], m, t);
+		for (int p = 0; p < k; p++) {
+			struct layout_values v;
+			enum kg_err err = set_values(r, m, &v);
+			if (err || (err = layout_check(r->tpl[t[p]], &v)))
+				return err;
+		}
+	}
+	return KG_OK;
 }
 
 /* --- atomic files ---------------------------------------------------------------------- */

@@ -47,6 +47,17 @@ unsigned char render_pieces(enum mailset_kind kind, enum mailset_target target);
 /* Pages a set with these pieces adds to a document. */
 int render_pages(enum render_doc doc, unsigned char pieces);
 
+/*
+ * Whether every page of m can be printed, without drawing: KG_OK, or KG_ERENDER with the reason
+ * (which template, line and field; a text that fits its box at no size down to its minimum even
+ * wrapped, a character no pinned font draws, or no address to mail to: a postal code NNN-NNNN
+ * and a 町域 that is not blank). The very rules render_file() applies to the registry's free
+ * text (name, kana, address; layout_check()), so a set that passes is drawn unless a template is
+ * wrong for every set alike. Selection asks it before giving a sequence number, the render stage
+ * after a failure.
+ */
+enum kg_err render_check(struct render *r, const struct mailset *m) KG_WUR;
+
 /* Writes one PDF of doc for sets[0..n) at path (atomically), pages in the order of the sets.
  * KG_EINPUT when the document would have no page. */
 enum kg_err render_file(struct render *r, enum render_doc doc, const char *path, const struct mailset *sets,

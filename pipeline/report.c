@@ -96,6 +96,10 @@ enum kg_err report_summary(const char *dir, const struct report_input *in, struc
 	sbuf_addf(out, "除外 %ld 件\n", excluded);
 	for (size_t i = 0; i < in->n_excluded; i++)
 		sbuf_addf(out, "  %s %ld\n", manifest_reason_label(in->excluded_reasons[i]), in->excluded_counts[i]);
+	if (in->n_holds)
+		sbuf_addf(out, "保留 %zu 件（印刷していません: kigen notice list --held）\n", in->n_holds);
+	for (size_t i = 0; i < in->n_holds; i++)
+		sbuf_addf(out, "  %s %s（%s）\n", in->holds[i].app_id, in->holds[i].reason, in->holds[i].by);
 	sbuf_addf(out, "ファイル %zu 件\n", n);
 	for (size_t i = 0; i < n; i++) {
 		grouped(files[i].bytes, num);
@@ -278,7 +282,23 @@ static void html_report(const struct report_input *in, const struct entry *files
 		grouped(in->excluded_counts[i], num);
 		html_row(b, manifest_reason_label(in->excluded_reasons[i]), num);
 	}
-	sbuf_adds(b, "</table>\n<h2>ファイル</h2>\n<table>\n<tr><th>ファイル名</th><th>バイト数</th></tr>\n");
+	sbuf_adds(b, "</table>\n");
+	if (in->n_holds) {
+		sbuf_adds(b, "<h2>保留した通知（印刷していません）</h2>\n<p>kigen notice list --held で確認し、"
+		             "名簿を直して kigen notice release、または kigen notice void。</p>\n<table>\n"
+		             "<tr><th>申請書ID</th><th>担当</th><th>理由</th></tr>\n");
+		for (size_t i = 0; i < in->n_holds; i++) {
+			sbuf_adds(b, "<tr><td>");
+			html_text(b, in->holds[i].app_id);
+			sbuf_adds(b, "</td><td>");
+			html_text(b, in->holds[i].by);
+			sbuf_adds(b, "</td><td>");
+			html_text(b, in->holds[i].reason);
+			sbuf_adds(b, "</td></tr>\n");
+		}
+		sbuf_adds(b, "</table>\n");
+	}
+	sbuf_adds(b, "<h2>ファイル</h2>\n<table>\n<tr><th>ファイル名</th><th>バイト数</th></tr>\n");
 	for (size_t i = 0; i < n; i++) {
 		grouped(files[i].bytes, num);
 		html_row(b, files[i].name, num);

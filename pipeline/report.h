@@ -2,7 +2,7 @@
  * report.h: the run report, for the staff who look after the nightly job.
  *
  * report_summary() gives the text the nightly command prints: counts by what expires, the
- * exclusions by reason, the files of the batch folder with their sizes, and the time each stage
+ * exclusions by reason, the notices held back (ID and reason), the files of the batch folder with their sizes, and the time each stage
  * took. report_write() puts the same into the batch folder as report.html (Japanese labels)
  * with forecast.png beside it: a bar chart (cairo, labels through pango in IPAex Gothic) of the
  * notices expected per week (select_forecast), so the municipality can staff its counters for
@@ -25,6 +25,11 @@ struct report_stage {
 	double seconds;
 };
 
+/* A notice held back from the batch: it is not printed (store.h, holds). */
+struct report_hold {
+	const char *app_id, *by, *reason; /* by: "kigen" (cannot be printed) or the staff id */
+};
+
 /* Everything is borrowed for the duration of the call. */
 struct report_input {
 	int64_t batch;
@@ -33,6 +38,8 @@ struct report_input {
 	const char *const *excluded_reasons; /* select_reason_name() keys */
 	const long *excluded_counts;
 	size_t n_excluded;
+	const struct report_hold *holds; /* listed by ID with the reason, and how to act on them */
+	size_t n_holds;
 	const struct report_stage *stages;
 	size_t n_stages;
 	const long *forecast; /* forecast_weeks counts, week w from forecast_from + 7w; NULL: no chart */

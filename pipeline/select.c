@@ -20,18 +20,20 @@ const char *select_reason_name(enum select_reason r)
 		[SELECT_CARD_REVOKED] = "card_revoked",
 		[SELECT_PERIOD_OF_STAY] = "period_of_stay",
 		[SELECT_KYOSHO] = "kyosho",
-		[SELECT_UNPRINTABLE] = "unprintable_name",
+		[SELECT_HELD] = "held",
 	};
 	return (size_t)r < SELECT_N_REASONS ? names[r] : "?";
 }
 
 struct item {
 	int64_t resident, parent;
+	int64_t released; /* a released notice put into the batch; 0: a new notice */
 	enum mailset_kind kind;
 	enum mailset_target target;
 	int certs, expiry, valid_until;
 	char postal[16];
 	char *printed[4];
+	char *hold; /* why it cannot be printed; NULL: printable */
 };
 
 struct run {
@@ -94,6 +96,34 @@ static int excluded_by(const struct store_candidate *c, int expiry)
 	return -1;
 }
 
+/* Asks the vetter about the set m would print, then adds the item: printable (counted by what
+ * it is) or held (counted as SELECT_HELD). */
+static enum kg_err vet_and_add(struct run *r, struct item *it, const struct mailset *m)
+{
+	if (r->vetter && r->vetter->vet) {
+		enum kg_err err = r->vetter->vet(r->vetter->ctx, m, it->printed, &it->hold);
+		if (err) {
+			for (int i = 0; i < 4; i++)
+				free(it->printed[i]);
+			free(it->hold);
+			return err;
+		}
+	}
+	snprintf(it->postal, sizeof it->postal, "%s", m->postal_code);
+	add_item(r, it);
+	if (it->hold) {
+		r->res->excluded[SELECT_HELD]++;
+		r->res->held++;
+	} else if (it->released) {
+		r->res->released++;
+	} else if (it->target == MAILSET_CARD) {
+		r->res->card++;
+	} else {
+		r->res->cert++;
+	}
+	return KG_OK;
+}
+
 static enum kg_err consider(void *ctx, const struct store_candidate *c)
 {
 	struct run *r = ctx;
@@ -108,27 +138,69 @@ static enum kg_err consider(void *ctx, const struct store_candidate *c)
 		return err;
 
 	int reason = excluded_by(c, it.expiry);
-	if (reason < 0 && r->vetter && r->vetter->vet) {
-		bool hold = false;
-		if ((err = r->vetter->vet(r->vetter->ctx, c->printed, it.printed, &hold)))
-			return err;
-		if (hold)
-			reason = SELECT_UNPRINTABLE;
-	}
 	if (reason >= 0) {
-		for (int i = 0; i < 4; i++)
-			free(it.printed[i]);
 		r->res->excluded[reason]++;
 		return KG_OK;
 	}
 	it.valid_until = it.expiry;
-	snprintf(it.postal, sizeof it.postal, "%s", c->postal_code);
-	add_item(r, &it);
-	if (it.target == MAILSET_CARD)
-		r->res->card++;
-	else
-		r->res->cert++;
-	return KG_OK;
+	struct mailset m = {
+		.batch_day = r->date,
+		.name = c->printed[0],
+		.kana = c->kana,
+		.postal_code = c->postal_code,
+		.addr_town = c->printed[1],
+		.addr_block = c->printed[2],
+		.addr_building = c->printed[3],
+		.kind = it.kind,
+		.target = it.target,
+		.certs = it.certs,
+		.expiry = it.valid_until,
+		.birth = c->birth,
+		.foreign = c->foreign,
+		.has_sign_cert = c->sign_status == STORE_CERT_VALID,
+	};
+	return vet_and_add(r, &it, &m);
+}
+
+/* A notice staff released: printed now with the registry's name and address, if the resident
+ * can still be written to (else it stays released and is counted like a new notice would be). */
+static enum kg_err consider_released(void *ctx, const struct store_released *q)
+{
+	struct run *r = ctx;
+	int reason = q->status == STORE_DECEASED    ? SELECT_DECEASED
+	             : q->status == STORE_MOVED_OUT ? SELECT_MOVED_OUT
+	             : q->kyosho                    ? SELECT_KYOSHO
+	                                            : -1;
+	if (reason >= 0) {
+		r->res->excluded[reason]++;
+		return KG_OK;
+	}
+	struct item it = {
+		.resident = q->resident,
+		.released = q->notice,
+		.kind = q->kind,
+		.target = q->target,
+		.certs = q->certs,
+		.expiry = q->expiry,
+		.valid_until = q->valid_until,
+	};
+	struct mailset m = {
+		.batch_day = r->date,
+		.name = q->registered[0],
+		.kana = q->kana,
+		.postal_code = q->postal_code,
+		.addr_town = q->registered[1],
+		.addr_block = q->registered[2],
+		.addr_building = q->registered[3],
+		.kind = q->kind,
+		.target = q->target,
+		.certs = q->certs,
+		.expiry = q->valid_until,
+		.birth = q->birth,
+		.foreign = q->foreign,
+		.has_sign_cert = q->has_sign_cert,
+	};
+	return vet_and_add(r, &it, &m);
 }
 
 static enum kg_err consider_reinquiry(void *ctx, const struct store_reinquiry *q)
@@ -160,16 +232,39 @@ static int by_mailing_order(const void *a, const void *b)
 	int c = strcmp(x->postal, y->postal);
 	if (c)
 		return c;
-	return x->resident < y->resident   ? -1
-	       : x->resident > y->resident ? 1
-	                                   : (x->kind > y->kind) - (x->kind < y->kind);
+	if (x->resident != y->resident)
+		return x->resident < y->resident ? -1 : 1;
+	if (x->kind != y->kind)
+		return (x->kind > y->kind) - (x->kind < y->kind);
+	/* A released notice beside a new one of the same resident: by expiry, so the order never
+	 * depends on the order the database gave them. */
+	return (x->expiry > y->expiry) - (x->expiry < y->expiry);
 }
 
+/* Writes the items: printable ones into a new batch with seq 1..n in mailing order (no batch
+ * when there is none), held ones as HELD notices in no batch, each with its reason. */
 static enum kg_err write_batch(struct run *r)
 {
-	enum kg_err err = store_batch_create(r->st, r->date, &r->res->batch);
+	enum kg_err err = KG_OK;
+	int seq = 0;
+	if ((size_t)r->res->held < r->n)
+		err = store_batch_create(r->st, r->date, &r->res->batch);
 	for (size_t i = 0; !err && i < r->n; i++) {
 		const struct item *it = &r->items[i];
+		const char *const printed[4] = {it->printed[0], it->printed[1], it->printed[2], it->printed[3]};
+		if (it->released && it->hold) {
+			/* Still unprintable: held again, with today's reason. */
+			struct store_notice_ref ref = {.id = it->released, .state = STORE_RELEASED};
+			bool moved;
+			if (!(err = store_notice_move(r->st, &ref, STORE_HELD, "hold", "kigen", it->hold, &moved)) &&
+			    !moved)
+				err = kg_fail(KG_ESTATE, "notice %lld is no longer released", (long long)it->released);
+			continue;
+		}
+		if (it->released) {
+			err = store_notice_requeue(r->st, it->released, r->res->batch, ++seq, printed);
+			continue;
+		}
 		struct store_new_notice nn = {
 			.resident = it->resident,
 			.kind = it->kind,
@@ -178,15 +273,16 @@ static enum kg_err write_batch(struct run *r)
 			.expiry = it->expiry,
 			.valid_until = it->valid_until,
 			.parent = it->parent,
-			.seq = (int)i + 1,
+			.seq = it->hold ? 0 : ++seq,
 			.printed = {it->printed[0], it->printed[1], it->printed[2], it->printed[3]},
+			.hold_reason = it->hold,
 		};
 		char app_id[24];
 		err = store_notice_add(r->st, r->res->batch, r->set->lgcode, &nn, app_id);
 		if (!err && it->parent)
 			err = store_notice_mark_reinquired(r->st, it->parent);
 	}
-	for (int k = 0; !err && k < SELECT_N_REASONS; k++)
+	for (int k = 0; !err && r->res->batch && k < SELECT_N_REASONS; k++)
 		if (r->res->excluded[k])
 			err = store_batch_add_exclusion(r->st, r->res->batch, select_reason_name(k),
 			                                r->res->excluded[k]);
@@ -217,9 +313,10 @@ enum kg_err select_run(struct store *st, const struct settings *set, int run_dat
 	 * most three months + a day before E: no due expiry lies beyond this bound. */
 	int upto = run_date + set->policy.lead_days + 93;
 	if ((err = store_each_candidate(st, run_date, upto, consider, &r)) ||
-	    (err = store_each_reinquiry_due(st, consider_reinquiry, &r)))
+	    (err = store_each_reinquiry_due(st, consider_reinquiry, &r)) ||
+	    (err = store_each_released(st, consider_released, &r)))
 		goto out;
-	res->notices = (long)r.n;
+	res->notices = (long)r.n - res->held;
 	if (dry_run)
 		goto out;
 	if (r.n) /* qsort(NULL, 0, ...) is undefined; UBSan stops the asan build there */
@@ -228,9 +325,11 @@ enum kg_err select_run(struct store *st, const struct settings *set, int run_dat
 		goto out;
 out:
 	store_rollback(st); /* a no-op after a commit */
-	for (size_t i = 0; i < r.n; i++)
+	for (size_t i = 0; i < r.n; i++) {
 		for (int k = 0; k < 4; k++)
 			free(r.items[i].printed[k]);
+		free(r.items[i].hold);
+	}
 	free(r.items);
 	if (err)
 		res->batch = 0;

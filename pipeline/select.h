@@ -6,6 +6,9 @@
  * Selection never goes back in time: a run date before the last selection's creates nothing
  * (res->stale_before says which date), since the expiries between the two have passed.
  *
+ * Released notices (store.h, holds) join the batch with their name and address as the registry
+ * has them now, checked again like a new notice; one that still cannot be printed is held again.
+ *
  * Idempotent: a notice exists at most once per (resident, target, expiry), so running again
  * for the same or an earlier date creates nothing twice, and a later date catches up every
  * notice whose night was missed. Nothing due means no batch.
@@ -28,23 +31,28 @@ enum select_reason {
 	SELECT_CARD_REVOKED,
 	SELECT_PERIOD_OF_STAY, /* a foreign resident whose expiry is the end of the period of stay */
 	SELECT_KYOSHO,         /* a 居所 is registered: mail to the address could expose them */
-	SELECT_UNPRINTABLE,    /* the name has a character no font draws and no 代替文字: held for review */
+	SELECT_HELD,           /* cannot be printed: the notice is made HELD (store.h), no sequence number */
 	SELECT_N_REASONS
 };
 const char *select_reason_name(enum select_reason r);
 
-/* Decides how a record's name and address (fields: name, 町域, 番地・号, 方書) are printed.
- * print[i] gets a substituted copy (caller frees) or stays NULL to print field i as registered;
- * *hold = true holds the record back for review. NULL hook: everything as registered. */
+/* Decides whether and how a record is printed, before it gets a sequence number. m is the set
+ * as it would be printed from the registry (seq, batch and app_id are 0 / "": the vetter puts
+ * placeholders of their printed width). print[i] gets a replacement of name, 町域, 番地・号 or
+ * 方書 (代替文字; caller frees) or stays NULL to print field i as registered; *hold gets the
+ * reason (caller frees) when the record cannot be printed: the notice is then made HELD.
+ * NULL hook: everything as registered. */
 struct select_vetter {
-	enum kg_err (*vet)(void *ctx, const char *const fields[4], char *print[4], bool *hold);
+	enum kg_err (*vet)(void *ctx, const struct mailset *m, char *print[4], char **hold);
 	void *ctx;
 };
 
 struct select_result {
-	int64_t batch; /* 0 when nothing was due */
-	long notices;  /* new notices, re-inquiries included */
+	int64_t batch; /* 0 when nothing printable was due */
+	long notices;  /* notices in the batch, re-inquiries and released notices included */
 	long card, cert, reinquiries;
+	long released; /* released notices put into the batch */
+	long held;     /* notices made (or kept) HELD by this selection: excluded[SELECT_HELD] */
 	long excluded[SELECT_N_REASONS];
 	int stale_before; /* set when the run date is before the last selection's; else RULES_NO_DATE */
 };

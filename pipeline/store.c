@@ -248,3 +248,61 @@ enum kg_err store_audit(struct store *s, int64_t notice, const char *app_id, con
 {
 	return ops(s)->audit(s, notice, app_id, terminal, staff, outcome, detail);
 }
+
+/* --- holds ---------------------------------------------------------------------------------- */
+
+const char *store_notice_state_name(enum store_notice_state st)
+{
+	static const char *const names[] = {"queued",     "printed", "redeemed", "reinquire",
+	                                    "reinquired", "void",    "held",     "released"};
+	return (size_t)st < KG_ARRAY_SIZE(names) ? names[st] : "?";
+}
+
+enum kg_err store_notice_ref(struct store *s, const char *app_id, struct store_notice_ref *out)
+{
+	return ops(s)->notice_ref(s, app_id, out);
+}
+
+enum kg_err store_notice_move(struct store *s, const struct store_notice_ref *n, enum store_notice_state to,
+                              const char *action, const char *by, const char *reason, bool *moved)
+{
+	return ops(s)->notice_move(s, n, to, action, by, reason, moved);
+}
+
+enum kg_err store_batch_renumber(struct store *s, int64_t batch)
+{
+	return ops(s)->batch_renumber(s, batch);
+}
+
+enum kg_err store_batch_set_stale(struct store *s, int64_t batch, bool stale)
+{
+	return ops(s)->batch_set_stale(s, batch, stale);
+}
+
+enum kg_err store_each_held(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_held *h), void *ctx)
+{
+	return ops(s)->each_held(s, fn, ctx);
+}
+
+enum kg_err store_count_held(struct store *s, long *held, long *released)
+{
+	return ops(s)->count_held(s, held, released);
+}
+
+enum kg_err store_batch_holds(struct store *s, int64_t batch,
+                              enum kg_err (*fn)(void *ctx, const char *app_id, const char *by, const char *reason),
+                              void *ctx)
+{
+	return ops(s)->batch_holds(s, batch, fn, ctx);
+}
+
+enum kg_err store_each_released(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_released *r),
+                                void *ctx)
+{
+	return ops(s)->each_released(s, fn, ctx);
+}
+
+enum kg_err store_notice_requeue(struct store *s, int64_t notice, int64_t batch, int seq, const char *const printed[4])
+{
+	return ops(s)->notice_requeue(s, notice, batch, seq, printed);
+}

@@ -117,6 +117,8 @@ struct store_candidate {
 	int card_expires;
 	int auth_status, auth_expires; /* enum store_cert_status; RULES_NO_DATE when none */
 	int sign_status, sign_expires;
+	const char *kana;
+	int birth;
 };
 
 /* Calls fn for each resident with a card or certificate expiring in (after, upto]; stops at
@@ -161,6 +163,9 @@ struct store_new_notice {
 	/* The printable snapshot: what was mailed stays as it was, whatever the registry says later.
 	 * name, addr_town, addr_block, addr_building as printed; NULL: as registered. */
 	const char *printed[4];
+	/* Non-NULL: the notice cannot be printed; it is added HELD, in no batch and without a
+	 * sequence number (seq and batch are ignored), and the hold is recorded with this reason. */
+	const char *hold_reason;
 };
 enum kg_err store_notice_add(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
                              char app_id[24]) KG_WUR;
@@ -173,7 +178,8 @@ struct store_batch {
 	enum store_batch_state state;
 	long notices;
 	char created_at[32];
-	char error[256]; /* why the last run of this batch stopped, "" when it did not */
+	char error[256];  /* why the last run of this batch stopped, "" when it did not */
+	bool stale_files; /* a hold changed its numbering: files already written must go (holds) */
 };
 /* All batches, newest first; caller frees *out. */
 enum kg_err store_batches(struct store *s, struct store_batch **out, size_t *n) KG_WUR;
@@ -211,7 +217,19 @@ void store_sets_free(struct mailset *sets, size_t n);
 
 /* --- the counter -------------------------------------------------------------------------- */
 
-enum store_notice_state { STORE_QUEUED, STORE_PRINTED, STORE_REDEEMED, STORE_REINQUIRE, STORE_REINQUIRED, STORE_VOID };
+/* HELD: kept back (unprintable, or by staff) and in no batch; RELEASED: in no batch, the next
+ * selection puts it into its batch. See "holds" below. */
+enum store_notice_state {
+	STORE_QUEUED,
+	STORE_PRINTED,
+	STORE_REDEEMED,
+	STORE_REINQUIRE,
+	STORE_REINQUIRED,
+	STORE_VOID,
+	STORE_HELD,
+	STORE_RELEASED
+};
+const char *store_notice_state_name(enum store_notice_state st);
 
 struct store_notice {
 	int64_t id, resident;
@@ -235,5 +253,77 @@ enum kg_err store_notice_transition(struct store *s, int64_t notice, enum store_
 /* Appends one outcome to the audit table (append-only: the schema refuses updates and deletes). */
 enum kg_err store_audit(struct store *s, int64_t notice, const char *app_id, const char *terminal, const char *staff,
                         const char *outcome, const char *detail) KG_WUR;
+
+/* --- holds ------------------------------------------------------------------------------
+ *
+ * A notice that cannot be printed is HELD with its reason, by the program (by = "kigen") or by
+ * staff, and leaves its batch: a held notice has no batch and no sequence number, so the printed
+ * sets of every batch stay numbered 1..n. Staff RELEASE it (the next selection puts it into its
+ * batch, its name and address refreshed from the registry) or VOID it (final). Every change is
+ * appended to notice_events (action, batch, who, when, why), which the schema keeps append-only
+ * like the counter's audit.
+ */
+
+/* A notice as the notice command and the stages address it. */
+struct store_notice_ref {
+	int64_t id;
+	char app_id[24];
+	enum store_notice_state state;
+	int64_t batch;   /* 0: in no batch */
+	int batch_state; /* enum store_batch_state of that batch; -1 when in none */
+};
+enum kg_err store_notice_ref(struct store *s, const char *app_id, struct store_notice_ref *out) KG_WUR;
+
+/* Moves notice n from n->state to `to` and appends the event (action "hold", "release", "void";
+ * by; reason). A notice leaving QUEUED leaves its batch: call store_batch_renumber() for that
+ * batch in the same transaction. *moved is false when the notice was no longer in n->state. */
+enum kg_err store_notice_move(struct store *s, const struct store_notice_ref *n, enum store_notice_state to,
+                              const char *action, const char *by, const char *reason, bool *moved) KG_WUR;
+
+/* Numbers the batch's notices 1..n again in their order and sets its notice count. */
+enum kg_err store_batch_renumber(struct store *s, int64_t batch) KG_WUR;
+/* Marks the batch's files as stale (a hold changed its numbering): its recorded files are
+ * forgotten and the render stage removes whatever its folder holds before rendering again.
+ * The render clears the mark once the folder is empty. */
+enum kg_err store_batch_set_stale(struct store *s, int64_t batch, bool stale) KG_WUR;
+
+/* A held or released notice with its latest hold (or release) event. Strings borrowed during fn. */
+struct store_held {
+	int64_t id;
+	const char *app_id;
+	enum store_notice_state state;
+	const char *registry_id, *name; /* name as it would be printed (the notice's snapshot) */
+	const char *at, *by, *reason;   /* of the latest event */
+	int64_t from_batch;             /* the batch of that event, 0 if none */
+};
+/* Held and released notices in order of their ID. */
+enum kg_err store_each_held(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_held *h),
+                            void *ctx) KG_WUR;
+enum kg_err store_count_held(struct store *s, long *held, long *released) KG_WUR;
+/* The program's and staff's holds recorded against a batch (action "hold", "void" of a queued notice). */
+enum kg_err store_batch_holds(struct store *s, int64_t batch,
+                              enum kg_err (*fn)(void *ctx, const char *app_id, const char *by, const char *reason),
+                              void *ctx) KG_WUR;
+
+/* A released notice waiting for the next selection, with its resident as registered now. */
+struct store_released {
+	int64_t notice, resident;
+	char app_id[24];
+	enum mailset_kind kind;
+	enum mailset_target target;
+	int certs, expiry, valid_until;
+	int status; /* enum store_status now */
+	bool kyosho, foreign, has_sign_cert;
+	int birth;
+	const char *postal_code, *kana;
+	const char *registered[4]; /* name, addr_town, addr_block, addr_building */
+};
+/* Calls fn for each released notice in order of ID (collected first: fn may write). */
+enum kg_err store_each_released(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_released *r),
+                                void *ctx) KG_WUR;
+/* Puts a released notice into batch at seq, QUEUED, its printable snapshot taken afresh from the
+ * registry (printed[i] NULL: as registered), and records the event "requeue". */
+enum kg_err store_notice_requeue(struct store *s, int64_t notice, int64_t batch, int seq,
+                                 const char *const printed[4]) KG_WUR;
 
 #endif

@@ -44,6 +44,20 @@ struct store_ops {
 	enum kg_err (*batch_file_add)(struct store *s, int64_t batch, const struct store_file *f);
 	enum kg_err (*batch_files)(struct store *s, int64_t batch, struct store_file **out, size_t *n);
 	enum kg_err (*render_claim)(struct store *s, int64_t batch, const char *name, const char *holder, int lease);
+	enum kg_err (*notice_ref)(struct store *s, const char *app_id, struct store_notice_ref *out);
+	enum kg_err (*notice_move)(struct store *s, const struct store_notice_ref *n, enum store_notice_state to,
+	                           const char *action, const char *by, const char *reason, bool *moved);
+	enum kg_err (*batch_renumber)(struct store *s, int64_t batch);
+	enum kg_err (*batch_set_stale)(struct store *s, int64_t batch, bool stale);
+	enum kg_err (*each_held)(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_held *h), void *ctx);
+	enum kg_err (*count_held)(struct store *s, long *held, long *released);
+	enum kg_err (*batch_holds)(struct store *s, int64_t batch,
+	                           enum kg_err (*fn)(void *ctx, const char *app_id, const char *by, const char *reason),
+	                           void *ctx);
+	enum kg_err (*each_released)(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_released *r),
+	                             void *ctx);
+	enum kg_err (*notice_requeue)(struct store *s, int64_t notice, int64_t batch, int seq,
+	                              const char *const printed[4]);
 	enum kg_err (*batch_exclusions)(struct store *s, int64_t batch,
 	                                enum kg_err (*fn)(void *ctx, const char *reason, long count), void *ctx);
 	enum kg_err (*batch_sets)(struct store *s, int64_t batch, int from, int to, struct mailset **out, size_t *n);

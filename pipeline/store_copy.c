@@ -24,8 +24,8 @@
 
 /* Parents before children; a table a later migration adds and this list does not name is
  * copied after these. */
-static const char *const table_order[] = {"residents",        "cards",   "certificates", "batches", "batch_files",
-                                          "batch_exclusions", "notices", "redemptions",  "meta"};
+static const char *const table_order[] = {"residents",        "cards",   "certificates",  "batches",     "batch_files",
+                                          "batch_exclusions", "notices", "notice_events", "redemptions", "meta"};
 
 struct digest {
 	long long rows;
@@ -248,7 +248,9 @@ static const char counters_sql[] =
 	"UPDATE notice_ids SET last = greatest(last, (SELECT coalesce(max(id), 0) FROM notices), $1::bigint);"
 	"SELECT setval('batch_files_order', greatest((SELECT coalesce(max(added), 0) FROM batch_files), 1));"
 	"SELECT setval(pg_get_serial_sequence('redemptions', 'id'),"
-	"  greatest((SELECT coalesce(max(id), 0) FROM redemptions), 1));";
+	"  greatest((SELECT coalesce(max(id), 0) FROM redemptions), 1));"
+	"SELECT setval(pg_get_serial_sequence('notice_events', 'id'),"
+	"  greatest((SELECT coalesce(max(id), 0) FROM notice_events), 1));";
 
 static enum kg_err set_counters(struct copy *c)
 {

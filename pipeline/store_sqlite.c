@@ -97,6 +97,54 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;"
 	"CREATE TRIGGER redemptions_no_delete BEFORE DELETE ON redemptions"
 	"  BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;",
+
+	/* 2: holds. A held or released notice is in no batch (batch and seq NULL), so printed
+	 * sets stay numbered 1..n; states 6 held, 7 released. SQLite cannot alter a CHECK or a NOT
+	 * NULL, so the table is rebuilt (its AUTOINCREMENT counter carried over: IDs are never
+	 * reused); migrate() runs this with foreign keys off and checks them before committing.
+	 * notice_events is the append-only trail of holds, releases and voids. */
+	"CREATE TABLE notices_v2 ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  app_id TEXT UNIQUE,"
+	"  resident INTEGER NOT NULL REFERENCES residents(id),"
+	"  kind INTEGER NOT NULL CHECK (kind IN (0, 1)),"
+	"  target INTEGER NOT NULL CHECK (target IN (0, 1)),"
+	"  certs INTEGER NOT NULL,"
+	"  expiry INTEGER NOT NULL, valid_until INTEGER NOT NULL,"
+	"  batch INTEGER REFERENCES batches(id),"
+	"  seq INTEGER,"
+	"  state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 7),"
+	"  parent INTEGER REFERENCES notices(id),"
+	"  name TEXT NOT NULL, kana TEXT NOT NULL, postal_code TEXT NOT NULL,"
+	"  addr_town TEXT NOT NULL, addr_block TEXT NOT NULL, addr_building TEXT NOT NULL,"
+	"  birth INTEGER NOT NULL, foreign_resident INTEGER NOT NULL, has_sign_cert INTEGER NOT NULL,"
+	"  created_at TEXT NOT NULL,"
+	"  UNIQUE (batch, seq),"
+	"  CHECK ((batch IS NULL) = (seq IS NULL)),"
+	"  CHECK (state NOT IN (6, 7) OR batch IS NULL));"
+	"INSERT INTO notices_v2 SELECT * FROM notices;"
+	"DELETE FROM sqlite_sequence WHERE name = 'notices_v2';"
+	"INSERT INTO sqlite_sequence (name, seq) SELECT 'notices_v2', seq FROM sqlite_sequence WHERE name = 'notices';"
+	"DROP TABLE notices;"
+	"ALTER TABLE notices_v2 RENAME TO notices;"
+	"CREATE UNIQUE INDEX notices_once ON notices(resident, target, expiry) WHERE kind = 0;"
+	"CREATE INDEX notices_state ON notices(state) WHERE state = 3;"
+	"CREATE INDEX notices_waiting ON notices(state) WHERE state IN (6, 7);"
+	"CREATE TABLE notice_events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  notice INTEGER NOT NULL REFERENCES notices(id),"
+	"  app_id TEXT NOT NULL,"
+	"  at TEXT NOT NULL,"
+	"  action TEXT NOT NULL CHECK (action IN ('hold', 'release', 'void', 'requeue')),"
+	"  batch INTEGER,"
+	"  by TEXT NOT NULL, reason TEXT NOT NULL);"
+	"ALTER TABLE batches ADD COLUMN stale_files INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX notice_events_notice ON notice_events(notice);"
+	"CREATE INDEX notice_events_batch ON notice_events(batch) WHERE batch IS NOT NULL;"
+	"CREATE TRIGGER notice_events_no_update BEFORE UPDATE ON notice_events"
+	"  BEGIN SELECT RAISE(ABORT, 'the notice events are append-only'); END;"
+	"CREATE TRIGGER notice_events_no_delete BEFORE DELETE ON notice_events"
+	"  BEGIN SELECT RAISE(ABORT, 'the notice events are append-only'); END;",
 };
 
 enum stmt_id {
@@ -133,6 +181,19 @@ enum stmt_id {
 	ST_BATCH_PLAN,
 	ST_FILE_PUT,
 	ST_FILES,
+	ST_NOTICE_REF,
+	ST_NOTICE_MOVE_OUT,
+	ST_NOTICE_EVENT,
+	ST_RENUMBER_OUT,
+	ST_RENUMBER_IN,
+	ST_BATCH_RECOUNT,
+	ST_FILES_CLEAR,
+	ST_BATCH_STALE,
+	ST_HELD,
+	ST_HELD_COUNT,
+	ST_BATCH_HOLDS,
+	ST_RELEASED,
+	ST_REQUEUE,
 	ST_COUNT
 };
 
@@ -162,7 +223,7 @@ static const char *const sql[ST_COUNT] = {
 	[ST_CANDIDATES] =
 		"SELECT r.id, r.postal_code, r.name, r.status, r.kyosho, r.nationality <> '', r.stay_until,"
 		" c.status, c.expires_on, a.status, a.expires_on, g.status, g.expires_on,"
-		" r.addr_town, r.addr_block, r.addr_building"
+		" r.addr_town, r.addr_block, r.addr_building, r.kana, r.birth"
 		" FROM (SELECT id FROM cards WHERE expires_on > ?1 AND expires_on <= ?2"
 		"       UNION SELECT card FROM certificates WHERE expires_on > ?1 AND expires_on <= ?2) AS hit"
 		" JOIN cards c ON c.id = hit.id"
@@ -181,7 +242,7 @@ static const char *const sql[ST_COUNT] = {
 		"INSERT INTO notices (resident, kind, target, certs, expiry, valid_until, batch, seq, state, parent,"
 		" name, kana, postal_code, addr_town, addr_block, addr_building, birth, foreign_resident,"
 		" has_sign_cert, created_at)"
-		" SELECT r.id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, coalesce(?10, r.name), r.kana, r.postal_code,"
+		" SELECT r.id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?15, ?9, coalesce(?10, r.name), r.kana, r.postal_code,"
 		" coalesce(?12, r.addr_town), coalesce(?13, r.addr_block), coalesce(?14, r.addr_building),"
 		" r.birth, r.nationality <> '',"
 		" EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
@@ -189,8 +250,10 @@ static const char *const sql[ST_COUNT] = {
 		" FROM residents r WHERE r.id = ?1",
 	[ST_NOTICE_APPID] = "UPDATE notices SET app_id = ?2 WHERE id = ?1",
 	[ST_NOTICE_REINQUIRED] = "UPDATE notices SET state = 4 WHERE id = ?1 AND state = 3",
-	[ST_BATCHES] = "SELECT id, run_date, state, notices, created_at, error FROM batches ORDER BY id DESC",
-	[ST_BATCH_GET] = "SELECT id, run_date, state, notices, created_at, error FROM batches WHERE id = ?1",
+	[ST_BATCHES] =
+		"SELECT id, run_date, state, notices, created_at, error, stale_files FROM batches ORDER BY id DESC",
+	[ST_BATCH_GET] =
+		"SELECT id, run_date, state, notices, created_at, error, stale_files FROM batches WHERE id = ?1",
 	[ST_BATCH_EXCLUSIONS] = "SELECT reason, count FROM batch_exclusions WHERE batch = ?1 ORDER BY reason",
 	[ST_SETS] = "SELECT n.seq, n.batch, b.run_date, n.app_id, r.registry_id, n.name, n.kana, n.postal_code,"
 		    " n.addr_town, n.addr_block, n.addr_building, n.kind, n.target, n.certs, n.valid_until, n.birth,"
@@ -214,6 +277,48 @@ static const char *const sql[ST_COUNT] = {
 	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
 	[ST_AUDIT] = "INSERT INTO redemptions (notice, app_id, at, terminal, staff, outcome, detail)"
 		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	/* holds */
+	[ST_NOTICE_REF] = "SELECT n.id, n.app_id, n.state, coalesce(n.batch, 0), coalesce(b.state, -1)"
+			  " FROM notices n LEFT JOIN batches b ON b.id = n.batch WHERE n.app_id = ?1",
+	/* A notice leaving QUEUED (not yet handed to the print shop) leaves its batch too. */
+	[ST_NOTICE_MOVE_OUT] = "UPDATE notices SET state = ?3,"
+			       " batch = CASE WHEN ?2 = 0 THEN NULL ELSE batch END,"
+			       " seq = CASE WHEN ?2 = 0 THEN NULL ELSE seq END"
+			       " WHERE id = ?1 AND state = ?2",
+	[ST_NOTICE_EVENT] = "INSERT INTO notice_events (notice, app_id, at, action, batch, by, reason)"
+			    " VALUES (?1, (SELECT app_id FROM notices WHERE id = ?1), ?2, ?3, ?4, ?5, ?6)",
+	/* Renumbering in two steps, so no two rows ever share a (batch, seq) on the way. */
+	[ST_RENUMBER_OUT] = "UPDATE notices SET seq = -seq WHERE batch = ?1",
+	[ST_RENUMBER_IN] = "UPDATE notices SET seq = o.rn FROM (SELECT id, row_number() OVER (ORDER BY seq DESC) AS rn"
+			   " FROM notices WHERE batch = ?1) AS o WHERE notices.id = o.id",
+	[ST_BATCH_RECOUNT] =
+		"UPDATE batches SET notices = (SELECT count(*) FROM notices WHERE batch = ?1) WHERE id = ?1",
+	[ST_FILES_CLEAR] = "DELETE FROM batch_files WHERE batch = ?1",
+	[ST_BATCH_STALE] = "UPDATE batches SET stale_files = ?2 WHERE id = ?1",
+	[ST_HELD] = "SELECT n.id, n.app_id, n.state, r.registry_id, n.name, e.at, e.by, e.reason, coalesce(e.batch, 0)"
+		    " FROM notices n JOIN residents r ON r.id = n.resident"
+		    " LEFT JOIN notice_events e ON e.id = (SELECT max(id) FROM notice_events WHERE notice = n.id)"
+		    " WHERE n.state IN (6, 7) ORDER BY n.id",
+	[ST_HELD_COUNT] = "SELECT count(*) FILTER (WHERE state = 6), count(*) FILTER (WHERE state = 7)"
+			  " FROM notices WHERE state IN (6, 7)",
+	[ST_BATCH_HOLDS] =
+		"SELECT app_id, by, reason FROM notice_events WHERE batch = ?1 AND action IN ('hold', 'void')"
+		" ORDER BY id",
+	[ST_RELEASED] = "SELECT n.id, n.resident, n.app_id, n.kind, n.target, n.certs, n.expiry, n.valid_until,"
+			" r.status, r.kyosho, r.nationality <> '', r.birth, r.postal_code, r.kana,"
+			" r.name, r.addr_town, r.addr_block, r.addr_building,"
+			" EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
+			"         WHERE c.resident = r.id AND g.status = 1)"
+			" FROM notices n JOIN residents r ON r.id = n.resident WHERE n.state = 7 ORDER BY n.id",
+	/* The snapshot as ST_NOTICE_ADD takes it, from the registry as it is now. */
+	[ST_REQUEUE] = "UPDATE notices SET batch = ?2, seq = ?3, state = 0,"
+		       " name = coalesce(?4, r.name), kana = r.kana, postal_code = r.postal_code,"
+		       " addr_town = coalesce(?5, r.addr_town), addr_block = coalesce(?6, r.addr_block),"
+		       " addr_building = coalesce(?7, r.addr_building), birth = r.birth,"
+		       " foreign_resident = r.nationality <> '',"
+		       " has_sign_cert = EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id"
+		       "   AND g.kind = 'sign' WHERE c.resident = r.id AND g.status = 1)"
+		       " FROM residents r WHERE r.id = notices.resident AND notices.id = ?1 AND notices.state = 7",
 };
 
 static const struct store_ops sqlite_ops;
@@ -290,6 +395,25 @@ static enum kg_err exec(struct store *s, const char *text)
 	return err;
 }
 
+/* Fails if a row breaks a foreign key (migrations run with the checks off). */
+static enum kg_err foreign_keys_ok(struct store *s)
+{
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA foreign_key_check", -1, &q, NULL) != SQLITE_OK)
+		return db_fail(s, "foreign key check");
+	int rc = sqlite3_step(q);
+	char table[64] = "";
+	if (rc == SQLITE_ROW)
+		snprintf(table, sizeof table, "%s", column_text(q, 0));
+	sqlite3_finalize(q);
+	if (rc == SQLITE_ROW)
+		return kg_fail(KG_EDB, "%s: migration breaks a foreign key of %s", s->path, table);
+	return rc == SQLITE_DONE ? KG_OK : db_fail(s, "foreign key check");
+}
+
+/* Runs outside a transaction with foreign keys off: a migration that rebuilds a table (SQLite's
+ * way to change a constraint) must drop the old one, which other tables reference. Each
+ * migration checks every foreign key before it commits. */
 static enum kg_err migrate(struct store *s)
 {
 	int version = sq_version(s);
@@ -303,7 +427,8 @@ static enum kg_err migrate(struct store *s)
 		enum kg_err err;
 		if ((err = exec(s, "BEGIN IMMEDIATE")))
 			return err;
-		if ((err = exec(s, migrations[v])) || (err = exec(s, pragma)) || (err = exec(s, "COMMIT"))) {
+		if ((err = exec(s, migrations[v])) || (err = foreign_keys_ok(s)) || (err = exec(s, pragma)) ||
+		    (err = exec(s, "COMMIT"))) {
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 			return err;
 		}
@@ -328,8 +453,8 @@ enum kg_err store_sqlite_open(const char *path, struct store **out)
 		goto out;
 	}
 	sqlite3_busy_timeout(s->db, 10000);
-	if ((err = exec(s, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")) ||
-	    (err = migrate(s)))
+	if ((err = exec(s, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = OFF; PRAGMA synchronous = NORMAL;")) ||
+	    (err = migrate(s)) || (err = exec(s, "PRAGMA foreign_keys = ON;")))
 		goto out;
 out:
 	if (err) {
@@ -503,6 +628,8 @@ static enum kg_err sq_each_candidate(struct store *s, int after, int upto,
 			.auth_expires = column_date(q, 10),
 			.sign_status = cert_status_at(q, 11),
 			.sign_expires = column_date(q, 12),
+			.kana = column_text(q, 16),
+			.birth = sqlite3_column_int(q, 17),
 		};
 		err = fn(ctx, &c);
 	}
@@ -596,6 +723,9 @@ static enum kg_err sq_batch_add_exclusion(struct store *s, int64_t batch, const 
 	return step_done(s, q, "exclusions");
 }
 
+static enum kg_err add_event(struct store *s, int64_t notice, const char *action, int64_t batch, const char *by,
+                             const char *reason);
+
 static enum kg_err sq_notice_add(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
                                  char app_id[24])
 {
@@ -610,8 +740,11 @@ static enum kg_err sq_notice_add(struct store *s, int64_t batch, const char *lgc
 	sqlite3_bind_int(q, 4, n->certs);
 	sqlite3_bind_int(q, 5, n->expiry);
 	sqlite3_bind_int(q, 6, n->valid_until);
-	sqlite3_bind_int64(q, 7, batch);
-	sqlite3_bind_int(q, 8, n->seq);
+	if (!n->hold_reason) {
+		sqlite3_bind_int64(q, 7, batch);
+		sqlite3_bind_int(q, 8, n->seq);
+	}
+	sqlite3_bind_int(q, 15, n->hold_reason ? STORE_HELD : STORE_QUEUED);
 	if (n->parent)
 		sqlite3_bind_int64(q, 9, n->parent);
 	bind_text(q, 10, n->printed[0]);
@@ -632,6 +765,8 @@ static enum kg_err sq_notice_add(struct store *s, int64_t batch, const char *lgc
 	bind_text(q, 2, app_id);
 	if ((err = step_done(s, q, "notice")))
 		return err;
+	if (n->hold_reason)
+		return add_event(s, id, "hold", batch, "kigen", n->hold_reason);
 	if (!(q = stmt(s, ST_BATCH_COUNT)))
 		return db_fail(s, "batch");
 	sqlite3_bind_int64(q, 1, batch);
@@ -655,6 +790,7 @@ static void read_batch(sqlite3_stmt *q, struct store_batch *b)
 	b->notices = sqlite3_column_int64(q, 3);
 	snprintf(b->created_at, sizeof b->created_at, "%s", column_text(q, 4));
 	snprintf(b->error, sizeof b->error, "%s", column_text(q, 5));
+	b->stale_files = sqlite3_column_int(q, 6);
 }
 
 static enum kg_err sq_batches(struct store *s, struct store_batch **out, size_t *n)
@@ -933,6 +1069,218 @@ static enum kg_err sq_batch_files(struct store *s, int64_t batch, struct store_f
 	return KG_OK;
 }
 
+/* --- holds ---------------------------------------------------------------------------------- */
+
+static enum kg_err add_event(struct store *s, int64_t notice, const char *action, int64_t batch, const char *by,
+                             const char *reason)
+{
+	char now[32];
+	store_now_text(now);
+	sqlite3_stmt *q = stmt(s, ST_NOTICE_EVENT);
+	if (!q)
+		return db_fail(s, "notice event");
+	sqlite3_bind_int64(q, 1, notice);
+	bind_text(q, 2, now);
+	bind_text(q, 3, action);
+	if (batch)
+		sqlite3_bind_int64(q, 4, batch);
+	bind_text(q, 5, by && *by ? by : "unknown");
+	bind_text(q, 6, reason ? reason : "");
+	return step_done(s, q, "notice event");
+}
+
+static enum kg_err sq_notice_ref(struct store *s, const char *app_id, struct store_notice_ref *out)
+{
+	sqlite3_stmt *q = stmt(s, ST_NOTICE_REF);
+	if (!q)
+		return db_fail(s, "notice");
+	bind_text(q, 1, app_id);
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		out->id = sqlite3_column_int64(q, 0);
+		snprintf(out->app_id, sizeof out->app_id, "%s", column_text(q, 1));
+		out->state = sqlite3_column_int(q, 2);
+		out->batch = sqlite3_column_int64(q, 3);
+		out->batch_state = sqlite3_column_int(q, 4);
+	}
+	sqlite3_reset(q);
+	if (rc == SQLITE_DONE)
+		return kg_fail(KG_ENOTFOUND, "no notice with application ID %s", app_id);
+	return rc == SQLITE_ROW ? KG_OK : db_fail(s, "notice");
+}
+
+static enum kg_err sq_notice_move(struct store *s, const struct store_notice_ref *n, enum store_notice_state to,
+                                  const char *action, const char *by, const char *reason, bool *moved)
+{
+	sqlite3_stmt *q = stmt(s, ST_NOTICE_MOVE_OUT);
+	if (!q)
+		return db_fail(s, "notice");
+	sqlite3_bind_int64(q, 1, n->id);
+	sqlite3_bind_int(q, 2, n->state);
+	sqlite3_bind_int(q, 3, to);
+	enum kg_err err = step_done(s, q, "notice");
+	if (err)
+		return err;
+	*moved = sqlite3_changes(s->db) == 1;
+	return *moved ? add_event(s, n->id, action, n->batch, by, reason) : KG_OK;
+}
+
+static enum kg_err batch_step(struct store *s, enum stmt_id id, int64_t batch, const char *what)
+{
+	sqlite3_stmt *q = stmt(s, id);
+	if (!q)
+		return db_fail(s, what);
+	sqlite3_bind_int64(q, 1, batch);
+	return step_done(s, q, what);
+}
+
+static enum kg_err sq_batch_renumber(struct store *s, int64_t batch)
+{
+	enum kg_err err;
+	if ((err = batch_step(s, ST_RENUMBER_OUT, batch, "renumber")) ||
+	    (err = batch_step(s, ST_RENUMBER_IN, batch, "renumber")))
+		return err;
+	return batch_step(s, ST_BATCH_RECOUNT, batch, "renumber");
+}
+
+static enum kg_err sq_batch_set_stale(struct store *s, int64_t batch, bool stale)
+{
+	sqlite3_stmt *q = stmt(s, ST_BATCH_STALE);
+	if (!q)
+		return db_fail(s, "batch");
+	sqlite3_bind_int64(q, 1, batch);
+	sqlite3_bind_int(q, 2, stale);
+	enum kg_err err = step_done(s, q, "batch");
+	return err || !stale ? err : batch_step(s, ST_FILES_CLEAR, batch, "files");
+}
+
+static enum kg_err sq_each_held(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_held *h), void *ctx)
+{
+	sqlite3_stmt *q = stmt(s, ST_HELD);
+	if (!q)
+		return db_fail(s, "held notices");
+	int rc;
+	enum kg_err err = KG_OK;
+	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_held h = {
+			.id = sqlite3_column_int64(q, 0),
+			.app_id = column_text(q, 1),
+			.state = sqlite3_column_int(q, 2),
+			.registry_id = column_text(q, 3),
+			.name = column_text(q, 4),
+			.at = column_text(q, 5),
+			.by = column_text(q, 6),
+			.reason = column_text(q, 7),
+			.from_batch = sqlite3_column_int64(q, 8),
+		};
+		err = fn(ctx, &h);
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = db_fail(s, "held notices");
+	sqlite3_reset(q);
+	return err;
+}
+
+static enum kg_err sq_count_held(struct store *s, long *held, long *released)
+{
+	sqlite3_stmt *q = stmt(s, ST_HELD_COUNT);
+	if (!q || sqlite3_step(q) != SQLITE_ROW)
+		return db_fail(s, "held notices");
+	*held = (long)sqlite3_column_int64(q, 0);
+	*released = (long)sqlite3_column_int64(q, 1);
+	sqlite3_reset(q);
+	return KG_OK;
+}
+
+static enum kg_err sq_batch_holds(struct store *s, int64_t batch,
+                                  enum kg_err (*fn)(void *ctx, const char *app_id, const char *by, const char *reason),
+                                  void *ctx)
+{
+	sqlite3_stmt *q = stmt(s, ST_BATCH_HOLDS);
+	if (!q)
+		return db_fail(s, "holds");
+	sqlite3_bind_int64(q, 1, batch);
+	int rc;
+	enum kg_err err = KG_OK;
+	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW)
+		err = fn(ctx, column_text(q, 0), column_text(q, 1), column_text(q, 2));
+	if (!err && rc != SQLITE_DONE)
+		err = db_fail(s, "holds");
+	sqlite3_reset(q);
+	return err;
+}
+
+static void released_free(struct store_released *r)
+{
+	free((char *)r->postal_code);
+	free((char *)r->kana);
+	for (int i = 0; i < 4; i++)
+		free((char *)r->registered[i]);
+}
+
+static enum kg_err sq_each_released(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_released *r),
+                                    void *ctx)
+{
+	sqlite3_stmt *q = stmt(s, ST_RELEASED);
+	if (!q)
+		return db_fail(s, "released notices");
+	struct store_released *list = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		KG_GROW(list, n + 1, alloc);
+		struct store_released *r = &list[n++];
+		*r = (struct store_released){
+			.notice = sqlite3_column_int64(q, 0),
+			.resident = sqlite3_column_int64(q, 1),
+			.kind = sqlite3_column_int(q, 3),
+			.target = sqlite3_column_int(q, 4),
+			.certs = sqlite3_column_int(q, 5),
+			.expiry = sqlite3_column_int(q, 6),
+			.valid_until = sqlite3_column_int(q, 7),
+			.status = sqlite3_column_int(q, 8),
+			.kyosho = sqlite3_column_int(q, 9),
+			.foreign = sqlite3_column_int(q, 10),
+			.birth = sqlite3_column_int(q, 11),
+			.postal_code = kg_strdup(column_text(q, 12)),
+			.kana = kg_strdup(column_text(q, 13)),
+			.has_sign_cert = sqlite3_column_int(q, 18),
+		};
+		snprintf(r->app_id, sizeof r->app_id, "%s", column_text(q, 2));
+		for (int i = 0; i < 4; i++)
+			r->registered[i] = kg_strdup(column_text(q, 14 + i));
+	}
+	sqlite3_reset(q);
+	enum kg_err err = rc == SQLITE_DONE ? KG_OK : db_fail(s, "released notices");
+	for (size_t i = 0; !err && i < n; i++)
+		err = fn(ctx, &list[i]);
+	for (size_t i = 0; i < n; i++)
+		released_free(&list[i]);
+	free(list);
+	return err;
+}
+
+static enum kg_err sq_notice_requeue(struct store *s, int64_t notice, int64_t batch, int seq,
+                                     const char *const printed[4])
+{
+	sqlite3_stmt *q = stmt(s, ST_REQUEUE);
+	if (!q)
+		return db_fail(s, "requeue");
+	sqlite3_bind_int64(q, 1, notice);
+	sqlite3_bind_int64(q, 2, batch);
+	sqlite3_bind_int(q, 3, seq);
+	for (int i = 0; i < 4; i++)
+		bind_text(q, 4 + i, printed[i]);
+	enum kg_err err = step_done(s, q, "requeue");
+	if (err)
+		return err;
+	if (sqlite3_changes(s->db) != 1)
+		return kg_fail(KG_ESTATE, "notice %lld is no longer released", (long long)notice);
+	if ((err = add_event(s, notice, "requeue", batch, "kigen", "")))
+		return err;
+	return batch_step(s, ST_BATCH_COUNT, batch, "batch");
+}
+
 /* The file lock next to the database (nightly.h) keeps runs apart on one machine. */
 static enum kg_err sq_run_lock(struct store *s, const char *what, bool shared)
 {
@@ -980,6 +1328,15 @@ static const struct store_ops sqlite_ops = {
 	.batch_file_add = sq_batch_file_add,
 	.batch_files = sq_batch_files,
 	.render_claim = sq_render_claim,
+	.notice_ref = sq_notice_ref,
+	.notice_move = sq_notice_move,
+	.batch_renumber = sq_batch_renumber,
+	.batch_set_stale = sq_batch_set_stale,
+	.each_held = sq_each_held,
+	.count_held = sq_count_held,
+	.batch_holds = sq_batch_holds,
+	.each_released = sq_each_released,
+	.notice_requeue = sq_notice_requeue,
 	.batch_exclusions = sq_batch_exclusions,
 	.batch_sets = sq_batch_sets,
 	.notice_by_app_id = sq_notice_by_app_id,

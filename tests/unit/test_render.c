@@ -198,6 +198,68 @@ static void test_render_refuses_a_document_without_pages(void **state)
 	settings_release(&s);
 }
 
+/* render_check() says in advance exactly what render_file() will do: the sets it passes are
+ * drawn, the sets it refuses are refused by the renderer, for the same reason. */
+static void test_render_check_agrees_with_the_renderer(void **state)
+{
+	struct settings s;
+	struct render *r = new_render(&s);
+	struct sbuf long80 = SBUF_INIT, long66 = SBUF_INIT, long200 = SBUF_INIT;
+	for (int i = 0; i < 200; i++)
+		sbuf_adds(&long200, "ア");
+	for (int i = 0; i < 80; i++)
+		sbuf_adds(&long80, "ア");
+	for (int i = 0; i < 66; i++)
+		sbuf_adds(&long66, "ア");
+	static const char *const no_reason = NULL;
+	const struct {
+		const char *name, *postal, *town;
+		enum mailset_target target;
+		const char *reason; /* part of the message, or NULL: printable */
+	} cases[] = {
+		{"山田　太郎", "160-0023", "東京都新宿区西新宿二丁目", MAILSET_CARD, no_reason},
+		{"山田　太郎", "160-0023", "東京都新宿区西新宿二丁目", MAILSET_CERT, no_reason},
+		{long66.buf, "160-0023", "東京都新宿区西新宿二丁目", MAILSET_CERT, no_reason},
+		{long80.buf, "160-0023", "東京都新宿区西新宿二丁目", MAILSET_CERT, "does not fit"},
+		/* a card renewal has no form and no sealing envelope: larger name boxes only */
+		{long80.buf, "160-0023", "東京都新宿区西新宿二丁目", MAILSET_CARD, no_reason},
+		{long200.buf, "160-0023", "東京都新宿区西新宿二丁目", MAILSET_CARD, "does not fit"},
+		{"\U0003134A田　太郎", "160-0023", "東京都新宿区西新宿二丁目", MAILSET_CARD, "U+3134A"},
+		{"山田　太郎", "160-0023", "　 　", MAILSET_CARD, "住所"},
+		{"山田　太郎", "1600023", "東京都新宿区西新宿二丁目", MAILSET_CARD, "郵便番号"},
+		{"山田　太郎", "", "東京都新宿区西新宿二丁目", MAILSET_CARD, "郵便番号"},
+	};
+	char path[] = "/tmp/kigen-test-check-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	unlink(path);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct mailset m;
+		one_set(&m, cases[i].name);
+		m.postal_code = cases[i].postal;
+		m.addr_town = cases[i].town;
+		m.target = cases[i].target;
+		enum kg_err checked = render_check(r, &m);
+		if (cases[i].reason ? checked != KG_ERENDER || !strstr(kg_last_message(), cases[i].reason) : checked)
+			fail_msg("case %zu: render_check gave %d: %s", i, checked, kg_last_message());
+		enum kg_err drawn = KG_OK;
+		for (int doc = RENDER_SHEETS; doc <= RENDER_OUTER && !drawn; doc++) {
+			if (!render_pages((enum render_doc)doc, render_pieces(m.kind, m.target)))
+				continue;
+			drawn = render_file(r, (enum render_doc)doc, path, &m, 1);
+			unlink(path);
+		}
+		if (drawn != checked)
+			fail_msg("case %zu: render_check %d but render_file %d: %s", i, checked, drawn,
+			         kg_last_message());
+	}
+	sbuf_release(&long80);
+	sbuf_release(&long66);
+	sbuf_release(&long200);
+	render_free(r);
+	settings_release(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_render_refuses_a_name_no_font_can_draw),
 		cmocka_unit_test(test_render_names_the_field_that_cannot_fit),
 		cmocka_unit_test(test_render_refuses_a_document_without_pages),
+		cmocka_unit_test(test_render_check_agrees_with_the_renderer),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
