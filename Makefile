@@ -16,9 +16,9 @@ SRCS      := $(wildcard pipeline/*.c)
 LIB_OBJS  := $(patsubst pipeline/%.c,$(BUILD)/%.o,$(filter-out pipeline/kigen.c,$(SRCS)))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(TEST_SRCS))
-TOOLS     := $(BUILD)/vcard $(BUILD)/cardtest $(BUILD)/render_bench $(BUILD)/mdriver
+TOOLS     := $(BUILD)/vcard $(BUILD)/cardtest $(BUILD)/rigshim.so $(BUILD)/render_bench $(BUILD)/naive_baseline $(BUILD)/mdriver
 
-.PHONY: all deps demo test unit e2e bench asan valgrind analyze format format-check clean
+.PHONY: all deps check-deps demo test unit e2e bench asan valgrind analyze format format-check fuzz fuzz-run clean
 KIGEN   ?= kigen
 all: $(KIGEN)
 
@@ -28,6 +28,9 @@ $(DEPS_OK): scripts/install-deps.sh
 	@scripts/install-deps.sh
 	@touch $@
 deps: $(DEPS_OK)
+# The tools of the checks (sanitizers, valgrind, cppcheck, clang-format, libFuzzer): a second list.
+check-deps:
+	@scripts/install-deps.sh checks
 
 $(BUILD)/%.o: pipeline/%.c | $(DEPS_OK)
 	@mkdir -p $(BUILD)
@@ -46,10 +49,15 @@ $(BUILD)/vcard: tests/vcard/vcard.c | $(DEPS_OK)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
 # Test and benchmark drivers, linked like the unit tests: the card module's (tests/e2e/card.sh),
-# the renderer's (scripts/bench-render.sh, tests/e2e/render.sh), the manifest's (tests/e2e/manifest.sh).
+# the renderer's and its naive yardstick (scripts/bench-render.sh, tests/e2e/render.sh), the manifest's (tests/e2e/manifest.sh).
 $(BUILD)/cardtest: tests/vcard/cardtest.c $(BUILD)/libkigen.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
+# The LD_PRELOAD shim of tests/e2e/counter-window.sh; plain flags: it is loaded into any build of kigen.
+$(BUILD)/rigshim.so: tests/rig/shim.c | $(DEPS_OK)
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -O2 -shared -fPIC $(shell pkg-config --cflags libpcsclite) -o $@ $< -ldl
 $(BUILD)/render_bench: tests/bench/render_bench.c $(BUILD)/libkigen.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
+$(BUILD)/naive_baseline: tests/bench/naive_baseline.c $(BUILD)/libkigen.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
 $(BUILD)/mdriver: tests/manifest/mdriver.c $(BUILD)/libkigen.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
@@ -59,7 +67,7 @@ $(BUILD)/mdriver: tests/manifest/mdriver.c $(BUILD)/libkigen.a
 demo: $(KIGEN)
 	scripts/demo.sh
 
-# The README's test command: unit tests, then end-to-end scripts; ends with "N passed, N failed".
+# The README's test command: unit tests, then end-to-end scripts; ends with "N passed, N failed, N skipped".
 test: $(KIGEN) $(TESTS) $(TOOLS)
 	@BUILD=$(BUILD) KIGEN=$(abspath $(KIGEN)) tests/run.sh
 
@@ -72,24 +80,36 @@ bench: $(KIGEN)
 # Third-party libraries' lifetime caches are suppressed (tests/lsan.supp); kigen's own leaks are not.
 asan: export LSAN_OPTIONS = suppressions=$(abspath tests/lsan.supp):print_suppressions=0
 asan: export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
-asan:
+asan: check-deps
 	$(MAKE) BUILD=build-asan KIGEN=build-asan/kigen \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
-valgrind: $(TESTS)
+valgrind: check-deps $(TESTS)
 	@for t in $(TESTS); do valgrind -q --error-exitcode=1 --leak-check=full --suppressions=tests/valgrind.supp $$t >/dev/null || exit 1; done; echo valgrind clean
 
-analyze:
+analyze: check-deps
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
 	  --suppress=missingIncludeSystem -Ipipeline pipeline
 
-C_FILES = pipeline/*.c pipeline/*.h tests/unit/*.c tests/vcard/*.c tests/bench/*.c tests/manifest/*.c
-format:
+C_FILES = pipeline/*.c pipeline/*.h tests/unit/*.c tests/vcard/*.c tests/rig/*.c tests/bench/*.c tests/manifest/*.c tests/fuzz/*.c
+format: check-deps
 	clang-format -i $(C_FILES)
 
-format-check:
+format-check: check-deps
 	clang-format --dry-run --Werror $(C_FILES)
 
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c), built with clang and ASan + UBSan in build-fuzz/ and
+# run FUZZ_RUNS times each from corpora seeded with fixtures/ and templates/ (scripts/fuzz.sh).
+# Not part of `make test`: it takes minutes.
+FUZZ_RUNS ?= 1000000
+FUZZERS   := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libkigen.a
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
+fuzz: check-deps
+	$(MAKE) BUILD=build-fuzz CC=clang \
+	  CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" fuzz-run
+fuzz-run: $(FUZZERS)
+	BUILD=$(BUILD) FUZZ_RUNS=$(FUZZ_RUNS) scripts/fuzz.sh
 
 clean:
-	rm -rf build build-asan kigen
+	rm -rf build build-asan build-fuzz kigen

@@ -3,12 +3,13 @@
  * for where each APDU comes from.
  *
  * The facts that may prove wrong on a real card are kept in three tables so that a
- * correction is one line: the application and file IDs (files[]), the PINs (pins[]) and the
+ * correction is one line: the applications (apps[]), the PINs and their files (pins[]) and the
  * meaning of the status words (sws[]). Every APDU goes through transmit(), which turns PC/SC
  * failures and short answers into transport errors and never puts APDU data in a message.
  */
 #include "card.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,39 +27,42 @@
 
 /* --- the tables ---------------------------------------------------------------------------- */
 
-enum file_ref { F_JPKI_AP, F_JUKI_AP, F_TOKEN, F_CERT_PRESENCE, F_AUTH_CERT, F_PIN_SIGN, F_PIN_AUTH, F_PIN_JUKI };
-
-/* Applications are selected by AID (P1 04), EFs by ID under their application (P1 02). */
-static const struct card_file {
-	const char *name;
-	enum file_ref app; /* an application is its own app */
-	unsigned char p1;
+/* The applications, selected by AID (P1 04), indexed by enum card_app. */
+static const struct card_aid {
+	const char *name, *label;
 	unsigned char len;
-	unsigned char id[16];
-} files[] = {
-	[F_JPKI_AP] = {"JPKI AP", F_JPKI_AP, 0x04, 10, {0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01}},
-	/* The least certain fact (card.md): one reader uses ... 01 01 01 00. */
-	[F_JUKI_AP] = {"JUKI AP", F_JUKI_AP, 0x04, 10, {0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x01}},
-	[F_TOKEN] = {"token label EF", F_JPKI_AP, 0x02, 2, {0x00, 0x06}},
-	[F_CERT_PRESENCE] = {"certificate presence EF", F_JPKI_AP, 0x02, 2, {0x00, 0x08}},
-	[F_AUTH_CERT] = {"user-auth certificate EF", F_JPKI_AP, 0x02, 2, {0x00, 0x0A}},
-	[F_PIN_SIGN] = {"signature PIN EF", F_JPKI_AP, 0x02, 2, {0x00, 0x1B}},
-	[F_PIN_AUTH] = {"user-auth PIN EF", F_JPKI_AP, 0x02, 2, {0x00, 0x18}},
-	[F_PIN_JUKI] = {"JUKI PIN EF", F_JUKI_AP, 0x02, 2, {0x00, 0x1C}},
+	unsigned char aid[16];
+} apps[CARD_APP_COUNT] = {
+	[CARD_APP_JPKI] = {"jpki", "JPKI AP", 10, {0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01}},
+	/* The least certain fact (card.md): both candidates for the 住基 application are here. */
+	[CARD_APP_JUKI_0401] = {"juki-0401",
+                                "JUKI AP (...0401)",
+                                10,
+                                {0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x01}},
+	[CARD_APP_JUKI_0100] = {"juki-0100",
+                                "JUKI AP (...0100)",
+                                10,
+                                {0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x01, 0x00}},
 };
+
+/* The EFs, selected by ID under the current application (P1 02). */
+#define EF_TOKEN 0x0006     /* CK_TOKEN_INFO; the first 32 bytes are the label */
+#define EF_AUTH_CERT 0x000A /* user-auth certificate, readable without a PIN */
 
 static const char token_mynumber[] = "JPKIAPICCTOKEN2";
 
 static const struct card_pin_info {
 	const char *name, *label;
-	enum file_ref ef;
+	unsigned ef;
+	unsigned apps; /* the applications that may hold this PIN's counter (bit per enum card_app) */
 	int max_tries;
 	size_t min_len, max_len;
 	bool letters; /* [A-Z0-9] rather than [0-9] */
 } pins[] = {
-	[CARD_PIN_SIGN] = {"sign", "署名用電子証明書", F_PIN_SIGN, 5, 6, 16, true},
-	[CARD_PIN_AUTH] = {"auth", "利用者証明用電子証明書", F_PIN_AUTH, 3, 4, 4, false},
-	[CARD_PIN_JUKI] = {"juki", "住民基本台帳用", F_PIN_JUKI, 3, 4, 4, false},
+	[CARD_PIN_SIGN] = {"sign", "署名用電子証明書", 0x001B, 1u << CARD_APP_JPKI, 5, 6, 16, true},
+	[CARD_PIN_AUTH] = {"auth", "利用者証明用電子証明書", 0x0018, 1u << CARD_APP_JPKI, 3, 4, 4, false},
+	[CARD_PIN_JUKI] = {"juki", "住民基本台帳用", 0x001C, 1u << CARD_APP_JUKI_0401 | 1u << CARD_APP_JUKI_0100, 3, 4,
+                           4, false},
 };
 
 enum sw_class { SW_OK, SW_PARTIAL, SW_TRIES, SW_LOCKED, SW_NOT_FOUND, SW_ERROR };
@@ -111,6 +115,8 @@ static const struct {
 
 /* --- the connection ------------------------------------------------------------------------ */
 
+#define NOTHING (-1) /* no application or EF is known to be selected */
+
 struct card {
 	SCARDCONTEXT ctx;
 	SCARDHANDLE h;
@@ -118,6 +124,10 @@ struct card {
 	bool broken; /* a transport error happened: nothing more is sent until card_reconnect() */
 	char *reader;
 	char label[33]; /* the token label as read, printable ASCII, trailing spaces trimmed */
+	int app;        /* the application selected on this connection (enum card_app), or NOTHING */
+	long ef;        /* the EF selected in it, or NOTHING */
+	int apdus;      /* APDUs sent since card_connect */
+	unsigned session;
 };
 
 static const char *pcsc_text(LONG rv)
@@ -146,6 +156,13 @@ static enum kg_err sw_fail(const char *what, unsigned sw)
 	return kg_fail(KG_ECARD, "%s: the card answered %04X (%s)", what, sw, sw_lookup(sw)->text);
 }
 
+/* After a lost connection nothing is known to be selected any more. */
+static void forget_selection(struct card *c)
+{
+	c->app = NOTHING;
+	c->ef = NOTHING;
+}
+
 /*
  * Sends one APDU and splits the answer into data (resp, *rlen bytes) and *sw. what names the
  * step in messages; the APDU's bytes never appear in one. resp holds at least 256 bytes.
@@ -157,13 +174,16 @@ static enum kg_err transmit(struct card *c, const unsigned char *apdu, size_t n,
 	DWORD len = sizeof buf;
 	if (c->broken || !c->has_h)
 		return kg_fail(KG_ECARD, "%s: the connection to the card was lost (reconnect first)", what);
+	c->apdus++;
 	LONG rv = SCardTransmit(c->h, SCARD_PCI_T1, apdu, (DWORD)n, NULL, buf, &len);
 	if (rv != SCARD_S_SUCCESS) {
 		c->broken = true;
+		forget_selection(c);
 		return pcsc_fail(what, rv);
 	}
 	if (len < 2) {
 		c->broken = true;
+		forget_selection(c);
 		return kg_fail(KG_ECARD, "%s: transport error (an answer of %lu bytes)", what, (unsigned long)len);
 	}
 	*sw = (unsigned)buf[len - 2] << 8 | buf[len - 1];
@@ -174,27 +194,68 @@ static enum kg_err transmit(struct card *c, const unsigned char *apdu, size_t n,
 	return KG_OK;
 }
 
-/* SELECT one file (P2 0C: no FCI); the status word is the caller's to judge. */
-static enum kg_err select_one(struct card *c, enum file_ref f, unsigned *sw)
+/* SELECT (P2 0C: no FCI) of an application by AID or an EF by ID; the status word is the
+ * caller's to judge. Only a 9000 leaves something known to be selected. */
+static enum kg_err select_app_raw(struct card *c, enum card_app app, unsigned *sw)
 {
-	const struct card_file *cf = &files[f];
-	unsigned char apdu[5 + sizeof cf->id] = {0x00, 0xA4, cf->p1, 0x0C, cf->len};
+	const struct card_aid *a = &apps[app];
+	unsigned char apdu[5 + sizeof a->aid] = {0x00, 0xA4, 0x04, 0x0C, a->len};
 	char what[64];
 	size_t rlen;
-	memcpy(apdu + 5, cf->id, cf->len);
-	snprintf(what, sizeof what, "selecting the %s", cf->name);
-	return transmit(c, apdu, 5u + cf->len, what, NULL, &rlen, sw);
+	memcpy(apdu + 5, a->aid, a->len);
+	snprintf(what, sizeof what, "selecting the %s", a->label);
+	forget_selection(c);
+	enum kg_err err = transmit(c, apdu, 5u + a->len, what, NULL, &rlen, sw);
+	if (!err && *sw == 0x9000)
+		c->app = (int)app;
+	return err;
 }
 
-/* Selects the application of f, then f itself; any answer but 9000 is an error. */
-static enum kg_err select_path(struct card *c, enum file_ref f)
+static enum kg_err select_ef_raw(struct card *c, unsigned ef, unsigned *sw)
 {
-	unsigned sw;
-	enum kg_err err = select_one(c, files[f].app, &sw);
-	if (!err && sw != 0x9000)
-		return sw_fail(files[files[f].app].name, sw);
-	if (!err && f != files[f].app && !(err = select_one(c, f, &sw)) && sw != 0x9000)
-		return sw_fail(files[f].name, sw);
+	unsigned char apdu[7] = {0x00, 0xA4, 0x02, 0x0C, 0x02, (unsigned char)(ef >> 8), (unsigned char)ef};
+	char what[64];
+	size_t rlen;
+	snprintf(what, sizeof what, "selecting EF %04X", ef);
+	c->ef = NOTHING;
+	enum kg_err err = transmit(c, apdu, sizeof apdu, what, NULL, &rlen, sw);
+	if (!err && *sw == 0x9000)
+		c->ef = (long)ef;
+	return err;
+}
+
+/*
+ * Makes ef of app the current file, sending only the SELECTs needed: on one exclusive
+ * connection nothing else can change the selection. *found is false when the card answered
+ * 6A82 (no such application or file); any other answer but 9000 is an error.
+ */
+static enum kg_err select_file(struct card *c, enum card_app app, unsigned ef, bool *found)
+{
+	unsigned sw = 0x9000;
+	enum kg_err err = KG_OK;
+	*found = true;
+	if (c->app != (int)app && !(err = select_app_raw(c, app, &sw)) && sw != 0x9000) {
+		*found = false;
+		return sw_lookup(sw)->class == SW_NOT_FOUND ? KG_OK : sw_fail(apps[app].label, sw);
+	}
+	if (!err && c->ef != (long)ef && !(err = select_ef_raw(c, ef, &sw)) && sw != 0x9000) {
+		*found = false;
+		if (sw_lookup(sw)->class == SW_NOT_FOUND)
+			return KG_OK;
+		char what[64];
+		snprintf(what, sizeof what, "selecting EF %04X", ef);
+		return sw_fail(what, sw);
+	}
+	return err;
+}
+
+/* select_file, where a missing file is an error. */
+static enum kg_err select_needed(struct card *c, enum card_app app, unsigned ef)
+{
+	bool found;
+	enum kg_err err = select_file(c, app, ef, &found);
+	if (!err && !found)
+		return kg_fail(KG_ECARD, "%s has no EF %04X", apps[app].label, ef);
 	return err;
 }
 
@@ -246,6 +307,7 @@ static enum kg_err open_handle(struct card *c)
 		return pcsc_fail(what, rv);
 	c->has_h = true;
 	c->broken = false;
+	forget_selection(c);
 	if ((rv = SCardBeginTransaction(c->h)) != SCARD_S_SUCCESS)
 		return pcsc_fail(what, rv);
 	c->in_tx = true;
@@ -259,6 +321,7 @@ static void close_handle(struct card *c)
 	if (c->has_h)
 		(void)SCardDisconnect(c->h, SCARD_UNPOWER_CARD);
 	c->in_tx = c->has_h = false;
+	forget_selection(c);
 }
 
 /* The reader names of ctx as a list the caller frees with card_free_readers. */
@@ -364,6 +427,21 @@ const char *card_reader(const struct card *c)
 	return c->reader;
 }
 
+int card_apdu_count(const struct card *c)
+{
+	return c->apdus;
+}
+
+unsigned card_session(const struct card *c)
+{
+	return c->session;
+}
+
+bool card_lost(const struct card *c)
+{
+	return c->broken || !c->has_h;
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -379,12 +457,12 @@ static bool card_coming_back(LONG rv)
 	       rv == SCARD_F_COMM_ERROR;
 }
 
-enum kg_err card_reconnect(struct card *c)
+/* A new exclusive connection to a card in c->reader, waiting for one to come (back). */
+static enum kg_err connect_again(struct card *c)
 {
 	long long deadline = now_ms() + CARD_RECONNECT_WAIT_MS;
 	LONG rv;
 	close_handle(c);
-	c->label[0] = 0;
 	for (;;) {
 		/* Wait for a card in the reader: after a removal pcscd needs a poll cycle to notice. */
 		SCARD_READERSTATE st = {.szReader = c->reader, .dwCurrentState = SCARD_STATE_UNAWARE};
@@ -406,9 +484,31 @@ enum kg_err card_reconnect(struct card *c)
 		nanosleep(&pause, NULL);
 	}
 	c->has_h = true;
+	return KG_OK;
+}
+
+enum kg_err card_reconnect(struct card *c)
+{
+	LONG rv = SCARD_E_INVALID_HANDLE;
+	c->label[0] = 0;
+	c->session++;
+	forget_selection(c);
+	if (c->in_tx)
+		(void)SCardEndTransaction(c->h, SCARD_LEAVE_CARD);
+	c->in_tx = false;
+	/* On the exclusive handle: no other program gets the card between power-off and power-on. */
+	if (c->has_h) {
+		DWORD proto;
+		rv = SCardReconnect(c->h, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T1, SCARD_UNPOWER_CARD, &proto);
+	}
+	enum kg_err err = KG_OK;
+	if (rv != SCARD_S_SUCCESS && (err = connect_again(c)))
+		return err;
 	c->broken = false;
-	if ((rv = SCardBeginTransaction(c->h)) != SCARD_S_SUCCESS)
+	if ((rv = SCardBeginTransaction(c->h)) != SCARD_S_SUCCESS) {
+		c->broken = true;
 		return pcsc_fail("reconnecting to the card", rv);
+	}
 	c->in_tx = true;
 	return KG_OK;
 }
@@ -426,32 +526,37 @@ void card_disconnect(struct card *c)
 
 /* --- identification and the certificate ------------------------------------------------------ */
 
+enum card_kind card_kind_of_token(const unsigned char *buf, size_t n, char *label)
+{
+	size_t got = n < 32 ? n : 32;
+	while (got > 0 && (buf[got - 1] == ' ' || buf[got - 1] == 0))
+		got--;
+	for (size_t i = 0; i < got; i++)
+		label[i] = buf[i] >= 0x20 && buf[i] < 0x7F ? (char)buf[i] : '?';
+	label[got] = 0;
+	return strcmp(label, token_mynumber) ? CARD_KIND_OLD_TOKEN : CARD_KIND_MYNUMBER;
+}
+
 enum kg_err card_identify(struct card *c, enum card_kind *kind)
 {
 	unsigned char label[32];
 	size_t got;
-	unsigned sw;
+	bool found;
 	enum kg_err err;
 	*kind = CARD_KIND_OTHER;
 	c->label[0] = 0;
-	if ((err = select_one(c, F_JPKI_AP, &sw)))
+	unsigned sw;
+	/* Any answer but 9000 to the JPKI select (6A82, 6D00, ...) is a card without JPKI. */
+	if (c->app != CARD_APP_JPKI && ((err = select_app_raw(c, CARD_APP_JPKI, &sw)) || sw != 0x9000))
 		return err;
-	if (sw != 0x9000)
-		return KG_OK;
 	*kind = CARD_KIND_OLD_TOKEN;
-	if ((err = select_one(c, F_TOKEN, &sw)))
+	if ((err = select_file(c, CARD_APP_JPKI, EF_TOKEN, &found)))
 		return err;
-	if (sw != 0x9000)
+	if (!found)
 		return KG_OK;
 	if ((err = read_binary(c, 0, sizeof label, label, &got)))
 		return err;
-	while (got > 0 && (label[got - 1] == ' ' || label[got - 1] == 0))
-		got--;
-	for (size_t i = 0; i < got; i++)
-		c->label[i] = label[i] >= 0x20 && label[i] < 0x7F ? (char)label[i] : '?';
-	c->label[got] = 0;
-	if (!strcmp(c->label, token_mynumber))
-		*kind = CARD_KIND_MYNUMBER;
+	*kind = card_kind_of_token(label, got, c->label);
 	return KG_OK;
 }
 
@@ -480,44 +585,33 @@ static enum kg_err jst_day(const ASN1_TIME *t, int *day)
 	return KG_OK;
 }
 
-enum kg_err card_read_auth_cert(struct card *c, struct card_cert *out)
+enum kg_err card_der_length(const unsigned char *buf, size_t n, size_t *total)
 {
-	unsigned char hdr[6], *der = NULL;
-	const unsigned char *p;
+	/* DER: 30, then the length in short form (< 0x80) or long form (0x8n + n bytes). */
+	if (n < 2 || buf[0] != 0x30 || buf[1] == 0x80 || buf[1] > 0x83)
+		return kg_fail(KG_ECARD, "the certificate EF does not hold a certificate");
+	if (!(buf[1] & 0x80)) {
+		*total = 2u + buf[1];
+		return KG_OK;
+	}
+	size_t len = buf[1] & 0x7F, v = 0;
+	if (n < 2 + len)
+		return kg_fail(KG_ECARD, "the certificate's header is cut short");
+	for (size_t i = 0; i < len; i++)
+		v = v << 8 | buf[2 + i];
+	*total = 2 + len + v;
+	return KG_OK;
+}
+
+enum kg_err card_cert_parse(const unsigned char *der, size_t n, struct card_cert *out)
+{
+	const unsigned char *p = der;
 	X509 *x = NULL;
 	BIGNUM *bn = NULL;
 	char *hex = NULL;
-	size_t hlen = 2, total;
 	enum kg_err err;
 	memset(out, 0, sizeof *out);
-	if ((err = select_path(c, F_AUTH_CERT)) || (err = read_exact(c, 0, 2, hdr)))
-		goto out;
-	/* DER: 30, then the length in short form (< 0x80) or long form (0x8n + n bytes). */
-	if (hdr[0] != 0x30 || hdr[1] == 0x80 || hdr[1] > 0x82) {
-		err = kg_fail(KG_ECARD, "the user-auth certificate EF does not hold a certificate");
-		goto out;
-	}
-	total = hdr[1];
-	if (hdr[1] & 0x80) {
-		size_t n = hdr[1] & 0x7F;
-		if ((err = read_exact(c, 2, n, hdr + 2)))
-			goto out;
-		total = 0;
-		for (size_t i = 0; i < n; i++)
-			total = total << 8 | hdr[2 + i];
-		hlen += n;
-	}
-	total += hlen;
-	if (total > 0x8000) {
-		err = kg_fail(KG_ECARD, "the user-auth certificate is too long (%zu bytes)", total);
-		goto out;
-	}
-	der = kg_malloc(total);
-	memcpy(der, hdr, hlen);
-	if ((err = read_exact(c, hlen, total - hlen, der + hlen)))
-		goto out;
-	p = der;
-	if (!(x = d2i_X509(NULL, &p, (long)total)) || p != der + total) {
+	if (n > 0x8000 || !(x = d2i_X509(NULL, &p, (long)n)) || p != der + n) {
 		err = kg_fail(KG_ECARD, "the user-auth certificate on the card cannot be parsed");
 		goto out;
 	}
@@ -532,6 +626,27 @@ out:
 	OPENSSL_free(hex);
 	BN_free(bn);
 	X509_free(x);
+	return err;
+}
+
+enum kg_err card_read_auth_cert(struct card *c, struct card_cert *out)
+{
+	unsigned char *der = NULL, first[256];
+	size_t got, total;
+	enum kg_err err;
+	memset(out, 0, sizeof *out);
+	/* One read of 256 bytes holds the header and the start of the body: no separate header read. */
+	if ((err = select_needed(c, CARD_APP_JPKI, EF_AUTH_CERT)) ||
+	    (err = read_binary(c, 0, sizeof first, first, &got)) || (err = card_der_length(first, got, &total)))
+		return err;
+	if (total > 0x8000)
+		return kg_fail(KG_ECARD, "the user-auth certificate is too long (%zu bytes)", total);
+	der = kg_malloc(total);
+	memcpy(der, first, got < total ? got : total);
+	if (got < total)
+		err = read_exact(c, got, total - got, der + got);
+	if (!err)
+		err = card_cert_parse(der, total, out);
 	free(der);
 	return err;
 }
@@ -591,34 +706,85 @@ bool card_pin_well_formed(enum card_pin pin, const char *pin_text)
 	return ok;
 }
 
-enum kg_err card_retries(struct card *c, enum card_pin pin, int *left, bool *verified)
+bool card_pin_in_app(enum card_pin pin, enum card_app app)
+{
+	return pins[pin].apps >> app & 1u;
+}
+
+const char *card_app_name(enum card_app app)
+{
+	return apps[app].name;
+}
+
+enum kg_err card_app_by_aid(const char *hex, enum card_app *app)
+{
+	for (int a = 0; a < CARD_APP_COUNT; a++) {
+		char buf[2 * sizeof apps[a].aid + 1];
+		for (size_t i = 0; i < apps[a].len; i++)
+			snprintf(buf + 2 * i, 3, "%02X", apps[a].aid[i]);
+		if (!strcasecmp(buf, hex)) {
+			*app = (enum card_app)a;
+			return KG_OK;
+		}
+	}
+	return kg_fail(KG_EINPUT,
+	               "'%s' is not an application of the card table (D3921000310001010401 or "
+	               "D3921000310001010100 for the 住基 application)",
+	               hex);
+}
+
+enum kg_err card_counter_of_sw(unsigned sw, enum card_counter *state, int *left)
+{
+	*left = -1;
+	switch (sw_lookup(sw)->class) {
+	case SW_OK: *state = CARD_COUNTER_VERIFIED; return KG_OK;
+	case SW_TRIES:
+		*state = CARD_COUNTER_TRIES;
+		*left = (int)(sw & 0x0F);
+		return KG_OK;
+	case SW_LOCKED:
+		*state = CARD_COUNTER_LOCKED;
+		*left = 0;
+		return KG_OK;
+	default: return sw_fail("asking the tries left", sw);
+	}
+}
+
+/* Selects pin's EF in app for a retry query or a VERIFY. */
+static enum kg_err select_pin(struct card *c, enum card_pin pin, enum card_app app, bool *found)
+{
+	if (!card_pin_in_app(pin, app))
+		return kg_fail(KG_ECARD, "the card table has no %s PIN in the %s", pins[pin].name, apps[app].label);
+	return select_file(c, app, pins[pin].ef, found);
+}
+
+enum kg_err card_retries(struct card *c, enum card_pin pin, enum card_app app, enum card_counter *state, int *left)
 {
 	static const unsigned char query[4] = {0x00, 0x20, 0x00, 0x80}; /* VERIFY without data */
 	char what[80];
 	size_t rlen;
 	unsigned sw;
+	bool found;
 	enum kg_err err;
 	*left = -1;
-	*verified = false;
-	snprintf(what, sizeof what, "asking the tries left of the %s PIN", pins[pin].name);
-	if ((err = select_path(c, pins[pin].ef)) || (err = transmit(c, query, sizeof query, what, NULL, &rlen, &sw)))
+	*state = CARD_COUNTER_ABSENT;
+	snprintf(what, sizeof what, "asking the tries left of the %s PIN (%s)", pins[pin].name, apps[app].name);
+	if ((err = select_pin(c, pin, app, &found)) || !found)
 		return err;
-	switch (sw_lookup(sw)->class) {
-	case SW_OK:
-		*left = pins[pin].max_tries;
-		*verified = true;
-		return KG_OK;
-	case SW_TRIES: *left = (int)(sw & 0x0F); return KG_OK;
-	case SW_LOCKED: *left = 0; return KG_OK;
-	default: return sw_fail(what, sw);
-	}
+	if ((err = transmit(c, query, sizeof query, what, NULL, &rlen, &sw)))
+		return err;
+	if (card_counter_of_sw(sw, state, left))
+		return sw_fail(what, sw);
+	return KG_OK;
 }
 
-enum kg_err card_verify_pin(struct card *c, enum card_pin pin, char *pin_text, enum card_verify *res, int *left)
+enum kg_err card_verify_pin(struct card *c, enum card_pin pin, enum card_app app, char *pin_text, enum card_verify *res,
+                            int *left)
 {
 	unsigned char apdu[5 + 16];
 	size_t rlen, len;
 	unsigned sw;
+	bool found;
 	enum kg_err err;
 	*res = CARD_VERIFY_UNKNOWN;
 	*left = -1;
@@ -629,7 +795,8 @@ enum kg_err card_verify_pin(struct card *c, enum card_pin pin, char *pin_text, e
 		return kg_fail(KG_EINPUT, "the %s PIN is not in its format (nothing was sent to the card)",
 		               pins[pin].name);
 	}
-	if ((err = select_path(c, pins[pin].ef))) {
+	if ((err = select_pin(c, pin, app, &found)) ||
+	    (!found && (err = kg_fail(KG_ECARD, "the %s has no %s PIN", apps[app].label, pins[pin].name)))) {
 		explicit_bzero(pin_text, len);
 		return err;
 	}

@@ -63,10 +63,14 @@ static void node_add(struct conf_node *parent, struct conf_node *kid)
 	parent->kids[parent->n++] = kid;
 }
 
-/* Parses one node whose start event is ev; *out receives it. */
-static enum kg_err parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *name, struct conf_node **out)
+/* Parses one node whose start event is ev, depth levels down; *out receives it. Nesting is
+ * bounded: settings and templates need a handful of levels, and 60,000 nested '[' must be an
+ * error, not a stack overflow. */
+static enum kg_err parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *name, int depth, struct conf_node **out)
 {
 	int line = (int)ev->start_mark.line + 1;
+	if (depth > CONF_MAX_DEPTH)
+		return kg_fail(KG_EINPUT, "%s:%d: nested deeper than %d levels", name, line, CONF_MAX_DEPTH);
 	if (ev->type == YAML_SCALAR_EVENT) {
 		struct conf_node *n = node_new(SCALAR, line);
 		n->value = kg_strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
@@ -108,7 +112,7 @@ static enum kg_err parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *na
 			}
 		}
 		struct conf_node *kid = NULL;
-		err = parse_node(p, &e, name, &kid);
+		err = parse_node(p, &e, name, depth + 1, &kid);
 		yaml_event_delete(&e);
 		if (err) {
 			free(key);
@@ -144,7 +148,7 @@ static enum kg_err load(yaml_parser_t *p, const char *name, struct conf **out)
 				err = kg_fail(KG_EINPUT, "%s: only one YAML document is allowed", name);
 				break;
 			}
-			err = parse_node(p, &e, name, &c->root);
+			err = parse_node(p, &e, name, 1, &c->root);
 		}
 		yaml_event_delete(&e);
 		if (err || t == YAML_STREAM_END_EVENT)

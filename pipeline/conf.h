@@ -16,7 +16,11 @@
 struct conf;      /* a loaded document */
 struct conf_node; /* one node in it */
 
-/* Loads a YAML file; KG_EIO if it cannot be read, KG_EINPUT (with FILE:LINE) if it is not YAML. */
+/* The deepest nesting accepted (a mapping in a sequence in a mapping ... counts each level). */
+#define CONF_MAX_DEPTH 32
+
+/* Loads a YAML file; KG_EIO if it cannot be read, KG_EINPUT (with FILE:LINE) if it is not YAML
+ * or nests deeper than CONF_MAX_DEPTH. */
 enum kg_err conf_load(const char *path, struct conf **out) KG_WUR;
 /* The same from a string in memory (for tests and built-in defaults). */
 enum kg_err conf_load_string(const char *text, const char *name, struct conf **out) KG_WUR;

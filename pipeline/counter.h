@@ -5,9 +5,15 @@
  *   maintenance day? -> application ID (check digit) -> the notice: unknown, void, already
  *   redeemed, not a form, or expired (today after its validity) answered at once, before any
  *   card access -> PIN formats (nothing sent for a malformed one) -> the card is a My Number
- *   card and its user-auth certificate is the holder's (else no PIN goes near it) -> every PIN's
- *   retry counter at its maximum (else stop: one wrong try could lock it) -> VERIFY each PIN
- *   once, stopping at the first that fails -> record the outcome.
+ *   card and its user-auth certificate is the holder's (else no PIN goes near it) -> the retry
+ *   counter of every PIN the form uses, in every candidate application the card answers, at its
+ *   maximum (else stop: one wrong try could lock it) -> VERIFY each PIN once (住基, 利用者証明用,
+ *   署名用: the reverse of the queries, which saves SELECTs), in the application the card
+ *   profile names, stopping at the first that fails -> record the outcome.
+ * Any loss of the exclusive transaction (a power cycle to clear a verified state, a transport
+ * error, a removed card) voids everything read before it: the check starts again from the
+ * application select and the certificate match and reads every counter again, so a card
+ * swapped in, or a try another program used, in that window is seen before any VERIFY.
  * pin_mismatch and form_expired start the 文書照会 route: the notice is marked and the next
  * selection mails a new form with a new application ID. Every outcome is appended to the
  * audit table with the terminal and staff id; never with a PIN.
@@ -39,6 +45,7 @@ enum counter_outcome {
 	COUNTER_PIN_MALFORMED,  /* a PIN as typed cannot be right: nothing was sent; type it again */
 	COUNTER_VERIFY_UNKNOWN, /* the card went away during a VERIFY: the counter was re-read */
 	COUNTER_MAINTENANCE,    /* the national system's maintenance day: no counter work */
+	COUNTER_CARD_PROFILE,   /* the card has a PIN the form uses in no application the settings name */
 	COUNTER_N_OUTCOMES
 };
 
@@ -55,9 +62,19 @@ struct counter_pins {
 struct counter_desk {
 	const char *terminal;
 	const char *staff;
-	const char *reader; /* NULL: the first reader with a card */
+	const char *reader; /* the bound reader (counter_bind_reader); NULL only when there is none */
 	int today;          /* the civil date (a seam for tests) */
+	bool date_given;    /* today was set by hand (--date): the audit says so */
 };
+
+/*
+ * The reader the desk uses: bound (--reader, counter.reader; it must exist) or else the only
+ * reader there is. Never a guess: with several readers and no binding, KG_EINPUT with the
+ * readers listed in the message. No reader at all, or no PC/SC service: *out = NULL and KG_OK
+ * (what needs no card is still answered; the card step ends as reader_error). *out is the
+ * caller's to free.
+ */
+enum kg_err counter_bind_reader(const char *bound, char **out) KG_WUR;
 
 /* The notice as staff see it before the card goes in. */
 struct counter_view {
@@ -77,7 +94,10 @@ struct counter_result {
 	/* Tries left per PIN as last read (-1: not read). */
 	int retries[CARD_PIN_COUNT];
 	enum card_pin failed_pin; /* for pin_mismatch, pin_at_risk, pin_malformed, verify_unknown */
-	char detail[256];         /* English, for the audit (never a PIN) */
+	unsigned apps;            /* the applications that answered a retry query (bit per enum card_app) */
+	int apdus;                /* APDUs sent to the card (0: the card was not touched) */
+	int connections;          /* exclusive connections made (1 + each power cycle or lost transaction) */
+	char detail[384];         /* English, for the audit (never a PIN) */
 };
 
 /* Japanese for staff: the verdict, and what to do next. Never NULL. */

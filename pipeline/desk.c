@@ -109,12 +109,19 @@ void desk_print_json(FILE *f, const struct counter_result *r)
 	}
 	sbuf_adds(&b, "}, \"failed_pin\": ");
 	bool pin_outcome = r->outcome == COUNTER_PIN_MISMATCH || r->outcome == COUNTER_PIN_AT_RISK ||
-	                   r->outcome == COUNTER_PIN_MALFORMED || r->outcome == COUNTER_VERIFY_UNKNOWN;
+	                   r->outcome == COUNTER_PIN_MALFORMED || r->outcome == COUNTER_VERIFY_UNKNOWN ||
+	                   r->outcome == COUNTER_CARD_PROFILE;
 	if (pin_outcome)
 		sbuf_addf(&b, "\"%s\"", card_pin_name(r->failed_pin));
 	else
 		sbuf_adds(&b, "null");
-	sbuf_adds(&b, ", \"detail\": ");
+	sbuf_adds(&b, ", \"applications\": [");
+	for (int a = 0, first = 1; a < CARD_APP_COUNT; a++)
+		if (r->apps >> a & 1u) {
+			sbuf_addf(&b, "%s\"%s\"", first ? "" : ", ", card_app_name(a));
+			first = 0;
+		}
+	sbuf_addf(&b, "], \"apdus\": %d, \"connections\": %d, \"detail\": ", r->apdus, r->connections);
 	sbuf_add_json(&b, r->detail);
 	sbuf_adds(&b, "}\n");
 	fputs(b.buf, f);
@@ -154,7 +161,8 @@ void desk_print_verdict(FILE *f, const struct counter_result *r)
 	fprintf(f, "  【判定】 %s %s\n", good ? "○" : "×", counter_verdict(r->outcome));
 	fprintf(f, "  ================================================\n");
 	if (r->outcome == COUNTER_PIN_MISMATCH || r->outcome == COUNTER_PIN_AT_RISK ||
-	    r->outcome == COUNTER_VERIFY_UNKNOWN || r->outcome == COUNTER_PIN_MALFORMED)
+	    r->outcome == COUNTER_VERIFY_UNKNOWN || r->outcome == COUNTER_PIN_MALFORMED ||
+	    r->outcome == COUNTER_CARD_PROFILE)
 		fprintf(f, "  対象の暗証番号: %s\n", card_pin_label(r->failed_pin));
 	for (int p = 0; p < CARD_PIN_COUNT; p++)
 		if (r->retries[p] >= 0)

@@ -2,7 +2,8 @@
  * fonts.h: the pinned fonts of every printed document, and the question "can we print this?".
  *
  * fonts_new() builds a private fontconfig configuration from TEMPLATES/fonts.conf (IPAex Gothic,
- * IPAex Mincho, IPAmj明朝 and nothing else), so output never depends on what else is installed,
+ * IPAex Mincho, IPAmj明朝, WenQuanYi Zen Hei for the multilingual lines, and nothing else), so
+ * output never depends on what else is installed,
  * and gives pango a font map that uses it. The same fonts answer fonts_missing(): which
  * characters of a text no configured font can draw, a base character followed by a variation
  * selector (an IVS, e.g. 葛 U+845B U+E0100) counting as one character that is drawable only

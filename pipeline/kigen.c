@@ -3,11 +3,14 @@
  * prints errors and chooses exit codes (0 ok, 1 the work failed, 2 bad usage or input,
  * 3 another run holds the lock); commands return an enum kg_err with a message.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -471,6 +474,40 @@ static enum kg_err print_exclusion(void *ctx, const char *reason, long count)
 	return KG_OK;
 }
 
+/* A file of the batch as it must be: there, and a plain file (a symbolic link under a final
+ * name is not a written file). Appends a line for staff and returns 1 when it is not. */
+static long file_problem(const char *dir, const char *name, bool must_exist, struct sbuf *report)
+{
+	char path[4096];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (lstat(path, &st) != 0) {
+		if (!must_exist && errno == ENOENT)
+			return 0;
+		sbuf_addf(report, "%s: ファイルがありません（データベースの記録では出力済みです）\n", name);
+		return 1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		sbuf_addf(report, "%s: 通常のファイルではありません（シンボリックリンクなど）\n", name);
+		return 1;
+	}
+	return 0;
+}
+
+/* The folder is checked against the database, not only against its own SHA256SUMS (which
+ * anyone who deletes a file can edit too): every print file the render stage recorded and
+ * SHA256SUMS must be there as plain files, and nothing in the folder may be a link. */
+static long own_files_check(const char *dir, const struct store_file *files, size_t n_files, char **names,
+                            size_t n_names, struct sbuf *report)
+{
+	long bad = file_problem(dir, "SHA256SUMS", true, report);
+	for (size_t k = 0; k < n_files; k++)
+		bad += file_problem(dir, files[k].name, true, report);
+	for (size_t i = 0; i < n_names; i++)
+		bad += file_problem(dir, names[i], false, report);
+	return bad;
+}
+
 /* status --batch N: the batch, its files, and a fresh check of every checksum. */
 static enum kg_err status_batch(struct ctx *c, int64_t id)
 {
@@ -514,11 +551,13 @@ static enum kg_err status_batch(struct ctx *c, int64_t id)
 	}
 	struct sbuf report = SBUF_INIT;
 	bool ok = false;
+	long own = own_files_check(dir, files, n_files, names, n_names, &report);
 	if (!(err = manifest_verify(dir, &report, &ok)))
 		fputs(report.buf, stdout);
 	sbuf_release(&report);
-	if (!err && !ok)
-		err = kg_fail(KG_ESTATE, "batch %lld: the files do not match SHA256SUMS", (long long)id);
+	if (!err && (!ok || own))
+		err = kg_fail(KG_ESTATE, "batch %lld: the files do not match %s", (long long)id,
+		              own ? "the database's list of files" : "SHA256SUMS");
 out:
 	for (size_t i = 0; i < n_names; i++)
 		free(names[i]);
@@ -736,7 +775,7 @@ static enum kg_err card_cmd(struct ctx *c, int argc, char **argv)
 		else
 			return usage_error("card", "unknown option");
 	}
-	if ((err = card_list_readers(&names, &n)))
+	if ((err = load_settings(c)) || (err = card_list_readers(&names, &n)))
 		goto out;
 	sbuf_adds(&b, json ? "{\"readers\": [" : "");
 	for (size_t i = 0; i < n; i++) {
@@ -775,23 +814,55 @@ static enum kg_err card_cmd(struct ctx *c, int argc, char **argv)
 		          day);
 	else
 		sbuf_addf(&b, "利用者証明用電子証明書: シリアル番号 %s、有効期限 %s\n", cert.serial, day);
-	for (int p = 0; p < CARD_PIN_COUNT; p++) {
+	/* Every PIN in every application of the card table the card answers in; "pins" in the JSON
+	 * holds each PIN's counter where the settings send its VERIFY. */
+	struct {
+		enum card_pin pin;
+		enum card_app app;
+		enum card_counter state;
 		int left;
-		bool verified;
-		if ((err = card_retries(card, (enum card_pin)p, &left, &verified)))
-			goto out;
-		if (json)
-			sbuf_addf(&b, "%s\"%s\": {\"left\": %d, \"max\": %d, \"verified\": %s}", p ? ", " : "",
-			          card_pin_name((enum card_pin)p), left, card_max_tries((enum card_pin)p),
-			          verified ? "true" : "false");
-		else if (verified || left == 0)
-			sbuf_addf(&b, "%sの暗証番号: %s\n", card_pin_label((enum card_pin)p),
-			          verified ? "照合済み" : "ロック中（本人の来庁が必要）");
-		else
-			sbuf_addf(&b, "%sの暗証番号: 残り %d 回（最大 %d 回）\n", card_pin_label((enum card_pin)p),
-			          left, card_max_tries((enum card_pin)p));
+	} site[CARD_PIN_COUNT * CARD_APP_COUNT];
+	size_t nsite = 0;
+	for (int p = 0; p < CARD_PIN_COUNT; p++) {
+		for (int a = 0; a < CARD_APP_COUNT; a++) {
+			if (!card_pin_in_app(p, a))
+				continue;
+			site[nsite].pin = p;
+			site[nsite].app = a;
+			if ((err = card_retries(card, p, a, &site[nsite].state, &site[nsite].left)))
+				goto out;
+			if (site[nsite].state != CARD_COUNTER_ABSENT)
+				nsite++;
+		}
 	}
-	sbuf_adds(&b, json ? "}" : "");
+	for (size_t i = 0, first = 1; json && i < nsite; i++) {
+		if (site[i].app != (site[i].pin == CARD_PIN_JUKI ? c->settings.juki_app : CARD_APP_JPKI))
+			continue;
+		sbuf_addf(&b, "%s\"%s\": {\"left\": %d, \"max\": %d, \"verified\": %s, \"application\": \"%s\"}",
+		          first ? "" : ", ", card_pin_name(site[i].pin), site[i].left, card_max_tries(site[i].pin),
+		          site[i].state == CARD_COUNTER_VERIFIED ? "true" : "false", card_app_name(site[i].app));
+		first = 0;
+	}
+	sbuf_adds(&b, json ? "}, \"counters\": [" : "");
+	for (size_t i = 0; i < nsite; i++) {
+		enum card_pin p = site[i].pin;
+		if (json) {
+			sbuf_addf(&b, "%s{\"pin\": \"%s\", \"application\": \"%s\", \"left\": %d, \"verified\": %s}",
+			          i ? ", " : "", card_pin_name(p), card_app_name(site[i].app), site[i].left,
+			          site[i].state == CARD_COUNTER_VERIFIED ? "true" : "false");
+			continue;
+		}
+		char where[48] = "";
+		if (p == CARD_PIN_JUKI)
+			snprintf(where, sizeof where, "（%s）", card_app_name(site[i].app));
+		if (site[i].state != CARD_COUNTER_TRIES)
+			sbuf_addf(&b, "%sの暗証番号%s: %s\n", card_pin_label(p), where,
+			          site[i].state == CARD_COUNTER_VERIFIED ? "照合済み" : "ロック中（本人の来庁が必要）");
+		else
+			sbuf_addf(&b, "%sの暗証番号%s: 残り %d 回（最大 %d 回）\n", card_pin_label(p), where,
+			          site[i].left, card_max_tries(p));
+	}
+	sbuf_adds(&b, json ? "]" : "");
 out:
 	if (json && (!err || err == KG_ESTATE))
 		sbuf_adds(&b, "}\n");
@@ -804,6 +875,9 @@ out:
 }
 
 /* --- counter -------------------------------------------------------------------------------- */
+
+static enum kg_err counter_redeem_cmd(struct ctx *c, const struct counter_desk *desk, const char *id, int fd,
+                                      bool json);
 
 static enum kg_err counter_cmd(struct ctx *c, int argc, char **argv)
 {
@@ -818,7 +892,8 @@ static enum kg_err counter_cmd(struct ctx *c, int argc, char **argv)
 	char host[64] = "";
 	gethostname(host, sizeof host - 1);
 	const char *user = getenv("USER");
-	struct counter_desk desk = {host, user && *user ? user : "unknown", NULL, today()};
+	struct counter_desk desk = {host, user && *user ? user : "unknown", NULL, today(), false};
+	char *reader = NULL;
 	int fd = -1, o;
 	bool json = false;
 	enum kg_err err;
@@ -841,18 +916,32 @@ static enum kg_err counter_cmd(struct ctx *c, int argc, char **argv)
 		case 'd':
 			if ((err = date_arg("--date", optarg, &desk.today)))
 				return err;
+			desk.date_given = true;
 			break;
 		default: return usage_error("counter", "unknown option");
 		}
 	}
 	if (optind != argc)
 		return usage_error("counter", "unexpected argument (PINs never go on the command line)");
-	if ((err = load_settings(c)) || (err = open_store(c)))
-		return err;
-	if (!redeem)
-		return desk_run(c->store, &c->settings, &desk);
-	if (!id)
+	if (redeem && !id)
 		return usage_error("counter redeem", "--id is required");
+	/* The reader is bound before anything else: with several readers kigen never guesses. */
+	if ((err = load_settings(c)) ||
+	    (err = counter_bind_reader(desk.reader ? desk.reader : c->settings.counter_reader, &reader)) ||
+	    (err = open_store(c))) {
+		free(reader);
+		return err;
+	}
+	desk.reader = reader;
+	err = redeem ? counter_redeem_cmd(c, &desk, id, fd, json) : desk_run(c->store, &c->settings, &desk);
+	free(reader);
+	return err;
+}
+
+/* kigen counter redeem: one form, the PINs from a file descriptor. */
+static enum kg_err counter_redeem_cmd(struct ctx *c, const struct counter_desk *desk, const char *id, int fd, bool json)
+{
+	enum kg_err err;
 
 	struct counter_pins pins;
 	memset(&pins, 0, sizeof pins);
@@ -866,7 +955,7 @@ static enum kg_err counter_cmd(struct ctx *c, int argc, char **argv)
 		return err;
 	}
 	struct counter_result res;
-	if ((err = counter_redeem(c->store, &c->settings, &desk, id, &pins, &res)))
+	if ((err = counter_redeem(c->store, &c->settings, desk, id, &pins, &res)))
 		return err;
 	if (json)
 		desk_print_json(stdout, &res);
@@ -922,13 +1011,16 @@ static const struct command commands[] = {
          "at the counter. 'nightly' and 'status' print a warning line while notices are held."},
 	{"counter", counter_cmd,
          "counter [--reader NAME] [--terminal ID] [--staff ID]\n"
-         "       kigen counter redeem --id ID [--pins-fd N] [--json] [--reader NAME] [--terminal ID] [--staff ID]",
+         "       kigen counter redeem --id ID [--pins-fd N] [--json] [--reader NAME] [--terminal ID] [--staff ID]\n"
+         "                            [--date YYYY-MM-DD]",
          "The counter desk: checks a returned 照会書兼回答書 against the holder's card.\n"
          "It never locks the card, and records the outcome. Without 'redeem': the interactive desk\n"
          "(Japanese).\n"
          "'redeem' does one form: PINs are read from file descriptor N, one per line (署名用,\n"
          "利用者証明用, 住民基本台帳用) or the word 'face'; never from argv or the environment.\n"
-         "Exit 0 when redeemed, 1 for any other outcome (the JSON says which)."},
+         "The reader: --reader NAME or the setting counter.reader; with several readers and neither,\n"
+         "kigen lists them and exits 2 (it never guesses). --date (tests, training) is recorded in\n"
+         "the audit. Exit 0 when redeemed, 1 for any other outcome (the JSON says which)."},
 	{"card", card_cmd, "card status [--reader NAME] [--json]",
          "Shows the card in the reader, without ever sending a PIN.\n"
          "The card readers and the card: whether it is a My Number card, the user-auth\n"
@@ -1026,6 +1118,10 @@ static enum kg_err take_global_options(struct ctx *c, int *argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* No core dumps, before anything is read: an import holds My Numbers, the counter PINs.
+	 * Not dumpable also keeps other processes of the same user from reading our memory. */
+	setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
+	prctl(PR_SET_DUMPABLE, 0);
 	struct ctx c = {0};
 	/* Dates are civil dates in Japan whatever the machine's zone; files are owner-only. */
 	setenv("TZ", getenv("KIGEN_TZ") ? getenv("KIGEN_TZ") : "Asia/Tokyo", 1);
@@ -1036,6 +1132,9 @@ int main(int argc, char **argv)
 		c.db = getenv("KIGEN_DB") && *getenv("KIGEN_DB") ? getenv("KIGEN_DB") : "kigen.db";
 	if (!c.out)
 		c.out = "out";
+	if (!err && (!*c.db || !*c.out || (c.config && !*c.config)))
+		err = kg_fail(KG_EUSAGE,
+		              "--db, --out and --config need a non-empty value (an empty --out would write to /)");
 	if (err) {
 		fprintf(stderr, "kigen: %s\n", kg_last_message());
 		return kg_exit_code(err);

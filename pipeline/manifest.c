@@ -28,9 +28,11 @@
 
 #define CHUNK 1024 /* sets per load(): memory is bounded by this, not by the batch */
 
-enum piece { P_NOTICE, P_FORM, P_INNER, P_OUTER, N_PIECES };
-static const char *const piece_label[N_PIECES] = {"有効期限通知書", "照会書兼回答書", "封入用封筒", "長形3号封筒"};
-static const char *const piece_key[N_PIECES] = {"notice", "form", "inner_envelope", "outer_envelope"};
+enum piece { P_NOTICE, P_APPL, P_FORM, P_INNER, P_OUTER, N_PIECES };
+static const char *const piece_label[N_PIECES] = {"有効期限通知書", "個人番号カード交付申請書", "照会書兼回答書",
+                                                  "封入用封筒", "長形3号封筒"};
+static const char *const piece_key[N_PIECES] = {"notice", "application", "form", "inner_envelope", "outer_envelope"};
+static const char *const group_key[MAILSET_N_GROUPS] = {"card", "cert", "reinquiry"};
 
 enum file_kind { F_SHEETS, F_INNER, F_OUTER, N_KINDS };
 static const char *const kind_prefix[N_KINDS] = {"sheets-", "inner-envelopes-", "outer-envelopes-"};
@@ -40,6 +42,7 @@ static const char *const kind_key[N_KINDS] = {"sheets", "inner_envelopes", "oute
 enum col {
 	C_SEQ,
 	C_APPID,
+	C_JLIS,
 	C_POSTAL,
 	C_ADDRESS,
 	C_NAME,
@@ -48,6 +51,8 @@ enum col {
 	C_PIECES,
 	C_NOTICE_FILE,
 	C_NOTICE_PAGE,
+	C_APPL_FILE,
+	C_APPL_PAGE,
 	C_FORM_FILE,
 	C_FORM_PAGE,
 	C_INNER_FILE,
@@ -62,7 +67,8 @@ static const struct {
 	double width;
 } list_cols[N_COLS] = {
 	[C_SEQ] = {"連番", 7},
-	[C_APPID] = {"申請書ID", 26},
+	[C_APPID] = {"通知番号", 26},
+	[C_JLIS] = {"J-LIS申請書ID", 26},
 	[C_POSTAL] = {"郵便番号", 10},
 	[C_ADDRESS] = {"住所", 56},
 	[C_NAME] = {"氏名", 18},
@@ -71,6 +77,8 @@ static const struct {
 	[C_PIECES] = {"同封物", 56},
 	[C_NOTICE_FILE] = {"有効期限通知書 ファイル", 24},
 	[C_NOTICE_PAGE] = {"有効期限通知書 頁", 9},
+	[C_APPL_FILE] = {"交付申請書 ファイル", 24},
+	[C_APPL_PAGE] = {"交付申請書 頁", 9},
 	[C_FORM_FILE] = {"照会書兼回答書 ファイル", 24},
 	[C_FORM_PAGE] = {"照会書兼回答書 頁", 9},
 	[C_INNER_FILE] = {"封入用封筒 ファイル", 24},
@@ -164,6 +172,7 @@ struct bundle {
 struct writer {
 	const char *dir;
 	const struct manifest_batch *b;
+	const struct settings *s;
 	int n_sets;
 	long sorted_min, barcode_min;
 	char (*hex)[65];
@@ -183,7 +192,9 @@ struct writer {
 	bool in_bundle;
 	lxw_row_t bundle_row;
 	long card, cert, reinquiries, barcoded, pieces[N_PIECES];
-	long rows[3]; /* rows written per sheet, for the read-back check */
+	long no_jlis;                   /* card renewals without J-LIS's 申請書ID: no online application */
+	long inserts[MAILSET_N_GROUPS]; /* sets per group, each getting that group's inserts */
+	long rows[3];                   /* rows written per sheet, for the read-back check */
 };
 
 static void lx(struct writer *w, lxw_error e, int row)
@@ -293,6 +304,7 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 	/* Where each piece is printed. */
 	bool has[N_PIECES] = {
 		[P_NOTICE] = m->kind == MAILSET_NOTICE,
+		[P_APPL] = mailset_has_application(m),
 		[P_FORM] = mailset_has_form(m),
 		[P_INNER] = mailset_has_form(m),
 		[P_OUTER] = true,
@@ -305,7 +317,9 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 	                      &page[P_INNER])) ||
 	    (err = track_take(&w->tracks[F_OUTER], w->dir, F_OUTER, m->seq, 1, &file[P_OUTER], &page[P_OUTER])))
 		return err;
-	/* On the sheets: the notice, then the form; a re-inquiry is the form alone. */
+	/* On the sheets: the notice, then the 交付申請書 or the form; a re-inquiry is the form alone. */
+	file[P_APPL] = has[P_APPL] ? file[P_NOTICE] : "";
+	page[P_APPL] = has[P_APPL] ? page[P_NOTICE] + 1 : 0;
 	file[P_FORM] = has[P_FORM] ? file[P_NOTICE] : "";
 	page[P_FORM] = !has[P_FORM] ? 0 : has[P_NOTICE] ? page[P_NOTICE] + 1 : page[P_NOTICE];
 	if (!has[P_NOTICE]) {
@@ -322,6 +336,7 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 		w->cert++;
 	bool barcoded = m->barcode && *m->barcode;
 	w->barcoded += barcoded;
+	w->no_jlis += mailset_lacks_jlis_id(m);
 	struct sbuf pieces = SBUF_INIT, addr = SBUF_INIT, code = SBUF_INIT;
 	for (int p = 0; p < N_PIECES; p++) {
 		if (!has[p])
@@ -329,6 +344,11 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 		w->pieces[p]++;
 		sbuf_addf(&pieces, "%s%s", pieces.len ? "・" : "", piece_label[p]);
 	}
+	/* The pre-printed inserts of the set's kind (settings "inserts:"), after the printed pieces. */
+	enum mailset_group g = mailset_group(m->kind, m->target);
+	w->inserts[g]++;
+	for (size_t i = 0; w->s && i < w->s->n_inserts[g]; i++)
+		sbuf_addf(&pieces, "・%s", w->s->inserts[g][i]);
 	char prefix[4];
 	snprintf(prefix, sizeof prefix, "%s", postal);
 	if (!w->in_bundle || strcmp(prefix, w->bundle.prefix)) {
@@ -353,6 +373,7 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 	rules_format_date(m->expiry, expiry);
 	const char *text[N_COLS] = {
 		[C_APPID] = m->app_id,          [C_POSTAL] = postal,
+		[C_JLIS] = m->jlis_app_id,      [C_APPL_FILE] = file[P_APPL],
 		[C_ADDRESS] = addr.buf,         [C_NAME] = m->name ? m->name : "",
 		[C_WHAT] = what_expires(m),     [C_EXPIRY] = expiry,
 		[C_PIECES] = pieces.buf,        [C_NOTICE_FILE] = file[P_NOTICE],
@@ -361,14 +382,12 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 	};
 	int num[N_COLS] = {[C_SEQ] = m->seq,
 	                   [C_NOTICE_PAGE] = page[P_NOTICE],
+	                   [C_APPL_PAGE] = page[P_APPL],
 	                   [C_FORM_PAGE] = page[P_FORM],
 	                   [C_INNER_PAGE] = page[P_INNER],
 	                   [C_OUTER_PAGE] = page[P_OUTER]};
-	bool numeric[N_COLS] = {[C_SEQ] = true,
-	                        [C_NOTICE_PAGE] = true,
-	                        [C_FORM_PAGE] = true,
-	                        [C_INNER_PAGE] = true,
-	                        [C_OUTER_PAGE] = true};
+	bool numeric[N_COLS] = {[C_SEQ] = true,       [C_NOTICE_PAGE] = true, [C_APPL_PAGE] = true,
+	                        [C_FORM_PAGE] = true, [C_INNER_PAGE] = true,  [C_OUTER_PAGE] = true};
 	FILE *csv = afile_stream(w->csv);
 	lxw_row_t row = (lxw_row_t)m->seq;
 	for (int c = 0; c < N_COLS; c++) {
@@ -537,7 +556,9 @@ static void finish_sheets(struct writer *w)
 		{"マイナンバーカード", (double)w->card},
 		{"電子証明書", (double)w->cert},
 		{"電子証明書（再照会）", (double)w->reinquiries},
+		{"うち申請書IDなし（オンライン申請不可）", (double)w->no_jlis},
 		{"同封物：有効期限通知書", (double)w->pieces[P_NOTICE]},
+		{"同封物：個人番号カード交付申請書", (double)w->pieces[P_APPL]},
 		{"同封物：照会書兼回答書", (double)w->pieces[P_FORM]},
 		{"同封物：封入用封筒", (double)w->pieces[P_INNER]},
 		{"同封物：長形3号封筒", (double)w->pieces[P_OUTER]},
@@ -573,11 +594,22 @@ static void job_json(struct writer *w, struct sbuf *j)
 	rules_format_date(b->run_date, date);
 	sbuf_addf(j, "{\n  \"batch\": %lld,\n  \"run_date\": \"%s\",\n  \"sets\": %d,\n", (long long)b->id, date,
 	          w->n_sets);
-	sbuf_addf(j, "  \"counts\": {\"card\": %ld, \"cert\": %ld, \"reinquiry\": %ld},\n", w->card, w->cert,
-	          w->reinquiries);
+	sbuf_addf(j,
+	          "  \"counts\": {\"card\": %ld, \"cert\": %ld, \"reinquiry\": %ld, \"card_without_jlis_id\": %ld},\n",
+	          w->card, w->cert, w->reinquiries, w->no_jlis);
 	sbuf_adds(j, "  \"pieces\": {");
 	for (int p = 0; p < N_PIECES; p++)
 		sbuf_addf(j, "%s\"%s\": %ld", p ? ", " : "", piece_key[p], w->pieces[p]);
+	/* The pre-printed inserts each kind of set gets, and how many of each the print shop needs. */
+	sbuf_adds(j, "},\n  \"inserts\": {");
+	for (int g = 0; g < MAILSET_N_GROUPS; g++) {
+		sbuf_addf(j, "%s\"%s\": {\"sets\": %ld, \"names\": [", g ? ", " : "", group_key[g], w->inserts[g]);
+		for (size_t i = 0; w->s && i < w->s->n_inserts[g]; i++) {
+			sbuf_adds(j, i ? ", " : "");
+			sbuf_add_json(j, w->s->inserts[g][i]);
+		}
+		sbuf_adds(j, "]}");
+	}
 	sbuf_adds(j, "},\n  \"excluded\": {");
 	for (size_t i = 0; i < b->n_excluded; i++) {
 		sbuf_adds(j, i ? ", " : "");
@@ -788,7 +820,7 @@ out:
 enum kg_err manifest_write(const char *dir, const struct settings *s, const struct manifest_batch *b,
                            const struct manifest_source *src)
 {
-	struct writer w = {.dir = dir, .b = b, .n_sets = src->n_sets, .next_seq = 1};
+	struct writer w = {.dir = dir, .b = b, .s = s, .n_sets = src->n_sets, .next_seq = 1};
 	struct sbuf json = SBUF_INIT;
 	enum kg_err err;
 	const struct conf_node *root = conf_root(s->conf);

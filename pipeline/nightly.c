@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,15 +53,53 @@ static enum kg_err server_lock(const char *db_path, const char *what, struct nig
 	return KG_OK;
 }
 
+/* The descriptor of the lock this process holds, closed in every child right after fork: a
+ * render worker must never hold the lock (flock belongs to the open file, which a child shares),
+ * or a worker that outlived its runner would lock out every later run. */
+static int held_fd = -1;
+
+static void close_lock_in_child(void)
+{
+	if (held_fd >= 0)
+		close(held_fd);
+	held_fd = -1;
+}
+
+/* The lock file must be ours: never a symlink (O_NOFOLLOW: a planted link must not make us
+ * truncate its target), a regular file with one link, owned by us, writable by us alone (a lock
+ * made by flock(1) at mode 0644 is fine). */
+static enum kg_err lock_file_ok(int fd, const char *path)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return kg_fail(KG_EIO, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+		return kg_fail(KG_EIO, "%s is not a plain file of its own (a link or a device?); remove it", path);
+	if (st.st_uid != geteuid())
+		return kg_fail(KG_EIO, "%s belongs to uid %ld, not to this user (%ld); remove it", path,
+		               (long)st.st_uid, (long)geteuid());
+	if (st.st_mode & 022)
+		return kg_fail(KG_EIO, "%s has mode %03o: others may write it; remove it", path,
+		               (unsigned)(st.st_mode & 0777));
+	return KG_OK;
+}
+
 enum kg_err nightly_lock(const char *db_path, const char *what, struct nightly_lock **out)
 {
 	if (store_is_server(db_path))
 		return server_lock(db_path, what, out);
+	static bool atfork_set;
 	char path[4096];
 	snprintf(path, sizeof path, "%s.lock", db_path);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return kg_fail(KG_EIO, "%s: %s", path, strerror(errno));
+		return kg_fail(KG_EIO, "%s: %s%s", path, strerror(errno),
+		               errno == ELOOP ? " (a symbolic link where the lock file belongs; remove it)" : "");
+	enum kg_err err = lock_file_ok(fd, path);
+	if (err) {
+		close(fd);
+		return err;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		char holder[256] = "";
 		ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
@@ -80,6 +119,13 @@ enum kg_err nightly_lock(const char *db_path, const char *what, struct nightly_l
 		close(fd);
 		return kg_fail(KG_EIO, "%s: %s", path, strerror(errno));
 	}
+	if (!atfork_set && pthread_atfork(NULL, NULL, close_lock_in_child) == 0)
+		atfork_set = true;
+	if (!atfork_set) {
+		close(fd);
+		return kg_fail(KG_ENOMEM, "pthread_atfork failed");
+	}
+	held_fd = fd;
 	*out = kg_calloc(1, sizeof **out);
 	(*out)->fd = fd;
 	return KG_OK;
@@ -89,8 +135,10 @@ void nightly_unlock(struct nightly_lock *l)
 {
 	if (!l)
 		return;
-	if (l->fd >= 0)
+	if (l->fd >= 0) {
 		close(l->fd); /* releases the flock; the file stays for the next run */
+		held_fd = -1;
+	}
 	store_close(l->st);
 	free(l);
 }
@@ -144,6 +192,41 @@ static enum kg_err make_dirs(const char *path)
 	}
 	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
 		return kg_fail(KG_EIO, "%s: %s", tmp, strerror(errno));
+	return KG_OK;
+}
+
+/* The output folders from out_dir down to dir must be ours: real folders (not links), owned by
+ * this user and writable by no one else, so nobody else can swap a file between our checks and
+ * the print shop. With create, each missing one is made (0700) before the next is looked at, so
+ * nothing is ever made inside a folder that fails the check. */
+static enum kg_err dirs_ours(const char *out_dir, const char *dir, bool create)
+{
+	char path[4096];
+	enum kg_err err;
+	if (create && (err = make_dirs(out_dir)))
+		return err;
+	snprintf(path, sizeof path, "%s", dir);
+	for (size_t i = strlen(out_dir);; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		char c = path[i];
+		path[i] = '\0';
+		struct stat st;
+		if (create && *path && mkdir(path, 0700) != 0 && errno != EEXIST)
+			return kg_fail(KG_EIO, "%s: %s", path, strerror(errno));
+		if (*path && lstat(path, &st) != 0)
+			return errno == ENOENT ? KG_OK : kg_fail(KG_EIO, "%s: %s", path, strerror(errno));
+		if (*path && !S_ISDIR(st.st_mode))
+			return kg_fail(KG_EIO, "%s is not a folder (a symbolic link?): refused as an output folder",
+			               path);
+		if (*path && (st.st_uid != geteuid() || (st.st_mode & 022)))
+			return kg_fail(KG_EIO,
+			               "%s: owner uid %ld, mode %03o: an output folder must be this user's (%ld) and "
+			               "writable by no one else",
+			               path, (long)st.st_uid, (unsigned)(st.st_mode & 0777), (long)geteuid());
+		if (!(path[i] = c))
+			break;
+	}
 	return KG_OK;
 }
 
@@ -297,7 +380,8 @@ static enum kg_err check_rendered(const struct nightly_env *env, int64_t batch, 
 	for (size_t i = 0; !err && i < n && !*missing; i++) {
 		char path[4096];
 		snprintf(path, sizeof path, "%s/%s", dir, f[i].name);
-		*missing = access(path, R_OK) != 0;
+		struct stat st; /* a symbolic link under a final name is not a written file */
+		*missing = lstat(path, &st) != 0 || !S_ISREG(st.st_mode);
 	}
 	free(f);
 	return err;
@@ -495,7 +579,7 @@ enum kg_err nightly_render(const struct nightly_env *env, int64_t batch, struct 
 	char host[256] = "?";
 	gethostname(host, sizeof host - 1);
 	snprintf(l.holder, sizeof l.holder, "%s pid %ld", host, (long)getpid());
-	if ((err = make_dirs(rep->dir)) || (err = render_new(env->settings, &r)))
+	if ((err = dirs_ours(env->out_dir, rep->dir, true)) || (err = render_new(env->settings, &r)))
 		goto out;
 	for (;;) {
 		if ((err = clear_stale(env, batch, rep->dir)) ||
@@ -582,7 +666,7 @@ enum kg_err nightly_export(const struct nightly_env *env, int64_t batch, struct 
 	double t0 = now_seconds();
 	nightly_batch_dir(env->out_dir, b.run_date, batch, rep->dir, sizeof rep->dir);
 	bool missing;
-	if ((err = check_rendered(env, batch, rep->dir, &missing)))
+	if ((err = dirs_ours(env->out_dir, rep->dir, false)) || (err = check_rendered(env, batch, rep->dir, &missing)))
 		return err;
 	if (missing)
 		return kg_fail(KG_ESTATE, "batch %lld: rendered files are missing from %s; render it again",
@@ -653,7 +737,7 @@ static enum kg_err count_kinds(struct store *st, int64_t batch, struct nightly_b
 			rep->cert++;
 	}
 	free(kinds);
-	return KG_OK;
+	return store_batch_count_no_jlis(st, batch, &rep->card_without_jlis_id);
 }
 
 #define FORECAST_WEEKS 26
@@ -701,6 +785,7 @@ static enum kg_err write_report(const struct nightly_env *env, int64_t batch, st
 		.batch = batch,
 		.run_date = rep->run_date,
 		.card = rep->card,
+		.card_without_jlis_id = rep->card_without_jlis_id,
 		.cert = rep->cert,
 		.reinquiries = rep->reinquiries,
 		.excluded_reasons = mb.excluded_reasons,

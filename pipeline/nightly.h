@@ -44,7 +44,8 @@ struct nightly_batch_report {
 	int run_date;
 	char dir[512];
 	long notices, card, cert, reinquiries;
-	double seconds[4]; /* select, render, export, report */
+	long card_without_jlis_id; /* card renewals without J-LIS's 申請書ID (counter or mail only) */
+	double seconds[4];         /* select, render, export, report */
 	bool stage_ran[4];
 };
 

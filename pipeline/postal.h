@@ -1,7 +1,7 @@
 /*
  * postal.h: the Japan Post customer barcode (カスタマバーコード) printed under the addressee's
  * name: the address number extracted from the address after the 町域, the 20 symbol characters,
- * the check character, the 67 bars, and the bars drawn as vector rectangles on a cairo context.
+ * the check character, the 67 bars, and the bars drawn on a cairo context (a 1-bit stencil mask).
  * The rules are those of Japan Post's 郵便番号・バーコードマニュアル (pages 11-25), as summed up in
  * spec/customer-barcode.md; README.md ("Customer barcode") says how the cases the manual leaves
  * open are decided.
@@ -90,9 +90,10 @@ bool postal_is_representative(const struct settings *s, const char *postal_code)
 void postal_size(double pt_size, double *width, double *height);
 
 /*
- * Draws bars (POSTAL_BARS letters of F/A/D/T, as in struct postal_code) as black filled
- * rectangles, the symbol's top-left corner at (x, y) in points (user units), at pt_size (clamped
- * to POSTAL_PT_MIN..POSTAL_PT_MAX). cr's source is restored; its current path is cleared.
+ * Draws bars (POSTAL_BARS letters of F/A/D/T, as in struct postal_code) in black, as a 1-bit
+ * image of 0.6 x 1.2 mm cells (at 10 pt) scaled without smoothing (exact bar sizes, a small
+ * PDF), the symbol's top-left corner at (x, y) in points (user units), at pt_size (clamped to
+ * POSTAL_PT_MIN..POSTAL_PT_MAX). cr's source is restored; its current path is cleared.
  * Errors: KG_EINPUT (nothing drawn) when bars is not 67 letters of F/A/D/T; KG_ERENDER when cr
  * is in an error state afterwards.
  */

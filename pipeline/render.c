@@ -8,12 +8,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <math.h>
 #include <pango/pangocairo.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,12 +28,14 @@
 
 #include "banned.h"
 
-enum tpl { T_NOTICE_CARD, T_NOTICE_CERT, T_FORM, T_INNER, T_OUTER, T_N };
+enum tpl { T_NOTICE_CARD, T_NOTICE_CERT, T_APPLICATION, T_FORM, T_INNER, T_OUTER, T_N };
 
 static const char *const tpl_files[T_N] = {
-	"notice-card.yaml", "notice-cert.yaml", "form.yaml", "envelope-inner.yaml", "envelope-outer.yaml",
+	"notice-card.yaml", "notice-cert.yaml",    "application.yaml",
+	"form.yaml",        "envelope-inner.yaml", "envelope-outer.yaml",
 };
-static const char *const tpl_names[T_N] = {"notice", "notice", "form", "inner", "outer"};
+static const char *const tpl_names[T_N] = {"notice", "notice", "application", "form", "inner", "outer"};
+#define MAX_SHEETS_PER_SET RENDER_MAX_PAGES
 static const char *const doc_names[] = {"sheets", "inner-envelopes", "outer-envelopes"};
 
 struct render {
@@ -40,9 +45,14 @@ struct render {
 	char *qr_url;
 	int max_sheets;
 	int proofs;
+	struct rules_policy policy;
+	/* The settings' pre-printed inserts per group, for the 同封物 list (borrowed copies). */
+	char **inserts[MAILSET_N_GROUPS];
+	size_t n_inserts[MAILSET_N_GROUPS];
 	/* Scratch for one set's values. */
 	char seq[32], expiry[RULES_ERA_LEN], as_of[RULES_ERA_LEN], birth[RULES_ERA_LEN];
-	struct sbuf address, rest, url;
+	char opens[RULES_ERA_LEN];
+	struct sbuf address, rest, url, period, enclosures;
 };
 
 /* kg_fail() formats into the very buffer kg_last_message() returns, so a message that quotes
@@ -57,13 +67,16 @@ static enum kg_err fail_in(enum kg_err err, const char *context)
 unsigned char render_pieces(enum mailset_kind kind, enum mailset_target target)
 {
 	return (mailset_kind_has_notice(kind) ? RENDER_PIECE_NOTICE : 0) |
+	       (mailset_kind_has_application(kind, target) ? RENDER_PIECE_APPLICATION : 0) |
 	       (mailset_kind_has_form(kind, target) ? RENDER_PIECE_FORM : 0);
 }
 
 int render_pages(enum render_doc doc, unsigned char pieces)
 {
 	switch (doc) {
-	case RENDER_SHEETS: return !!(pieces & RENDER_PIECE_NOTICE) + !!(pieces & RENDER_PIECE_FORM);
+	case RENDER_SHEETS:
+		return !!(pieces & RENDER_PIECE_NOTICE) + !!(pieces & RENDER_PIECE_APPLICATION) +
+		       !!(pieces & RENDER_PIECE_FORM);
 	case RENDER_INNER: return !!(pieces & RENDER_PIECE_FORM);
 	case RENDER_OUTER: return 1;
 	}
@@ -80,6 +93,11 @@ enum kg_err render_new(const struct settings *s, struct render **out)
 	struct render *r = kg_calloc(1, sizeof *r);
 	struct sbuf path = SBUF_INIT;
 	*out = NULL;
+	/* cairo allocates and frees some 300 KB per page (zlib's deflate state among it); glibc
+	 * gave that back to the kernel after every page and faulted it in again, a third of the
+	 * workers' CPU in brk, TLB flushes and page faults (perf). Keep up to 64 MB of free heap:
+	 * the peak stays that of one page, the churn goes. Inherited by the forked workers. */
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	enum kg_err err = fonts_new(s, &r->fonts);
 	if (err)
 		goto out;
@@ -92,6 +110,9 @@ enum kg_err render_new(const struct settings *s, struct render **out)
 	pango_cairo_context_set_font_options(r->pango, fo);
 	cairo_font_options_destroy(fo);
 	pango_context_set_language(r->pango, pango_language_from_string("ja-jp"));
+	/* Glyphs at the font's own advances: rounded to whole units, each glyph would carry a
+	 * position correction in the PDF's TJ arrays (a number a glyph, measured ~15% of a set). */
+	pango_context_set_round_glyph_positions(r->pango, FALSE);
 	for (int t = 0; t < T_N; t++) {
 		sbuf_reset(&path);
 		sbuf_addf(&path, "%s/%s", s->templates_dir && *s->templates_dir ? s->templates_dir : "templates",
@@ -102,9 +123,18 @@ enum kg_err render_new(const struct settings *s, struct render **out)
 	r->qr_url = kg_strdup(s->qr_url ? s->qr_url : "{id}");
 	r->max_sheets = s->max_sheets_per_file >= 2 ? s->max_sheets_per_file : 1000;
 	r->proofs = s->proofs;
+	r->policy = s->policy;
+	for (int g = 0; g < MAILSET_N_GROUPS; g++) {
+		r->n_inserts[g] = s->n_inserts[g];
+		r->inserts[g] = kg_calloc(s->n_inserts[g] + 1, sizeof(char *));
+		for (size_t i = 0; i < s->n_inserts[g]; i++)
+			r->inserts[g][i] = kg_strdup(s->inserts[g][i]);
+	}
 	sbuf_init(&r->address, 4096);
 	sbuf_init(&r->rest, 4096);
 	sbuf_init(&r->url, 4096);
+	sbuf_init(&r->period, 4096);
+	sbuf_init(&r->enclosures, 4096);
 out:
 	sbuf_release(&path);
 	if (err)
@@ -124,9 +154,16 @@ void render_free(struct render *r)
 		g_object_unref(r->pango);
 	fonts_free(r->fonts);
 	free(r->qr_url);
+	for (int g = 0; g < MAILSET_N_GROUPS; g++) {
+		for (size_t i = 0; i < r->n_inserts[g]; i++)
+			free(r->inserts[g][i]);
+		free(r->inserts[g]);
+	}
 	sbuf_release(&r->address);
 	sbuf_release(&r->rest);
 	sbuf_release(&r->url);
+	sbuf_release(&r->period);
+	sbuf_release(&r->enclosures);
 	free(r);
 }
 
@@ -146,6 +183,36 @@ static const char *target_text(const struct mailset *m)
 	case MAILSET_AUTH: return "利用者証明用電子証明書";
 	default: return "署名用電子証明書・利用者証明用電子証明書";
 	}
+}
+
+size_t render_enclosures(enum mailset_kind kind, enum mailset_target target, char *const *inserts, size_t n_inserts,
+                         const char **names, size_t max)
+{
+	size_t n = 0;
+	for (int p = 0; p < MAILSET_N_PIECES; p++)
+		if (p != MAILSET_PIECE_OUTER && mailset_kind_has_piece(kind, target, (enum mailset_piece)p) && n < max)
+			names[n++] = mailset_piece_name((enum mailset_piece)p);
+	for (size_t i = 0; i < n_inserts && n < max; i++)
+		names[n++] = inserts[i];
+	return n;
+}
+
+/* The 同封物 list printed on the notice, in the seed's words: "次の4点が封筒に封入されています。" */
+static void enclosures(struct render *r, const struct mailset *m, struct sbuf *out)
+{
+	static const char *const digits[] = {"０", "１", "２", "３", "４", "５", "６", "７", "８", "９"};
+	const char *names[MAILSET_N_PIECES + 16];
+	enum mailset_group g = mailset_group(m->kind, m->target);
+	size_t n = render_enclosures(m->kind, m->target, r->inserts[g], r->n_inserts[g], names, KG_ARRAY_SIZE(names));
+	sbuf_reset(out);
+	sbuf_adds(out, "次の");
+	if (n < 10)
+		sbuf_adds(out, digits[n]);
+	else
+		sbuf_addf(out, "%zu", n);
+	sbuf_adds(out, "点が封筒に封入されています。");
+	for (size_t i = 0; i < n; i++)
+		sbuf_addf(out, "\n・%s", names[i]);
 }
 
 static enum kg_err set_values(struct render *r, const struct mailset *m, struct layout_values *v)
@@ -171,16 +238,24 @@ static enum kg_err set_values(struct render *r, const struct mailset *m, struct 
 		sbuf_addf(&r->rest, "　%s", m->addr_building);
 	sbuf_reset(&r->address);
 	sbuf_addf(&r->address, "%s%s", m->addr_town ? m->addr_town : "", r->rest.buf);
+	/* The 交付申請用 URL holds J-LIS's 申請書ID: kigen's own number is unknown to J-LIS. */
 	sbuf_reset(&r->url);
-	for (const char *p = r->qr_url; *p;) {
+	for (const char *p = r->qr_url; *m->jlis_app_id && *p;) {
 		if (!strncmp(p, "{id}", 4)) {
-			sbuf_adds(&r->url, m->app_id);
+			sbuf_adds(&r->url, m->jlis_app_id);
 			p += 4;
 		} else {
 			sbuf_addc(&r->url, *p++);
 		}
 	}
-	if ((err = sbuf_check(&r->rest)) || (err = sbuf_check(&r->address)) || (err = sbuf_check(&r->url)))
+	/* 更新手続ができる期間: from the window's opening day (counters refuse earlier) to the expiry. */
+	if ((err = rules_era(rules_window_opens(&r->policy, m->expiry), r->opens)))
+		return err;
+	sbuf_reset(&r->period);
+	sbuf_addf(&r->period, "%sから%sまで", r->opens, r->expiry);
+	enclosures(r, m, &r->enclosures);
+	if ((err = sbuf_check(&r->rest)) || (err = sbuf_check(&r->address)) || (err = sbuf_check(&r->url)) ||
+	    (err = sbuf_check(&r->period)) || (err = sbuf_check(&r->enclosures)))
 		return err;
 
 	v->field[LAYOUT_NAME] = m->name;
@@ -199,22 +274,34 @@ static enum kg_err set_values(struct render *r, const struct mailset *m, struct 
 	                                                       : "電子証明書の更新手続";
 	v->field[LAYOUT_BIRTH] = r->birth;
 	v->field[LAYOUT_QR_URL] = r->url.buf;
-	v->when = (m->target == MAILSET_CARD ? LAYOUT_WHEN_CARD : LAYOUT_WHEN_CERT) |
+	v->field[LAYOUT_JLIS_ID] = m->jlis_app_id;
+	v->field[LAYOUT_PERIOD] = r->period.buf;
+	v->field[LAYOUT_ENCLOSURES] = r->enclosures.buf;
+	bool minor = m->birth != RULES_NO_DATE && rules_age_on(&r->policy, m->birth, m->batch_day) < 15;
+	v->when = (m->target != MAILSET_CARD ? 0
+	           : m->jlis_app_id[0]       ? LAYOUT_WHEN_JLIS
+	                                     : LAYOUT_WHEN_NOJLIS) |
+	          (!m->has_sign_cert && m->sign_revoked ? LAYOUT_WHEN_REVOKED : 0) | (minor ? LAYOUT_WHEN_MINOR : 0) |
+	          (m->target == MAILSET_CARD ? LAYOUT_WHEN_CARD : LAYOUT_WHEN_CERT) |
 	          (m->kind == MAILSET_REINQUIRY ? LAYOUT_WHEN_REINQUIRY : LAYOUT_WHEN_NOTICE) |
-	          (m->has_sign_cert ? LAYOUT_WHEN_SIGN : LAYOUT_WHEN_NOSIGN) |
+	          (m->has_sign_cert  ? LAYOUT_WHEN_SIGN
+	           : m->sign_revoked ? 0
+	                             : LAYOUT_WHEN_NOSIGN) |
 	          (m->barcode ? LAYOUT_WHEN_BARCODE : LAYOUT_WHEN_NOBARCODE);
 	v->barcode = m->barcode;
 	return KG_OK;
 }
 
 /* The templates of doc for m, in page order; returns how many. */
-static int pages_of(enum render_doc doc, const struct mailset *m, enum tpl out[2])
+static int pages_of(enum render_doc doc, const struct mailset *m, enum tpl out[MAX_SHEETS_PER_SET])
 {
 	int n = 0;
 	unsigned char p = pieces_of(m);
 	if (doc == RENDER_SHEETS) {
 		if (p & RENDER_PIECE_NOTICE)
 			out[n++] = m->target == MAILSET_CARD ? T_NOTICE_CARD : T_NOTICE_CERT;
+		if (p & RENDER_PIECE_APPLICATION)
+			out[n++] = T_APPLICATION;
 		if (p & RENDER_PIECE_FORM)
 			out[n++] = T_FORM;
 	} else if (doc == RENDER_INNER) {
@@ -224,6 +311,20 @@ static int pages_of(enum render_doc doc, const struct mailset *m, enum tpl out[2
 		out[n++] = T_OUTER;
 	}
 	return n;
+}
+
+int render_page_templates(enum render_doc doc, const struct mailset *m, const char *files[RENDER_MAX_PAGES])
+{
+	enum tpl t[MAX_SHEETS_PER_SET];
+	int n = pages_of(doc, m, t);
+	for (int i = 0; i < n; i++)
+		files[i] = tpl_files[t[i]];
+	return n;
+}
+
+enum kg_err render_values(struct render *r, const struct mailset *m, struct layout_values *v)
+{
+	return set_values(r, m, v);
 }
 
 /* Is there an address to mail to: a postal code NNN-NNNN and a 町域 that is not only spaces
@@ -261,8 +362,19 @@ static enum kg_err draw_page(struct render *r, cairo_t *cr, enum tpl t, const st
 	if (!err)
 		return KG_OK;
 	char where[64];
-	snprintf(where, sizeof where, "B%04d-%06d (申請書ID %s)", m->batch, m->seq, m->app_id);
+	snprintf(where, sizeof where, "B%04d-%06d (通知番号 %s)", m->batch, m->seq, m->app_id);
 	return fail_in(err, where);
+}
+
+enum kg_err render_text_lines(struct render *r, enum render_doc doc, const struct mailset *m, const char *label,
+                              struct sbuf *lines)
+{
+	enum tpl t[MAX_SHEETS_PER_SET];
+	struct layout_values v;
+	if (!pages_of(doc, m, t))
+		return kg_fail(KG_ENOTFOUND, "the set has no page in this document");
+	enum kg_err err = set_values(r, m, &v);
+	return err ? err : layout_text_lines(r->tpl[t[0]], label, &v, lines);
 }
 
 enum kg_err render_check(struct render *r, const struct mailset *m)
@@ -271,7 +383,7 @@ enum kg_err render_check(struct render *r, const struct mailset *m)
 	if (!mailable(m))
 		return no_address();
 	for (size_t d = 0; d < KG_ARRAY_SIZE(docs); d++) {
-		enum tpl t[2];
+		enum tpl t[MAX_SHEETS_PER_SET];
 		int k = pages_of(docs[d], m, t);
 		for (int p = 0; p < k; p++) {
 			struct layout_values v;
@@ -335,7 +447,7 @@ enum kg_err render_file(struct render *r, enum render_doc doc, const char *path,
 	struct afile *out = NULL;
 	cairo_surface_t *pdf = NULL;
 	cairo_t *cr = NULL;
-	enum tpl t[2];
+	enum tpl t[MAX_SHEETS_PER_SET];
 	int pages = 0;
 	for (size_t i = 0; i < n; i++)
 		pages += pages_of(doc, &sets[i], t);
@@ -399,7 +511,7 @@ enum kg_err render_proofs(struct render *r, const char *dir, const struct mailse
 	for (size_t i = 0; i < n && !err; i++) {
 		int no = 0;
 		for (size_t d = 0; d < KG_ARRAY_SIZE(docs) && !err; d++) {
-			enum tpl t[2];
+			enum tpl t[MAX_SHEETS_PER_SET];
 			int k = pages_of(docs[d], &sets[i], t);
 			for (int p = 0; p < k && !err; p++) {
 				double k_px = PROOF_DPI / 72.0;
@@ -439,7 +551,8 @@ static bool exists(const char *dir, const char *name)
 {
 	struct sbuf p = SBUF_INIT;
 	sbuf_addf(&p, "%s/%s", dir, name);
-	bool yes = access(p.buf, F_OK) == 0;
+	struct stat st; /* a symbolic link under a final name is not a written file (or proofs/ folder) */
+	bool yes = lstat(p.buf, &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode));
 	sbuf_release(&p);
 	return yes;
 }
@@ -659,6 +772,7 @@ pass:
 			break;
 		}
 		fflush(NULL);
+		pid_t parent = getpid();
 		pid_t pid = fork();
 		if (pid < 0) {
 			close(fds[0]);
@@ -667,6 +781,11 @@ pass:
 			break;
 		}
 		if (pid == 0) {
+			/* A worker dies with its runner (OOM killer, kill -9): an orphan would go on
+			 * writing into a batch the next run is finishing. The runner may have died before
+			 * the line took effect, hence the check after it. */
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+				_exit(1);
 			close(fds[0]);
 			enum kg_err e = run_job(r, dir, src, &jobs[k], files);
 			if (e) {

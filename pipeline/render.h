@@ -1,11 +1,13 @@
 /*
  * render.h: print-ready PDFs (and PNG proofs) of a batch's mail sets.
  *
- * A struct render holds the pinned fonts and the five templates of settings->templates_dir
- * (notice-card.yaml, notice-cert.yaml, form.yaml, envelope-inner.yaml, envelope-outer.yaml),
+ * A struct render holds the pinned fonts and the six templates of settings->templates_dir
+ * (notice-card.yaml, notice-cert.yaml, application.yaml, form.yaml, envelope-inner.yaml,
+ * envelope-outer.yaml),
  * their static content recorded once. Documents:
- *   RENDER_SHEETS  A4, per resident: the 有効期限通知書, then the 照会書兼回答書 when the set has
- *                  one (certificate renewals); a re-inquiry set is the form alone, marked 再照会.
+ *   RENDER_SHEETS  A4, per resident: the 有効期限通知書, then the 個人番号カード交付申請書 (card
+ *                  renewals) or the 照会書兼回答書 (certificate renewals); a re-inquiry set is the
+ *                  form alone, marked 再照会 (mailset.h says which set gets what).
  *   RENDER_INNER   長形4号 照会書兼回答書封入用封筒, one per set with a form.
  *   RENDER_OUTER   長形3号 mailing envelope, one per set.
  * Every page carries the batch and sequence number ("B0001-000123"). Nothing printed comes from
@@ -27,7 +29,9 @@
 
 #include "fonts.h"
 #include "kg.h"
+#include "layout.h"
 #include "mailset.h"
+#include "sbuf.h"
 #include "settings.h"
 
 struct render;
@@ -41,11 +45,26 @@ struct fonts *render_fonts(struct render *r);
 enum render_doc { RENDER_SHEETS, RENDER_INNER, RENDER_OUTER };
 
 /* What a set consists of: bits of the pieces it gets. */
-#define RENDER_PIECE_NOTICE 1 /* 有効期限通知書 (A4) */
-#define RENDER_PIECE_FORM 2   /* 照会書兼回答書 (A4) and its sealing envelope */
+#define RENDER_PIECE_NOTICE 1      /* 有効期限通知書 (A4) */
+#define RENDER_PIECE_FORM 2        /* 照会書兼回答書 (A4) and its sealing envelope */
+#define RENDER_PIECE_APPLICATION 4 /* 個人番号カード交付申請書 (A4), after the notice */
 unsigned char render_pieces(enum mailset_kind kind, enum mailset_target target);
+/* The names of what a set of this kind encloses: mailset.h's printed pieces but the mailing
+ * envelope, then the settings' inserts of its group (settings->inserts[mailset_group()]); at most
+ * max into names (borrowed); returns how many. The notice's 同封物 list and the manifest's come
+ * from here. */
+size_t render_enclosures(enum mailset_kind kind, enum mailset_target target, char *const *inserts, size_t n_inserts,
+                         const char **names, size_t max);
 /* Pages a set with these pieces adds to a document. */
 int render_pages(enum render_doc doc, unsigned char pieces);
+
+/* For tools that draw the same pages another way (the benchmark's yardsticks): the template
+ * files (in settings templates_dir) of doc's pages for m in page order, returning how many
+ * (0..RENDER_MAX_PAGES), and m's per-resident values as printed (borrowed from m and r until the
+ * next call). */
+#define RENDER_MAX_PAGES 3
+int render_page_templates(enum render_doc doc, const struct mailset *m, const char *files[RENDER_MAX_PAGES]);
+enum kg_err render_values(struct render *r, const struct mailset *m, struct layout_values *v) KG_WUR;
 
 /*
  * Whether every page of m can be printed, without drawing: KG_OK, or KG_ERENDER with the reason
@@ -62,6 +81,11 @@ enum kg_err render_check(struct render *r, const struct mailset *m) KG_WUR;
  * KG_EINPUT when the document would have no page. */
 enum kg_err render_file(struct render *r, enum render_doc doc, const char *path, const struct mailset *sets,
                         size_t n) KG_WUR;
+
+/* Appends the lines the text labelled label (a template's "field:", e.g. 住所 or 氏名) breaks
+ * into on m's first page of doc, each ended by '\n' (layout_text_lines()). For tests. */
+enum kg_err render_text_lines(struct render *r, enum render_doc doc, const struct mailset *m, const char *label,
+                              struct sbuf *lines) KG_WUR;
 
 /* Writes PNG proofs (100 dpi) of every page of sets into the existing directory dir, named
  * B0001-000001-1-notice.png, -2-form.png, -3-inner.png, -4-outer.png. */

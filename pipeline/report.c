@@ -90,6 +90,8 @@ enum kg_err report_summary(const char *dir, const struct report_input *in, struc
 	sbuf_addf(out, "バッチ %lld（%s）: 通知 %ld 通\n", (long long)in->batch, date, total_of(in));
 	sbuf_addf(out, "  マイナンバーカード %ld / 電子証明書 %ld / 電子証明書（再照会） %ld\n", in->card, in->cert,
 	          in->reinquiries);
+	if (in->card_without_jlis_id)
+		sbuf_addf(out, "  うち申請書IDなし（窓口・郵送のみ） %ld\n", in->card_without_jlis_id);
 	long excluded = 0;
 	for (size_t i = 0; i < in->n_excluded; i++)
 		excluded += in->excluded_counts[i];
@@ -269,6 +271,7 @@ static void html_report(const struct report_input *in, const struct entry *files
 		long v;
 	} counts[] = {{"マイナンバーカード", in->card},
 	              {"電子証明書", in->cert},
+	              {"うち申請書IDなし（オンライン申請不可）", in->card_without_jlis_id},
 	              {"電子証明書（再照会）", in->reinquiries},
 	              {"合計", total_of(in)}};
 	for (size_t i = 0; i < KG_ARRAY_SIZE(counts); i++) {

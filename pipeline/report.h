@@ -35,6 +35,7 @@ struct report_input {
 	int64_t batch;
 	int run_date;
 	long card, cert, reinquiries;
+	long card_without_jlis_id;           /* card renewals without J-LIS's 申請書ID: counter or mail only */
 	const char *const *excluded_reasons; /* select_reason_name() keys */
 	const long *excluded_counts;
 	size_t n_excluded;

@@ -17,7 +17,7 @@ void rules_policy_default(struct rules_policy *p)
 		.window = RULES_WINDOW_CLAMP,
 		.age_from_eve = false,
 		.card_renewal_from_old_expiry = true,
-		.maintenance_sunday = true,
+		.maintenance = RULES_MAINT_SATURDAY_SUNDAY,
 		.adult_age = 18,
 		.adult_age_before = 20,
 		.age_switch = rules_from_ymd(2022, 4, 1),
@@ -232,13 +232,13 @@ enum kg_err rules_era(int day, char out[RULES_ERA_LEN])
 
 bool rules_is_maintenance_day(const struct rules_policy *p, int day)
 {
-	if (!p->maintenance_sunday || rules_weekday(day) != 0)
+	int wd = rules_weekday(day);
+	if (p->maintenance == RULES_MAINT_NONE || (wd != 6 && wd != 0) ||
+	    (wd == 6 && p->maintenance != RULES_MAINT_SATURDAY_SUNDAY))
 		return false;
-	int y, m, d;
-	rules_to_ymd(day - 1, &y, &m, &d);
-	int first = rules_from_ymd(y, m, 1);
-	int first_saturday = first + (6 - rules_weekday(first) + 7) % 7;
-	return day - 1 == first_saturday + 14;
+	int saturday = wd == 6 ? day : day - 1, y, m, d;
+	rules_to_ymd(saturday, &y, &m, &d);
+	return d >= 15 && d <= 21; /* the third Saturday is the one on the 15th to the 21st */
 }
 
 static bool all_digits(const char *s, size_t n)

@@ -1,10 +1,23 @@
 /*
- * rules.h: the domain rules as pure functions, no I/O (domain.md §1-§3, §6).
+ * rules.h: the domain rules as pure functions, no I/O.
+ *
+ * What expires: a card issued to a holder 18 or older on the issue date (20 when J-LIS received
+ * the application before 2022-04-01) runs to the 10th birthday strictly after the issue date,
+ * else to the 5th; the user-auth certificate to the 5th birthday strictly after its issue date,
+ * capped by the card; the signature certificate the same, also capped by the user-auth one, and
+ * none is issued under 15. A period of stay that ends earlier caps all of them. A card or
+ * certificate renewed inside its window runs from the old expiry (policy). Feb 29 birthdays fall
+ * on Feb 28 in common years (policy; or Mar 1). The window opens the day after the date three
+ * months before the expiry, month ends clamped (policy; or the civil reading), and closes on the
+ * expiry. A notice is due from lead_days before the window opens until the expiry.
+ * Check digits: My Number, weights 6,5,4,3,2,7,6,5,4,3,2 over the first 11 digits, r = sum mod
+ * 11, check 0 when r <= 1 else 11 - r; local government code, weights 6,5,4,3,2 over 5 digits,
+ * check (11 - r) mod 10; the application ID, Damm over its first 22 digits (README).
  *
  * Dates are civil days counted from 1970-01-01 (an int; day 0 is 1970-01-01), so comparing
  * and subtracting dates is plain arithmetic. RULES_NO_DATE marks "absent" (no signature
- * certificate, no period of stay). Every choice domain.md marks as policy is a field of
- * struct rules_policy; rules_policy_default() gives the documented defaults.
+ * certificate, no period of stay). Every choice marked policy above is a field of struct
+ * rules_policy; rules_policy_default() gives the defaults README's Settings table lists.
  */
 #ifndef RULES_H
 #define RULES_H
@@ -18,6 +31,12 @@
 
 enum rules_feb29 { RULES_FEB29_FEB28, RULES_FEB29_MAR1 };
 enum rules_window { RULES_WINDOW_CLAMP, RULES_WINDOW_CIVIL };
+/* The national system's maintenance days (seed 001): the 3rd Saturday and the Sunday after it. */
+enum rules_maint {
+	RULES_MAINT_SATURDAY_SUNDAY, /* both days (the default) */
+	RULES_MAINT_SUNDAY,          /* the Sunday only */
+	RULES_MAINT_NONE,
+};
 
 struct rules_policy {
 	int lead_days;                     /* notice this many days before the window opens (14) */
@@ -25,7 +44,7 @@ struct rules_policy {
 	enum rules_window window;          /* month arithmetic of the window (clamp to month end) */
 	bool age_from_eve;                 /* the new age starts the day before the birthday (false) */
 	bool card_renewal_from_old_expiry; /* a card renewed in its window counts from the old expiry (true) */
-	bool maintenance_sunday;           /* the national system is down on the Sunday after the 3rd Saturday (true) */
+	enum rules_maint maintenance;      /* no counter work on these days (3rd Saturday and Sunday) */
 	int adult_age;                     /* age from which a card runs 10 years (18) */
 	int adult_age_before;              /* the same for applications received before the switch (20) */
 	int age_switch;                    /* the day the adult age changed (2022-04-01) */
@@ -83,7 +102,8 @@ bool rules_is_due(const struct rules_policy *p, int run, int expiry);
 #define RULES_ERA_LEN 40
 enum kg_err rules_era(int day, char out[RULES_ERA_LEN]) KG_WUR;
 
-/* The national system's maintenance Sunday (the Sunday after the 3rd Saturday). */
+/* A maintenance day of the national system: the month's third Saturday (the 15th to the 21st)
+ * or the Sunday after it, as p->maintenance says. */
 bool rules_is_maintenance_day(const struct rules_policy *p, int day);
 
 /* Check digits: strings of exactly 12 / 6 ASCII digits. */

@@ -1,5 +1,5 @@
 /*
- * select.h: nightly stage 1. Finds the notices due on a run date (domain.md §3) and the
+ * select.h: nightly stage 1. Finds the notices due on a run date (README "Who gets a notice") and the
  * re-inquiry forms the counter asked for, and puts them into one new batch with sequence
  * numbers in mailing order (postal code order) and new application IDs, in one transaction.
  *

@@ -35,7 +35,6 @@ static enum kg_err load_policy(const struct conf_node *r, struct rules_policy *p
 	    (err = conf_get_bool(r, "policy.age_from_eve", p->age_from_eve, &p->age_from_eve)) ||
 	    (err = conf_get_bool(r, "policy.card_renewal_from_old_expiry", p->card_renewal_from_old_expiry,
 	                         &p->card_renewal_from_old_expiry)) ||
-	    (err = conf_get_bool(r, "policy.maintenance_sunday", p->maintenance_sunday, &p->maintenance_sunday)) ||
 	    (err = date_setting(r, "policy.age_switch", &p->age_switch)))
 		return err;
 	if (lead < 0 || lead > 366)
@@ -52,6 +51,17 @@ static enum kg_err load_policy(const struct conf_node *r, struct rules_policy *p
 		p->feb29 = RULES_FEB29_MAR1;
 	else
 		return kg_fail(KG_EINPUT, "policy.feb29_birthday must be feb28 or mar1");
+
+	/* Seed 001: 毎月第3土曜日とそれに続く日曜日 (both days, the default); "sunday" narrows it. */
+	const char *maint = conf_get_str(r, "policy.maintenance_days", "saturday_and_sunday");
+	if (!strcmp(maint, "saturday_and_sunday"))
+		p->maintenance = RULES_MAINT_SATURDAY_SUNDAY;
+	else if (!strcmp(maint, "sunday"))
+		p->maintenance = RULES_MAINT_SUNDAY;
+	else if (!strcmp(maint, "none"))
+		p->maintenance = RULES_MAINT_NONE;
+	else
+		return kg_fail(KG_EINPUT, "policy.maintenance_days must be saturday_and_sunday, sunday or none");
 
 	const char *window = conf_get_str(r, "policy.window", "clamp");
 	if (!strcmp(window, "clamp"))
@@ -143,9 +153,44 @@ enum kg_err settings_load(const char *path, struct settings *s)
 	s->templates_dir = templates_dir(path, conf_get_str(r, "output.templates", NULL));
 	s->qr_url = str(r, "output.application_qr_url",
 	                "https://net.kojinbango-card.go.jp/SS_SERVICE_OUT/FA01S001Action.do?id={id}");
+	if ((err = conf_get_bool(r, "output.jlis_delegation", false, &s->jlis_delegation)))
+		goto out;
+	s->application_center = str(r, "output.application_center",
+	                            "〒219-8650　日本郵便株式会社川崎東郵便局郵便私書箱第2号　"
+	                            "地方公共団体情報システム機構　個人番号カード交付申請書受付センター　宛");
+	static const char *const groups[MAILSET_N_GROUPS] = {"inserts.card", "inserts.cert", "inserts.reinquiry"};
+	for (int g = 0; g < MAILSET_N_GROUPS; g++) {
+		const struct conf_node *list = conf_at(r, groups[g]);
+		if (list && !conf_is_seq(list)) {
+			err = kg_fail(KG_EINPUT, "line %d: %s must be a list of insert names", conf_line(list),
+			              groups[g]);
+			goto out;
+		}
+		s->n_inserts[g] = conf_len(list);
+		s->inserts[g] = kg_calloc(s->n_inserts[g] + 1, sizeof(char *));
+		for (size_t i = 0; i < s->n_inserts[g]; i++) {
+			const char *name = conf_str(conf_child(list, i));
+			if (!name || !*name || strpbrk(name, "\n\r")) {
+				err = kg_fail(KG_EINPUT, "line %d: %s: each insert is a name on one line",
+				              conf_line(conf_child(list, i)), groups[g]);
+				goto out;
+			}
+			s->inserts[g][i] = kg_strdup(name);
+		}
+	}
 	s->unknown_glyph = str(r, "output.unknown_glyph", "substitute");
 	if (strcmp(s->unknown_glyph, "substitute") && strcmp(s->unknown_glyph, "hold")) {
 		err = kg_fail(KG_EINPUT, "output.unknown_glyph must be substitute or hold");
+		goto out;
+	}
+
+	const char *reader = conf_get_str(r, "counter.reader", NULL);
+	s->counter_reader = reader && *reader ? kg_strdup(reader) : NULL;
+	/* The best public evidence (README, counter guide): libjeid and soltia48 list ...0401 / 001C. */
+	if ((err = card_app_by_aid(conf_get_str(r, "counter.juki_application", "D3921000310001010401"), &s->juki_app)))
+		goto out;
+	if (!card_pin_in_app(CARD_PIN_JUKI, s->juki_app)) {
+		err = kg_fail(KG_EINPUT, "counter.juki_application: that application holds no 住民基本台帳用 PIN");
 		goto out;
 	}
 
@@ -186,7 +231,14 @@ void settings_release(struct settings *s)
 	free(s->representative_postal);
 	free(s->templates_dir);
 	free(s->qr_url);
+	free(s->application_center);
+	for (int g = 0; g < MAILSET_N_GROUPS; g++) {
+		for (size_t i = 0; i < s->n_inserts[g]; i++)
+			free(s->inserts[g][i]);
+		free(s->inserts[g]);
+	}
 	free(s->unknown_glyph);
+	free(s->counter_reader);
 	for (size_t i = 0; i < s->n_substitutes; i++) {
 		free(s->substitutes[i].from);
 		free(s->substitutes[i].to);

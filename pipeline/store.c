@@ -182,6 +182,11 @@ enum kg_err store_batch_plan(struct store *s, int64_t batch, unsigned char **kin
 	return ops(s)->batch_plan(s, batch, kinds, n);
 }
 
+enum kg_err store_batch_count_no_jlis(struct store *s, int64_t batch, long *n)
+{
+	return ops(s)->batch_count_no_jlis(s, batch, n);
+}
+
 enum kg_err store_batch_file_add(struct store *s, int64_t batch, const struct store_file *f)
 {
 	return ops(s)->batch_file_add(s, batch, f);

@@ -86,6 +86,7 @@ struct store_resident {
 	int sex; /* 1 male, 2 female (住民票の続柄コード順), 9 not stated */
 	const char *postal_code;
 	const char *addr_town, *addr_block, *addr_building;
+	const char *jlis_app_id; /* J-LIS's 申請書ID for the next card (23 digits), "" when none */
 	const char *nationality; /* "" for Japanese nationals */
 	int stay_until;          /* RULES_NO_DATE when none */
 	bool kyosho;             /* a 居所 is registered (never printed) */
@@ -191,6 +192,8 @@ enum kg_err store_batch_mark_printed(struct store *s, int64_t batch) KG_WUR;
 /* Per seq 1..n, (kind << 1 | target) of each notice, so stages can plan without loading sets;
  * caller frees *kinds. Fails if the sequence numbers are not exactly 1..n. */
 enum kg_err store_batch_plan(struct store *s, int64_t batch, unsigned char **kinds, int *n) KG_WUR;
+/* Card-renewal notices of a batch without J-LIS's 申請書ID (no online application). */
+enum kg_err store_batch_count_no_jlis(struct store *s, int64_t batch, long *n) KG_WUR;
 /* The files the render stage made for a batch. */
 struct store_file {
 	char name[64];

@@ -41,6 +41,7 @@ struct store_ops {
 	enum kg_err (*batch_set_error)(struct store *s, int64_t batch, const char *error);
 	enum kg_err (*batch_mark_printed)(struct store *s, int64_t batch);
 	enum kg_err (*batch_plan)(struct store *s, int64_t batch, unsigned char **kinds, int *n);
+	enum kg_err (*batch_count_no_jlis)(struct store *s, int64_t batch, long *n);
 	enum kg_err (*batch_file_add)(struct store *s, int64_t batch, const struct store_file *f);
 	enum kg_err (*batch_files)(struct store *s, int64_t batch, struct store_file **out, size_t *n);
 	enum kg_err (*render_claim)(struct store *s, int64_t batch, const char *name, const char *holder, int lease);

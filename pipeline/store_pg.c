@@ -147,6 +147,12 @@ static const char *const migrations[] = {
 	"  $$BEGIN RAISE EXCEPTION 'the notice events are append-only'; END$$;"
 	"CREATE TRIGGER notice_events_no_change BEFORE UPDATE OR DELETE ON notice_events"
 	"  FOR EACH ROW EXECUTE FUNCTION notice_events_append_only();",
+
+	/* 3: J-LIS's 申請書ID (store_sqlite.c's migration 3): the resident's next card's, and on each
+	 * notice, as printed, that ID and whether its signature certificate was revoked. */
+	"ALTER TABLE residents ADD COLUMN jlis_app_id text NOT NULL DEFAULT '';"
+	"ALTER TABLE notices ADD COLUMN jlis_app_id text NOT NULL DEFAULT '',"
+	"  ADD COLUMN sign_revoked integer NOT NULL DEFAULT 0;",
 };
 
 enum stmt_id {
@@ -181,6 +187,7 @@ enum stmt_id {
 	ST_BATCH_ERROR,
 	ST_BATCH_PRINTED,
 	ST_BATCH_PLAN,
+	ST_BATCH_NO_JLIS,
 	ST_FILE_PUT,
 	ST_FILES,
 	ST_RUN_TRY,
@@ -220,18 +227,18 @@ static const char *const sql[ST_COUNT] = {
 	[ST_VERSION] = "SELECT version FROM kigen_schema",
 	[ST_IMPORT_RESIDENTS] =
 		"INSERT INTO residents (id, registry_id, name, kana, birth, sex, postal_code, addr_town, addr_block,"
-		" addr_building, nationality, stay_until, kyosho, status, updated_at)"
+		" addr_building, nationality, stay_until, kyosho, status, updated_at, jlis_app_id)"
 		" SELECT coalesce(r.id, (SELECT coalesce(max(id), 0) FROM residents)"
 		"   + row_number() OVER (PARTITION BY r.id IS NULL ORDER BY l.first)),"
 		" l.registry_id, l.name, l.kana, l.birth, l.sex, l.postal_code, l.addr_town, l.addr_block,"
-		" l.addr_building, l.nationality, l.stay_until, l.kyosho, l.status, l.updated_at"
+		" l.addr_building, l.nationality, l.stay_until, l.kyosho, l.status, l.updated_at, l.jlis_app_id"
 		" FROM import_last l LEFT JOIN residents r USING (registry_id)"
 		" ON CONFLICT (registry_id) DO UPDATE SET name = excluded.name, kana = excluded.kana,"
 		" birth = excluded.birth, sex = excluded.sex, postal_code = excluded.postal_code,"
 		" addr_town = excluded.addr_town, addr_block = excluded.addr_block,"
 		" addr_building = excluded.addr_building, nationality = excluded.nationality,"
 		" stay_until = excluded.stay_until, kyosho = excluded.kyosho, status = excluded.status,"
-		" updated_at = excluded.updated_at",
+		" updated_at = excluded.updated_at, jlis_app_id = excluded.jlis_app_id",
 	[ST_IMPORT_CARDS_DEL] = "DELETE FROM cards c USING import_last l JOIN residents r USING (registry_id)"
 				" WHERE c.resident = r.id AND l.has_card = 0",
 	[ST_IMPORT_CARDS] =
@@ -287,14 +294,17 @@ static const char *const sql[ST_COUNT] = {
 		"INSERT INTO notices (id, app_id, resident, kind, target, certs, expiry, valid_until, batch, seq, "
 		"state,"
 		" parent, name, kana, postal_code, addr_town, addr_block, addr_building, birth, foreign_resident,"
-		" has_sign_cert, created_at)"
+		" has_sign_cert, created_at, jlis_app_id, sign_revoked)"
 		" SELECT $15::bigint, $16::text, r.id, $2::int, $3::int, $4::int, $5::int, $6::int, $7::bigint, "
 		"$8::int,"
 		" $17::int, $9::bigint, coalesce($10::text, r.name), r.kana, r.postal_code,"
 		" coalesce($12::text, r.addr_town), coalesce($13::text, r.addr_block),"
 		" coalesce($14::text, r.addr_building), r.birth, (r.nationality <> '')::int,"
 		" (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
-		"         WHERE c.resident = r.id AND g.status = 1))::int, $11::text"
+		"         WHERE c.resident = r.id AND g.status = 1))::int, $11::text,"
+		" CASE WHEN $3::int = 0 THEN r.jlis_app_id ELSE '' END,"
+		" (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
+		"         WHERE c.resident = r.id AND g.status = 2))::int"
 		" FROM residents r WHERE r.id = $1::bigint",
 	[ST_NOTICE_LAST] = "SELECT last FROM notice_ids FOR UPDATE",
 	[ST_NOTICE_LAST_SET] = "UPDATE notice_ids SET last = $1::bigint",
@@ -307,7 +317,7 @@ static const char *const sql[ST_COUNT] = {
 	[ST_BATCH_EXCLUSIONS] = "SELECT reason, count FROM batch_exclusions WHERE batch = $1::bigint ORDER BY reason",
 	[ST_SETS] = "SELECT n.seq, n.batch, b.run_date, n.app_id, r.registry_id, n.name, n.kana, n.postal_code,"
 		    " n.addr_town, n.addr_block, n.addr_building, n.kind, n.target, n.certs, n.valid_until, n.birth,"
-		    " n.foreign_resident, n.has_sign_cert"
+		    " n.foreign_resident, n.has_sign_cert, n.jlis_app_id, n.sign_revoked"
 		    " FROM notices n JOIN batches b ON b.id = n.batch JOIN residents r ON r.id = n.resident"
 		    " WHERE n.batch = $1::bigint AND n.seq BETWEEN $2::int AND $3::int ORDER BY n.seq",
 	[ST_NOTICE_BY_APPID] =
@@ -320,6 +330,8 @@ static const char *const sql[ST_COUNT] = {
 	[ST_BATCH_ERROR] = "UPDATE batches SET error = $2::text WHERE id = $1::bigint",
 	[ST_BATCH_PRINTED] = "UPDATE notices SET state = 1 WHERE batch = $1::bigint AND state = 0",
 	[ST_BATCH_PLAN] = "SELECT seq, kind, target FROM notices WHERE batch = $1::bigint ORDER BY seq",
+	[ST_BATCH_NO_JLIS] = "SELECT count(*) FROM notices WHERE batch = $1::bigint AND kind = 0 AND target = 0"
+			     " AND jlis_app_id = ''",
 	/* SQLite's INSERT OR REPLACE gives a replaced file a new rowid: it moves to the end. */
 	[ST_FILE_PUT] = "INSERT INTO batch_files (batch, name, doc, pages, seq_from, seq_to)"
 			" VALUES ($1::bigint, $2::text, $3::int, $4::int, $5::int, $6::int)"
@@ -399,7 +411,8 @@ static const char import_table[] =
 	"  card_issued integer, card_received integer, card_expires integer, card_status integer,"
 	"  face_auth integer,"
 	"  auth_status integer, auth_issued integer, auth_expires integer, auth_serial text,"
-	"  sign_status integer, sign_issued integer, sign_expires integer, sign_serial text)"
+	"  sign_status integer, sign_issued integer, sign_expires integer, sign_serial text,"
+	"  jlis_app_id text NOT NULL)"
 	" ON COMMIT DROP";
 
 static const struct store_ops pg_ops;
@@ -871,6 +884,7 @@ static enum kg_err pg_put_resident(struct store *s, const struct store_resident 
 	copy_int(b, r->face_auth);
 	copy_cert(b, &r->auth);
 	copy_cert(b, &r->sign);
+	copy_text(b, r->jlis_app_id ? r->jlis_app_id : "");
 	b->buf[b->len - 1] = '\n'; /* the last tab ends the row */
 	if ((err = sbuf_check(b)))
 		return err;
@@ -1167,8 +1181,10 @@ static enum kg_err pg_batch_sets(struct store *s, int64_t batch, int from, int t
 			.birth = (int)col_int(q, i, 15),
 			.foreign = col_int(q, i, 16),
 			.has_sign_cert = col_int(q, i, 17),
+			.sign_revoked = col_int(q, i, 19),
 		};
 		snprintf(m->app_id, sizeof m->app_id, "%s", col_text(q, i, 3));
+		snprintf(m->jlis_app_id, sizeof m->jlis_app_id, "%s", col_text(q, i, 18));
 	}
 	PQclear(q);
 	*out = sets;
@@ -1280,6 +1296,19 @@ static enum kg_err pg_batch_mark_printed(struct store *s, int64_t batch)
 	struct args a = {0};
 	arg_int(&a, batch);
 	return run_done(s, ST_BATCH_PRINTED, &a, "batch");
+}
+
+static enum kg_err pg_batch_count_no_jlis(struct store *s, int64_t batch, long *n)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	enum kg_err err;
+	PGresult *q = run(s, ST_BATCH_NO_JLIS, &a, "count", &err);
+	if (!q)
+		return err;
+	*n = (long)col_int(q, 0, 0);
+	PQclear(q);
+	return KG_OK;
 }
 
 static enum kg_err pg_batch_plan(struct store *s, int64_t batch, unsigned char **kinds, int *n)
@@ -1578,6 +1607,7 @@ static const struct store_ops pg_ops = {
 	.batch_set_error = pg_batch_set_error,
 	.batch_mark_printed = pg_batch_mark_printed,
 	.batch_plan = pg_batch_plan,
+	.batch_count_no_jlis = pg_batch_count_no_jlis,
 	.batch_file_add = pg_batch_file_add,
 	.batch_files = pg_batch_files,
 	.render_claim = pg_render_claim,

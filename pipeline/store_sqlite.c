@@ -145,6 +145,12 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the notice events are append-only'); END;"
 	"CREATE TRIGGER notice_events_no_delete BEFORE DELETE ON notice_events"
 	"  BEGIN SELECT RAISE(ABORT, 'the notice events are append-only'); END;",
+	/* 3: J-LIS's 申請書ID of a resident's next card (the registry's jlis_application_id), and on
+	 * each notice, as printed, that ID and whether its signature certificate was revoked (so
+	 * the form does not say it was never issued). */
+	"ALTER TABLE residents ADD COLUMN jlis_app_id TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE notices ADD COLUMN jlis_app_id TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE notices ADD COLUMN sign_revoked INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum stmt_id {
@@ -179,6 +185,7 @@ enum stmt_id {
 	ST_BATCH_ERROR,
 	ST_BATCH_PRINTED,
 	ST_BATCH_PLAN,
+	ST_BATCH_NO_JLIS,
 	ST_FILE_PUT,
 	ST_FILES,
 	ST_NOTICE_REF,
@@ -203,11 +210,11 @@ static const char *const sql[ST_COUNT] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_RESIDENT_PUT] =
 		"INSERT INTO residents (registry_id, name, kana, birth, sex, postal_code, addr_town, addr_block,"
-		" addr_building, nationality, stay_until, kyosho, status, updated_at)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+		" addr_building, nationality, stay_until, kyosho, status, updated_at, jlis_app_id)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
 		" ON CONFLICT (registry_id) DO UPDATE SET name = ?2, kana = ?3, birth = ?4, sex = ?5,"
 		" postal_code = ?6, addr_town = ?7, addr_block = ?8, addr_building = ?9, nationality = ?10,"
-		" stay_until = ?11, kyosho = ?12, status = ?13, updated_at = ?14"
+		" stay_until = ?11, kyosho = ?12, status = ?13, updated_at = ?14, jlis_app_id = ?15"
 		" RETURNING id",
 	[ST_CARD_PUT] = "INSERT INTO cards (resident, issued_on, received_on, expires_on, status, face_auth)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
@@ -241,12 +248,15 @@ static const char *const sql[ST_COUNT] = {
 	[ST_NOTICE_ADD] =
 		"INSERT INTO notices (resident, kind, target, certs, expiry, valid_until, batch, seq, state, parent,"
 		" name, kana, postal_code, addr_town, addr_block, addr_building, birth, foreign_resident,"
-		" has_sign_cert, created_at)"
+		" has_sign_cert, created_at, jlis_app_id, sign_revoked)"
 		" SELECT r.id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?15, ?9, coalesce(?10, r.name), r.kana, r.postal_code,"
 		" coalesce(?12, r.addr_town), coalesce(?13, r.addr_block), coalesce(?14, r.addr_building),"
 		" r.birth, r.nationality <> '',"
 		" EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
-		"         WHERE c.resident = r.id AND g.status = 1), ?11"
+		"         WHERE c.resident = r.id AND g.status = 1), ?11,"
+		" CASE WHEN ?3 = 0 THEN r.jlis_app_id ELSE '' END,"
+		" EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
+		"         WHERE c.resident = r.id AND g.status = 2)"
 		" FROM residents r WHERE r.id = ?1",
 	[ST_NOTICE_APPID] = "UPDATE notices SET app_id = ?2 WHERE id = ?1",
 	[ST_NOTICE_REINQUIRED] = "UPDATE notices SET state = 4 WHERE id = ?1 AND state = 3",
@@ -257,7 +267,7 @@ static const char *const sql[ST_COUNT] = {
 	[ST_BATCH_EXCLUSIONS] = "SELECT reason, count FROM batch_exclusions WHERE batch = ?1 ORDER BY reason",
 	[ST_SETS] = "SELECT n.seq, n.batch, b.run_date, n.app_id, r.registry_id, n.name, n.kana, n.postal_code,"
 		    " n.addr_town, n.addr_block, n.addr_building, n.kind, n.target, n.certs, n.valid_until, n.birth,"
-		    " n.foreign_resident, n.has_sign_cert"
+		    " n.foreign_resident, n.has_sign_cert, n.jlis_app_id, n.sign_revoked"
 		    " FROM notices n JOIN batches b ON b.id = n.batch JOIN residents r ON r.id = n.resident"
 		    " WHERE n.batch = ?1 AND n.seq BETWEEN ?2 AND ?3 ORDER BY n.seq",
 	[ST_NOTICE_BY_APPID] =
@@ -270,6 +280,8 @@ static const char *const sql[ST_COUNT] = {
 	[ST_BATCH_ERROR] = "UPDATE batches SET error = ?2 WHERE id = ?1",
 	[ST_BATCH_PRINTED] = "UPDATE notices SET state = 1 WHERE batch = ?1 AND state = 0",
 	[ST_BATCH_PLAN] = "SELECT seq, kind, target FROM notices WHERE batch = ?1 ORDER BY seq",
+	[ST_BATCH_NO_JLIS] =
+		"SELECT count(*) FROM notices WHERE batch = ?1 AND kind = 0 AND target = 0 AND jlis_app_id = ''",
 	[ST_FILE_PUT] = "INSERT OR REPLACE INTO batch_files (batch, name, doc, pages, seq_from, seq_to)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_FILES] = "SELECT name, doc, pages, seq_from, seq_to FROM batch_files WHERE batch = ?1 ORDER BY rowid",
@@ -558,6 +570,7 @@ static enum kg_err sq_put_resident(struct store *s, const struct store_resident 
 	sqlite3_bind_int(q, 12, r->kyosho);
 	sqlite3_bind_int(q, 13, r->status);
 	bind_text(q, 14, now);
+	bind_text(q, 15, r->jlis_app_id ? r->jlis_app_id : "");
 	if (sqlite3_step(q) != SQLITE_ROW)
 		return db_fail(s, "resident");
 	int64_t id = sqlite3_column_int64(q, 0);
@@ -879,8 +892,10 @@ static enum kg_err sq_batch_sets(struct store *s, int64_t batch, int from, int t
 			.birth = sqlite3_column_int(q, 15),
 			.foreign = sqlite3_column_int(q, 16),
 			.has_sign_cert = sqlite3_column_int(q, 17),
+			.sign_revoked = sqlite3_column_int(q, 19),
 		};
 		snprintf(m->app_id, sizeof m->app_id, "%s", column_text(q, 3));
+		snprintf(m->jlis_app_id, sizeof m->jlis_app_id, "%s", column_text(q, 18));
 	}
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE) {
@@ -997,6 +1012,19 @@ static enum kg_err sq_batch_mark_printed(struct store *s, int64_t batch)
 		return db_fail(s, "batch");
 	sqlite3_bind_int64(q, 1, batch);
 	return step_done(s, q, "batch");
+}
+
+static enum kg_err sq_batch_count_no_jlis(struct store *s, int64_t batch, long *n)
+{
+	sqlite3_stmt *q = stmt(s, ST_BATCH_NO_JLIS);
+	if (!q)
+		return db_fail(s, "count");
+	sqlite3_bind_int64(q, 1, batch);
+	if (sqlite3_step(q) != SQLITE_ROW)
+		return db_fail(s, "count");
+	*n = (long)sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	return KG_OK;
 }
 
 static enum kg_err sq_batch_plan(struct store *s, int64_t batch, unsigned char **kinds, int *n)
@@ -1325,6 +1353,7 @@ static const struct store_ops sqlite_ops = {
 	.batch_set_error = sq_batch_set_error,
 	.batch_mark_printed = sq_batch_mark_printed,
 	.batch_plan = sq_batch_plan,
+	.batch_count_no_jlis = sq_batch_count_no_jlis,
 	.batch_file_add = sq_batch_file_add,
 	.batch_files = sq_batch_files,
 	.render_claim = sq_render_claim,

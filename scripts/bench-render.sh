@@ -1,40 +1,73 @@
 #!/bin/bash
-# Measures the renderer against the naive baseline (../shared/bench/naive_baseline.c) in one run:
-# sets/s of both and their ratio, PDF bytes per resident, and peak memory (the parent plus the
-# largest worker) for 5,000, 20,000 and 50,000 residents. Usage: scripts/bench-render.sh [N...]
-# Both sides use the same fonts and write to the same disk; kigen uses 2 workers.
+# The render stage against two yardsticks, in one run, on the same residents and templates:
+#   kigen        build/render_bench (render_batch(), 2 forked workers, as `kigen render` runs it)
+#   naive cairo  build/naive_baseline (tests/bench/naive_baseline.c: a page per piece, everything
+#                drawn afresh, a new PangoLayout per text, QR codes as one rectangle per module)
+#   ReportLab    tests/bench/reportlab_set.py (Debian python3-reportlab and python3-qrcode: fonts
+#                embedded as subsets, static parts as form XObjects, compressed streams)
+# The residents are N synthetic sets of render_bench (`render_bench values` writes what they
+# print for the yardsticks). Figures per implementation, from /usr/bin/time (GNU time):
+#   CPU ms/set   user + system CPU of the whole process tree (workers included), per set, with
+#                the start-up (fonts, templates: the same run with one set) taken off
+#   start-up     CPU seconds of that one-set run
+#   bytes/set    every PDF written, divided by N
+#   peak MB      maximum resident set size of the largest process
+# kigen runs a second time with 10 x N sets: its peak memory must stay the same.
+#
+# usage: scripts/bench-render.sh [N]      (default 1000)
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=${BUILD:-build}
 export LC_ALL=C.UTF-8 TZ=Asia/Tokyo
-sizes=("$@")
-[ ${#sizes[@]} -gt 0 ] || sizes=(5000 20000 50000)
+N=${1:-1000}
+PY=/usr/bin/python3 # Debian's python, where python3-reportlab lives
 
-make -s "$BUILD/render_bench"
-baseline_src=$(dirname "$ROOT")/shared/bench/naive_baseline.c
-[ -f "$baseline_src" ] || baseline_src=$ROOT/../shared/bench/naive_baseline.c
-# shellcheck disable=SC2046
-cc -O2 -o "$BUILD/naive_baseline" "$baseline_src" $(pkg-config --cflags --libs pangocairo cairo-pdf libqrencode)
-
-work=$(mktemp -d)
+make -s "$BUILD/render_bench" "$BUILD/naive_baseline"
+work=$(mktemp -d "${TMPDIR:-/tmp}/kigen-bench-render.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-sed "s|^  templates: .*|  templates: $ROOT/templates|" fixtures/settings.yaml >"$work/settings.yaml"
+# The sample settings without PNG proofs: the yardsticks write PDFs only.
+sed -e "s|^  templates: .*|  templates: $ROOT/templates|" -e "s|^  proofs: .*|  proofs: 0|" \
+	fixtures/settings.yaml >"$work/settings.yaml"
 
-printf '%-8s %14s %14s %7s %12s %14s %16s\n' residents "kigen sets/s" "naive sets/s" ratio "bytes/set" "naive bytes/set" "kigen peak RSS"
-for n in "${sizes[@]}"; do
-	rm -rf "$work/out" && mkdir "$work/out"
-	k=$("$BUILD/render_bench" bench "$work/settings.yaml" "$n" "$work/out" 2)
-	echo "# $k" >&2
-	rm -rf "$work/out"
-	b=$("$BUILD/naive_baseline" "$n" "$work/naive.pdf")
-	echo "# $b" >&2
-	rm -f "$work/naive.pdf"
-	ks=$(sed -E 's/.* ([0-9.]+) sets\/s.*/\1/' <<<"$k")
-	kb=$(sed -E 's/.* ([0-9]+) bytes\/set.*/\1/' <<<"$k")
-	kr=$(sed -E 's/.*peak RSS ([0-9.]+) MB.*/\1/' <<<"$k")
-	bs=$(sed -E 's/.* ([0-9.]+) sets\/s.*/\1/' <<<"$b")
-	bb=$(sed -E 's/.* ([0-9]+) bytes\/set.*/\1/' <<<"$b")
-	printf '%-8s %14s %14s %7s %12s %14s %13s MB\n' "$n" "$ks" "$bs" "$(awk -v a="$ks" -v b="$bs" 'BEGIN {printf "%.2fx", a / b}')" \
-		"$kb" "$bb" "$kr"
+# run NAME SETS: runs implementation NAME on SETS residents; sets cpu (s), peak (KB), bytes.
+run() {
+	local name=$1 sets=$2 out=$work/out-$1-$2
+	rm -rf "$out" && mkdir -p "$out"
+	"$BUILD/render_bench" values "$work/settings.yaml" "$sets" "$work/values.tsv"
+	case $name in
+	kigen) set -- "$BUILD/render_bench" bench "$work/settings.yaml" "$sets" "$out" 2 ;;
+	naive) set -- "$BUILD/naive_baseline" "$ROOT/templates" "$work/values.tsv" "$out" ;;
+	reportlab) set -- "$PY" tests/bench/reportlab_set.py "$ROOT/templates" "$work/values.tsv" "$out" ;;
+	esac
+	/usr/bin/time -o "$work/time" -f '%U %S %M' "$@" >/dev/null
+	read -r user sys peak <"$work/time"
+	cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')
+	bytes=$(cat "$out"/*.pdf | wc -c)
+	rm -rf "$out"
+}
+
+declare -A ms start size mem
+for impl in kigen naive reportlab; do
+	run "$impl" 1
+	start[$impl]=$cpu
+	run "$impl" "$N"
+	ms[$impl]=$(awk -v c="$cpu" -v s="${start[$impl]}" -v n="$N" 'BEGIN { printf "%.2f", (c - s) * 1000 / (n - 1) }')
+	size[$impl]=$((bytes / N))
+	mem[$impl]=$(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }')
 done
+run kigen $((N * 10))
+mem10=$(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }')
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", b / a }'; }
+echo "== render stage, $N sets, one run (CPU per set without start-up; peak RSS of the largest process)"
+printf '%-12s %11s %13s %10s %8s %15s %16s\n' "" "CPU ms/set" "start-up CPU" bytes/set "peak MB" "kigen's speed-up" "bytes kigen/them"
+for impl in kigen naive reportlab; do
+	label=$impl
+	[ "$impl" = naive ] && label="naive cairo"
+	[ "$impl" = reportlab ] && label=ReportLab
+	printf '%-12s %11s %12ss %10s %8s %15s %16s\n' "$label" "${ms[$impl]}" "${start[$impl]}" "${size[$impl]}" \
+		"${mem[$impl]}" "$([ "$impl" = kigen ] && echo - || ratio "${ms[kigen]}" "${ms[$impl]}")" \
+		"$([ "$impl" = kigen ] && echo - || awk -v a="${size[kigen]}" -v b="${size[$impl]}" 'BEGIN { printf "%.2fx", a / b }')"
+done
+echo "kigen with $((N * 10)) sets: peak $mem10 MB (with $N: ${mem[kigen]} MB)"

@@ -1,18 +1,19 @@
 #!/bin/bash
-# make bench: kigen's figures on this machine, measured on the real pipeline (a generated
-# registry, imported into SQLite, selected, rendered, exported), with the naive baseline of
-# ../shared/bench/naive_baseline.c built and run in the same run for the ratio.
+# make bench: kigen's figures on this machine. Everything it runs is in this repository.
+#
+#   1. scripts/bench-render.sh: the render stage against the naive cairo baseline and the
+#      ReportLab implementation (tests/bench/), one run, same residents: CPU ms per set, bytes
+#      per set, peak memory, the ratios, and kigen's peak at 10x the sets.
+#   2. The real pipeline (a generated registry, imported into SQLite, selected, rendered from the
+#      database): CPU ms and bytes per set and peak memory of `kigen render` at growing sizes.
+#   3. Import and selection over 1,000,000 residents, on SQLite and on PostgreSQL (a private
+#      server as make test starts it, tests/pg.sh, with fsync on), and a nightly run with 100,000
+#      due residents with the wall time of each stage.
 #
 #   scripts/bench.sh            everything (about fifteen minutes on 2 cores)
-#   scripts/bench.sh quick      small sizes only, to see that it works
+#   scripts/bench.sh quick      parts 1 and 2 at small sizes only, to see that it works
 #   scripts/bench.sh million    only import and selection over 1,000,000 residents, both backends
 #   scripts/bench.sh pg-night   only the 100,000-set night, on PostgreSQL (measured once for the README)
-#
-# Figures: sets per second and PDF bytes per set of the render stage, peak memory (the runner
-# and its largest worker, from getrusage), import and selection over 1,000,000 residents, and a
-# nightly run with 100,000 due residents with the wall time of each stage. Import and selection
-# are measured on SQLite and on PostgreSQL (a private server as make test starts it, tests/pg.sh,
-# with fsync on).
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -34,7 +35,6 @@ policy:
   lead_days: 366
 YAML
 DATE=2026-11-21
-
 
 timed() { # timed LOG command...: wall seconds into $secs, the command's stderr into LOG.log
 	local t0 t1 log=$1
@@ -72,30 +72,22 @@ if [ "$quick" = pg-night ]; then
 fi
 
 if [ "$quick" != million ]; then
-baseline_src=$ROOT/../shared/bench/naive_baseline.c
-# shellcheck disable=SC2046
-cc -O2 -o "$work/naive_baseline" "$baseline_src" $(pkg-config --cflags --libs pangocairo cairo-pdf libqrencode)
-echo "== render stage: kigen against the naive baseline (same run, same fonts, same disk)"
+if [ "$quick" = quick ]; then scripts/bench-render.sh 300; else scripts/bench-render.sh 1000; fi
+
+echo
+echo "== kigen render from the database (kigen render --batch 1, 2 workers)"
 if [ "$quick" = quick ]; then sizes=(1000 3000); else sizes=(5000 20000 50000); fi
-printf '%-9s %12s %13s %7s %10s %15s %22s\n' sets "kigen sets/s" "naive sets/s" ratio bytes/set "naive bytes/set" "peak MB (runner/worker)"
+printf '%-9s %11s %10s %9s\n' sets "CPU ms/set" bytes/set "peak MB"
 for want in "${sizes[@]}"; do
 	d=$work/r$want
 	prepare "$d" "$want"
 	cd "$d"
-	timed "$d/render" "$KIGEN" --config "$work/wide.yaml" --db "$d/k.db" --out "$d/out" render --batch 1
+	timed "$d/render" /usr/bin/time -f '%U %S %M' "$KIGEN" --config "$work/wide.yaml" --db "$d/k.db" --out "$d/out" render --batch 1
 	cd "$ROOT"
 	bytes=$(cat "$d"/out/*/batch-0001/*.pdf | wc -c)
-	peak=$(sed -nE 's/.*runner ([0-9.]+) MB, largest worker ([0-9.]+) MB.*/\1 \2/p' "$d/render.log")
-	ks=$(awk -v n="$sets" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')
-	# The baseline is single-threaded and slow: a fifth of the sets gives its rate.
-	nb=$((sets / 5))
-	b=$("$work/naive_baseline" "$nb" "$work/naive.pdf")
-	rm -f "$work/naive.pdf"
-	bs=$(sed -E 's/.* ([0-9.]+) sets\/s.*/\1/' <<<"$b")
-	bb=$(sed -E 's/.* ([0-9]+) bytes\/set.*/\1/' <<<"$b")
-	printf '%-9s %12s %13s %7s %10s %15s %22s\n' "$sets" "$ks" "$bs" \
-		"$(awk -v a="$ks" -v b="$bs" 'BEGIN { printf "%.1fx", a / b }')" $((bytes / sets)) "$bb" \
-		"$(awk '{ printf "%.0f / %.0f", $1, $2 }' <<<"$peak")"
+	read -r user sys peak < <(tail -1 "$d/render.log")
+	printf '%-9s %11s %10s %9s\n' "$sets" "$(awk -v u="$user" -v s="$sys" -v n="$sets" 'BEGIN { printf "%.2f", (u + s) * 1000 / n }')" \
+		$((bytes / sets)) "$(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }')"
 	rm -rf "$d"
 done
 fi
@@ -118,8 +110,8 @@ if [ "$quick" != quick ]; then
 	timed "$d/select" /usr/bin/time -f '%M' "$KIGEN" --config "$work/settings.yaml" --db "$db" select --date $DATE
 	echo "selection: $secs s, $(pg_sql "$db" 'select notices from batches') notices, peak $(($(tail -1 "$d/select.log") / 1024)) MB"
 	rm -rf "$d"
-
 	[ "$quick" = million ] && exit 0
+
 	echo
 	echo "== a nightly run with 100,000 due residents"
 	d=$work/n

@@ -1,5 +1,7 @@
 #!/bin/sh
-# Installs the Debian 12 packages kigen builds, tests and runs with.
+# Installs the Debian 12 packages kigen builds, tests and runs with; with "checks", the tools of
+# make asan, valgrind, analyze, format-check and fuzz instead (clang's sanitizer and libFuzzer
+# runtime, valgrind, cppcheck, clang-format).
 # Idempotent and quiet: when every package is present it prints nothing and touches nothing.
 set -eu
 
@@ -7,11 +9,13 @@ PKGS="build-essential pkg-config
 libsqlite3-dev sqlite3
 libcairo2-dev libpango1.0-dev libqrencode-dev libxlsxwriter-dev
 libyaml-dev libcsv-dev libunistring-dev libssl-dev openssl
-libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools
+libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools opensc
 libpq-dev postgresql postgresql-client
-fonts-ipaexfont fonts-ipamj-mincho fontconfig
-libcmocka-dev poppler-utils zbar-tools qpdf python3 python3-openpyxl
-iproute2 util-linux tmux time"
+fonts-ipaexfont fonts-ipamj-mincho fonts-wqy-zenhei fontconfig
+libcmocka-dev poppler-utils zbar-tools qpdf python3 python3-openpyxl zint
+python3-reportlab python3-qrcode python3-yaml
+iproute2 util-linux tmux time procps"
+[ "${1:-}" = checks ] && PKGS="gcc libasan8 libubsan1 clang libclang-rt-14-dev valgrind cppcheck clang-format openssl"
 
 missing=""
 for p in $PKGS; do

@@ -1,6 +1,6 @@
 # Shared helpers for the end-to-end scripts. Each script sources this, then calls
 #   check "rule in words" command args...       passes when the command exits 0
-# Output is TAP ("ok - ..." / "not ok - ..."), which tests/run.sh counts.
+# Output is TAP ("ok - ..." / "not ok - ..." / "ok - ... # SKIP reason"), which tests/run.sh counts.
 set -u
 export LC_ALL=C.UTF-8 TZ=Asia/Tokyo
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,6 +34,59 @@ check() {
 		echo "not ok - $name"
 		sed 's/^/# /' "$T/.check.out" | tail -20
 	fi
+}
+
+# skip "rule" "reason": a check that cannot run here; tests/run.sh counts it as skipped.
+skip() { echo "ok - $1 # SKIP $2"; }
+
+# require_root "what needs it": skips the whole script when not root (the card rig runs a
+# private pcscd in its own namespaces).
+require_root() {
+	[ "$(id -u)" = 0 ] && return
+	skip "${0##*/}" "needs root: $1"
+	exit 0
+}
+
+# A private mount namespace for a small tmpfs (the full-disk tests): root gets one directly, a
+# normal user through a user namespace. have_private_mounts says whether this machine allows it,
+# so a test skips with its reason instead of taking unshare's failure for the program's.
+if [ "$(id -u)" = 0 ]; then UNSHARE_M="unshare -m"; else UNSHARE_M="unshare -r -m"; fi
+have_private_mounts() { mkdir -p "$T/.ns" && $UNSHARE_M sh -c "mount -t tmpfs -o size=16k tmpfs '$T/.ns'" 2>/dev/null; }
+
+# group_gone PGID: waits until no live process of the group is left (a killed run's render
+# workers die a moment after their runner; a zombie is dead), at most 60 s; false if one stays.
+group_gone() {
+	for _ in $(seq 600); do
+		ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { alive = 1 } END { exit !alive }' || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# gone PID: the same for one process.
+gone() {
+	for _ in $(seq 600); do
+		case "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" in "" | Z) return 0 ;; esac
+		sleep 0.1
+	done
+	return 1
+}
+
+# hold_lock FILE: another "run" holds FILE's flock until release_lock; returns once it is held,
+# so no test races the holder it starts.
+hold_lock() {
+	rm -f "$T/.release" && mkfifo "$T/.release"
+	flock "$1" cat "$T/.release" >/dev/null &
+	HOLDER=$!
+	for _ in $(seq 600); do
+		flock -n "$1" true || return 0
+		sleep 0.05
+	done
+	return 1
+}
+release_lock() {
+	echo >"$T/.release"
+	wait "$HOLDER"
 }
 
 # expect_eq "rule" EXPECTED ACTUAL

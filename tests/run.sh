@@ -1,6 +1,8 @@
 #!/bin/bash
 # Runs the unit tests (cmocka, TAP output) and the end-to-end scripts (TAP lines), and ends
-# with the one line CI reads: "N passed, N failed". Usage: tests/run.sh [unit|e2e] [NAME-FILTER]
+# with the one line CI reads: "N passed, N failed, N skipped". A line "ok - ... # SKIP reason"
+# (tests/lib.sh skip, e.g. the card rig when not root) is skipped, and its reason is printed.
+# Usage: tests/run.sh [unit|e2e] [NAME-FILTER]
 # A private PostgreSQL server (tests/pg.sh) serves the store's unit tests and the scripts that
 # run a second time on PostgreSQL; it is stopped however this script ends.
 set -u
@@ -10,17 +12,18 @@ export KIGEN=${KIGEN:-$PWD/kigen}
 export LC_ALL=C.UTF-8 TZ=Asia/Tokyo
 what=${1:-all}
 filter=${2:-}
-pass=0 fail=0
+pass=0 fail=0 skipped=0
 log=$(mktemp)
 . tests/pg.sh
 trap 'pg_stop; rm -f "$log"' EXIT
 trap 'exit 130' INT TERM HUP
 # The scripts that keep data, run once more each on a fresh PostgreSQL database.
-PG_E2E="foundation manifest counter holds"
+PG_E2E="foundation manifest counter holds mail"
 
 tally() { # reads TAP from stdin, echoes it, counts
 	while IFS= read -r line; do
 		case "$line" in
+		"ok "*"# SKIP"*) skipped=$((skipped + 1)); echo "$line" ;;
 		"ok "*) pass=$((pass + 1)); [ -n "${VERBOSE:-}" ] && echo "$line" ;;
 		"not ok "*) fail=$((fail + 1)); echo "$line" ;;
 		"# "*) [ -n "${VERBOSE:-}" ] || [ "$last_failed" = 1 ] && echo "$line" ;;
@@ -34,9 +37,9 @@ run_one() { # name, command...
 	last_failed=0
 	"$@" >"$log" 2>&1
 	local rc=$?
-	local before=$((pass + fail))
+	local before=$((pass + fail + skipped))
 	tally <"$log"
-	if [ $((pass + fail)) -eq "$before" ] || { [ $rc -ne 0 ] && [ "$last_failed" = 0 ] && ! grep -q '^not ok' "$log"; }; then
+	if [ $((pass + fail + skipped)) -eq "$before" ] || { [ $rc -ne 0 ] && [ "$last_failed" = 0 ] && ! grep -q '^not ok' "$log"; }; then
 		echo "not ok - $name exited $rc"
 		sed 's/^/# /' "$log" | tail -30
 		fail=$((fail + 1))
@@ -80,5 +83,5 @@ if [ "$what" = all ] || [ "$what" = e2e ]; then
 		KIGEN_TEST_DB=$(pg_newdb "e2e_$name") run_one "$name.sh on PostgreSQL" bash "tests/e2e/$name.sh"
 	done
 fi
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skipped skipped"
 [ "$fail" -eq 0 ]

@@ -6,6 +6,12 @@
  *
  *   render_bench bench SETTINGS N OUTDIR [WORKERS]
  *       renders N sets; prints "render: N sets, S s, R sets/s, B bytes/set, peak RSS M MB ..."
+ *   render_bench values SETTINGS N OUT.tsv
+ *       writes what the same N sets print, for the yardsticks of scripts/bench-render.sh (the
+ *       naive cairo baseline and the ReportLab implementation), which draw the same pages from
+ *       the same templates: a first line of the settings' placeholders, then one line per page
+ *       in document order (sheets, inner, outer), each tab-separated KEY=VALUE pairs: doc,
+ *       template, when (the LAYOUT_WHEN_* bits), barcode (67 bars or empty), and every field.
  *   render_bench sample SETTINGS OUTDIR
  *       renders the fixed sample batch (cards, certificates, a holder without a signature
  *       certificate, a re-inquiry, a long name, IVS and non-JIS-X-0208 names) and prints one
@@ -98,9 +104,10 @@ static void make_set(const struct gen *g, int seq, struct mailset *m, struct str
 	m->barcode = s->barcode;
 	if (g->sample) {
 		switch (seq) {
-		case 1: /* a card renewal */
+		case 1: /* a card renewal with J-LIS's 申請書ID */
 			snprintf(s->name, sizeof s->name, "山田　太郎");
 			m->kind = MAILSET_NOTICE, m->target = MAILSET_CARD;
+			snprintf(m->jlis_app_id, sizeof m->jlis_app_id, "%s", "10203040506070809011121");
 			break;
 		case 2: /* a certificate renewal, IVS in the name */
 			snprintf(s->name, sizeof s->name, "渡邊\U000E010A　花子");
@@ -110,6 +117,7 @@ static void make_set(const struct gen *g, int seq, struct mailset *m, struct str
 			snprintf(s->name, sizeof s->name, "𠮷田　一郎");
 			m->kind = MAILSET_NOTICE, m->target = MAILSET_CERT, m->has_sign_cert = false;
 			m->certs = MAILSET_AUTH;
+			m->birth = g->batch_day - 3650; /* ten: a 法定代理人 applies */
 			break;
 		case 4: /* a re-inquiry */
 			snprintf(s->name, sizeof s->name, "髙橋　次郎");
@@ -120,12 +128,13 @@ static void make_set(const struct gen *g, int seq, struct mailset *m, struct str
 			         "ウィリアムズ　アレクサンダー　ジョナサン　クリストファー　エドワード");
 			m->kind = MAILSET_NOTICE, m->target = MAILSET_CARD, m->foreign = true;
 			break;
-		case 6: /* IVS name, no customer barcode */
+		case 6: /* IVS name, no customer barcode, a signature certificate revoked after a move */
 			snprintf(s->name, sizeof s->name, "辻\U000E0100　美咲");
-			m->kind = MAILSET_NOTICE, m->target = MAILSET_CERT, m->has_sign_cert = true;
+			m->kind = MAILSET_NOTICE, m->target = MAILSET_CERT, m->has_sign_cert = false;
+			m->sign_revoked = true, m->certs = MAILSET_AUTH;
 			m->barcode = NULL, m->no_barcode_reason = "住所不明";
 			break;
-		case 7: /* a card renewal with a variant the registry writes with an IVS */
+		case 7: /* a card renewal with a variant the registry writes with an IVS; no J-LIS 申請書ID */
 			snprintf(s->name, sizeof s->name, "葛\U000E0100西　健太");
 			m->kind = MAILSET_NOTICE, m->target = MAILSET_CARD;
 			break;
@@ -192,11 +201,64 @@ static int fail(const char *what)
 	return 1;
 }
 
+static bool put(FILE *f, const char *sep, const char *key, const char *value)
+{
+	value = value ? value : "";
+	if (strpbrk(value, "\t\n"))
+		return false; /* the format has no quoting */
+	fprintf(f, "%s%s=%s", sep, key, value);
+	return true;
+}
+
+/* render_bench values: see the top of this file. */
+static int values(const struct gen *g, const struct settings *s, struct render *r, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		perror(path);
+		return 1;
+	}
+	bool ok = put(f, "", "municipality", s->name) && put(f, "\t", "mayor", s->mayor) &&
+	          put(f, "\t", "department", s->department) && put(f, "\t", "office_postal", s->postal_code) &&
+	          put(f, "\t", "office_address", s->address) && put(f, "\t", "phone", s->phone) &&
+	          put(f, "\t", "hours", s->hours) && put(f, "\t", "lgcode", s->lgcode);
+	fputc('\n', f);
+	static const char *const docs[] = {"sheets", "inner", "outer"};
+	for (int d = 0; d < 3 && ok; d++) {
+		for (int seq = 1; seq <= g->n && ok; seq++) {
+			struct mailset m;
+			struct strings st;
+			struct layout_values v;
+			const char *tpl[RENDER_MAX_PAGES];
+			make_set(g, seq, &m, &st);
+			int pages = render_page_templates((enum render_doc)d, &m, tpl);
+			if (pages && render_values(r, &m, &v))
+				return fail("render_values");
+			for (int p = 0; p < pages && ok; p++) {
+				char when[16];
+				snprintf(when, sizeof when, "%u", v.when);
+				ok = put(f, "", "doc", docs[d]) && put(f, "\t", "template", tpl[p]) &&
+				     put(f, "\t", "when", when) && put(f, "\t", "barcode", v.barcode);
+				for (int k = 0; k < LAYOUT_NFIELDS && ok; k++)
+					ok = put(f, "\t", layout_field_name((enum layout_field)k), v.field[k]);
+				fputc('\n', f);
+			}
+		}
+	}
+	if (fclose(f) != 0 || !ok) {
+		fprintf(stderr, "render_bench: %s: %s\n", path, ok ? "write error" : "a value holds a tab or newline");
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 4 || (strcmp(argv[1], "bench") && strcmp(argv[1], "sample")) ||
-	    (!strcmp(argv[1], "bench") && argc < 5)) {
-		fprintf(stderr, "usage: render_bench bench SETTINGS N OUTDIR [WORKERS] | sample SETTINGS OUTDIR\n");
+	bool dump = argc == 5 && !strcmp(argv[1], "values");
+	if (!dump && (argc < 4 || (strcmp(argv[1], "bench") && strcmp(argv[1], "sample")) ||
+	              (!strcmp(argv[1], "bench") && argc < 5))) {
+		fprintf(stderr, "usage: render_bench bench SETTINGS N OUTDIR [WORKERS] | values SETTINGS N OUT.tsv | "
+		                "sample SETTINGS OUTDIR\n");
 		return 2;
 	}
 	struct gen g = {.sample = !strcmp(argv[1], "sample")};
@@ -213,6 +275,12 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	if (render_new(&s, &r))
 		return fail("render_new");
+	if (dump) {
+		int rc = values(&g, &s, r, argv[4]);
+		render_free(r);
+		settings_release(&s);
+		return rc;
+	}
 	unsigned char *pieces = kg_malloc((size_t)g.n + 1);
 	for (int seq = 1; seq <= g.n; seq++) {
 		struct mailset m;
@@ -222,10 +290,10 @@ int main(int argc, char **argv)
 		if (g.sample) {
 			char exp[RULES_DATE_LEN];
 			rules_format_date(m.expiry, exp);
-			printf("%d\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", m.seq, m.app_id, exp,
+			printf("%d\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%d\t%s\n", m.seq, m.app_id, exp,
 			       m.kind == MAILSET_REINQUIRY ? "reinquiry" : "notice",
 			       m.target == MAILSET_CARD ? "card" : "cert", m.has_sign_cert, m.barcode ? m.barcode : "-",
-			       m.certs, m.name);
+			       m.certs, m.jlis_app_id[0] ? m.jlis_app_id : "-", m.sign_revoked, m.name);
 		}
 	}
 	struct render_source src = {.n_sets = g.n, .pieces = pieces, .load = load, .release = release, .ctx = &g};

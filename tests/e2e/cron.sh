@@ -14,9 +14,8 @@ check "kigen-cron: old logs are compressed, and dropped past the keep limit" \
 	sh -c '[ ! -e log/nightly-2000-01-01.log ] && KIGEN_KEEP=1 "$0" >/dev/null && [ ! -e log/nightly-2000-01-01.log.gz ]' "$ROOT/scripts/kigen-cron"
 KIGEN_MAIL=failure "$ROOT/scripts/kigen-cron" >quiet.txt
 expect_eq "kigen-cron: KIGEN_MAIL=failure is silent on a good night" "0 0" "$? $(wc -c <quiet.txt)"
-flock "$KIGEN_DB.lock" sleep 2 &
-sleep 0.3
+hold_lock "$KIGEN_DB.lock"
 "$ROOT/scripts/kigen-cron" >locked.txt
 expect_eq "kigen-cron: a night that finds another run going exits 3" 3 $?
 check "kigen-cron: and its mail says another run holds the lock" grep -q "another run still holds the lock" locked.txt
-wait
+release_lock

@@ -1,4 +1,4 @@
-# The command contract of design.md, the registry import and the selection stage.
+# The command contract (README "Commands"), the registry import and the selection stage.
 . "$(dirname "$0")/../lib.sh"
 GEN=$ROOT/scripts/gen-registry
 
@@ -42,7 +42,7 @@ sed -n '2,4p' reg.csv | sed 's/^R03/RNEW/' >> bad.csv                          #
 sed -n 5p reg.csv | sed 's/^R03/RNEW/; s/,[0-9-]*,[12],/,2023-02-29,1,/' >> bad.csv # line 5: impossible date
 sed -n 6p reg.csv | sed 's/^R03/RNEW/; s/,[12],\([0-9]\{3\}-\)/,7,\1/' >> bad.csv   # line 6: unknown sex code
 sed -n 7p reg.csv | sed 's/^R03/RNEW/; s/,\([0-9]\{3\}\)-\([0-9]\{4\}\),/,\1\2,/' >> bad.csv # line 7: postal code
-sed -n 8p reg.csv | sed 's/^R03/RNEW/; s/,\r$/\r/' >> bad.csv                        # line 8: a column short
+sed -n 8p reg.csv | sed 's/^R03/RNEW/; s/,[^,]*\r$/\r/' >> bad.csv                  # line 8: a column short
 sed -n 9p reg.csv | sed 's/^R03/RNEW/; s/,\([0-9]\{11\}\)[0-9],/,\1X,/' >> bad.csv   # line 9: my_number
 printf 'RNEW9,\xff\xfe,x,1990-01-01,1,160-0022,t,,,,,0,active,,,,,,,,,,,,,,\r\n' >> bad.csv # line 10: encoding
 "$KIGEN" import bad.csv > bad.out 2> bad.err
@@ -52,7 +52,7 @@ expect_eq "import with bad rows writes nothing" 500 "$(sqlite3 "$KIGEN_DB" 'sele
 check "import names the impossible date's line" grep -q "^bad.csv:5: .*impossible date" bad.err
 check "import names the unknown sex code's line" grep -q "^bad.csv:6: sex: unknown code" bad.err
 check "import names the bad postal code's line" grep -q "^bad.csv:7: postal_code" bad.err
-check "import names the wrong column count's line" grep -q "^bad.csv:8: 26 columns where the header has 27" bad.err
+check "import names the wrong column count's line" grep -q "^bad.csv:8: 27 columns where the header has 28" bad.err
 check "import names the My Number check digit's line without echoing it" \
 	sh -c 'grep -q "^bad.csv:9: my_number: check digit" bad.err && ! grep -Eq "[0-9]{11}X" bad.err'
 check "import names the wrong encoding's line" grep -q "^bad.csv:10: not valid UTF-8" bad.err
@@ -98,7 +98,7 @@ expect_eq "no resident is noticed twice for one expiry" 0 \
 expect_eq "--dry-run writes nothing" "$n2" "$(sqlite3 "$KIGEN_DB" 'select count(*) from notices')"
 check "status lists the batches" sh -c '"$KIGEN" status | grep -q "^    2  2026-12-21  selected"'
 
-# What expires (domain.md §3): the card when it expires first or on the same day as the
+# What expires (README "Who gets a notice"): the card when it expires first or on the same day as the
 # certificates, else the certificate(s); a revoked signature certificate is not noticed.
 export KIGEN_DB="$T/target.db"
 {

@@ -68,7 +68,7 @@ check "the page mismatch is named, and the folder is not sealed" \
 
 # A full disk: a 64 KiB tmpfs in a private mount namespace.
 mkdir full
-unshare -m sh -c "mount -t tmpfs -o size=64k tmpfs full && '$MD' write --db '$KIGEN_DB' --batch 1 --dir full --max-sheets 50 --barcodes > full.out 2>&1; echo \$? > full.rc; ls -A full > full.ls"
+$UNSHARE_M sh -c "mount -t tmpfs -o size=64k tmpfs full && '$MD' write --db '$KIGEN_DB' --batch 1 --dir full --max-sheets 50 --barcodes > full.out 2>&1; echo \$? > full.rc; ls -A full > full.ls"
 expect_eq "a full disk fails with exit 1" 1 "$(cat full.rc)"
 check "a full disk gives a clear message naming the file" grep -Eq "full/manifest\.(xlsx|csv).*No space left on device" full.out
 check "a full disk leaves no SHA256SUMS, no manifest under a final name, no temporary" \
@@ -78,7 +78,7 @@ check "a full disk leaves no SHA256SUMS, no manifest under a final name, no temp
 bad=""
 for kb in 128 160 192 200 208 224 240 256 272 288 320; do
 	rm -rf sz && mkdir sz
-	unshare -m sh -c "mount -t tmpfs -o size=${kb}k tmpfs sz && '$MD' write --db '$KIGEN_DB' --batch 1 --dir sz --max-sheets 50 --barcodes > /dev/null 2>&1; rc=\$?; if [ \$rc = 0 ]; then (cd sz && sha256sum -c --quiet SHA256SUMS) && '$PY' -c 'import openpyxl,sys; sys.exit(openpyxl.load_workbook(\"sz/manifest.xlsx\")[\"発送リスト\"].max_row != $n + 1)'; else [ ! -e sz/SHA256SUMS ] && ! ls -A sz | grep -q '^\.'; fi" || bad="$bad ${kb}k"
+	$UNSHARE_M sh -c "mount -t tmpfs -o size=${kb}k tmpfs sz && '$MD' write --db '$KIGEN_DB' --batch 1 --dir sz --max-sheets 50 --barcodes > /dev/null 2>&1; rc=\$?; if [ \$rc = 0 ]; then (cd sz && sha256sum -c --quiet SHA256SUMS) && '$PY' -c 'import openpyxl,sys; sys.exit(openpyxl.load_workbook(\"sz/manifest.xlsx\")[\"発送リスト\"].max_row != $n + 1)'; else [ ! -e sz/SHA256SUMS ] && ! ls -A sz | grep -q '^\.'; fi" || bad="$bad ${kb}k"
 done
 expect_eq "on a disk filling up at any point, a sealed batch is always complete (sizes that broke it:)" "" "$bad"
 

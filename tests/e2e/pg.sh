@@ -30,6 +30,11 @@ check "the same batch folder byte for byte: PDFs, manifests, job.json, SHA256SUM
 expect_eq "the same registry on both: residents, cards, certificates" \
 	"$(sqlite3 lite.db 'select count(*), sum(kyosho), sum(stay_until) from residents; select count(*), sum(expires_on) from cards; select count(*), sum(expires_on) from certificates')" \
 	"$(pg_sql "$PG" 'select count(*), sum(kyosho), sum(stay_until) from residents; select count(*), sum(expires_on) from cards; select count(*), sum(expires_on) from certificates')"
+expect_eq "J-LIS IDs were imported on both (some residents have one)" "1 1" \
+	"$(sqlite3 lite.db "select count(*) > 0 from residents where jlis_app_id <> ''") $(pg_sql "$PG" "select (count(*) > 0)::int from residents where jlis_app_id <> ''")"
+jlis='select registry_id, jlis_app_id from residents order by id; select app_id, jlis_app_id, sign_revoked from notices order by id'
+expect_eq "the same J-LIS IDs on both, on the residents and on the notices as printed" \
+	"$(sqlite3 lite.db "$jlis" | md5sum)" "$(pg_sql "$PG" "$jlis" | md5sum)"
 # A second import of the same file with one resident changed: an update in place, ids kept.
 sed '2s/,[^,]*,/,更新　太郎,/' reg.csv >reg2.csv
 "$KIGEN" --db lite.db -q import reg2.csv && "$KIGEN" --db "$PG" -q import reg2.csv

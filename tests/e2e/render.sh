@@ -20,18 +20,18 @@ done
 # Pages each set adds to each document, from what went in (kind, target).
 pages_of() { # doc kind target
 	case "$1:$2:$3" in
-	sheets:notice:card) echo 1 ;; sheets:notice:cert) echo 2 ;; sheets:reinquiry:*) echo 1 ;;
+	sheets:notice:card) echo 2 ;; sheets:notice:cert) echo 2 ;; sheets:reinquiry:*) echo 1 ;;
 	inner:*:card) echo 0 ;; inner:*) echo 1 ;; outer:*) echo 1 ;;
 	esac
 }
 declare -A total=([sheets]=0 [inner]=0 [outer]=0) first
-while IFS=$'\t' read -r seq id expiry kind target sign barcode certs name; do
+while IFS=$'\t' read -r seq id expiry kind target sign barcode certs jlis revoked name; do
 	for d in sheets inner outer; do
 		first[$d:$seq]=$((total[$d] + 1))
 		total[$d]=$((total[$d] + $(pages_of $d "$kind" "$target")))
 	done
 done <sets.tsv
-expect_eq "sheets-001.pdf has one page per notice and per form" "${total[sheets]}" \
+expect_eq "sheets-001.pdf has one page per notice, per 交付申請書 and per form" "${total[sheets]}" \
 	"$(pdfinfo out/sheets-001.pdf | awk '/^Pages:/ {print $2}')"
 expect_eq "inner-envelopes-001.pdf has one page per form" "${total[inner]}" \
 	"$(pdfinfo out/inner-envelopes-001.pdf | awk '/^Pages:/ {print $2}')"
@@ -63,7 +63,7 @@ qr_codes() { # file page -> decoded QR payloads, one a line, sorted
 }
 
 url=$(awk -F': ' '/application_qr_url/ {gsub(/"/, "", $2); print $2}' settings.yaml)
-while IFS=$'\t' read -r seq id expiry kind target sign barcode certs name; do
+while IFS=$'\t' read -r seq id expiry kind target sign barcode certs jlis revoked name; do
 	era=$("$KIGEN" rules era "$expiry")
 	who=$(squeeze "$name")
 	p=${first[sheets:$seq]}
@@ -71,22 +71,52 @@ while IFS=$'\t' read -r seq id expiry kind target sign barcode certs name; do
 	if [ "$kind" = notice ]; then
 		t=$(page_text out/sheets-001.pdf "$p")
 		check "$tag notice names the resident" has_name "$t" "${who}様"
-		# The table's values, in the order they are drawn: expiry, what expires, procedure, ID.
+		# The table's values, in the order they are drawn: expiry, the renewal period (from the
+		# window's opening day, in 和暦), what expires, procedure, and J-LIS's 申請書ID (card) or
+		# kigen's 通知番号 (certificates).
 		case "$target:$certs" in
 		card:*) what=マイナンバーカード proc=マイナンバーカードの更新手続 ;;
 		cert:1) what=署名用電子証明書 proc=電子証明書の更新手続 ;;
 		cert:2) what=利用者証明用電子証明書 proc=電子証明書の更新手続 ;;
 		cert:3) what=署名用電子証明書・利用者証明用電子証明書 proc=電子証明書の更新手続 ;;
 		esac
-		check "$tag notice gives the expiry in 和暦 ($era), what expires, the procedure and the application ID" \
-			has "$t" "${era}${what}${proc}${id}"
-		check "$tag notice carries its batch and sequence number" has "$t" "$tag"
+		opens=$("$KIGEN" rules window --expiry "$expiry" | sed 's/.*"opens": "\([0-9-]*\)".*/\1/')
+		period="$("$KIGEN" rules era "$opens")から${era}まで"
+		shown=$id
+		[ "$target" = card ] && shown=$jlis
+		[ "$shown" = - ] && shown="" # the static （記載なし） comes first in drawing order
+		check "$tag notice gives the expiry in 和暦 ($era), the renewal period, what expires, the procedure and the ID" \
+			has "$t" "${era}${period}${what}${proc}${shown}"
+		[ "$target" = card ] && [ "$jlis" = - ] &&
+			check "$tag notice without a J-LIS 申請書ID says there is none" has "$t" "（記載なし）"
+		check "$tag notice carries its batch, sequence number and 通知番号" has "$t" "${tag}通知番号${id}"
 		check "$tag notice gives the 'information as of' date in 和暦" has "$t" "令和7年3月31日時点の情報"
-		if [ "$target" = card ]; then
-			expect_eq "$tag card notice's QR decodes to the application URL with its ID" "${url/\{id\}/$id}" \
-				"$(qr_codes out/sheets-001.pdf "$p")"
+		check "$tag notice does not carry J-LIS's delegation sentence (the municipality mails)" \
+			lacks "$t" "全国の市区町村長から委任を受けて実施しています"
+		if [ "$target" = card ] && [ "$jlis" != - ]; then
+			expect_eq "$tag card notice's QR decodes to the application URL with J-LIS's 申請書ID" \
+				"${url/\{id\}/$jlis}" "$(qr_codes out/sheets-001.pdf "$p")"
+		elif [ "$target" = card ]; then
+			expect_eq "$tag card notice without a J-LIS 申請書ID has no QR code" "" "$(qr_codes out/sheets-001.pdf "$p")"
+			check "$tag card notice without a J-LIS 申請書ID sends the resident to the counter or the mail" \
+				has "$t" "市区町村の窓口で申請するか、同封の交付申請書により郵送で更新手続をしてください"
 		else
 			expect_eq "$tag certificate notice has no QR code" "" "$(qr_codes out/sheets-001.pdf "$p")"
+		fi
+		if [ "$target" = card ]; then
+			p=$((p + 1))
+			a=$(page_text out/sheets-001.pdf "$p")
+			check "$tag the 交付申請書 follows the notice" has "$a" "個人番号カード交付申請書"
+			check "$tag 交付申請書 names the holder" has_name "$a" "$who"
+			check "$tag 交付申請書 has the photo box and its size" has "$a" "縦4.5cm×横3.5cm"
+			check "$tag 交付申請書 gives the 受付センター's address" has "$a" "個人番号カード交付申請書受付センター"
+			if [ "$jlis" != - ]; then
+				check "$tag 交付申請書 carries the same J-LIS 申請書ID" has "$a" "$jlis"
+				expect_eq "$tag 交付申請書's QR decodes to the same URL" "${url/\{id\}/$jlis}" \
+					"$(qr_codes out/sheets-001.pdf "$p")"
+			else
+				expect_eq "$tag 交付申請書 without a J-LIS 申請書ID has no QR code" "" "$(qr_codes out/sheets-001.pdf "$p")"
+			fi
 		fi
 		p=$((p + 1))
 	fi
@@ -97,6 +127,11 @@ while IFS=$'\t' read -r seq id expiry kind target sign barcode certs name; do
 		check "$tag form's validity is the certificate's expiry" has "$t" "本書の有効期限${era}"
 		check "$tag form warns to write 0/O and 1/l distinctly" has "$t" "数字の「0」と英字の「O」、数字の「1」と英字の「l」"
 		check "$tag form offers 'いずれの暗証番号も設定しない'" has "$t" "いずれの暗証番号も設定しない"
+		if [ "$revoked" = 1 ]; then
+			check "$tag form of a revoked signature certificate does not say it was never issued" \
+				lacks "$t" "発行されていない"
+			check "$tag form of a revoked signature certificate says it was revoked" has "$t" "署名用電子証明書は失効している"
+		fi
 		expect_eq "$tag form's QR decodes to the application ID" "$id" "$(qr_codes out/sheets-001.pdf "$p")"
 		if [ "$kind" = reinquiry ]; then
 			check "$tag re-inquiry form is marked 再照会" has "$t" "再照会"
@@ -111,6 +146,8 @@ while IFS=$'\t' read -r seq id expiry kind target sign barcode certs name; do
 		if [ "$sign" = 1 ]; then
 			check "$tag form has the 署名用 PIN boxes" test "$dark" -gt 50
 			check "$tag form does not say there is no signature certificate" lacks "$t" "署名用電子証明書は発行されていない"
+		elif [ "$revoked" = 1 ]; then
+			check "$tag form has no 署名用 PIN box for a revoked signature certificate" test "$dark" -eq 0
 		else
 			check "$tag form has no 署名用 PIN box for a holder without a signature certificate" test "$dark" -eq 0
 			check "$tag form says the 署名用 PIN is not needed" has "$t" "署名用電子証明書は発行されていないため、記入は不要です"
@@ -158,7 +195,7 @@ PY
 done <sets.tsv
 
 # A long name shrinks rather than being cut: it is on the page whole.
-long=$(awk -F'\t' '$1 == 5 {print $9}' sets.tsv)
+long=$(awk -F'\t' '$1 == 5 {print $11}' sets.tsv)
 check "a long name shrinks to fit and is printed whole" has "$(page_text out/sheets-001.pdf "${first[sheets:5]}")" \
 	"$(squeeze "$long")"
 
@@ -166,8 +203,8 @@ for f in out/*.pdf; do
 	check "rendering twice gives identical bytes (${f##*/})" cmp "$f" "again/${f##*/}"
 done
 for f in out/*.pdf; do
-	expect_eq "${f##*/} embeds only the pinned IPA fonts" "" \
-		"$(pdffonts "$f" | awk 'NR > 2 {print $1}' | grep -Ev '^[A-Z]{6}\+IPA(exGothic|exMincho|mjMincho)$')"
+	expect_eq "${f##*/} embeds only the pinned fonts (IPA, WenQuanYi for the multilingual lines)" "" \
+		"$(pdffonts "$f" | awk 'NR > 2 {print $1}' | grep -Ev '^[A-Z]{6}\+(IPA(exGothic|exMincho|mjMincho)|WenQuanYiZenHei)$')"
 done
 check "PDF metadata names kigen as the creator" sh -c "pdfinfo out/sheets-001.pdf | grep -q '^Creator: *kigen'"
 check "PDF creation date is the batch date" sh -c "pdfinfo -isodates out/sheets-001.pdf | grep -q '^CreationDate: *2025-03-31'"
@@ -187,6 +224,8 @@ mkdir -p big
 pages=$(pdfinfo big/sheets-001.pdf | awk '/^Pages:/ {print $2}')
 qpdf --qdf --object-streams=disable big/sheets-001.pdf big.qdf
 forms=$(grep -ac '/Subtype /Form' big.qdf)
-check "static content is shared: $forms form XObjects for $pages pages" test "$forms" -le 8 -a "$pages" -gt 300
+# At most one per distinct "when" set of static elements: notice-card 4, notice-cert 2,
+# application 4, form 6.
+check "static content is shared: $forms form XObjects for $pages pages" test "$forms" -le 16 -a "$pages" -gt 300
 check "a bigger batch splits files at max_sheets_per_file" test -s big/sheets-001.pdf
 check "no temporary file is left behind" sh -c "! ls -a out big | grep -q '\.tmp-'"

@@ -25,8 +25,9 @@ def check(rule, ok, detail=""):
             print("#   " + str(detail)[:400])
 
 
-HEAD = ["連番", "申請書ID", "郵便番号", "住所", "氏名", "有効期限が到来するもの", "有効期限", "同封物",
-        "有効期限通知書 ファイル", "有効期限通知書 頁", "照会書兼回答書 ファイル", "照会書兼回答書 頁",
+HEAD = ["連番", "通知番号", "J-LIS申請書ID", "郵便番号", "住所", "氏名", "有効期限が到来するもの", "有効期限", "同封物",
+        "有効期限通知書 ファイル", "有効期限通知書 頁", "交付申請書 ファイル", "交付申請書 頁",
+        "照会書兼回答書 ファイル", "照会書兼回答書 頁",
         "封入用封筒 ファイル", "封入用封筒 頁", "長形3号封筒 ファイル", "長形3号封筒 頁", "カスタマバーコード"]
 
 db = []
@@ -43,13 +44,13 @@ check("xlsx 発送リスト: the Japanese header row", list(rows[0]) == HEAD, ro
 body = rows[1:]
 check("xlsx 発送リスト: one row per notice of the batch", len(body) == len(db), (len(body), len(db)))
 check("xlsx 発送リスト: the header row is frozen", ws.freeze_panes == "A2", ws.freeze_panes)
-check("xlsx 発送リスト: autofilter over header and rows", ws.auto_filter.ref == "A1:Q%d" % (len(db) + 1),
+check("xlsx 発送リスト: autofilter over header and rows", ws.auto_filter.ref == "A1:T%d" % (len(db) + 1),
       ws.auto_filter.ref)
 check("xlsx 発送リスト: column widths set", all(ws.column_dimensions[c].width and ws.column_dimensions[c].width > 5
-                                            for c in "ABCDEFGHIJKLMNOPQ"))
+                                            for c in "ABCDEFGHIJKLMNOPQRST"))
 what = {(0, 0): "マイナンバーカード", (0, 1): "電子証明書", (1, 1): "電子証明書（再照会）"}
 mism = [(r[:7], n) for r, n in zip(body, db)
-        if (r[0], r[1], r[2], r[3], r[4], r[5], r[6]) != (n[0], n[1], n[2], n[3], n[4], what[(n[5], n[6])], n[7])]
+        if (r[0], r[1], r[3], r[4], r[5], r[6], r[7]) != (n[0], n[1], n[2], n[3], n[4], what[(n[5], n[6])], n[7])]
 check("xlsx 発送リスト: seq, ID, postal code, address, name, what expires and expiry match the database in seq order",
       not mism, mism[:2])
 
@@ -59,21 +60,26 @@ pages_of = {f["name"]: f["pages"] for f in job["files"]}
 used = {}
 bad_pieces = []
 for r in body:
-    seq, kind_text, pieces = r[0], r[5], r[7]
+    seq, kind_text, pieces = r[0], r[6], r[8]
     notice = kind_text != "電子証明書（再照会）"
     form = kind_text != "マイナンバーカード"
-    want = (["有効期限通知書"] if notice else []) + (["照会書兼回答書", "封入用封筒"] if form else []) + ["長形3号封筒"]
+    appl = kind_text == "マイナンバーカード"
+    want = ((["有効期限通知書"] if notice else []) + (["個人番号カード交付申請書"] if appl else [])
+            + (["照会書兼回答書", "封入用封筒"] if form else []) + ["長形3号封筒"])
     if pieces != "・".join(want):
         bad_pieces.append((seq, pieces))
-    for col, has in ((8, notice), (10, form), (12, form), (14, True)):
+    for col, has in ((9, notice), (11, appl), (13, form), (15, form), (17, True)):
         f, p = r[col], r[col + 1]
         if has != (f is not None and p is not None):
             bad_pieces.append((seq, col, f, p))
         if has:
             used.setdefault(f, []).append(p)
-    if notice and form and (r[8] != r[10] or r[11] != r[9] + 1):
-        bad_pieces.append((seq, "form must follow the notice on the same file", r[8:12]))
-check("xlsx 発送リスト: the pieces each set gets (card: notice; cert: notice, form, sealing envelope; all: outer envelope)",
+    if notice and form and (r[9] != r[13] or r[14] != r[10] + 1):
+        bad_pieces.append((seq, "form must follow the notice on the same file", r[9:15]))
+    if appl and (r[9] != r[11] or r[12] != r[10] + 1):
+        bad_pieces.append((seq, "the 交付申請書 must follow the notice on the same file", r[9:13]))
+check("xlsx 発送リスト: the pieces each set gets (card: notice, 交付申請書; cert: notice, form, sealing envelope; "
+      "all: outer envelope)",
       not bad_pieces, bad_pieces[:3])
 page_problems = [(f, p[:5]) for f, p in used.items() if p != list(range(1, pages_of.get(f, -1) + 1))]
 unused = [f for f in pages_of if f not in used]
@@ -98,7 +104,7 @@ check("xlsx 区分集計: bundles by the postal code's first 3 digits, in mailin
 check("xlsx 区分集計: bundle counts sum to the total", sum(b[1] for b in bundles) == len(db))
 check("xlsx 区分集計: autofilter and frozen header", wsb.auto_filter.ref == "A1:E%d" % (len(bundles) + 1)
       and wsb.freeze_panes == "A2", (wsb.auto_filter.ref, wsb.freeze_panes))
-barcoded = sum(1 for r in body if r[16] and not r[16].startswith("なし"))
+barcoded = sum(1 for r in body if r[19] and not r[19].startswith("なし"))
 total_row = [r for r in brows if r[0] == "合計"]
 check("xlsx 区分集計: the total row counts sets and barcoded sets",
       total_row and total_row[0][1] == len(db) and total_row[0][2] == barcoded, total_row)
@@ -138,6 +144,6 @@ check("csv: the same header and rows as the 発送リスト sheet", crows == as_
 
 check("job.json: batch, run date, sets and pieces per kind",
       job["batch"] == 1 and job["run_date"] == "2026-11-21" and job["sets"] == len(db)
-      and job["pieces"] == {"notice": card + cert, "form": cert + reinq, "inner_envelope": cert + reinq,
-                            "outer_envelope": len(db)}, (job["sets"], job["pieces"]))
+      and job["pieces"] == {"notice": card + cert, "application": card, "form": cert + reinq,
+                            "inner_envelope": cert + reinq, "outer_envelope": len(db)}, (job["sets"], job["pieces"]))
 sys.exit(1 if failed else 0)

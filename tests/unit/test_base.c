@@ -107,6 +107,31 @@ static void conf_follows_paths_into_maps_and_sequences(void **state)
 	conf_free(c);
 }
 
+/* 60,000 nested '[' used to recurse once per level until the stack ran out. */
+static void conf_refuses_nesting_deeper_than_its_bound(void **state)
+{
+	(void)state;
+	size_t n = 60000;
+	char *text = malloc(n + 4);
+	memcpy(text, "a: ", 3);
+	memset(text + 3, '[', n);
+	text[n + 3] = '\0';
+	struct conf *c = NULL;
+	assert_int_equal(conf_load_string(text, "deep.yaml", &c), KG_EINPUT);
+	assert_non_null(strstr(kg_last_message(), "deep.yaml:1: nested deeper than"));
+	free(text);
+	/* The bound leaves room for real documents. */
+	char ok[2 * CONF_MAX_DEPTH + 8];
+	size_t k = 0;
+	for (int i = 1; i < CONF_MAX_DEPTH; i++)
+		ok[k++] = '[';
+	for (int i = 1; i < CONF_MAX_DEPTH; i++)
+		ok[k++] = ']';
+	ok[k] = '\0';
+	assert_int_equal(conf_load_string(ok, "ok.yaml", &c), KG_OK);
+	conf_free(c);
+}
+
 static void conf_rejects_bad_values_naming_the_line(void **state)
 {
 	(void)state;
@@ -131,6 +156,7 @@ int main(void)
 		cmocka_unit_test(kg_grow_makes_room_and_keeps_the_elements),
 		cmocka_unit_test(conf_follows_paths_into_maps_and_sequences),
 		cmocka_unit_test(conf_rejects_bad_values_naming_the_line),
+		cmocka_unit_test(conf_refuses_nesting_deeper_than_its_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

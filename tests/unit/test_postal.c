@@ -103,7 +103,22 @@ static void test_rule1_full_width_digits_and_letters_fold_to_ascii(void **state)
 		{"１丁目２番３号", NULL, "1-2-3"},
 		{"２２－１", "Ｂ棟３０８", "22-1B308"},
 		{"１２３４", NULL, "1234"},
-		{"①丁目", NULL, "1"}, /* NFKC: circled digits are digits too */
+	};
+	CHECK_EXTRACT(t);
+}
+
+/* The manual folds full-width letters and digits only; NFKC would also fold ①, ．, ＆ and ／. */
+static void test_rule1_folds_nothing_but_full_width_letters_and_digits(void **state)
+{
+	static const struct extract_case t[] = {
+		{"①丁目", NULL, ""},        /* a circled number is not a digit: nothing to extract */
+		{"2丁目③", NULL, "2"},      /* ... and not kept after a number either */
+		{"1．2", NULL, "1-2"},      /* full-width period: a separator, not the removed "." */
+		{"１／２", NULL, "1-2"},    /* full-width slash: a separator */
+		{"1", "Ａ＆Ｂ", "1AB"},     /* full-width &: a separator, so A and B stand alone */
+		{"１－２", "ｂ棟", "1-2B"}, /* full-width hyphen: a separator like any other */
+		{"1", "ｱﾊﾟｰﾄ2", "1-2"},     /* half-width katakana: not folded, still a separator */
+		{"２ー３", NULL, "2-3"},
 	};
 	CHECK_EXTRACT(t);
 }
@@ -124,7 +139,6 @@ static void test_rule2_ampersand_slash_dot_and_nakaguro_are_removed(void **state
 		{"1・2", NULL, "12"},           {"1/2", NULL, "12"}, {"1.2", NULL, "12"}, {"1&2", NULL, "12"},
 		{"1", "A&bコーポ3", "1-3"},     /* A and b close up: two letters, neither kept */
 		{"1", "郵便・Aコーポ3", "1A3"}, /* ・ goes, A stands alone */
-		{"1", "Ａ＆Ｂ", "1"},           /* full-width & is folded first */
 	};
 	CHECK_EXTRACT(t);
 }
@@ -162,6 +176,18 @@ static void test_rule4_kanji_numerals_before_markers_are_converted(void **state)
 		{"五ノ三番", NULL, "5-3"},
 		{"九号", NULL, "9"},
 		{"一番町", NULL, "1"}, /* why the 町域 (一番町) must never reach the extraction */
+	};
+	CHECK_EXTRACT(t);
+}
+
+static void test_rule4_sen_is_a_kanji_numeral_with_hyaku_and_juu(void **state)
+{
+	static const struct extract_case t[] = {
+		{"千二百番地", NULL, "1200"},      {"千番地", NULL, "1000"},
+		{"二千三十番", NULL, "2030"},      {"千十一号", NULL, "1011"},
+		{"三千百五番地", NULL, "3105"},    {"千丁目五番", NULL, "1000-5"},
+		{"二千番地十号", NULL, "2000-10"}, {"千の三", NULL, "1000"},
+		{"12", "千代田ハイツ", "12"}, /* 千 of 千代田 stands before no marker */
 	};
 	CHECK_EXTRACT(t);
 }
@@ -427,9 +453,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rule1_full_width_digits_and_letters_fold_to_ascii),
 		cmocka_unit_test(test_rule1_lower_case_letters_become_upper_case),
+		cmocka_unit_test(test_rule1_folds_nothing_but_full_width_letters_and_digits),
 		cmocka_unit_test(test_rule2_ampersand_slash_dot_and_nakaguro_are_removed),
 		cmocka_unit_test(test_rule3_only_lone_letters_are_kept),
 		cmocka_unit_test(test_rule4_kanji_numerals_before_markers_are_converted),
+		cmocka_unit_test(test_rule4_sen_is_a_kanji_numeral_with_hyaku_and_juu),
 		cmocka_unit_test(test_rule4_kanji_numerals_elsewhere_are_not_converted),
 		cmocka_unit_test(test_rule5_floor_f_after_a_digit_is_dropped_or_a_hyphen),
 		cmocka_unit_test(test_rule6_hyphens_collapse_and_trim),

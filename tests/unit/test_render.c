@@ -198,6 +198,123 @@ static void test_render_refuses_a_document_without_pages(void **state)
 	settings_release(&s);
 }
 
+/* Whether part (when not empty) stands whole on one of lines ("a\nb\n"). */
+static bool whole_on_a_line(const char *lines, const char *part)
+{
+	if (!part || !*part)
+		return true;
+	for (const char *l = lines; *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		char *line = strndup(l, len);
+		bool found = strstr(line, part) != NULL;
+		free(line);
+		if (found)
+			return true;
+		l += len + (nl != NULL);
+	}
+	return false;
+}
+
+/* The 住所 lines of m's mailing envelope, checked part by part; fails with the lines. */
+static void expect_parts_whole(struct render *r, const struct mailset *m, const char *label, const char *const parts[],
+                               size_t n)
+{
+	struct sbuf lines = SBUF_INIT;
+	if (render_text_lines(r, RENDER_OUTER, m, label, &lines))
+		fail_msg("%s: %s", m->resident_id, kg_last_message());
+	for (size_t i = 0; i < n; i++)
+		if (!whole_on_a_line(lines.buf, parts[i]))
+			fail_msg("%s: %s 「%s」 is broken across lines:\n%s", m->resident_id, label, parts[i],
+			         lines.buf);
+	sbuf_release(&lines);
+}
+
+/*
+ * The rule of the mailing envelope over the generator's whole address range: for each of
+ * 10,000 residents of scripts/gen-registry, the 町域, the 番地・号 and the 方書 each stand whole
+ * on one line of the 住所 as the layout breaks it, and so does the name.
+ */
+static void test_render_envelope_address_parts_never_break_over_a_generated_registry(void **state)
+{
+	struct settings s;
+	struct render *r = new_render(&s);
+	FILE *in = popen("scripts/gen-registry --count 10000 --seed 9 | python3 -c '"
+	                 "import csv, sys\n"
+	                 "for row in csv.DictReader(sys.stdin):\n"
+	                 "    print(\"\\t\".join(row[k] for k in (\"resident_id\", \"name\", \"address_town\","
+	                 " \"address_block\", \"address_building\")))'",
+	                 "r");
+	assert_non_null(in);
+	char buf[4096];
+	int n = 0;
+	while (fgets(buf, sizeof buf, in)) {
+		buf[strcspn(buf, "\r\n")] = '\0';
+		char *f[5] = {buf};
+		for (int i = 1; i < 5; i++) {
+			f[i] = f[i - 1] ? strchr(f[i - 1], '\t') : NULL;
+			if (f[i])
+				*f[i]++ = '\0';
+		}
+		if (!f[4])
+			fail_msg("bad line from the generator: %s", buf);
+		struct mailset m;
+		one_set(&m, f[1]);
+		m.resident_id = f[0];
+		m.addr_town = f[2];
+		m.addr_block = f[3];
+		m.addr_building = f[4];
+		const char *const address[] = {f[2], f[3], f[4]}, *const name[] = {f[1]};
+		expect_parts_whole(r, &m, "住所", address, 3);
+		expect_parts_whole(r, &m, "氏名", name, 1);
+		n++;
+	}
+	assert_int_equal(pclose(in), 0);
+	assert_int_equal(n, 10000);
+	render_free(r);
+	settings_release(&s);
+}
+
+/* Breaks at the envelope's minimum size, for parts no line can hold: the town's own parts
+ * (prefecture, city, Kyoto street names) and 丁目/番地/号 are where a line may end; a number,
+ * a town name such as 恵比須町 and a building's name never break. */
+static void test_render_a_part_longer_than_a_line_breaks_where_a_reader_accepts(void **state)
+{
+	static const struct {
+		const char *town, *block, *building;
+		const char *whole[4]; /* each must stand on one line */
+	} t[] = {
+		{"京都府京都市下京区烏丸通七条下る東塩小路町西洞院通四条上る恵比須町",
+	         "204番地1",
+	         "",
+	         {"恵比須町", "東塩小路町", "204番地", NULL}},
+		{"東京都新宿区西新宿",
+	         "12345678901234567890123番地45678901234号",
+	         "",
+	         {"12345678901234567890123", "45678901234", NULL}},
+		{"北海道札幌市中央区北一条西",
+	         "十九丁目21番3号",
+	         "サンライズマンション東館南側棟エントランスホール奥1101号室",
+	         {"サンライズマンション東館南側棟", "1101", NULL}},
+	};
+	struct settings s;
+	struct render *r = new_render(&s);
+	for (size_t i = 0; i < KG_ARRAY_SIZE(t); i++) {
+		struct mailset m;
+		one_set(&m, "山田　太郎");
+		m.resident_id = t[i].town;
+		m.addr_town = t[i].town;
+		m.addr_block = t[i].block;
+		m.addr_building = t[i].building;
+		size_t n = 0;
+		while (t[i].whole[n])
+			n++;
+		expect_parts_whole(r, &m, "住所", t[i].whole, n);
+	}
+	render_free(r);
+	settings_release(&s);
+}
+
 /* render_check() says in advance exactly what render_file() will do: the sets it passes are
  * drawn, the sets it refuses are refused by the renderer, for the same reason. */
 static void test_render_check_agrees_with_the_renderer(void **state)
@@ -269,6 +386,8 @@ int main(void)
 		cmocka_unit_test(test_render_refuses_a_name_no_font_can_draw),
 		cmocka_unit_test(test_render_names_the_field_that_cannot_fit),
 		cmocka_unit_test(test_render_refuses_a_document_without_pages),
+		cmocka_unit_test(test_render_envelope_address_parts_never_break_over_a_generated_registry),
+		cmocka_unit_test(test_render_a_part_longer_than_a_line_breaks_where_a_reader_accepts),
 		cmocka_unit_test(test_render_check_agrees_with_the_renderer),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

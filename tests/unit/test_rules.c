@@ -1,5 +1,5 @@
 /*
- * test_rules.c: the domain rules, table-driven: every worked example of domain.md, the
+ * test_rules.c: the domain rules (rules.h), table-driven: their worked examples, the
  * month-end and Feb 29 edges, era boundaries, check digits and the maintenance Sunday.
  */
 #include <setjmp.h>
@@ -55,11 +55,11 @@ struct expiry_case {
 };
 
 static const struct expiry_case expiry_cases[] = {
-	{"domain.md: adult card runs to the 10th birthday, certificate to the 5th", "1985-10-10", "2020-05-15", NULL,
+	{"the rules: adult card runs to the 10th birthday, certificate to the 5th", "1985-10-10", "2020-05-15", NULL,
          NULL, NULL, NULL, "2029-10-10", "2024-10-10", "2024-10-10"},
-	{"domain.md: age 11, a 5-year card and no signature certificate", "2010-07-01", "2022-06-01", NULL, NULL, NULL,
+	{"the rules: age 11, a 5-year card and no signature certificate", "2010-07-01", "2022-06-01", NULL, NULL, NULL,
          NULL, "2026-07-01", "2026-07-01", NULL},
-	{"domain.md: received before 2022-04-01 at 19, the old adult age 20 gives 5 years", "2002-09-01", "2022-04-15",
+	{"the rules: received before 2022-04-01 at 19, the old adult age 20 gives 5 years", "2002-09-01", "2022-04-15",
          NULL, "2022-03-20", NULL, NULL, "2026-09-01", "2026-09-01", "2026-09-01"},
 	{"issued on the birthday does not count that birthday", "1980-05-15", "2016-05-15", NULL, NULL, NULL, NULL,
          "2026-05-15", "2021-05-15", "2021-05-15"},
@@ -258,19 +258,44 @@ static void application_id_check_digit_catches_typos(void **state)
 	assert_false(rules_appid_valid("123"));
 }
 
-static void maintenance_is_the_sunday_after_the_third_saturday(void **state)
+/* Seed 001: 毎月第3土曜日とそれに続く日曜日 — both days by default; the setting can narrow it. */
+static void maintenance_is_the_third_saturday_and_the_sunday_after_it(void **state)
 {
-	(void)state;
+	static const struct {
+		const char *day;
+		bool both, sunday_only;
+	} cases[] = {
+		{"2026-11-21", true, false},  /* 3rd Saturday (Nov 1 is a Sunday) */
+		{"2026-11-22", true, true},   /* the Sunday after it */
+		{"2026-11-14", false, false}, /* 2nd Saturday */
+		{"2026-11-15", false, false}, /* the Sunday after the 2nd Saturday */
+		{"2026-11-28", false, false}, /* 4th Saturday */
+		{"2026-11-20", false, false}, /* the Friday before */
+		{"2026-11-23", false, false}, /* the Monday after */
+		{"2026-08-15", true, false},  /* Aug 1 is a Saturday: the 3rd is the 15th (earliest) */
+		{"2026-08-16", true, true},   {"2026-08-08", false, false},
+		{"2026-03-21", true, false}, /* Mar 1 is a Sunday: the 3rd Saturday is the 21st (latest) */
+		{"2026-03-22", true, true},   {"2026-03-14", false, false},
+		{"2026-03-15", false, false}, {"2027-02-20", true, false}, /* February of a common year */
+		{"2027-02-21", true, true},   {"2025-05-17", true, false},
+		{"2025-05-18", true, true},   {"2024-02-17", true, false}, /* leap February */
+		{"2024-02-18", true, true},
+	};
 	struct rules_policy p;
 	rules_policy_default(&p);
-	assert_true(rules_is_maintenance_day(&p, D("2026-11-22"))); /* 3rd Saturday 2026-11-21 */
-	assert_false(rules_is_maintenance_day(&p, D("2026-11-15")));
-	assert_false(rules_is_maintenance_day(&p, D("2026-11-21")));
-	assert_true(rules_is_maintenance_day(&p, D("2026-08-16"))); /* August 1st is a Saturday */
-	assert_true(rules_is_maintenance_day(&p, D("2026-03-22"))); /* 3rd Saturday 2026-03-21 */
-	assert_false(rules_is_maintenance_day(&p, D("2026-03-15")));
-	p.maintenance_sunday = false;
-	assert_false(rules_is_maintenance_day(&p, D("2026-11-22")));
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int day = D(cases[i].day);
+		p.maintenance = RULES_MAINT_SATURDAY_SUNDAY;
+		if (rules_is_maintenance_day(&p, day) != cases[i].both)
+			fail_msg("%s: default (both days) expected %d", cases[i].day, cases[i].both);
+		p.maintenance = RULES_MAINT_SUNDAY;
+		if (rules_is_maintenance_day(&p, day) != cases[i].sunday_only)
+			fail_msg("%s: sunday only expected %d", cases[i].day, cases[i].sunday_only);
+		p.maintenance = RULES_MAINT_NONE;
+		assert_false(rules_is_maintenance_day(&p, day));
+	}
+	rules_policy_default(&p);
+	assert_int_equal(p.maintenance, RULES_MAINT_SATURDAY_SUNDAY);
 }
 
 int main(void)
@@ -286,7 +311,7 @@ int main(void)
 		cmocka_unit_test(era_uses_gannen_and_boundaries),
 		cmocka_unit_test(check_digits_match_the_published_examples),
 		cmocka_unit_test(application_id_check_digit_catches_typos),
-		cmocka_unit_test(maintenance_is_the_sunday_after_the_third_saturday),
+		cmocka_unit_test(maintenance_is_the_third_saturday_and_the_sunday_after_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

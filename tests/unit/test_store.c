@@ -221,6 +221,59 @@ static void notice_ids_continue_after_a_rollback_as_sqlite_autoincrement_does(vo
 	store_close(s);
 }
 
+/* Issue 9: J-LIS's 申請書ID goes from the import to the card notice as printed (never to a
+ * certificate notice), a revoked signature certificate is told from one never issued, and the
+ * card notices without an ID are counted: the same on both backends. */
+static void the_jlis_id_and_a_revoked_signature_reach_the_card_notice_as_imported(void **state)
+{
+	struct store *s;
+	assert_int_equal(store_open(db_of(state), &s), KG_OK);
+	int exp = rules_from_ymd(2027, 1, 20);
+	struct store_resident a = resident("A", "甲", exp), b = resident("B", "乙", exp);
+	a.jlis_app_id = "12345678901234567890123";
+	a.sign = (struct store_cert){STORE_CERT_REVOKED, rules_from_ymd(2022, 1, 25), exp, "0C1D"};
+	int64_t batch;
+	char id[24];
+	struct store_new_notice nn = {.kind = MAILSET_NOTICE, .certs = 1, .expiry = exp, .valid_until = exp};
+	assert_int_equal(store_begin(s), KG_OK);
+	assert_int_equal(store_put_resident(s, &a), KG_OK);
+	assert_int_equal(store_put_resident(s, &b), KG_OK);
+	assert_int_equal(store_batch_create(s, rules_from_ymd(2026, 11, 21), &batch), KG_OK);
+	const struct {
+		int64_t resident;
+		enum mailset_target target;
+	} add[] = {{1, MAILSET_CARD}, {1, MAILSET_CERT}, {2, MAILSET_CARD}};
+	for (int i = 0; i < 3; i++) {
+		nn.resident = add[i].resident, nn.target = add[i].target, nn.seq = i + 1;
+		assert_int_equal(store_notice_add(s, batch, "131041", &nn, id), KG_OK);
+	}
+	assert_int_equal(store_commit(s), KG_OK);
+	struct mailset *sets;
+	size_t n;
+	assert_int_equal(store_batch_sets(s, batch, 1, 3, &sets, &n), KG_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(sets[0].jlis_app_id, "12345678901234567890123");
+	assert_string_equal(sets[1].jlis_app_id, ""); /* a certificate notice carries none */
+	assert_string_equal(sets[2].jlis_app_id, "");
+	assert_true(sets[0].sign_revoked && sets[1].sign_revoked);
+	assert_false(sets[2].sign_revoked); /* B's was never issued */
+	store_sets_free(sets, n);
+	long without;
+	assert_int_equal(store_batch_count_no_jlis(s, batch, &without), KG_OK);
+	assert_int_equal(without, 1);
+
+	/* A later import that gives B an ID updates the resident, not the notice as printed. */
+	b.jlis_app_id = "98765432109876543210987";
+	assert_int_equal(store_begin(s), KG_OK);
+	assert_int_equal(store_put_resident(s, &b), KG_OK);
+	assert_int_equal(store_commit(s), KG_OK);
+	assert_int_equal(witness(state, "SELECT count(*) FROM residents WHERE jlis_app_id = '98765432109876543210987'"),
+	                 1);
+	assert_int_equal(store_batch_count_no_jlis(s, batch, &without), KG_OK);
+	assert_int_equal(without, 1);
+	store_close(s);
+}
+
 static void files_keep_their_order_and_a_replaced_file_moves_last(void **state)
 {
 	struct store *s;
@@ -404,6 +457,7 @@ int main(void)
 		ON("sqlite", a_rolled_back_import_leaves_nothing_and_no_gap_in_the_ids),
 		ON("sqlite", notice_ids_continue_after_a_rollback_as_sqlite_autoincrement_does),
 		ON("sqlite", files_keep_their_order_and_a_replaced_file_moves_last),
+		ON("sqlite", the_jlis_id_and_a_revoked_signature_reach_the_card_notice_as_imported),
 		ON("sqlite", eight_desks_racing_on_one_form_exactly_one_redeems),
 		ON("sqlite", the_audit_refuses_updates_and_deletes),
 	};
@@ -412,6 +466,7 @@ int main(void)
 		ON("pg", a_rolled_back_import_leaves_nothing_and_no_gap_in_the_ids),
 		ON("pg", notice_ids_continue_after_a_rollback_as_sqlite_autoincrement_does),
 		ON("pg", files_keep_their_order_and_a_replaced_file_moves_last),
+		ON("pg", the_jlis_id_and_a_revoked_signature_reach_the_card_notice_as_imported),
 		ON("pg", eight_desks_racing_on_one_form_exactly_one_redeems),
 		ON("pg", the_audit_refuses_updates_and_deletes),
 		ON("pg", a_desk_that_loses_the_database_mid_redemption_records_nothing_and_says_so),

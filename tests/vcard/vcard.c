@@ -41,10 +41,16 @@
 
 #include "banned.h"
 
-enum app { APP_NONE, APP_JPKI, APP_JUKI };
+enum app { APP_NONE, APP_JPKI, APP_JUKI_0401, APP_JUKI_0100 };
 
-static const unsigned char jpki_aid[] = {0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01};
-static const unsigned char juki_aid[] = {0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x01};
+static const struct {
+	const char *name;
+	unsigned char aid[10];
+} aids[] = {
+	[APP_JPKI] = {"JPKI", {0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01}},
+	[APP_JUKI_0401] = {"JUKI-0401", {0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x01}},
+	[APP_JUKI_0100] = {"JUKI-0100", {0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x01, 0x00}},
+};
 static const unsigned char atr[] = {0x3B, 0xDA, 0x13, 0xFF, 0x81, 0x31, 0xFB, 0x46, 0x80, 0x12,
                                     0x39, 0x2F, 0x31, 0xC1, 0x73, 0xC6, 0x01, 0xC0, 0x3B};
 
@@ -55,6 +61,7 @@ struct ef {
 	int pin; /* index into pins[], or -1 for a binary file */
 	unsigned char *data;
 	size_t len;
+	int needs; /* the PIN that must be verified to READ it; -1 none; -2 never (a key) */
 };
 
 struct pin {
@@ -64,35 +71,51 @@ struct pin {
 	char value[32];
 };
 
-static struct pin pins[3] = {{"sign", 5, 5, false, ""}, {"auth", 3, 3, false, ""}, {"juki", 3, 3, false, ""}};
+/* juki2 is the 住基 PIN's second counter on a card that has one in both candidate applications. */
+#define NPINS 4
+static struct pin pins[NPINS] = {
+	{"sign", 5, 5, false, ""}, {"auth", 3, 3, false, ""}, {"juki", 3, 3, false, ""}, {"juki2", 3, 3, false, ""}};
 
-static unsigned char token[32];
+static unsigned char token[160]; /* CK_TOKEN_INFO: label[32], manufacturerID[32], model[16], ... */
 static const unsigned char presence[3] = {0x8F, 0x8F, 0x00};
+static const unsigned char key_ef[] = {0x00}; /* private keys: present, never readable */
+enum { EF_SIGN_CERT, EF_SIGN_CA, EF_AUTH_CERT, EF_AUTH_CA };
+static struct ef certs[4];
+/* needs: the PIN (index into pins[]) that must be verified before a READ, or -1. */
 static struct ef efs[] = {
-	{APP_JPKI, 0x0006, -1, token, sizeof token},
-	{APP_JPKI, 0x0008, -1, (unsigned char *)presence, sizeof presence},
-	{APP_JPKI, 0x000A, -1, NULL, 0},
-	{APP_JPKI, 0x001B, 0, NULL, 0},
-	{APP_JPKI, 0x0018, 1, NULL, 0},
-	{APP_JUKI, 0x001C, 2, NULL, 0},
+	{APP_JPKI, 0x0006, -1, token, sizeof token, -1},
+	{APP_JPKI, 0x0008, -1, (unsigned char *)presence, sizeof presence, -1},
+	{APP_JPKI, 0x0001, -1, NULL, 0, 0}, /* 署名用電子証明書: read with the 署名用 PIN verified */
+	{APP_JPKI, 0x0002, -1, NULL, 0, -1},
+	{APP_JPKI, 0x000A, -1, NULL, 0, -1},
+	{APP_JPKI, 0x000B, -1, NULL, 0, -1},
+	{APP_JPKI, 0x0017, -1, (unsigned char *)key_ef, 0, -2},
+	{APP_JPKI, 0x001A, -1, (unsigned char *)key_ef, 0, -2},
+	{APP_JPKI, 0x001B, 0, NULL, 0, -1},
+	{APP_JPKI, 0x0018, 1, NULL, 0, -1},
+	{APP_JUKI_0401, 0x001C, 2, NULL, 0, -1},
+	{APP_JUKI_0100, 0x001C, 3, NULL, 0, -1},
 };
 
 static struct {
 	const char *host;
 	int port;
 	bool jpki;
-	int drop_on_verify; /* the Nth VERIFY (with data) drops the connection; 0: never */
-	bool drop_applies;  /* the dropped VERIFY counts on the card */
-	int reinsert_ms;    /* after a drop, reconnect after this long; -1: stay removed (exit) */
-	unsigned locked_sw; /* answer to a retry query of a locked PIN */
-	bool log_atr;       /* log vpcd's presence polls too (every 400 ms; for debugging the rig) */
+	int drop_on_verify;    /* the Nth VERIFY (with data) drops the connection; 0: never */
+	bool drop_applies;     /* the dropped VERIFY counts on the card */
+	int reinsert_ms;       /* after a drop, reconnect after this long; -1: stay removed (exit) */
+	unsigned locked_sw;    /* answer to a retry query (and a VERIFY) of a locked PIN */
+	bool verified_9000;    /* answer 9000 to a retry query of a verified PIN (else 63Cx with x = max) */
+	int juki_in;           /* which 住基 application holds the PIN: 1 = ...0401, 2 = ...0100, 3 = both */
+	int verified_at_start; /* this PIN is verified in the first power session that sends an APDU; -1 */
+	bool log_atr;          /* log vpcd's presence polls too (every 400 ms; for debugging the rig) */
 	FILE *log;
 	const char *state;
 	/* the power session */
 	enum app app;
 	struct ef *ef;
 	int verifies;
-} v = {"127.0.0.1", 35963, true, 0, false, -1, 0x63C0, false, NULL, NULL, APP_NONE, NULL, 0};
+} v = {"127.0.0.1", 35963, true, 0, false, -1, 0x63C0, true, 1, -1, false, NULL, NULL, APP_NONE, NULL, 0};
 
 static void die(const char *what)
 {
@@ -122,7 +145,7 @@ static void write_state(void)
 	FILE *f = fopen(tmp, "w");
 	if (!f)
 		die("cannot write the state file");
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < NPINS; i++)
 		fprintf(f, "%s=%d\n%s_verified=%d\n", pins[i].name, pins[i].tries, pins[i].name, pins[i].verified);
 	fprintf(f, "verifies=%d\n", v.verifies);
 	if (fclose(f) != 0 || rename(tmp, v.state) != 0)
@@ -134,32 +157,33 @@ static void power_cycle(void)
 {
 	v.app = APP_NONE;
 	v.ef = NULL;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < NPINS; i++)
 		pins[i].verified = false;
 }
 
 /* --- the certificate ------------------------------------------------------------------ */
 
-/* A self-signed certificate with the given serial (hex) and notAfter (YYYYMMDDHHMMSSZ, UTC). */
-static void make_cert(const char *serial_hex, const char *not_after, bool rsa, size_t pad_to)
+/* A certificate for subject, issued by issuer (both CNs) and signed with key: the certificates
+ * and CA certificates of the card share one key, which is enough for a reader that parses them. */
+static void make_cert(struct ef *ef, const char *subject, const char *issuer, const char *serial_hex,
+                      const char *not_after, EVP_PKEY *key, size_t pad_to)
 {
-	EVP_PKEY *key = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
 	X509 *x = X509_new();
 	BIGNUM *bn = NULL;
 	ASN1_INTEGER *serial = NULL;
 	ASN1_TIME *nb = ASN1_TIME_new(), *na = ASN1_TIME_new();
-	X509_NAME *name = X509_NAME_new();
+	X509_NAME *sn = X509_NAME_new(), *in = X509_NAME_new();
 	unsigned char *der = NULL;
-	if (!key || !x || !nb || !na || !name)
+	if (!x || !nb || !na || !sn || !in)
 		die("openssl: out of memory");
 	if (!BN_hex2bn(&bn, serial_hex) || !(serial = BN_to_ASN1_INTEGER(bn, NULL)))
 		die("--serial must be hexadecimal");
 	if (!ASN1_TIME_set_string_X509(nb, "20200101000000Z") || !ASN1_TIME_set_string_X509(na, not_after))
 		die("bad notAfter");
 	if (!X509_set_version(x, 2) || !X509_set_serialNumber(x, serial) ||
-	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)"kigen virtual card", -1, -1,
-	                                0) ||
-	    !X509_set_subject_name(x, name) || !X509_set_issuer_name(x, name) || !X509_set1_notBefore(x, nb) ||
+	    !X509_NAME_add_entry_by_txt(sn, "CN", MBSTRING_UTF8, (const unsigned char *)subject, -1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(in, "CN", MBSTRING_UTF8, (const unsigned char *)issuer, -1, -1, 0) ||
+	    !X509_set_subject_name(x, sn) || !X509_set_issuer_name(x, in) || !X509_set1_notBefore(x, nb) ||
 	    !X509_set1_notAfter(x, na) || !X509_set_pubkey(x, key) || !X509_sign(x, key, EVP_sha256()))
 		die("cannot make the certificate");
 	int n = i2d_X509(x, &der);
@@ -167,20 +191,56 @@ static void make_cert(const char *serial_hex, const char *not_after, bool rsa, s
 		die("cannot encode the certificate");
 	/* The EF is larger than the certificate, as on the card: the reader must use the DER length. */
 	size_t len = (size_t)n > pad_to ? (size_t)n : pad_to;
-	unsigned char *ef = calloc(1, len);
-	if (!ef)
+	unsigned char *data = calloc(1, len);
+	if (!data)
 		die("out of memory");
-	memcpy(ef, der, (size_t)n);
-	efs[2].data = ef;
-	efs[2].len = len;
+	memcpy(data, der, (size_t)n);
+	ef->data = data;
+	ef->len = len;
 	OPENSSL_free(der);
-	X509_NAME_free(name);
+	X509_NAME_free(sn);
+	X509_NAME_free(in);
 	ASN1_TIME_free(nb);
 	ASN1_TIME_free(na);
 	ASN1_INTEGER_free(serial);
 	BN_free(bn);
 	X509_free(x);
+}
+
+/* The four certificate EFs: the holder's two and the two CAs'. */
+static void make_certs(const char *serial_hex, const char *not_after, bool rsa)
+{
+	EVP_PKEY *key = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
+	if (!key)
+		die("openssl: cannot make a key");
+	make_cert(&certs[EF_AUTH_CA], "JPKI auth CA", "JPKI auth CA", "01", "20400101000000Z", key, 2048);
+	make_cert(&certs[EF_SIGN_CA], "JPKI sign CA", "JPKI sign CA", "02", "20400101000000Z", key, 2048);
+	make_cert(&certs[EF_AUTH_CERT], "kigen virtual card", "JPKI auth CA", serial_hex, not_after, key, 2048);
+	make_cert(&certs[EF_SIGN_CERT], "kigen virtual card", "JPKI sign CA", "5EC0", not_after, key, 2048);
+	static const unsigned ids[4] = {
+		[EF_SIGN_CERT] = 0x0001, [EF_SIGN_CA] = 0x0002, [EF_AUTH_CERT] = 0x000A, [EF_AUTH_CA] = 0x000B};
+	for (size_t i = 0; i < sizeof efs / sizeof efs[0]; i++)
+		for (int c = 0; c < 4; c++)
+			if (efs[i].app == APP_JPKI && efs[i].id == ids[c]) {
+				efs[i].data = certs[c].data;
+				efs[i].len = certs[c].len;
+			}
 	EVP_PKEY_free(key);
+}
+
+/* EF 0006 as a card carries it: a 160-byte CK_TOKEN_INFO whose first 32 bytes are the label. */
+static void make_token(const char *label)
+{
+	static const unsigned words[] = {0x040D, 1, 0, 1, 0, 16, 4, ~0u, ~0u, ~0u, ~0u}; /* flags .. free private */
+	memset(token, ' ', sizeof token);
+	memcpy(token, label, strlen(label));
+	memcpy(token + 32, "kigen", 5);
+	memcpy(token + 64, "vcard", 5);
+	memcpy(token + 80, "0000000000000001", 16);
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		for (int b = 0; b < 4; b++)
+			token[96 + 4 * i + (size_t)b] = (unsigned char)(words[i] >> (24 - 8 * b));
+	memcpy(token + 140, "0101", 4);
 }
 
 /* --- APDUs ----------------------------------------------------------------------------- */
@@ -192,21 +252,34 @@ static size_t sw(unsigned char *out, size_t n, unsigned s)
 	return n + 2;
 }
 
+/* Whether app is on this card: JPKI unless --no-jpki, ...0401 and ...0100 always (the second
+ * holds other files on a real card; it has the 住基 PIN only where --juki-pin puts it). */
+static bool app_present(enum app app)
+{
+	return app == APP_JPKI ? v.jpki : app != APP_NONE && v.jpki;
+}
+
+static bool ef_present(const struct ef *e)
+{
+	if (e->app != v.app || !app_present(e->app))
+		return false;
+	if (e->pin == 2)
+		return v.juki_in & 1; /* "juki" is in ...0401 unless only ...0100 holds it */
+	if (e->pin == 3)
+		return v.juki_in & 2;
+	return true;
+}
+
 static size_t do_select(const unsigned char *a, const unsigned char *data, size_t lc, unsigned char *out)
 {
 	if (a[2] == 0x04) {
 		enum app app = APP_NONE;
-		if (lc == sizeof jpki_aid && !memcmp(data, jpki_aid, lc))
-			app = APP_JPKI;
-		else if (lc == sizeof juki_aid && !memcmp(data, juki_aid, lc))
-			app = APP_JUKI;
-		if (!v.jpki)
+		for (int i = APP_JPKI; i <= APP_JUKI_0100; i++)
+			if (lc == sizeof aids[i].aid && !memcmp(data, aids[i].aid, lc))
+				app = (enum app)i;
+		if (!app_present(app))
 			app = APP_NONE;
-		logf_("SELECT AP %s -> %s",
-		      app == APP_JPKI   ? "JPKI"
-		      : app == APP_JUKI ? "JUKI"
-		                        : "unknown",
-		      app ? "9000" : "6A82");
+		logf_("SELECT AP %s -> %s", app ? aids[app].name : "unknown", app ? "9000" : "6A82");
 		if (!app)
 			return sw(out, 0, 0x6A82);
 		v.app = app;
@@ -217,7 +290,7 @@ static size_t do_select(const unsigned char *a, const unsigned char *data, size_
 		return sw(out, 0, 0x6A86);
 	unsigned id = (unsigned)data[0] << 8 | data[1];
 	for (size_t i = 0; i < sizeof efs / sizeof efs[0]; i++) {
-		if (efs[i].app == v.app && efs[i].id == id && v.app != APP_NONE) {
+		if (efs[i].id == id && ef_present(&efs[i])) {
 			v.ef = &efs[i];
 			logf_("SELECT EF %04X -> 9000", id);
 			return sw(out, 0, 0x9000);
@@ -231,8 +304,12 @@ static size_t do_read(const unsigned char *a, size_t le, unsigned char *out)
 {
 	if (!v.ef)
 		return sw(out, 0, 0x6986);
-	if (v.ef->pin >= 0)
+	if (v.ef->pin >= 0 || v.ef->needs == -2)
 		return sw(out, 0, 0x6981);
+	if (v.ef->needs >= 0 && !pins[v.ef->needs].verified) {
+		logf_("READ %04X -> 6982", v.ef->id);
+		return sw(out, 0, 0x6982);
+	}
 	if (a[2] & 0x80)
 		return sw(out, 0, 0x6A86);
 	size_t off = (size_t)a[2] << 8 | a[3];
@@ -253,17 +330,20 @@ static size_t do_verify(const unsigned char *a, const unsigned char *data, size_
 		return sw(out, 0, 0x6A88);
 	struct pin *p = &pins[v.ef->pin];
 	if (lc == 0) {
-		unsigned s = p->verified ? 0x9000 : p->tries == 0 ? v.locked_sw : 0x63C0u | (unsigned)p->tries;
-		logf_("RETRIES %04X -> %04X", v.ef->id, s);
+		unsigned s = p->verified && v.verified_9000 ? 0x9000
+		             : p->tries == 0                ? v.locked_sw
+		                                            : 0x63C0u | (unsigned)p->tries;
+		logf_("RETRIES %04X %s -> %04X", v.ef->id, aids[v.app].name, s);
 		return sw(out, 0, s);
 	}
+	int at = p->tries;
 	v.verifies++;
 	bool dropping = v.verifies == v.drop_on_verify;
 	unsigned s;
 	if (dropping && !v.drop_applies) {
 		s = 0;
 	} else if (p->tries == 0) {
-		s = 0x6984;
+		s = v.locked_sw == 0x6983 ? 0x6983 : 0x6984;
 	} else if (lc == strlen(p->value) && !memcmp(data, p->value, lc)) {
 		p->tries = p->max;
 		p->verified = true;
@@ -274,12 +354,12 @@ static size_t do_verify(const unsigned char *a, const unsigned char *data, size_
 		s = 0x63C0u | (unsigned)p->tries;
 	}
 	if (dropping) {
-		logf_("VERIFY %04X -> connection dropped (%s) %s=%d", v.ef->id,
-		      v.drop_applies ? "applied" : "not applied", p->name, p->tries);
+		logf_("VERIFY %04X %s at=%d/%d -> connection dropped (%s) %s=%d", v.ef->id, aids[v.app].name, at,
+		      p->max, v.drop_applies ? "applied" : "not applied", p->name, p->tries);
 		*drop = true;
 		return 0;
 	}
-	logf_("VERIFY %04X -> %04X %s=%d", v.ef->id, s, p->name, p->tries);
+	logf_("VERIFY %04X %s at=%d/%d -> %04X %s=%d", v.ef->id, aids[v.app].name, at, p->max, s, p->name, p->tries);
 	return sw(out, 0, s);
 }
 
@@ -398,6 +478,12 @@ static bool serve(int fd)
 			write_state();
 			continue;
 		}
+		/* As if another program had verified it just before and pcscd had not powered the card down
+		 * yet (pcscd does so soon after the last program leaves: a test cannot time that). */
+		if (v.verified_at_start >= 0) {
+			pins[v.verified_at_start].verified = true;
+			v.verified_at_start = -1;
+		}
 		size_t m = do_apdu(in, n, out, &drop);
 		explicit_bzero(in, n);
 		write_state();
@@ -423,7 +509,7 @@ static void read_pins(int fd)
 		line[strcspn(line, "\r\n")] = 0;
 		char *eq = strchr(line, '=');
 		bool known = false;
-		for (int i = 0; eq && i < 3; i++) {
+		for (int i = 0; eq && i < NPINS; i++) {
 			if ((size_t)(eq - line) == strlen(pins[i].name) &&
 			    !strncmp(line, pins[i].name, (size_t)(eq - line))) {
 				if (strlen(eq + 1) >= sizeof pins[i].value)
@@ -434,7 +520,7 @@ static void read_pins(int fd)
 		}
 		explicit_bzero(line, sizeof line);
 		if (!known)
-			die("PIN file: expected sign=, auth= or juki= lines");
+			die("PIN file: expected sign=, auth=, juki= (or juki2=) lines");
 	}
 	fclose(f);
 }
@@ -453,7 +539,9 @@ static void usage(void)
 	fputs("usage: vcard [--host IP] [--port N] [--serial HEX] [--not-after YYYY-MM-DD | --not-after-utc "
 	      "YYYYMMDDHHMMSSZ]\n"
 	      "             [--key rsa|ec] [--token LABEL | --no-jpki] [--pins FILE | --pins-fd N]\n"
-	      "             [--tries SIGN,AUTH,JUKI] [--locked-answer 63C0|6984]\n"
+	      "             [--tries SIGN,AUTH,JUKI[,JUKI2]] [--locked-answer 63C0|6983|6984]\n"
+	      "             [--verified-answer 9000|63Cx] [--juki-pin 0401|0100|both]\n"
+	      "             [--verified-at-start sign|auth|juki]\n"
 	      "             [--drop-on-verify N [--drop-applies]] [--reinsert-after MS] [--log FILE [--log-atr]]\n"
 	      "             [--state FILE]\n",
 	      stderr);
@@ -475,6 +563,9 @@ int main(int argc, char **argv)
 		{"pins-fd", required_argument, NULL, 'F'},
 		{"tries", required_argument, NULL, 'T'},
 		{"locked-answer", required_argument, NULL, 'L'},
+		{"verified-answer", required_argument, NULL, 'V'},
+		{"juki-pin", required_argument, NULL, 'J'},
+		{"verified-at-start", required_argument, NULL, 'W'},
 		{"drop-on-verify", required_argument, NULL, 'd'},
 		{"drop-applies", no_argument, NULL, 'D'},
 		{"reinsert-after", required_argument, NULL, 'r'},
@@ -515,17 +606,43 @@ int main(int argc, char **argv)
 		}
 		case 'F': read_pins(int_arg(optarg, 0, 1024, "--pins-fd: a file descriptor")); break;
 		case 'T': {
-			int t[3];
-			if (sscanf(optarg, "%d,%d,%d", &t[0], &t[1], &t[2]) != 3)
-				die("--tries: SIGN,AUTH,JUKI");
-			for (int i = 0; i < 3; i++) {
+			int t[NPINS] = {5, 3, 3, 3}, k = sscanf(optarg, "%d,%d,%d,%d", &t[0], &t[1], &t[2], &t[3]);
+			if (k < 3)
+				die("--tries: SIGN,AUTH,JUKI[,JUKI2]");
+			if (k == 3)
+				t[3] = t[2];
+			for (int i = 0; i < NPINS; i++) {
 				if (t[i] < 0 || t[i] > pins[i].max)
 					die("--tries: each from 0 to its maximum (5,3,3)");
 				pins[i].tries = t[i];
 			}
 			break;
 		}
-		case 'L': v.locked_sw = !strcmp(optarg, "6984") ? 0x6984 : 0x63C0; break;
+		case 'L':
+			if (strcmp(optarg, "63C0") && strcmp(optarg, "6983") && strcmp(optarg, "6984"))
+				die("--locked-answer: 63C0, 6983 or 6984");
+			v.locked_sw = (unsigned)strtoul(optarg, NULL, 16);
+			break;
+		case 'V':
+			if (strcmp(optarg, "9000") && strcmp(optarg, "63Cx"))
+				die("--verified-answer: 9000 or 63Cx");
+			v.verified_9000 = !strcmp(optarg, "9000");
+			break;
+		case 'W':
+			for (int i = 0; i < 3; i++)
+				if (!strcmp(optarg, pins[i].name))
+					v.verified_at_start = i;
+			if (v.verified_at_start < 0)
+				die("--verified-at-start: sign, auth or juki");
+			break;
+		case 'J':
+			v.juki_in = !strcmp(optarg, "0401")   ? 1
+			            : !strcmp(optarg, "0100") ? 2
+			            : !strcmp(optarg, "both") ? 3
+			                                      : 0;
+			if (!v.juki_in)
+				die("--juki-pin: 0401, 0100 or both");
+			break;
 		case 'd': v.drop_on_verify = int_arg(optarg, 1, 1000000, "--drop-on-verify: N >= 1"); break;
 		case 'D': v.drop_applies = true; break;
 		case 'r': v.reinsert_ms = int_arg(optarg, 0, 600000, "--reinsert-after: milliseconds"); break;
@@ -540,11 +657,12 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
-	if (strlen(label) > sizeof token)
+	if (strlen(label) > 32)
 		die("--token: at most 32 characters");
-	memset(token, ' ', sizeof token);
-	memcpy(token, label, strlen(label));
-	make_cert(serial, not_after, rsa, 2048);
+	if (!pins[3].value[0])
+		memcpy(pins[3].value, pins[2].value, sizeof pins[3].value); /* the same PIN, its own counter */
+	make_token(label);
+	make_certs(serial, not_after, rsa);
 	write_state();
 	for (;;) {
 		int fd = connect_vpcd();
@@ -555,8 +673,9 @@ int main(int argc, char **argv)
 		sleep_ms(v.reinsert_ms);
 	}
 	logf_("REMOVED");
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < NPINS; i++)
 		explicit_bzero(pins[i].value, sizeof pins[i].value);
-	free(efs[2].data);
+	for (int c = 0; c < 4; c++)
+		free(certs[c].data);
 	return 0;
 }
