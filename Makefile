@@ -2,7 +2,7 @@
 # pipeline/x.c or tests/unit/test_x.c needs no change here.
 
 PKGS    := sqlite3 libpq cairo cairo-pdf cairo-png pangocairo pangoft2 fontconfig libqrencode \
-           xlsxwriter yaml-0.1 libpcsclite libcrypto
+           xlsxwriter yaml-0.1 libpcsclite libcrypto libmicrohttpd
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
@@ -18,7 +18,7 @@ TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(TEST_SRCS))
 TOOLS     := $(BUILD)/vcard $(BUILD)/cardtest $(BUILD)/rigshim.so $(BUILD)/render_bench $(BUILD)/naive_baseline $(BUILD)/mdriver
 
-.PHONY: all deps check-deps demo test unit e2e bench asan valgrind analyze format format-check fuzz fuzz-run clean
+.PHONY: all deps check-deps demo test unit e2e bench asan valgrind analyze format format-check fuzz fuzz-run clean screenshots
 KIGEN   ?= kigen
 all: $(KIGEN)
 
@@ -35,6 +35,9 @@ check-deps:
 $(BUILD)/%.o: pipeline/%.c | $(DEPS_OK)
 	@mkdir -p $(BUILD)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# The desk's page, script and style are compiled into webdesk.o (.incbin).
+$(BUILD)/webdesk.o: $(wildcard templates/web/*)
 
 $(BUILD)/libkigen.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
@@ -70,6 +73,11 @@ demo: $(KIGEN)
 # The README's test command: unit tests, then end-to-end scripts; ends with "N passed, N failed, N skipped".
 test: $(KIGEN) $(TESTS) $(TOOLS)
 	@BUILD=$(BUILD) KIGEN=$(abspath $(KIGEN)) tests/run.sh
+
+# The README's pictures of the desk in the browser, taken by its browser test (tests/e2e/web.sh).
+screenshots: $(KIGEN) $(TOOLS)
+	@mkdir -p docs/web
+	@BUILD=$(BUILD) KIGEN=$(abspath $(KIGEN)) KIGEN_SHOTS=$(abspath docs/web) tests/run.sh e2e web
 
 unit: $(TESTS)
 	@BUILD=$(BUILD) tests/run.sh unit

@@ -128,7 +128,7 @@ void desk_print_json(FILE *f, const struct counter_result *r)
 	sbuf_release(&b);
 }
 
-static const char *what_label(const struct counter_view *v)
+const char *desk_what_label(const struct counter_view *v)
 {
 	if (v->kind == MAILSET_REINQUIRY)
 		return "電子証明書（再照会）";
@@ -148,7 +148,7 @@ static void print_notice(FILE *f, const struct counter_view *v)
 		rules_format_date(v->valid_until, era);
 	fprintf(f, "\n  ┌────────────────────────────────────────────\n");
 	fprintf(f, "  │ 氏名　　　　　　　 %s 様\n", v->name);
-	fprintf(f, "  │ 更新するもの　　　 %s\n", what_label(v));
+	fprintf(f, "  │ 更新するもの　　　 %s\n", desk_what_label(v));
 	fprintf(f, "  │ 照会書の有効期限　 %s まで\n", era);
 	fprintf(f, "  │ 申請書ID　　　　　 %s\n", v->app_id);
 	fprintf(f, "  └────────────────────────────────────────────\n\n");

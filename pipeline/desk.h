@@ -27,6 +27,8 @@ enum kg_err desk_run(struct store *st, const struct settings *set, const struct 
 
 /* The result as one JSON object (for `kigen counter redeem --json`). */
 void desk_print_json(FILE *f, const struct counter_result *r);
+/* What the notice renews, in Japanese ("署名用電子証明書・利用者証明用電子証明書", ...). */
+const char *desk_what_label(const struct counter_view *v);
 /* The result for a person, in Japanese. */
 void desk_print_verdict(FILE *f, const struct counter_result *r);
 

@@ -18,6 +18,7 @@
 #include "card.h"
 #include "counter.h"
 #include "desk.h"
+#include "returns.h"
 #include "kg.h"
 #include "manifest.h"
 #include "nightly.h"
@@ -28,6 +29,8 @@
 #include "select.h"
 #include "settings.h"
 #include "store.h"
+#include "web.h"
+#include "webdesk.h"
 
 #include "banned.h"
 
@@ -622,7 +625,40 @@ static enum kg_err status_cmd(struct ctx *c, int argc, char **argv)
 			err = store_batch_exclusions(c->store, b[i].id, print_exclusion, NULL);
 	}
 	free(b);
+	long waiting = 0, remailed = 0;
+	if (!err && !(err = store_returned_count(c->store, &waiting, &remailed)) && waiting + remailed)
+		printf("returned mail: %ld (waiting for a new address %ld, re-mailed %ld; kigen notice list "
+		       "--returned)\n",
+		       waiting + remailed, waiting, remailed);
 	return err ? err : print_held_warning(c, stdout);
+}
+
+/* --- notice list --returned ------------------------------------------------------------------ */
+
+static enum kg_err print_returned(void *ctx, const struct store_returned *r)
+{
+	long *n = ctx;
+	if (!(*n)++)
+		printf("application ID           returned on  reason               resident  follow-up\n");
+	printf("%-24s %.10s   %-20s %-9s %s\n", r->app_id, r->at, r->reason, r->registry_id,
+	       *r->remailed_app_id ? "re-mailed"
+	       : r->same_address   ? "waiting for a new address"
+	                           : "re-mail due");
+	if (*r->remailed_app_id)
+		printf("%24s re-mailed as %s\n", "", r->remailed_app_id);
+	return KG_OK;
+}
+
+/* The returned-mail branch of notice list: the follow-up list of the back office. */
+static enum kg_err notice_list_returned(struct ctx *c)
+{
+	long n = 0;
+	enum kg_err err;
+	if ((err = open_store(c)) || (err = store_returned_each(c->store, print_returned, &n)))
+		return err;
+	if (!n)
+		printf("no returned mail\n");
+	return KG_OK;
 }
 
 /* --- notice: holds ------------------------------------------------------------------------ */
@@ -641,6 +677,7 @@ static enum kg_err print_held(void *ctx, const struct store_held *h)
 static enum kg_err notice_cmd(struct ctx *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"held", no_argument, NULL, 'h'},
+	                                     {"returned", no_argument, NULL, 'R'},
 	                                     {"reason", required_argument, NULL, 'r'},
 	                                     {"staff", required_argument, NULL, 's'},
 	                                     {0}};
@@ -649,21 +686,24 @@ static enum kg_err notice_cmd(struct ctx *c, int argc, char **argv)
 		return usage_error("notice", "list, hold, release or void?");
 	const char *verb = argv[1], *reason = NULL, *user = getenv("USER");
 	const char *staff = user && *user ? user : "unknown";
-	bool held = false;
+	bool held = false, returned = false;
 	int o;
 	optind = 2;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'h': held = true; break;
+		case 'R': returned = true; break;
 		case 'r': reason = optarg; break;
 		case 's': staff = optarg; break;
 		default: return usage_error("notice", "unknown option");
 		}
 	}
 	enum kg_err err;
+	if (!strcmp(verb, "list") && returned && !held && optind == argc)
+		return notice_list_returned(c);
 	if (!strcmp(verb, "list")) {
 		if (!held || optind != argc)
-			return usage_error("notice", "list takes --held");
+			return usage_error("notice", "list takes --held or --returned");
 		int n = 0;
 		if ((err = open_store(c)) || (err = store_each_held(c->store, print_held, &n)))
 			return err;
@@ -876,11 +916,79 @@ out:
 
 /* --- counter -------------------------------------------------------------------------------- */
 
+static void web_ready(void *ctx, const char *url)
+{
+	(void)ctx;
+	fprintf(stderr, "kigen counter web: the desk is at %s (Ctrl-C ends it)\n", url);
+}
+
+/*
+ * kigen counter web: the desk in the browser (webdesk.h). The address is checked before
+ * anything else, so a non-loopback --listen exits 2 at once. KIGEN_WEB_ALLOW_ROOT=1 lets it
+ * run as root: for the tests only (CI runs as root); a counter PC runs it as its user.
+ */
+static enum kg_err counter_web_cmd(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"listen", required_argument, NULL, 'l'},   {"reader", required_argument, NULL, 'r'},
+		{"terminal", required_argument, NULL, 't'}, {"date", required_argument, NULL, 'd'},
+		{"idle", required_argument, NULL, 'i'},     {0},
+	};
+	char host[64] = "";
+	gethostname(host, sizeof host - 1);
+	struct webdesk desk = {NULL, NULL, host, NULL, RULES_NO_DATE};
+	struct web_config cfg = {WEB_DEFAULT_LISTEN, 0, webdesk_handle, &desk, web_ready, false};
+	const char *allow = getenv("KIGEN_WEB_ALLOW_ROOT");
+	cfg.allow_root = allow && !strcmp(allow, "1");
+	enum kg_err err;
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'l': cfg.listen = optarg; break;
+		case 'r': desk.reader = optarg; break;
+		case 't': desk.terminal = optarg; break;
+		case 'd':
+			if ((err = date_arg("--date", optarg, &desk.date)))
+				return err;
+			break;
+		case 'i': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 86400)
+				return usage_error("counter web", "--idle takes seconds (1..86400)");
+			cfg.idle_seconds = (int)v;
+			break;
+		}
+		default: return usage_error("counter web", "unknown option");
+		}
+	}
+	if (optind != argc)
+		return usage_error("counter web", "unexpected argument");
+	/* The listen address first (exit 2 at once), then the reader as every desk binds it. */
+	char *reader = NULL;
+	if ((err = web_check_listen(cfg.listen)) || (err = load_settings(c)) ||
+	    (err = counter_bind_reader(desk.reader ? desk.reader : c->settings.counter_reader, &reader)) ||
+	    (err = open_store(c))) {
+		free(reader);
+		return err;
+	}
+	desk.reader = reader;
+	desk.st = c->store;
+	desk.set = &c->settings;
+	err = web_run(&cfg);
+	free(reader);
+	return err;
+}
+
 static enum kg_err counter_redeem_cmd(struct ctx *c, const struct counter_desk *desk, const char *id, int fd,
                                       bool json);
 
 static enum kg_err counter_cmd(struct ctx *c, int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "web"))
+		return counter_web_cmd(c, argc - 1, argv + 1);
+
 	static const struct option opts[] = {
 		{"id", required_argument, NULL, 'i'},       {"pins-fd", required_argument, NULL, 'p'},
 		{"json", no_argument, NULL, 'j'},           {"reader", required_argument, NULL, 'r'},
@@ -997,7 +1105,7 @@ static const struct command commands[] = {
          "over), in one transaction, then compares every table's rows (count and digest) on both.\n"
          "Refuses a target that holds any row."},
 	{"notice", notice_cmd,
-         "notice list --held\n"
+         "notice list --held | --returned\n"
          "       kigen notice hold ID --reason R [--staff S]\n"
          "       kigen notice release ID [--staff S]\n"
          "       kigen notice void ID --reason R [--staff S]",
@@ -1008,11 +1116,14 @@ static const struct command commands[] = {
          "once, with the name and address as the registry has them then (fix the registry first).\n"
          "'void' ends a notice for good: never printed, never redeemable. Each change is recorded\n"
          "with --staff (default $USER), the time and the reason. A held or void notice is refused\n"
-         "at the counter. 'nightly' and 'status' print a warning line while notices are held."},
+         "at the counter. 'nightly' and 'status' print a warning line while notices are held.\n"
+         "'list --returned' lists returned mail (返戻) for follow-up: reason, date, and whether it\n"
+         "waits for a new address in the registry, is due to be re-mailed, or was re-mailed."},
 	{"counter", counter_cmd,
          "counter [--reader NAME] [--terminal ID] [--staff ID]\n"
          "       kigen counter redeem --id ID [--pins-fd N] [--json] [--reader NAME] [--terminal ID] [--staff ID]\n"
-         "                            [--date YYYY-MM-DD]",
+         "                            [--date YYYY-MM-DD]\n"
+         "       kigen counter web [--listen ADDR:PORT] [--reader NAME] [--terminal ID] [--idle SECONDS]",
          "The counter desk: checks a returned 照会書兼回答書 against the holder's card.\n"
          "It never locks the card, and records the outcome. Without 'redeem': the interactive desk\n"
          "(Japanese).\n"
@@ -1020,7 +1131,11 @@ static const struct command commands[] = {
          "利用者証明用, 住民基本台帳用) or the word 'face'; never from argv or the environment.\n"
          "The reader: --reader NAME or the setting counter.reader; with several readers and neither,\n"
          "kigen lists them and exits 2 (it never guesses). --date (tests, training) is recorded in\n"
-         "the audit. Exit 0 when redeemed, 1 for any other outcome (the JSON says which)."},
+         "the audit. Exit 0 when redeemed, 1 for any other outcome (the JSON says which).\n"
+         "'web' serves the desk to the counter PC's browser (default 127.0.0.1:8470; loopback only,\n"
+         "any other address exits 2): staff sign-in, the counter screen and returned mail (返戻).\n"
+         "Sessions end after --idle seconds without a request (default 900). It refuses to run as\n"
+         "root; KIGEN_WEB_ALLOW_ROOT=1 is for the tests only."},
 	{"card", card_cmd, "card status [--reader NAME] [--json]",
          "Shows the card in the reader, without ever sending a PIN.\n"
          "The card readers and the card: whether it is a My Number card, the user-auth\n"

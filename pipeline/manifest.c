@@ -98,6 +98,7 @@ const char *manifest_reason_label(const char *reason)
 		{"period_of_stay", "在留期間の満了"},
 		{"kyosho", "居所の登録あり"},
 		{"unprintable_name", "氏名の文字確認待ち"},
+		{"returned_mail", "返戻（同じ住所のまま）"},
 		{"held", "保留（印刷できない・職員による保留）"},
 	};
 	for (size_t i = 0; i < KG_ARRAY_SIZE(labels); i++)

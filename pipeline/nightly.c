@@ -762,7 +762,7 @@ static enum kg_err write_report(const struct nightly_env *env, int64_t batch, st
 {
 	double t0 = now_seconds();
 	struct manifest_batch mb = {0};
-	long forecast[FORECAST_WEEKS];
+	long forecast[FORECAST_WEEKS], returned_waiting = 0, returned_remailed = 0;
 	char day_dir[512];
 	snprintf(day_dir, sizeof day_dir, "%s", rep->dir);
 	*strrchr(day_dir, '/') = '\0';
@@ -771,7 +771,8 @@ static enum kg_err write_report(const struct nightly_env *env, int64_t batch, st
 	if ((err = count_kinds(env->store, batch, rep)) ||
 	    (err = store_batch_exclusions(env->store, batch, collect_exclusion, &mb)) ||
 	    (err = store_batch_holds(env->store, batch, collect_hold, &holds)) ||
-	    (err = select_forecast(env->store, env->settings, rep->run_date + 1, FORECAST_WEEKS, forecast)))
+	    (err = select_forecast(env->store, env->settings, rep->run_date + 1, FORECAST_WEEKS, forecast)) ||
+	    (err = store_returned_count(env->store, &returned_waiting, &returned_remailed)))
 		goto out;
 	static const char *const names[] = {"select", "render", "export", "report"};
 	struct report_stage stages[4];
@@ -788,6 +789,8 @@ static enum kg_err write_report(const struct nightly_env *env, int64_t batch, st
 		.card_without_jlis_id = rep->card_without_jlis_id,
 		.cert = rep->cert,
 		.reinquiries = rep->reinquiries,
+		.returned_waiting = returned_waiting,
+		.returned_remailed = returned_remailed,
 		.excluded_reasons = mb.excluded_reasons,
 		.excluded_counts = mb.excluded_counts,
 		.n_excluded = mb.n_excluded,

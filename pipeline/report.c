@@ -98,6 +98,8 @@ enum kg_err report_summary(const char *dir, const struct report_input *in, struc
 	sbuf_addf(out, "除外 %ld 件\n", excluded);
 	for (size_t i = 0; i < in->n_excluded; i++)
 		sbuf_addf(out, "  %s %ld\n", manifest_reason_label(in->excluded_reasons[i]), in->excluded_counts[i]);
+	sbuf_addf(out, "返戻 %ld 件（新しい住所待ち %ld / 再送済み %ld）\n",
+	          in->returned_waiting + in->returned_remailed, in->returned_waiting, in->returned_remailed);
 	if (in->n_holds)
 		sbuf_addf(out, "保留 %zu 件（印刷していません: kigen notice list --held）\n", in->n_holds);
 	for (size_t i = 0; i < in->n_holds; i++)
@@ -301,7 +303,12 @@ static void html_report(const struct report_input *in, const struct entry *files
 		}
 		sbuf_adds(b, "</table>\n");
 	}
-	sbuf_adds(b, "<h2>ファイル</h2>\n<table>\n<tr><th>ファイル名</th><th>バイト数</th></tr>\n");
+	sbuf_adds(b, "<h2>返戻（これまでの累計）</h2>\n<table>\n");
+	grouped(in->returned_waiting, num);
+	html_row(b, "新しい住所待ち（同じ住所へは送りません）", num);
+	grouped(in->returned_remailed, num);
+	html_row(b, "新しい住所へ再送済み", num);
+	sbuf_adds(b, "</table>\n<h2>ファイル</h2>\n<table>\n<tr><th>ファイル名</th><th>バイト数</th></tr>\n");
 	for (size_t i = 0; i < n; i++) {
 		grouped(files[i].bytes, num);
 		html_row(b, files[i].name, num);

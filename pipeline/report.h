@@ -39,7 +39,8 @@ struct report_input {
 	const char *const *excluded_reasons; /* select_reason_name() keys */
 	const long *excluded_counts;
 	size_t n_excluded;
-	const struct report_hold *holds; /* listed by ID with the reason, and how to act on them */
+	long returned_waiting, returned_remailed; /* returned mail (返戻): waiting for a new address, re-mailed */
+	const struct report_hold *holds;          /* listed by ID with the reason, and how to act on them */
 	size_t n_holds;
 	const struct report_stage *stages;
 	size_t n_stages;

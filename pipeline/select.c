@@ -21,6 +21,7 @@ const char *select_reason_name(enum select_reason r)
 		[SELECT_PERIOD_OF_STAY] = "period_of_stay",
 		[SELECT_KYOSHO] = "kyosho",
 		[SELECT_HELD] = "held",
+		[SELECT_RETURNED] = "returned_mail",
 	};
 	return (size_t)r < SELECT_N_REASONS ? names[r] : "?";
 }
@@ -31,6 +32,7 @@ struct item {
 	enum mailset_kind kind;
 	enum mailset_target target;
 	int certs, expiry, valid_until;
+	bool remail; /* parent is a returned notice, not a re-inquired one */
 	char postal[16];
 	char *printed[4];
 	char *hold; /* why it cannot be printed; NULL: printable */
@@ -138,6 +140,11 @@ static enum kg_err consider(void *ctx, const struct store_candidate *c)
 		return err;
 
 	int reason = excluded_by(c, it.expiry);
+	bool returned = false;
+	if (reason < 0 && (err = store_returned_at_address(r->st, c->resident, &returned)))
+		return err;
+	if (returned)
+		reason = SELECT_RETURNED;
 	if (reason >= 0) {
 		r->res->excluded[reason]++;
 		return KG_OK;
@@ -208,6 +215,10 @@ static enum kg_err consider_reinquiry(void *ctx, const struct store_reinquiry *q
 	struct run *r = ctx;
 	if (q->status != STORE_ACTIVE)
 		return KG_OK; /* moved out or died since: nobody to write to */
+	bool returned;
+	enum kg_err err = store_returned_at_address(r->st, q->resident, &returned);
+	if (err || returned)
+		return err; /* waits, as the counter left it, until the registry shows a new address */
 	struct item it = {
 		.resident = q->resident,
 		.parent = q->notice,
@@ -222,6 +233,25 @@ static enum kg_err consider_reinquiry(void *ctx, const struct store_reinquiry *q
 	snprintf(it.postal, sizeof it.postal, "%s", q->postal_code);
 	add_item(r, &it);
 	r->res->reinquiries++;
+	return KG_OK;
+}
+
+static enum kg_err consider_remail(void *ctx, const struct store_remail *q)
+{
+	struct run *r = ctx;
+	struct item it = {
+		.resident = q->resident,
+		.parent = q->notice,
+		.remail = true,
+		.kind = q->kind,
+		.target = q->target,
+		.certs = q->certs,
+		.expiry = q->expiry,
+		.valid_until = q->valid_until,
+	};
+	snprintf(it.postal, sizeof it.postal, "%s", q->postal_code);
+	add_item(r, &it);
+	r->res->remailed++;
 	return KG_OK;
 }
 
@@ -279,7 +309,9 @@ static enum kg_err write_batch(struct run *r)
 		};
 		char app_id[24];
 		err = store_notice_add(r->st, r->res->batch, r->set->lgcode, &nn, app_id);
-		if (!err && it->parent)
+		if (!err && it->remail)
+			err = store_returned_remailed(r->st, it->parent, app_id);
+		else if (!err && it->parent)
 			err = store_notice_mark_reinquired(r->st, it->parent);
 	}
 	for (int k = 0; !err && r->res->batch && k < SELECT_N_REASONS; k++)
@@ -314,7 +346,8 @@ enum kg_err select_run(struct store *st, const struct settings *set, int run_dat
 	int upto = run_date + set->policy.lead_days + 93;
 	if ((err = store_each_candidate(st, run_date, upto, consider, &r)) ||
 	    (err = store_each_reinquiry_due(st, consider_reinquiry, &r)) ||
-	    (err = store_each_released(st, consider_released, &r)))
+	    (err = store_each_released(st, consider_released, &r)) ||
+	    (err = store_each_remail_due(st, run_date, consider_remail, &r)))
 		goto out;
 	res->notices = (long)r.n - res->held;
 	if (dry_run)

@@ -9,6 +9,11 @@
  * Released notices (store.h, holds) join the batch with their name and address as the registry
  * has them now, checked again like a new notice; one that still cannot be printed is held again.
  *
+ * Returned mail (返戻): nothing is mailed automatically to an address mail came back from
+ * (SELECT_RETURNED); once the registry shows the holder at another address, the returned
+ * notice is mailed again there, once, unless its expiry has passed (a copy with a new
+ * application ID; the old form is void).
+ *
  * Idempotent: a notice exists at most once per (resident, target, expiry), so running again
  * for the same or an earlier date creates nothing twice, and a later date catches up every
  * notice whose night was missed. Nothing due means no batch.
@@ -32,6 +37,7 @@ enum select_reason {
 	SELECT_PERIOD_OF_STAY, /* a foreign resident whose expiry is the end of the period of stay */
 	SELECT_KYOSHO,         /* a 居所 is registered: mail to the address could expose them */
 	SELECT_HELD,           /* cannot be printed: the notice is made HELD (store.h), no sequence number */
+	SELECT_RETURNED,       /* mail came back from the address the registry still shows (返戻) */
 	SELECT_N_REASONS
 };
 const char *select_reason_name(enum select_reason r);
@@ -51,6 +57,7 @@ struct select_result {
 	int64_t batch; /* 0 when nothing printable was due */
 	long notices;  /* notices in the batch, re-inquiries and released notices included */
 	long card, cert, reinquiries;
+	long remailed; /* returned notices mailed again, to the new address the registry shows */
 	long released; /* released notices put into the batch */
 	long held;     /* notices made (or kept) HELD by this selection: excluded[SELECT_HELD] */
 	long excluded[SELECT_N_REASONS];

@@ -311,3 +311,54 @@ enum kg_err store_notice_requeue(struct store *s, int64_t notice, int64_t batch,
 {
 	return ops(s)->notice_requeue(s, notice, batch, seq, printed);
 }
+
+/* --- returned mail (返戻) and the desk's day ------------------------------------------------ */
+
+enum kg_err store_mailed_by_app_id(struct store *s, const char *app_id, struct store_mailed *out)
+{
+	return ops(s)->mailed_by_app_id(s, app_id, out);
+}
+
+enum kg_err store_mailed_by_seq(struct store *s, int batch, int seq, struct store_mailed *out)
+{
+	return ops(s)->mailed_by_seq(s, batch, seq, out);
+}
+
+enum kg_err store_returned_add(struct store *s, int64_t notice, const char *reason, const char *terminal,
+                               const char *staff, bool *added)
+{
+	return ops(s)->returned_add(s, notice, reason, terminal, staff, added);
+}
+
+enum kg_err store_returned_each(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_returned *r),
+                                void *ctx)
+{
+	return ops(s)->returned_each(s, fn, ctx);
+}
+
+enum kg_err store_returned_count(struct store *s, long *waiting, long *remailed)
+{
+	return ops(s)->returned_count(s, waiting, remailed);
+}
+
+enum kg_err store_returned_at_address(struct store *s, int64_t resident, bool *yes)
+{
+	return ops(s)->returned_at_address(s, resident, yes);
+}
+
+enum kg_err store_each_remail_due(struct store *s, int run_date,
+                                  enum kg_err (*fn)(void *ctx, const struct store_remail *r), void *ctx)
+{
+	return ops(s)->each_remail_due(s, run_date, fn, ctx);
+}
+
+enum kg_err store_returned_remailed(struct store *s, int64_t notice, const char *new_app_id)
+{
+	return ops(s)->returned_remailed(s, notice, new_app_id);
+}
+
+enum kg_err store_audit_since(struct store *s, const char *terminal, const char *since,
+                              enum kg_err (*fn)(void *ctx, const struct store_audit_row *r), void *ctx)
+{
+	return ops(s)->audit_since(s, terminal, since, fn, ctx);
+}

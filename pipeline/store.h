@@ -329,4 +329,67 @@ enum kg_err store_each_released(struct store *s, enum kg_err (*fn)(void *ctx, co
 enum kg_err store_notice_requeue(struct store *s, int64_t notice, int64_t batch, int seq,
                                  const char *const printed[4]) KG_WUR;
 
+/* --- returned mail (返戻) --------------------------------------------------------------------- */
+
+/* A mailed notice as the back office sees the returned envelope. */
+struct store_mailed {
+	int64_t notice;
+	char app_id[24];
+	int batch, seq; /* printed on the mailing envelope as B0001-000001 */
+	char name[256];
+	char postal_code[16];
+	char address[512];        /* as mailed */
+	int state;                /* enum store_notice_state */
+	int kind, target;         /* enum mailset_kind, enum mailset_target */
+	int mailed_on;            /* the batch's run date */
+	char returned_reason[32]; /* "" when not returned */
+	char returned_at[32];
+};
+/* KG_ENOTFOUND when there is no such notice. */
+enum kg_err store_mailed_by_app_id(struct store *s, const char *app_id, struct store_mailed *out) KG_WUR;
+enum kg_err store_mailed_by_seq(struct store *s, int batch, int seq, struct store_mailed *out) KG_WUR;
+
+/* Records a returned mailing; *added is false when it was recorded before (nothing changes). */
+enum kg_err store_returned_add(struct store *s, int64_t notice, const char *reason, const char *terminal,
+                               const char *staff, bool *added) KG_WUR;
+
+/* One returned mailing for the follow-up list; strings borrowed for the call. */
+struct store_returned {
+	const char *app_id, *registry_id, *name, *postal_code, *address; /* address as mailed */
+	const char *reason, *at, *staff;
+	const char *remailed_app_id; /* "" while waiting for a new address */
+	bool same_address;           /* the registry still shows the address it came back from */
+};
+enum kg_err store_returned_each(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_returned *r),
+                                void *ctx) KG_WUR;
+/* Returned mailings still waiting for a new address, and those re-mailed. */
+enum kg_err store_returned_count(struct store *s, long *waiting, long *remailed) KG_WUR;
+
+/* Did mail to this resident come back from the address the registry shows now (not re-mailed)?
+ * Then nothing is mailed there automatically. */
+enum kg_err store_returned_at_address(struct store *s, int64_t resident, bool *yes) KG_WUR;
+
+/* A returned notice whose holder is active and now registered at another address, and whose
+ * expiry is not past on run_date: mailed again, once, by the next selection. */
+struct store_remail {
+	int64_t notice, resident;
+	int kind, target, certs, expiry, valid_until;
+	char postal_code[16];
+};
+enum kg_err store_each_remail_due(struct store *s, int run_date,
+                                  enum kg_err (*fn)(void *ctx, const struct store_remail *r), void *ctx) KG_WUR;
+/* Links the returned notice to its re-mail (by the new application ID) and voids the old form. */
+enum kg_err store_returned_remailed(struct store *s, int64_t notice, const char *new_app_id) KG_WUR;
+
+/* --- the desk's day -------------------------------------------------------------------------- */
+
+/* One audit row; strings borrowed for the call. */
+struct store_audit_row {
+	const char *at, *app_id, *name, *staff, *outcome;
+};
+/* The audit rows of a terminal recorded at or after since (an "at" text such as "2026-12-01"),
+ * newest first. */
+enum kg_err store_audit_since(struct store *s, const char *terminal, const char *since,
+                              enum kg_err (*fn)(void *ctx, const struct store_audit_row *r), void *ctx) KG_WUR;
+
 #endif

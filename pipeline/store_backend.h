@@ -67,6 +67,19 @@ struct store_ops {
 	                                 enum store_notice_state to, bool *moved);
 	enum kg_err (*audit)(struct store *s, int64_t notice, const char *app_id, const char *terminal,
 	                     const char *staff, const char *outcome, const char *detail);
+	enum kg_err (*mailed_by_app_id)(struct store *s, const char *app_id, struct store_mailed *out);
+	enum kg_err (*mailed_by_seq)(struct store *s, int batch, int seq, struct store_mailed *out);
+	enum kg_err (*returned_add)(struct store *s, int64_t notice, const char *reason, const char *terminal,
+	                            const char *staff, bool *added);
+	enum kg_err (*returned_each)(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_returned *r),
+	                             void *ctx);
+	enum kg_err (*returned_count)(struct store *s, long *waiting, long *remailed);
+	enum kg_err (*returned_at_address)(struct store *s, int64_t resident, bool *yes);
+	enum kg_err (*each_remail_due)(struct store *s, int run_date,
+	                               enum kg_err (*fn)(void *ctx, const struct store_remail *r), void *ctx);
+	enum kg_err (*returned_remailed)(struct store *s, int64_t notice, const char *new_app_id);
+	enum kg_err (*audit_since)(struct store *s, const char *terminal, const char *since,
+	                           enum kg_err (*fn)(void *ctx, const struct store_audit_row *r), void *ctx);
 };
 
 enum kg_err store_sqlite_open(const char *path, struct store **out) KG_WUR;

@@ -153,6 +153,16 @@ static const char *const migrations[] = {
 	"ALTER TABLE residents ADD COLUMN jlis_app_id text NOT NULL DEFAULT '';"
 	"ALTER TABLE notices ADD COLUMN jlis_app_id text NOT NULL DEFAULT '',"
 	"  ADD COLUMN sign_revoked integer NOT NULL DEFAULT 0;",
+
+	/* 4: returned mail (返戻) (store_sqlite.c's migration 4): one row per notice whose mailing came
+	 * back; remailed is the notice sent once the registry showed a new address. A re-mail is a
+	 * kind-0 notice with a parent, so the once-per-expiry rule counts only first notices. */
+	"CREATE TABLE returned_mail ("
+	"  notice bigint PRIMARY KEY REFERENCES notices(id),"
+	"  reason text NOT NULL, at text NOT NULL, terminal text NOT NULL, staff text NOT NULL,"
+	"  remailed bigint REFERENCES notices(id));"
+	"DROP INDEX notices_once;"
+	"CREATE UNIQUE INDEX notices_once ON notices(resident, target, expiry) WHERE kind = 0 AND parent IS NULL;",
 };
 
 enum stmt_id {
@@ -208,8 +218,30 @@ enum stmt_id {
 	ST_BATCH_HOLDS,
 	ST_RELEASED,
 	ST_REQUEUE,
+	ST_MAILED_BY_APPID,
+	ST_MAILED_BY_SEQ,
+	ST_RETURNED_ADD,
+	ST_RETURNED_EACH,
+	ST_RETURNED_COUNT,
+	ST_RETURNED_AT_ADDRESS,
+	ST_REMAIL_DUE,
+	ST_RETURNED_REMAILED,
+	ST_RETURNED_VOID,
+	ST_AUDIT_SINCE,
 	ST_COUNT
 };
+
+/* A mailed notice as the back office sees the returned envelope (store_mailed). */
+#define MAILED_COLUMNS                                                                                           \
+	"SELECT n.id, n.app_id, n.batch, n.seq, n.name, n.postal_code, n.addr_town || n.addr_block ||"           \
+	" CASE WHEN n.addr_building <> '' THEN '　' || n.addr_building ELSE '' END, n.state, n.kind, n.target," \
+	" b.run_date, coalesce(m.reason, ''), coalesce(m.at, '')"                                                \
+	" FROM notices n JOIN batches b ON b.id = n.batch LEFT JOIN returned_mail m ON m.notice = n.id "
+
+/* The address a notice was mailed to against the registry's now. */
+#define SAME_ADDRESS                                                                                   \
+	"(r.postal_code = n.postal_code AND r.addr_town = n.addr_town AND r.addr_block = n.addr_block" \
+	" AND r.addr_building = n.addr_building)"
 
 /* The import's rows arrive by COPY in import_rows; import_last keeps the last row of each registry
  * id with the line the file first names it on, and the statements below merge it as SQLite's
@@ -398,6 +430,34 @@ static const char *const sql[ST_COUNT] = {
 		" has_sign_cert = (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id"
 		"   AND g.kind = 'sign' WHERE c.resident = r.id AND g.status = 1))::int"
 		" FROM residents r WHERE r.id = notices.resident AND notices.id = $1::bigint AND notices.state = 7",
+	/* returned mail (返戻) and the desk's day; text compared as SQLite does (bytes: COLLATE "C") */
+	[ST_MAILED_BY_APPID] = MAILED_COLUMNS "WHERE n.app_id = $1::text",
+	[ST_MAILED_BY_SEQ] = MAILED_COLUMNS "WHERE n.batch = $1::bigint AND n.seq = $2::int",
+	[ST_RETURNED_ADD] =
+		"INSERT INTO returned_mail (notice, reason, at, terminal, staff)"
+		" VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::text) ON CONFLICT (notice) DO NOTHING",
+	[ST_RETURNED_EACH] =
+		"SELECT n.app_id, r.registry_id, n.name, n.postal_code,"
+		" n.addr_town || n.addr_block || CASE WHEN n.addr_building <> '' THEN '　' ||"
+		" n.addr_building ELSE '' END, m.reason, m.at, m.staff, coalesce(x.app_id, ''), " SAME_ADDRESS "::int"
+		" FROM returned_mail m JOIN notices n ON n.id = m.notice"
+		" JOIN residents r ON r.id = n.resident LEFT JOIN notices x ON x.id = m.remailed"
+		" ORDER BY m.at COLLATE \"C\", n.id",
+	[ST_RETURNED_COUNT] = "SELECT count(*) - count(remailed), count(remailed) FROM returned_mail",
+	[ST_RETURNED_AT_ADDRESS] = "SELECT 1 FROM returned_mail m JOIN notices n ON n.id = m.notice"
+				   " JOIN residents r ON r.id = n.resident"
+				   " WHERE n.resident = $1::bigint AND m.remailed IS NULL AND " SAME_ADDRESS " LIMIT 1",
+	[ST_REMAIL_DUE] = "SELECT n.id, n.resident, n.kind, n.target, n.certs, n.expiry, n.valid_until,"
+			  " r.postal_code FROM returned_mail m JOIN notices n ON n.id = m.notice"
+			  " JOIN residents r ON r.id = n.resident"
+			  " WHERE m.remailed IS NULL AND r.status = 0 AND n.expiry >= $1::int AND NOT " SAME_ADDRESS
+			  " ORDER BY n.id",
+	[ST_RETURNED_REMAILED] = "UPDATE returned_mail SET remailed = (SELECT id FROM notices WHERE app_id = $2::text)"
+				 " WHERE notice = $1::bigint AND remailed IS NULL",
+	[ST_RETURNED_VOID] = "UPDATE notices SET state = 5 WHERE id = $1::bigint AND state IN (0, 1)",
+	[ST_AUDIT_SINCE] = "SELECT a.at, a.app_id, coalesce(n.name, ''), a.staff, a.outcome"
+			   " FROM redemptions a LEFT JOIN notices n ON n.id = a.notice"
+			   " WHERE a.terminal = $1::text AND a.at COLLATE \"C\" >= $2::text ORDER BY a.id DESC",
 };
 
 /* The columns of import_rows, in the order put_resident writes them. */
@@ -1582,6 +1642,167 @@ static enum kg_err pg_notice_requeue(struct store *s, int64_t notice, int64_t ba
 	return run_done(s, ST_BATCH_COUNT, &c, "batch");
 }
 
+/* --- returned mail (返戻) and the desk's day ------------------------------------------------ */
+
+static enum kg_err mailed_row(struct store *s, enum stmt_id id, const struct args *a, struct store_mailed *out,
+                              const char *what)
+{
+	enum kg_err err;
+	PGresult *q = run(s, id, a, "mailed notice", &err);
+	if (!q)
+		return err;
+	if (PQntuples(q) != 1) {
+		PQclear(q);
+		return kg_fail(KG_ENOTFOUND, "no notice %s", what);
+	}
+	memset(out, 0, sizeof *out);
+	out->notice = col_int(q, 0, 0);
+	snprintf(out->app_id, sizeof out->app_id, "%s", col_text(q, 0, 1));
+	out->batch = (int)col_int(q, 0, 2);
+	out->seq = (int)col_int(q, 0, 3);
+	snprintf(out->name, sizeof out->name, "%s", col_text(q, 0, 4));
+	snprintf(out->postal_code, sizeof out->postal_code, "%s", col_text(q, 0, 5));
+	snprintf(out->address, sizeof out->address, "%s", col_text(q, 0, 6));
+	out->state = (int)col_int(q, 0, 7);
+	out->kind = (int)col_int(q, 0, 8);
+	out->target = (int)col_int(q, 0, 9);
+	out->mailed_on = (int)col_int(q, 0, 10);
+	snprintf(out->returned_reason, sizeof out->returned_reason, "%s", col_text(q, 0, 11));
+	snprintf(out->returned_at, sizeof out->returned_at, "%s", col_text(q, 0, 12));
+	PQclear(q);
+	return KG_OK;
+}
+
+static enum kg_err pg_mailed_by_app_id(struct store *s, const char *app_id, struct store_mailed *out)
+{
+	struct args a = {0};
+	arg_text(&a, app_id);
+	return mailed_row(s, ST_MAILED_BY_APPID, &a, out, "with that application ID");
+}
+
+static enum kg_err pg_mailed_by_seq(struct store *s, int batch, int seq, struct store_mailed *out)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	arg_int(&a, seq);
+	return mailed_row(s, ST_MAILED_BY_SEQ, &a, out, "with that batch and sequence number");
+}
+
+static enum kg_err pg_returned_add(struct store *s, int64_t notice, const char *reason, const char *terminal,
+                                   const char *staff, bool *added)
+{
+	char now[32];
+	store_now_text(now);
+	struct args a = {0};
+	arg_int(&a, notice);
+	arg_text(&a, reason);
+	arg_text(&a, now);
+	arg_text(&a, terminal);
+	arg_text(&a, staff);
+	enum kg_err err;
+	PGresult *r = run(s, ST_RETURNED_ADD, &a, "returned mail", &err);
+	if (!r)
+		return err;
+	*added = !strcmp(PQcmdTuples(r), "1");
+	PQclear(r);
+	return KG_OK;
+}
+
+static enum kg_err pg_returned_each(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_returned *r),
+                                    void *ctx)
+{
+	enum kg_err err;
+	PGresult *q = run(s, ST_RETURNED_EACH, NULL, "returned mail", &err);
+	if (!q)
+		return err;
+	for (int i = 0; !err && i < PQntuples(q); i++) {
+		struct store_returned r = {
+			col_text(q, i, 0), col_text(q, i, 1),     col_text(q, i, 2), col_text(q, i, 3),
+			col_text(q, i, 4), col_text(q, i, 5),     col_text(q, i, 6), col_text(q, i, 7),
+			col_text(q, i, 8), col_int(q, i, 9) != 0,
+		};
+		err = fn(ctx, &r);
+	}
+	PQclear(q);
+	return err;
+}
+
+static enum kg_err pg_returned_count(struct store *s, long *waiting, long *remailed)
+{
+	enum kg_err err;
+	PGresult *q = run(s, ST_RETURNED_COUNT, NULL, "returned mail", &err);
+	if (!q)
+		return err;
+	*waiting = (long)col_int(q, 0, 0);
+	*remailed = (long)col_int(q, 0, 1);
+	PQclear(q);
+	return KG_OK;
+}
+
+static enum kg_err pg_returned_at_address(struct store *s, int64_t resident, bool *yes)
+{
+	struct args a = {0};
+	arg_int(&a, resident);
+	enum kg_err err;
+	PGresult *q = run(s, ST_RETURNED_AT_ADDRESS, &a, "returned mail", &err);
+	if (!q)
+		return err;
+	*yes = PQntuples(q) > 0;
+	PQclear(q);
+	return KG_OK;
+}
+
+static enum kg_err pg_each_remail_due(struct store *s, int run_date,
+                                      enum kg_err (*fn)(void *ctx, const struct store_remail *r), void *ctx)
+{
+	struct args a = {0};
+	arg_int(&a, run_date);
+	enum kg_err err;
+	PGresult *q = run(s, ST_REMAIL_DUE, &a, "returned mail", &err);
+	if (!q)
+		return err;
+	for (int i = 0; !err && i < PQntuples(q); i++) {
+		struct store_remail r = {
+			col_int(q, i, 0),      col_int(q, i, 1),      (int)col_int(q, i, 2), (int)col_int(q, i, 3),
+			(int)col_int(q, i, 4), (int)col_int(q, i, 5), (int)col_int(q, i, 6), ""};
+		snprintf(r.postal_code, sizeof r.postal_code, "%s", col_text(q, i, 7));
+		err = fn(ctx, &r); /* the result is fetched whole: fn may add notices */
+	}
+	PQclear(q);
+	return err;
+}
+
+static enum kg_err pg_returned_remailed(struct store *s, int64_t notice, const char *new_app_id)
+{
+	struct args a = {0};
+	arg_int(&a, notice);
+	arg_text(&a, new_app_id);
+	enum kg_err err = run_done(s, ST_RETURNED_REMAILED, &a, "returned mail");
+	/* The form that came back is replaced by the one re-mailed: it can no longer be redeemed. */
+	struct args b = {0};
+	arg_int(&b, notice);
+	return err ? err : run_done(s, ST_RETURNED_VOID, &b, "returned mail");
+}
+
+static enum kg_err pg_audit_since(struct store *s, const char *terminal, const char *since,
+                                  enum kg_err (*fn)(void *ctx, const struct store_audit_row *r), void *ctx)
+{
+	struct args a = {0};
+	arg_text(&a, terminal);
+	arg_text(&a, since);
+	enum kg_err err;
+	PGresult *q = run(s, ST_AUDIT_SINCE, &a, "audit", &err);
+	if (!q)
+		return err;
+	for (int i = 0; !err && i < PQntuples(q); i++) {
+		struct store_audit_row r = {col_text(q, i, 0), col_text(q, i, 1), col_text(q, i, 2), col_text(q, i, 3),
+		                            col_text(q, i, 4)};
+		err = fn(ctx, &r);
+	}
+	PQclear(q);
+	return err;
+}
+
 static const struct store_ops pg_ops = {
 	.name = "postgresql",
 	.close = pg_close,
@@ -1625,4 +1846,13 @@ static const struct store_ops pg_ops = {
 	.notice_by_app_id = pg_notice_by_app_id,
 	.notice_transition = pg_notice_transition,
 	.audit = pg_audit,
+	.mailed_by_app_id = pg_mailed_by_app_id,
+	.mailed_by_seq = pg_mailed_by_seq,
+	.returned_add = pg_returned_add,
+	.returned_each = pg_returned_each,
+	.returned_count = pg_returned_count,
+	.returned_at_address = pg_returned_at_address,
+	.each_remail_due = pg_each_remail_due,
+	.returned_remailed = pg_returned_remailed,
+	.audit_since = pg_audit_since,
 };

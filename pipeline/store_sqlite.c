@@ -151,6 +151,15 @@ static const char *const migrations[] = {
 	"ALTER TABLE residents ADD COLUMN jlis_app_id TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE notices ADD COLUMN jlis_app_id TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE notices ADD COLUMN sign_revoked INTEGER NOT NULL DEFAULT 0;",
+	/* 4: returned mail (返戻): one row per notice whose mailing came back; remailed is the notice
+	 * sent once the registry showed a new address. A re-mail of a notice is a kind-0 notice
+	 * with a parent, so the once-per-expiry rule counts only first notices. */
+	"CREATE TABLE returned_mail ("
+	"  notice INTEGER PRIMARY KEY REFERENCES notices(id),"
+	"  reason TEXT NOT NULL, at TEXT NOT NULL, terminal TEXT NOT NULL, staff TEXT NOT NULL,"
+	"  remailed INTEGER REFERENCES notices(id));"
+	"DROP INDEX notices_once;"
+	"CREATE UNIQUE INDEX notices_once ON notices(resident, target, expiry) WHERE kind = 0 AND parent IS NULL;",
 };
 
 enum stmt_id {
@@ -1309,6 +1318,234 @@ static enum kg_err sq_notice_requeue(struct store *s, int64_t notice, int64_t ba
 	return batch_step(s, ST_BATCH_COUNT, batch, "batch");
 }
 
+/* --- returned mail (返戻) and the desk's day ------------------------------------------------
+ * Self-contained: each function prepares its own statement, so this section moves as one piece. */
+
+static sqlite3_stmt *prep(struct store *s, const char *text)
+{
+	sqlite3_stmt *q = NULL;
+	if (sqlite3_prepare_v2(s->db, text, -1, &q, NULL) != SQLITE_OK) {
+		sqlite3_finalize(q);
+		return NULL;
+	}
+	return q;
+}
+
+#define MAILED_COLUMNS                                                                                           \
+	"SELECT n.id, n.app_id, n.batch, n.seq, n.name, n.postal_code, n.addr_town || n.addr_block ||"           \
+	" CASE WHEN n.addr_building <> '' THEN '　' || n.addr_building ELSE '' END, n.state, n.kind, n.target," \
+	" b.run_date, coalesce(m.reason, ''), coalesce(m.at, '')"                                                \
+	" FROM notices n JOIN batches b ON b.id = n.batch LEFT JOIN returned_mail m ON m.notice = n.id "
+
+static enum kg_err mailed_row(struct store *s, sqlite3_stmt *q, struct store_mailed *out, const char *what)
+{
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof *out);
+		out->notice = sqlite3_column_int64(q, 0);
+		snprintf(out->app_id, sizeof out->app_id, "%s", column_text(q, 1));
+		out->batch = sqlite3_column_int(q, 2);
+		out->seq = sqlite3_column_int(q, 3);
+		snprintf(out->name, sizeof out->name, "%s", column_text(q, 4));
+		snprintf(out->postal_code, sizeof out->postal_code, "%s", column_text(q, 5));
+		snprintf(out->address, sizeof out->address, "%s", column_text(q, 6));
+		out->state = sqlite3_column_int(q, 7);
+		out->kind = sqlite3_column_int(q, 8);
+		out->target = sqlite3_column_int(q, 9);
+		out->mailed_on = sqlite3_column_int(q, 10);
+		snprintf(out->returned_reason, sizeof out->returned_reason, "%s", column_text(q, 11));
+		snprintf(out->returned_at, sizeof out->returned_at, "%s", column_text(q, 12));
+	}
+	sqlite3_finalize(q);
+	if (rc == SQLITE_DONE)
+		return kg_fail(KG_ENOTFOUND, "no notice %s", what);
+	return rc == SQLITE_ROW ? KG_OK : db_fail(s, "mailed notice");
+}
+
+static enum kg_err sq_mailed_by_app_id(struct store *s, const char *app_id, struct store_mailed *out)
+{
+	sqlite3_stmt *q = prep(s, MAILED_COLUMNS "WHERE n.app_id = ?1");
+	if (!q)
+		return db_fail(s, "mailed notice");
+	bind_text(q, 1, app_id);
+	return mailed_row(s, q, out, "with that application ID");
+}
+
+static enum kg_err sq_mailed_by_seq(struct store *s, int batch, int seq, struct store_mailed *out)
+{
+	sqlite3_stmt *q = prep(s, MAILED_COLUMNS "WHERE n.batch = ?1 AND n.seq = ?2");
+	if (!q)
+		return db_fail(s, "mailed notice");
+	sqlite3_bind_int(q, 1, batch);
+	sqlite3_bind_int(q, 2, seq);
+	return mailed_row(s, q, out, "with that batch and sequence number");
+}
+
+static enum kg_err sq_returned_add(struct store *s, int64_t notice, const char *reason, const char *terminal,
+                                   const char *staff, bool *added)
+{
+	char now[32];
+	store_now_text(now);
+	sqlite3_stmt *q = prep(s, "INSERT INTO returned_mail (notice, reason, at, terminal, staff)"
+	                          " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (notice) DO NOTHING");
+	if (!q)
+		return db_fail(s, "returned mail");
+	sqlite3_bind_int64(q, 1, notice);
+	bind_text(q, 2, reason);
+	bind_text(q, 3, now);
+	bind_text(q, 4, terminal);
+	bind_text(q, 5, staff);
+	int rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return db_fail(s, "returned mail");
+	*added = sqlite3_changes(s->db) == 1;
+	return KG_OK;
+}
+
+static enum kg_err sq_returned_each(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_returned *r),
+                                    void *ctx)
+{
+	sqlite3_stmt *q = prep(s, "SELECT n.app_id, r.registry_id, n.name, n.postal_code,"
+	                          " n.addr_town || n.addr_block || CASE WHEN n.addr_building <> '' THEN '　' ||"
+	                          " n.addr_building ELSE '' END, m.reason, m.at, m.staff, coalesce(x.app_id, ''),"
+	                          " r.postal_code = n.postal_code AND r.addr_town = n.addr_town AND"
+	                          " r.addr_block = n.addr_block AND r.addr_building = n.addr_building"
+	                          " FROM returned_mail m JOIN notices n ON n.id = m.notice"
+	                          " JOIN residents r ON r.id = n.resident LEFT JOIN notices x ON x.id = m.remailed"
+	                          " ORDER BY m.at, n.id");
+	if (!q)
+		return db_fail(s, "returned mail");
+	int rc;
+	enum kg_err err = KG_OK;
+	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_returned r = {
+			column_text(q, 0), column_text(q, 1),
+			column_text(q, 2), column_text(q, 3),
+			column_text(q, 4), column_text(q, 5),
+			column_text(q, 6), column_text(q, 7),
+			column_text(q, 8), sqlite3_column_int(q, 9) != 0,
+		};
+		err = fn(ctx, &r);
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = db_fail(s, "returned mail");
+	sqlite3_finalize(q);
+	return err;
+}
+
+static enum kg_err sq_returned_count(struct store *s, long *waiting, long *remailed)
+{
+	sqlite3_stmt *q = prep(s, "SELECT count(*) - count(remailed), count(remailed) FROM returned_mail");
+	if (!q)
+		return db_fail(s, "returned mail");
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*waiting = sqlite3_column_int64(q, 0);
+		*remailed = sqlite3_column_int64(q, 1);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? KG_OK : db_fail(s, "returned mail");
+}
+
+/* The address a notice was mailed to against the registry's now: the snapshot in notices
+ * (postal code, 町域, 番地・号, 方書) equal to the resident's. */
+#define SAME_ADDRESS                                                                                   \
+	"(r.postal_code = n.postal_code AND r.addr_town = n.addr_town AND r.addr_block = n.addr_block" \
+	" AND r.addr_building = n.addr_building)"
+
+static enum kg_err sq_returned_at_address(struct store *s, int64_t resident, bool *yes)
+{
+	sqlite3_stmt *q = prep(s, "SELECT 1 FROM returned_mail m JOIN notices n ON n.id = m.notice"
+	                          " JOIN residents r ON r.id = n.resident"
+	                          " WHERE n.resident = ?1 AND m.remailed IS NULL AND " SAME_ADDRESS " LIMIT 1");
+	if (!q)
+		return db_fail(s, "returned mail");
+	sqlite3_bind_int64(q, 1, resident);
+	int rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(s, "returned mail");
+	*yes = rc == SQLITE_ROW;
+	return KG_OK;
+}
+
+static enum kg_err sq_each_remail_due(struct store *s, int run_date,
+                                      enum kg_err (*fn)(void *ctx, const struct store_remail *r), void *ctx)
+{
+	sqlite3_stmt *q = prep(s, "SELECT n.id, n.resident, n.kind, n.target, n.certs, n.expiry, n.valid_until,"
+	                          " r.postal_code FROM returned_mail m JOIN notices n ON n.id = m.notice"
+	                          " JOIN residents r ON r.id = n.resident"
+	                          " WHERE m.remailed IS NULL AND r.status = 0 AND n.expiry >= ?1 AND NOT " SAME_ADDRESS
+	                          " ORDER BY n.id");
+	if (!q)
+		return db_fail(s, "returned mail");
+	sqlite3_bind_int(q, 1, run_date);
+	/* Collected first: fn adds notices, which must not happen under an open cursor on notices. */
+	struct store_remail *list = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		KG_GROW(list, n + 1, alloc);
+		struct store_remail *r = &list[n++];
+		*r = (struct store_remail){sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
+		                           sqlite3_column_int(q, 2),   sqlite3_column_int(q, 3),
+		                           sqlite3_column_int(q, 4),   sqlite3_column_int(q, 5),
+		                           sqlite3_column_int(q, 6),   ""};
+		snprintf(r->postal_code, sizeof r->postal_code, "%s", column_text(q, 7));
+	}
+	sqlite3_finalize(q);
+	enum kg_err err = rc == SQLITE_DONE ? KG_OK : db_fail(s, "returned mail");
+	for (size_t i = 0; !err && i < n; i++)
+		err = fn(ctx, &list[i]);
+	free(list);
+	return err;
+}
+
+static enum kg_err sq_returned_remailed(struct store *s, int64_t notice, const char *new_app_id)
+{
+	sqlite3_stmt *q = prep(s, "UPDATE returned_mail SET remailed = (SELECT id FROM notices WHERE app_id = ?2)"
+	                          " WHERE notice = ?1 AND remailed IS NULL");
+	if (!q)
+		return db_fail(s, "returned mail");
+	sqlite3_bind_int64(q, 1, notice);
+	bind_text(q, 2, new_app_id);
+	int rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return db_fail(s, "returned mail");
+	/* The form that came back is replaced by the one re-mailed: it can no longer be redeemed. */
+	if (!(q = prep(s, "UPDATE notices SET state = 5 WHERE id = ?1 AND state IN (0, 1)")))
+		return db_fail(s, "returned mail");
+	sqlite3_bind_int64(q, 1, notice);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? KG_OK : db_fail(s, "returned mail");
+}
+
+static enum kg_err sq_audit_since(struct store *s, const char *terminal, const char *since,
+                                  enum kg_err (*fn)(void *ctx, const struct store_audit_row *r), void *ctx)
+{
+	sqlite3_stmt *q = prep(s, "SELECT a.at, a.app_id, coalesce(n.name, ''), a.staff, a.outcome"
+	                          " FROM redemptions a LEFT JOIN notices n ON n.id = a.notice"
+	                          " WHERE a.terminal = ?1 AND a.at >= ?2 ORDER BY a.id DESC");
+	if (!q)
+		return db_fail(s, "audit");
+	bind_text(q, 1, terminal);
+	bind_text(q, 2, since);
+	int rc;
+	enum kg_err err = KG_OK;
+	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_audit_row r = {column_text(q, 0), column_text(q, 1), column_text(q, 2), column_text(q, 3),
+		                            column_text(q, 4)};
+		err = fn(ctx, &r);
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = db_fail(s, "audit");
+	sqlite3_finalize(q);
+	return err;
+}
+
 /* The file lock next to the database (nightly.h) keeps runs apart on one machine. */
 static enum kg_err sq_run_lock(struct store *s, const char *what, bool shared)
 {
@@ -1371,4 +1608,13 @@ static const struct store_ops sqlite_ops = {
 	.notice_by_app_id = sq_notice_by_app_id,
 	.notice_transition = sq_notice_transition,
 	.audit = sq_audit,
+	.mailed_by_app_id = sq_mailed_by_app_id,
+	.mailed_by_seq = sq_mailed_by_seq,
+	.returned_add = sq_returned_add,
+	.returned_each = sq_returned_each,
+	.returned_count = sq_returned_count,
+	.returned_at_address = sq_returned_at_address,
+	.each_remail_due = sq_each_remail_due,
+	.returned_remailed = sq_returned_remailed,
+	.audit_since = sq_audit_since,
 };

@@ -17,7 +17,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "returns.h"
 #include "rules.h"
+#include "select.h"
+#include "settings.h"
 #include "store.h"
 
 static char sqlite_path[] = "/tmp/kigen-test-store-XXXXXX";
@@ -274,6 +277,108 @@ static void the_jlis_id_and_a_revoked_signature_reach_the_card_notice_as_importe
 	store_close(s);
 }
 
+/* A resident whose card and certificates expire on expiry, at block (番地). */
+static void put_at(struct store *s, const char *id, const char *block, int expiry)
+{
+	struct store_resident r = resident(id, "返戻　一郎", expiry);
+	r.addr_block = block;
+	r.auth.expires_on = expiry;
+	assert_int_equal(store_begin(s), KG_OK);
+	assert_int_equal(store_put_resident(s, &r), KG_OK);
+	assert_int_equal(store_commit(s), KG_OK);
+}
+
+struct returned_seen {
+	int n;
+	char registry_id[16], remailed[24];
+	bool same_address;
+};
+
+static enum kg_err one_returned(void *ctx, const struct store_returned *r)
+{
+	struct returned_seen *seen = ctx;
+	seen->n++;
+	snprintf(seen->registry_id, sizeof seen->registry_id, "%s", r->registry_id);
+	snprintf(seen->remailed, sizeof seen->remailed, "%s", r->remailed_app_id);
+	seen->same_address = r->same_address;
+	return KG_OK;
+}
+
+static enum kg_err one_audit_row(void *ctx, const struct store_audit_row *r)
+{
+	int *n = ctx;
+	assert_string_equal(r->name, "返戻　一郎");
+	(*n)++;
+	return KG_OK;
+}
+
+/* Issue 11: a returned mailing is recorded once; nothing goes again to the address it came back
+ * from; after a move it is mailed again once, to the new address, and the old form is void; the
+ * desk's day lists its own terminal's audit rows. The same on both backends. */
+static void returned_mail_is_recorded_once_and_mailed_again_once_after_a_move(void **state)
+{
+	struct store *s;
+	struct settings set;
+	assert_int_equal(store_open(db_of(state), &s), KG_OK);
+	assert_int_equal(settings_load(NULL, &set), KG_OK);
+	int exp = rules_from_ymd(2026, 12, 25);
+	put_at(s, "A1", "1-1-1", exp);
+	put_at(s, "B1", "2-2-2", exp);
+	struct select_result res;
+	assert_int_equal(select_run(s, &set, rules_from_ymd(2026, 11, 21), false, NULL, &res), KG_OK);
+	assert_int_equal(res.card + res.cert, 2);
+
+	struct store_mailed m;
+	bool added;
+	assert_int_equal(returns_mark(s, "B0001-000001", RETURNS_MOVED_UNKNOWN, "T1", "S", &m, &added), KG_OK);
+	assert_true(added);
+	assert_string_equal(m.address, "東京都新宿区新宿1-1-1");
+	assert_int_equal(m.mailed_on, rules_from_ymd(2026, 11, 21));
+	char old[24];
+	snprintf(old, sizeof old, "%s", m.app_id);
+	assert_int_equal(returns_mark(s, old, RETURNS_REFUSED, "T1", "S", &m, &added), KG_OK);
+	assert_false(added); /* recorded before: the first reason stays */
+	assert_string_equal(m.returned_reason, "moved_unknown");
+	long waiting, remailed;
+	assert_int_equal(store_returned_count(s, &waiting, &remailed), KG_OK);
+	assert_int_equal(waiting * 10 + remailed, 10);
+	bool yes;
+	assert_int_equal(store_returned_at_address(s, 1, &yes), KG_OK);
+	assert_true(yes);
+	assert_int_equal(store_returned_at_address(s, 2, &yes), KG_OK);
+	assert_false(yes);
+
+	/* Still at that address: nothing is mailed again. Then A1 moves: mailed again, once. */
+	assert_int_equal(select_run(s, &set, rules_from_ymd(2026, 11, 22), false, NULL, &res), KG_OK);
+	assert_int_equal(res.remailed, 0);
+	put_at(s, "A1", "3-3-3", exp);
+	assert_int_equal(select_run(s, &set, rules_from_ymd(2026, 11, 23), false, NULL, &res), KG_OK);
+	assert_int_equal(res.remailed, 1);
+	assert_int_equal(select_run(s, &set, rules_from_ymd(2026, 11, 24), false, NULL, &res), KG_OK);
+	assert_int_equal(res.remailed, 0);
+	assert_int_equal(store_returned_count(s, &waiting, &remailed), KG_OK);
+	assert_int_equal(waiting * 10 + remailed, 1);
+	assert_int_equal(store_mailed_by_app_id(s, old, &m), KG_OK);
+	assert_int_equal(m.state, STORE_VOID);
+	struct returned_seen seen = {0};
+	assert_int_equal(store_returned_each(s, one_returned, &seen), KG_OK);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.registry_id, "A1");
+	assert_int_equal(strlen(seen.remailed), 23);
+	assert_string_not_equal(seen.remailed, old);
+	assert_false(seen.same_address);
+	assert_int_equal(store_mailed_by_app_id(s, seen.remailed, &m), KG_OK);
+	assert_string_equal(m.address, "東京都新宿区新宿3-3-3");
+
+	int rows = 0;
+	assert_int_equal(store_audit(s, 1, old, "T1", "S", "void", ""), KG_OK);
+	assert_int_equal(store_audit_since(s, "T1", "2000-01-01", one_audit_row, &rows), KG_OK);
+	assert_int_equal(store_audit_since(s, "T2", "2000-01-01", one_audit_row, &rows), KG_OK);
+	assert_int_equal(rows, 1);
+	settings_release(&set);
+	store_close(s);
+}
+
 static void files_keep_their_order_and_a_replaced_file_moves_last(void **state)
 {
 	struct store *s;
@@ -458,6 +563,7 @@ int main(void)
 		ON("sqlite", notice_ids_continue_after_a_rollback_as_sqlite_autoincrement_does),
 		ON("sqlite", files_keep_their_order_and_a_replaced_file_moves_last),
 		ON("sqlite", the_jlis_id_and_a_revoked_signature_reach_the_card_notice_as_imported),
+		ON("sqlite", returned_mail_is_recorded_once_and_mailed_again_once_after_a_move),
 		ON("sqlite", eight_desks_racing_on_one_form_exactly_one_redeems),
 		ON("sqlite", the_audit_refuses_updates_and_deletes),
 	};
@@ -467,6 +573,7 @@ int main(void)
 		ON("pg", notice_ids_continue_after_a_rollback_as_sqlite_autoincrement_does),
 		ON("pg", files_keep_their_order_and_a_replaced_file_moves_last),
 		ON("pg", the_jlis_id_and_a_revoked_signature_reach_the_card_notice_as_imported),
+		ON("pg", returned_mail_is_recorded_once_and_mailed_again_once_after_a_move),
 		ON("pg", eight_desks_racing_on_one_form_exactly_one_redeems),
 		ON("pg", the_audit_refuses_updates_and_deletes),
 		ON("pg", a_desk_that_loses_the_database_mid_redemption_records_nothing_and_says_so),
