@@ -1,7 +1,7 @@
 # kigen: build, demo, test, bench and checks. Modules are found by wildcard, so a new
 # pipeline/x.c or tests/unit/test_x.c needs no change here.
 
-PKGS    := sqlite3 cairo cairo-pdf cairo-png pangocairo pangoft2 fontconfig libqrencode \
+PKGS    := sqlite3 libpq cairo cairo-pdf cairo-png pangocairo pangoft2 fontconfig libqrencode \
            xlsxwriter yaml-0.1 libpcsclite libcrypto libmicrohttpd libqpdf lcms2 libzip
 CC      ?= cc
 OPT     ?= -O2

@@ -569,6 +569,37 @@ out:
 	return err;
 }
 
+/* --- db copy ---------------------------------------------------------------------------- */
+
+static void print_copied(void *ctx, const char *table, long long sent, long long there, const char *digest, bool same)
+{
+	const struct ctx *c = ctx;
+	if (!c->quiet)
+		printf("%-18s %10lld rows sent %10lld there  digest %.16s  %s\n", table, sent, there, digest,
+		       same ? "same" : "DIFFERENT");
+}
+
+static enum kg_err db_cmd(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"to", required_argument, NULL, 't'}, {0}};
+	const char *to = NULL;
+	int o;
+	if (argc < 2 || strcmp(argv[1], "copy"))
+		return usage_error("db", "expected: db copy --to postgresql://...");
+	optind = 1;
+	while ((o = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
+		if (o != 't')
+			return usage_error("db", "unknown option");
+		to = optarg;
+	}
+	if (!to || optind != argc - 1)
+		return usage_error("db", "expected: db copy --to postgresql://...");
+	enum kg_err err = store_copy(c->db, to, print_copied, c);
+	if (!err && !c->quiet)
+		printf("copied %s into %s: every table has the same rows (count and digest)\n", c->db, to);
+	return err;
+}
+
 static enum kg_err status_cmd(struct ctx *c, int argc, char **argv)
 {
 	int64_t id;
@@ -1069,6 +1100,10 @@ static const struct command commands[] = {
          "Lists the batches with their state and counts.\n"
          "-v adds the exclusions by reason. With --batch, the batch's folder and a check of every\n"
          "file against SHA256SUMS (exit 1 on a mismatch)."},
+	{"db", db_cmd, "db copy --to postgresql://...",
+         "Copies the SQLite database given by --db into an empty PostgreSQL database (moving an office\n"
+         "over), in one transaction, then compares every table's rows (count and digest) on both.\n"
+         "Refuses a target that holds any row."},
 	{"notice", notice_cmd,
          "notice list --held | --returned\n"
          "       kigen notice hold ID --reason R [--staff S]\n"

@@ -32,8 +32,26 @@
 /* --- the lock ---------------------------------------------------------------------------- */
 
 struct nightly_lock {
-	int fd;
+	int fd;           /* the lock file next to a SQLite database, or -1 */
+	struct store *st; /* a server database: the connection that holds its run lock, or NULL */
 };
+
+/* On a server database the lock lives in the database (store_run_lock), so machines that
+ * share only the database exclude each other; it dies with this connection. */
+static enum kg_err server_lock(const char *db_path, const char *what, struct nightly_lock **out)
+{
+	struct store *st;
+	enum kg_err err = store_open(db_path, &st);
+	/* The renderers of one batch work together (render.h's claims); every other run is alone. */
+	if (!err && (err = store_run_lock(st, what, !strcmp(what, "render"))))
+		store_close(st);
+	if (err)
+		return err;
+	*out = kg_calloc(1, sizeof **out);
+	(*out)->fd = -1;
+	(*out)->st = st;
+	return KG_OK;
+}
 
 /* The descriptor of the lock this process holds, closed in every child right after fork: a
  * render worker must never hold the lock (flock belongs to the open file, which a child shares),
@@ -68,6 +86,8 @@ static enum kg_err lock_file_ok(int fd, const char *path)
 
 enum kg_err nightly_lock(const char *db_path, const char *what, struct nightly_lock **out)
 {
+	if (store_is_server(db_path))
+		return server_lock(db_path, what, out);
 	static bool atfork_set;
 	char path[4096];
 	snprintf(path, sizeof path, "%s.lock", db_path);
@@ -115,8 +135,11 @@ void nightly_unlock(struct nightly_lock *l)
 {
 	if (!l)
 		return;
-	close(l->fd); /* releases the flock; the file stays for the next run */
-	held_fd = -1;
+	if (l->fd >= 0) {
+		close(l->fd); /* releases the flock; the file stays for the next run */
+		held_fd = -1;
+	}
+	store_close(l->st);
 	free(l);
 }
 
@@ -215,6 +238,8 @@ struct loader {
 	const struct settings *set;
 	struct store *st; /* opened on first use, in the process that uses it (never across fork) */
 	const struct nightly_io *io;
+	struct store *main; /* the caller's: render claims are made there, before a fork */
+	char holder[300];   /* this renderer in the claims: host and pid */
 };
 
 /* A progress bar on stderr when it is a terminal: "render [#####.....] 12/40". */
@@ -300,7 +325,30 @@ static enum kg_err remove_tree(const char *path)
 	return unlink(path) == 0 ? KG_OK : kg_fail(KG_EIO, "%s: %s", path, strerror(errno));
 }
 
-static enum kg_err remove_temporaries(const char *dir)
+static enum kg_err remove_temporaries(const char *dir, time_t before);
+
+/* How long a renderer's claim on a file lasts before another machine may take it over (render.h):
+ * longer than the slowest file takes; a file made twice is the same bytes, renamed into place. */
+static int render_lease(void)
+{
+	const char *v = getenv("KIGEN_RENDER_LEASE");
+	long n = v ? strtol(v, NULL, 10) : 0;
+	return n > 0 && n < 86400 ? (int)n : 120;
+}
+
+/* Several machines on one batch (a server database): each file is claimed in the database first. */
+static enum kg_err claim_file(void *ctx, const char *name)
+{
+	struct loader *l = ctx;
+	enum kg_err err = store_render_claim(l->main, l->batch, name, l->holder, render_lease());
+	if (!err)
+		fault_point("render_claimed", name);
+	return err;
+}
+
+/* Removes the temporaries of dir, only those older than before when it is not 0: on a shared
+ * folder another machine's are in use until its claim runs out. */
+static enum kg_err remove_temporaries(const char *dir, time_t before)
 {
 	DIR *d = opendir(dir);
 	if (!d)
@@ -312,6 +360,9 @@ static enum kg_err remove_temporaries(const char *dir)
 			continue;
 		char path[4096];
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (before && lstat(path, &st) == 0 && st.st_mtime >= before)
+			continue;
 		err = remove_tree(path);
 	}
 	closedir(d);
@@ -523,17 +574,23 @@ enum kg_err nightly_render(const struct nightly_env *env, int64_t batch, struct 
 	struct render *r = NULL;
 	struct render_file_info *files = NULL;
 	size_t n_files = 0;
-	struct loader l = {env->db_path, batch, env->settings, NULL, &env->io};
+	struct loader l = {env->db_path, batch, env->settings, NULL, &env->io, env->store, ""};
+	bool shared = store_is_server(env->db_path); /* other machines may render this batch too */
+	char host[256] = "?";
+	gethostname(host, sizeof host - 1);
+	snprintf(l.holder, sizeof l.holder, "%s pid %ld", host, (long)getpid());
 	if ((err = dirs_ours(env->out_dir, rep->dir, true)) || (err = render_new(env->settings, &r)))
 		goto out;
 	for (;;) {
-		if ((err = clear_stale(env, batch, rep->dir)) || (err = remove_temporaries(rep->dir)) ||
+		if ((err = clear_stale(env, batch, rep->dir)) ||
+		    (err = remove_temporaries(rep->dir, shared ? time(NULL) - render_lease() : 0)) ||
 		    (err = store_batch_plan(env->store, batch, &kinds, &n)))
 			goto out;
 		pieces = kg_malloc((size_t)n + 1);
 		for (int i = 0; i < n; i++)
 			pieces[i] = render_pieces(kinds[i] >> 1, kinds[i] & 1);
-		struct render_source src = {n, pieces, load_sets, release_sets, &l, progress_bar};
+		struct render_source src = {
+			n, pieces, load_sets, release_sets, &l, progress_bar, shared ? claim_file : NULL};
 		if ((err = render_batch(r, rep->dir, &src, env->workers, &files, &n_files)) != KG_ERENDER)
 			break;
 		/* A page could not be drawn: hold the sets that cannot be printed and render again,
@@ -614,7 +671,7 @@ enum kg_err nightly_export(const struct nightly_env *env, int64_t batch, struct 
 	if (missing)
 		return kg_fail(KG_ESTATE, "batch %lld: rendered files are missing from %s; render it again",
 		               (long long)batch, rep->dir);
-	if ((err = remove_temporaries(rep->dir)))
+	if ((err = remove_temporaries(rep->dir, 0)))
 		return err;
 	logf_(&env->io, "batch %lld: export: manifests and checksums", (long long)batch);
 
@@ -624,7 +681,7 @@ enum kg_err nightly_export(const struct nightly_env *env, int64_t batch, struct 
 	struct manifest_batch mb = {.id = batch, .run_date = b.run_date};
 	unsigned char *kinds = NULL;
 	int n = 0;
-	struct loader l = {env->db_path, batch, env->settings, NULL, NULL};
+	struct loader l = {env->db_path, batch, env->settings, NULL, NULL, NULL, ""};
 	if ((err = store_batch_files(env->store, batch, &sf, &n_files)) ||
 	    (err = store_batch_exclusions(env->store, batch, collect_exclusion, &mb)) ||
 	    (err = store_batch_plan(env->store, batch, &kinds, &n)))

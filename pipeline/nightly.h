@@ -7,7 +7,13 @@
  * run would have made. SHA256SUMS, written last, marks a batch folder complete.
  *
  * One run at a time: nightly_lock() takes an exclusive lock next to the database before the
- * database is touched; a second run gets KG_ELOCKED naming the holder.
+ * database is touched; a second run gets KG_ELOCKED naming the holder. On a server database
+ * (store_is_server) the lock is the database's run lock instead (store_run_lock), held by a
+ * connection of its own, so it also keeps apart machines that share only the database; there,
+ * what "render" takes it shared, so several machines may render one batch into a shared folder
+ * (`kigen render --batch N` on each: every file is claimed in the database before it is made,
+ * and a dead renderer's claims are taken over when their lease runs out, KIGEN_RENDER_LEASE
+ * seconds, 120 by default).
  */
 #ifndef NIGHTLY_H
 #define NIGHTLY_H

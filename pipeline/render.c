@@ -578,7 +578,8 @@ enum kg_err render_proofs(struct render *r, const char *dir, const struct mailse
 
 struct job {
 	int seq_from, seq_to;
-	int file; /* index in the file list, -1: the proofs job */
+	int file;     /* index in the file list, -1: the proofs job */
+	bool started; /* done, found done, or handed to a worker */
 };
 
 static bool exists(const char *dir, const char *name)
@@ -769,12 +770,27 @@ enum kg_err render_batch(struct render *r, const char *dir, const struct render_
 		workers = 0; /* render in this process: slower, never stuck */
 	w = kg_calloc(workers > 0 ? (size_t)workers : 1, sizeof *w);
 	int done = 0;
+	size_t held; /* jobs another machine holds (src->claim) */
 #define PROGRESS() (src->progress ? src->progress(src->ctx, ++done, (int)n_jobs) : (void)0)
+pass:
+	held = 0;
 	for (size_t k = 0; k < n_jobs && !err; k++) {
-		if (jobs[k].file >= 0 && exists(dir, files[jobs[k].file].name)) {
-			PROGRESS(); /* written by an earlier run */
+		const char *name = jobs[k].file >= 0 ? files[jobs[k].file].name : "proofs";
+		if (jobs[k].started)
+			continue;
+		if (exists(dir, name)) {
+			jobs[k].started = true;
+			PROGRESS(); /* written by an earlier run, or by another machine */
 			continue;
 		}
+		if (src->claim && (err = src->claim(src->ctx, name)) == KG_ELOCKED) {
+			err = KG_OK;
+			held++;
+			continue;
+		}
+		if (err)
+			break;
+		jobs[k].started = true;
 		if (workers <= 0) {
 			if (!(err = run_job(r, dir, src, &jobs[k], files)))
 				PROGRESS();
@@ -820,6 +836,10 @@ enum kg_err render_batch(struct render *r, const char *dir, const struct render_
 		close(fds[1]);
 		w[running].pid = pid;
 		w[running++].fd = fds[0];
+	}
+	if (held && !err) {
+		sleep(1); /* another machine is making what is left, or died making it: look again */
+		goto pass;
 	}
 	/* Wait for every worker, keeping the first failure's message. */
 	char *first = err ? kg_strdup(kg_last_message()) : NULL;

@@ -112,6 +112,11 @@ struct render_source {
 	/* Optional, called in the caller's process as each job (a file, or the proofs) is done or
 	 * found done: for a progress bar. */
 	void (*progress)(void *ctx, int done, int total);
+	/* Optional, for several machines rendering one batch into a shared folder: called in the
+	 * caller's process before a missing file (or "proofs") is made. KG_OK: make it; KG_ELOCKED:
+	 * another machine is making it, so render_batch comes back to it (once a second) until the
+	 * file is there or the claim is granted; any other error stops the batch. */
+	enum kg_err (*claim)(void *ctx, const char *name);
 };
 
 struct render_file_info {

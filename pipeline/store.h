@@ -1,10 +1,19 @@
 /*
- * store.h: the database. Everything else speaks to this header, never to SQLite, so another
- * backend can come later behind the same contract.
+ * store.h: the database. Everything else speaks to this header, never to SQLite or libpq, and
+ * does not know which of the two backends it talks to (store.c picks one by the name).
  *
- * One SQLite file in WAL mode with foreign keys on, created owner-only (0600). The schema
- * lives in numbered migrations applied by store_open() (PRAGMA user_version). Every statement
- * is prepared once with bound parameters. No table holds a My Number or a PIN.
+ * - A path names a SQLite file (store_sqlite.c): WAL mode, foreign keys on, created owner-only
+ *   (0600). One machine; the run lock is a file next to it (nightly.h).
+ * - A libpq URI (postgresql://...) or keyword string (service=kigen, host=... dbname=...) names a
+ *   PostgreSQL database (store_pg.c) that several machines share. A password in the name is
+ *   refused, as is PGPASSWORD: passwords live in libpq's password file or service file.
+ *   sslmode and the rest are libpq's, as given.
+ *
+ * Both: the schema lives in numbered migrations applied by store_open(), the same numbers on
+ * both; every value goes through a bound parameter; one writer at a time (store_begin takes
+ * the write lock at once), so the same inputs give the same row ids, application IDs and
+ * sequence numbers, and so the same batch byte for byte. No table holds a My Number or a PIN.
+ * A failure inside a transaction (a lost connection too) leaves nothing of it behind.
  *
  * Dates are day numbers (rules.h); RULES_NO_DATE is stored as NULL.
  * Strings handed to the store are copied; strings handed out are owned by the structure
@@ -22,19 +31,40 @@
 
 struct store;
 
-enum kg_err store_open(const char *path, struct store **out) KG_WUR;
+/* Is this name a database server (PostgreSQL) rather than a file? */
+bool store_is_server(const char *name);
+enum kg_err store_open(const char *name, struct store **out) KG_WUR;
 void store_close(struct store *s);
+/* "sqlite" or "postgresql". */
+const char *store_backend(struct store *s);
 /* The schema version after migrations. */
 int store_version(struct store *s);
 
-/* Transactions: begin takes the write lock at once (BEGIN IMMEDIATE). */
+/* Transactions: begin takes the write lock at once (SQLite: BEGIN IMMEDIATE; PostgreSQL: a
+ * transaction-scoped advisory lock). KG_ELOCKED when another writer keeps it for 10 seconds. */
 enum kg_err store_begin(struct store *s) KG_WUR;
 enum kg_err store_commit(struct store *s) KG_WUR;
 void store_rollback(struct store *s);
 
+/* The run lock shared by every machine on a server database: held until store_close (or the
+ * process's end), so two machines can never run the night at once. what names the run
+ * ("nightly"); the holder's host, pid and start time are kept in the database, and a caller
+ * who cannot have it fails with KG_ELOCKED naming them. shared: several holders at once (the
+ * renderers of one batch), none while an exclusive holder has it and the other way round.
+ * A no-op on a SQLite file (nightly.h locks a file). */
+enum kg_err store_run_lock(struct store *s, const char *what, bool shared) KG_WUR;
+
 /* Small named integers the program keeps between runs (e.g. the last selection date). */
 enum kg_err store_meta_get(struct store *s, const char *key, long long def, long long *value) KG_WUR;
 enum kg_err store_meta_set(struct store *s, const char *key, long long value) KG_WUR;
+
+/* Moving an office over: copies every table of the SQLite database from into the empty
+ * PostgreSQL database to (both are first brought to the newest schema), in one transaction;
+ * KG_ESTATE when to holds any row. Then reads each table back from both and calls fn with its
+ * rows sent and found and a digest of the rows (hex); a difference fails the copy. */
+typedef void (*store_copy_table_fn)(void *ctx, const char *table, long long sent, long long there, const char *digest,
+                                    bool same);
+enum kg_err store_copy(const char *from, const char *to, store_copy_table_fn fn, void *ctx) KG_WUR;
 
 /* --- residents, cards, certificates (registry import) --------------------------------- */
 
@@ -174,6 +204,12 @@ struct store_file {
 enum kg_err store_batch_file_add(struct store *s, int64_t batch, const struct store_file *f) KG_WUR;
 /* In the order they were added; caller frees *out. */
 enum kg_err store_batch_files(struct store *s, int64_t batch, struct store_file **out, size_t *n) KG_WUR;
+/* Several machines rendering one batch into a shared folder: holder claims the file name of batch
+ * for lease seconds before making it. KG_OK: holder may make it now (it was free, the last claim
+ * ran out, or it is holder's own); KG_ELOCKED: another holder's claim is still running. Decided
+ * by one statement, so of two racing claims one wins. Times are the server's clock. On a SQLite
+ * file (one machine, one run: the file lock) every claim is granted. */
+enum kg_err store_render_claim(struct store *s, int64_t batch, const char *name, const char *holder, int lease) KG_WUR;
 /* Exclusion counts of a batch: calls fn per reason. */
 enum kg_err store_batch_exclusions(struct store *s, int64_t batch,
                                    enum kg_err (*fn)(void *ctx, const char *reason, long count), void *ctx) KG_WUR;

@@ -6,11 +6,14 @@
 #      per set, peak memory, the ratios, and kigen's peak at 10x the sets.
 #   2. The real pipeline (a generated registry, imported into SQLite, selected, rendered from the
 #      database): CPU ms and bytes per set and peak memory of `kigen render` at growing sizes.
-#   3. Import and selection over 1,000,000 residents, and a nightly run with 100,000 due
-#      residents with the wall time of each stage.
+#   3. Import and selection over 1,000,000 residents, on SQLite and on PostgreSQL (a private
+#      server as make test starts it, tests/pg.sh, with fsync on), and a nightly run with 100,000
+#      due residents with the wall time of each stage.
 #
-#   scripts/bench.sh            everything (about ten minutes on 2 cores)
+#   scripts/bench.sh            everything (about fifteen minutes on 2 cores)
 #   scripts/bench.sh quick      parts 1 and 2 at small sizes only, to see that it works
+#   scripts/bench.sh million    only import and selection over 1,000,000 residents, both backends
+#   scripts/bench.sh pg-night   only the 100,000-set night, on PostgreSQL (measured once for the README)
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -18,7 +21,10 @@ export LC_ALL=C.UTF-8 TZ=Asia/Tokyo
 KIGEN=$ROOT/kigen
 quick=${1:-}
 work=$(mktemp -d "${TMPDIR:-/tmp}/kigen-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=../tests/pg.sh
+. tests/pg.sh
+trap 'pg_stop; rm -rf "$work"' EXIT
+pg_server() { [ -n "$PG_DIR" ] || PG_FSYNC=on pg_start "$(mktemp -d /tmp/kigen-pg.XXXXXX)"; }
 
 # Every due resident is in one batch: a year of lead time makes a first night's batch about a fifth
 # of the registry, so the render sizes below come from registries five times their size.
@@ -49,6 +55,23 @@ prepare() { # dir want
 	sets=$(sqlite3 "$d/k.db" 'select notices from batches where id = 1')
 }
 
+if [ "$quick" = pg-night ]; then
+	echo "== a nightly run with 100,000 due residents, on PostgreSQL"
+	pg_server
+	d=$work/pn
+	mkdir -p "$d"
+	db=$(pg_newdb bench_night)
+	scripts/gen-registry --count 610000 --seed 9 --as-of $DATE >"$d/reg.csv"
+	"$KIGEN" --config "$work/wide.yaml" --db "$db" -q import "$d/reg.csv"
+	cd "$d"
+	timed "$d/nightly" /usr/bin/time -f '%M' "$KIGEN" --config "$work/wide.yaml" --db "$db" --out "$d/out" nightly --date $DATE
+	cd "$ROOT"
+	grep -E 'select:|render:|export:|report:' "$d/nightly.log" | sed 's/^[^ ]* kigen: /  /'
+	echo "nightly:   $secs s in all, $(pg_sql "$db" 'select notices from batches') notices, peak of the largest process $(($(tail -1 "$d/nightly.log") / 1024)) MB"
+	exit 0
+fi
+
+if [ "$quick" != million ]; then
 if [ "$quick" = quick ]; then scripts/bench-render.sh 300; else scripts/bench-render.sh 1000; fi
 
 echo
@@ -67,6 +90,7 @@ for want in "${sizes[@]}"; do
 		$((bytes / sets)) "$(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }')"
 	rm -rf "$d"
 done
+fi
 
 if [ "$quick" != quick ]; then
 	echo
@@ -78,7 +102,15 @@ if [ "$quick" != quick ]; then
 	echo "import:    $secs s, peak $(($(tail -1 "$d/import.log") / 1024)) MB"
 	timed "$d/select" /usr/bin/time -f '%M' "$KIGEN" --config "$work/settings.yaml" --db "$d/k.db" select --date $DATE
 	echo "selection: $secs s, $(sqlite3 "$d/k.db" 'select notices from batches') notices, peak $(($(tail -1 "$d/select.log") / 1024)) MB"
+	echo "-- the same on PostgreSQL"
+	pg_server
+	db=$(pg_newdb bench_million)
+	timed "$d/import" /usr/bin/time -f '%M' "$KIGEN" --db "$db" -q import "$d/reg.csv"
+	echo "import:    $secs s, peak $(($(tail -1 "$d/import.log") / 1024)) MB"
+	timed "$d/select" /usr/bin/time -f '%M' "$KIGEN" --config "$work/settings.yaml" --db "$db" select --date $DATE
+	echo "selection: $secs s, $(pg_sql "$db" 'select notices from batches') notices, peak $(($(tail -1 "$d/select.log") / 1024)) MB"
 	rm -rf "$d"
+	[ "$quick" = million ] && exit 0
 
 	echo
 	echo "== a nightly run with 100,000 due residents"

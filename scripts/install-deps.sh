@@ -10,6 +10,7 @@ libsqlite3-dev sqlite3
 libcairo2-dev libpango1.0-dev libqrencode-dev libxlsxwriter-dev libqpdf-dev liblcms2-dev libzip-dev
 libyaml-dev libcsv-dev libunistring-dev libssl-dev openssl
 libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools opensc
+libpq-dev postgresql postgresql-client
 fonts-ipaexfont fonts-ipamj-mincho fonts-wqy-zenhei fontconfig
 libcmocka-dev poppler-utils zbar-tools qpdf python3 python3-openpyxl python3-pikepdf ghostscript zint
 python3-reportlab python3-qrcode python3-yaml

@@ -3,6 +3,8 @@
 # with the one line CI reads: "N passed, N failed, N skipped". A line "ok - ... # SKIP reason"
 # (tests/lib.sh skip, e.g. the card rig when not root) is skipped, and its reason is printed.
 # Usage: tests/run.sh [unit|e2e] [NAME-FILTER]
+# A private PostgreSQL server (tests/pg.sh) serves the store's unit tests and the scripts that
+# run a second time on PostgreSQL; it is stopped however this script ends.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -12,7 +14,11 @@ what=${1:-all}
 filter=${2:-}
 pass=0 fail=0 skipped=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+. tests/pg.sh
+trap 'pg_stop; rm -f "$log"' EXIT
+trap 'exit 130' INT TERM HUP
+# The scripts that keep data, run once more each on a fresh PostgreSQL database.
+PG_E2E="foundation manifest counter holds mail"
 
 tally() { # reads TAP from stdin, echoes it, counts
 	while IFS= read -r line; do
@@ -40,6 +46,22 @@ run_one() { # name, command...
 	fi
 }
 
+if pg_start "$(mktemp -d /tmp/kigen-pg.XXXXXX)"; then
+	# What the scripts' sqlite3 queries use that PostgreSQL spells otherwise, in every new database.
+	psql -X -q -h "$KIGEN_PG_HOST" -U kigen_admin -d template1 -v ON_ERROR_STOP=1 -c "
+		CREATE FUNCTION date(bigint, text) RETURNS text IMMUTABLE LANGUAGE sql
+		  AS \$\$ SELECT to_char(date '1970-01-01' + (\$1 / 86400)::int, 'YYYY-MM-DD') \$\$;
+		CREATE FUNCTION bool_sum(bigint, boolean) RETURNS bigint IMMUTABLE LANGUAGE sql
+		  AS \$\$ SELECT \$1 + \$2::int \$\$;
+		CREATE AGGREGATE sum(boolean) (SFUNC = bool_sum, STYPE = bigint, INITCOND = 0);" >/dev/null
+	export KIGEN_TEST_PG
+	KIGEN_TEST_PG=$(pg_newdb unit_store)
+else
+	echo "not ok - a private PostgreSQL server starts (tests/pg.sh)"
+	fail=$((fail + 1))
+	PG_E2E=
+fi
+
 if [ "$what" = all ] || [ "$what" = unit ]; then
 	for t in "$BUILD"/test_*; do
 		[ -x "$t" ] || continue
@@ -54,6 +76,11 @@ if [ "$what" = all ] || [ "$what" = e2e ]; then
 		case "$t" in *"$filter"*) ;; *) continue ;; esac
 		echo "== e2e: ${t##*/}"
 		run_one "${t##*/}" bash "$t"
+	done
+	for name in $PG_E2E; do
+		case "tests/e2e/$name.sh" in *"$filter"*) ;; *) continue ;; esac
+		echo "== e2e on PostgreSQL: $name.sh"
+		KIGEN_TEST_DB=$(pg_newdb "e2e_$name") run_one "$name.sh on PostgreSQL" bash "tests/e2e/$name.sh"
 	done
 fi
 echo "$pass passed, $fail failed, $skipped skipped"

@@ -77,7 +77,7 @@ expect_eq "one wrong PIN: the notice starts the 文書照会 route" 3 \
 	"$(sqlite3 "$KIGEN_DB" "select state from notices where app_id = '$(id H3)'")"
 "$KIGEN" -q select --date 2026-11-22
 expect_eq "the next nightly batch holds a re-inquiry form for that holder" "1 1 H3" \
-	"$(sqlite3 "$KIGEN_DB" "select count(*), n.target, r.registry_id from notices n join residents r on r.id = n.resident where n.kind = 1" | tr '|' ' ')"
+	"$(sqlite3 "$KIGEN_DB" "select count(*), min(n.target), min(r.registry_id) from notices n join residents r on r.id = n.resident where n.kind = 1" | tr '|' ' ')"
 check "the re-inquiry has a new, valid application ID" sh -c "[ \"\$(sqlite3 '$KIGEN_DB' 'select app_id from notices where kind = 1')\" != '$(id H3)' ] && '$KIGEN' -q counter redeem --reader '$READER' --id \$(sqlite3 '$KIGEN_DB' 'select app_id from notices where kind = 1') --json --date 2026-12-01 </dev/null | grep -q pin_malformed"
 expect_eq "the old form is marked re-inquired" 4 "$(sqlite3 "$KIGEN_DB" "select state from notices where app_id = '$(id H3)'")"
 

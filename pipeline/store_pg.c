@@ -1,0 +1,1858 @@
+/*
+ * store_pg.c: PostgreSQL (libpq) behind store.h, for several machines sharing one database.
+ *
+ * The contract is the SQLite backend's, kept to the row: the same schema in the same numbered
+ * migrations (PostgreSQL types), the same queries, one writer at a time (store_begin takes a
+ * transaction-scoped advisory lock, as BEGIN IMMEDIATE takes SQLite's write lock), and row ids
+ * chosen as SQLite chooses them (the largest plus one; notices from a counter that is never
+ * lowered, as AUTOINCREMENT), inside the transaction, so a rolled-back run leaves no gap and
+ * the same inputs give the same application IDs on both backends. Values travel as bound
+ * text parameters of prepared statements; the registry import streams its rows with COPY.
+ */
+#include "store_backend.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rules.h"
+#include "sbuf.h"
+#include "banned.h"
+
+/* Advisory lock keys ("kigen" and a number): one namespace of bigint keys per database. */
+#define KEY_WRITER 0x6b6967656e01LL  /* held by the open write transaction */
+#define KEY_MIGRATE 0x6b6967656e02LL /* held while the schema is upgraded */
+#define KEY_RUN 0x6b6967656e03LL     /* the run lock (store_run_lock), held by a session */
+
+/* Numbered migrations, the same numbers as store_sqlite.c's: migration[i] takes the schema from
+ * version i to i + 1. Never edit one that has shipped; add the next. Flags are integers, as in
+ * SQLite, so a database copies over row by row. */
+static const char *const migrations[] = {
+	/* 1: the first schema, and what PostgreSQL needs beside it: the notice id counter (SQLite's
+	 * AUTOINCREMENT), the file order (SQLite's rowid) and the run lock's holder. */
+	"CREATE TABLE residents ("
+	"  id bigint PRIMARY KEY,"
+	"  registry_id text NOT NULL UNIQUE,"
+	"  name text NOT NULL, kana text NOT NULL,"
+	"  birth integer NOT NULL,"
+	"  sex integer NOT NULL CHECK (sex IN (1, 2, 9)),"
+	"  postal_code text NOT NULL,"
+	"  addr_town text NOT NULL, addr_block text NOT NULL, addr_building text NOT NULL,"
+	"  nationality text NOT NULL DEFAULT '',"
+	"  stay_until integer,"
+	"  kyosho integer NOT NULL DEFAULT 0,"
+	"  status integer NOT NULL CHECK (status IN (0, 1, 2)),"
+	"  updated_at text NOT NULL);"
+	"CREATE TABLE cards ("
+	"  id bigint PRIMARY KEY,"
+	"  resident bigint NOT NULL UNIQUE REFERENCES residents(id) ON DELETE CASCADE,"
+	"  issued_on integer NOT NULL, received_on integer, expires_on integer NOT NULL,"
+	"  status integer NOT NULL CHECK (status IN (0, 1, 2)),"
+	"  face_auth integer NOT NULL DEFAULT 0);"
+	"CREATE INDEX cards_expiry ON cards(expires_on);"
+	"CREATE TABLE certificates ("
+	"  id bigint PRIMARY KEY,"
+	"  card bigint NOT NULL REFERENCES cards(id) ON DELETE CASCADE,"
+	"  kind text NOT NULL CHECK (kind IN ('sign', 'auth')),"
+	"  issued_on integer NOT NULL, expires_on integer NOT NULL,"
+	"  status integer NOT NULL CHECK (status IN (1, 2)),"
+	"  serial text NOT NULL DEFAULT '',"
+	"  UNIQUE (card, kind));"
+	"CREATE INDEX certificates_expiry ON certificates(expires_on);"
+	"CREATE TABLE batches ("
+	"  id bigint PRIMARY KEY,"
+	"  run_date integer NOT NULL,"
+	"  state integer NOT NULL CHECK (state BETWEEN 0 AND 4),"
+	"  notices integer NOT NULL DEFAULT 0,"
+	"  created_at text NOT NULL,"
+	"  error text NOT NULL DEFAULT '');"
+	"CREATE SEQUENCE batch_files_order;"
+	"CREATE TABLE batch_files ("
+	"  batch bigint NOT NULL REFERENCES batches(id),"
+	"  name text NOT NULL, doc integer NOT NULL, pages integer NOT NULL,"
+	"  seq_from integer NOT NULL, seq_to integer NOT NULL,"
+	"  added bigint NOT NULL DEFAULT nextval('batch_files_order'),"
+	"  PRIMARY KEY (batch, name));"
+	"CREATE TABLE batch_exclusions ("
+	"  batch bigint NOT NULL REFERENCES batches(id),"
+	"  reason text NOT NULL, count integer NOT NULL,"
+	"  PRIMARY KEY (batch, reason));"
+	"CREATE TABLE notices ("
+	"  id bigint PRIMARY KEY,"
+	"  app_id text UNIQUE,"
+	"  resident bigint NOT NULL REFERENCES residents(id),"
+	"  kind integer NOT NULL CHECK (kind IN (0, 1)),"
+	"  target integer NOT NULL CHECK (target IN (0, 1)),"
+	"  certs integer NOT NULL,"
+	"  expiry integer NOT NULL, valid_until integer NOT NULL,"
+	"  batch bigint NOT NULL REFERENCES batches(id),"
+	"  seq integer NOT NULL,"
+	"  state integer NOT NULL CHECK (state BETWEEN 0 AND 5),"
+	"  parent bigint REFERENCES notices(id),"
+	"  name text NOT NULL, kana text NOT NULL, postal_code text NOT NULL,"
+	"  addr_town text NOT NULL, addr_block text NOT NULL, addr_building text NOT NULL,"
+	"  birth integer NOT NULL, foreign_resident integer NOT NULL, has_sign_cert integer NOT NULL,"
+	"  created_at text NOT NULL,"
+	"  UNIQUE (batch, seq));"
+	"CREATE UNIQUE INDEX notices_once ON notices(resident, target, expiry) WHERE kind = 0;"
+	"CREATE INDEX notices_state ON notices(state) WHERE state = 3;"
+	/* The largest notice id ever given: raised inside the inserting transaction, never lowered. */
+	"CREATE TABLE notice_ids (last bigint NOT NULL);"
+	"INSERT INTO notice_ids VALUES (0);"
+	"CREATE TABLE redemptions ("
+	"  id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+	"  notice bigint REFERENCES notices(id),"
+	"  app_id text NOT NULL,"
+	"  at text NOT NULL, terminal text NOT NULL, staff text NOT NULL,"
+	"  outcome text NOT NULL, detail text NOT NULL);"
+	"CREATE TABLE meta (key text PRIMARY KEY, value bigint NOT NULL);"
+	"CREATE FUNCTION redemptions_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+	"  $$BEGIN RAISE EXCEPTION 'the audit is append-only'; END$$;"
+	"CREATE TRIGGER redemptions_no_change BEFORE UPDATE OR DELETE ON redemptions"
+	"  FOR EACH ROW EXECUTE FUNCTION redemptions_append_only();"
+	"CREATE TRIGGER redemptions_no_truncate BEFORE TRUNCATE ON redemptions"
+	"  FOR EACH STATEMENT EXECUTE FUNCTION redemptions_append_only();"
+	"CREATE TABLE run_lock ("
+	"  id integer PRIMARY KEY CHECK (id = 1),"
+	"  what text NOT NULL, host text NOT NULL, pid integer NOT NULL, since text NOT NULL);"
+	/* Which renderer makes which file of a batch, until when (render.h, several machines). */
+	"CREATE TABLE render_claims ("
+	"  batch bigint NOT NULL REFERENCES batches(id), name text NOT NULL,"
+	"  holder text NOT NULL, until timestamptz NOT NULL,"
+	"  PRIMARY KEY (batch, name));",
+
+	/* 2: holds (store_sqlite.c's migration 2): a held or released notice is in no batch; states
+	 * 6 held, 7 released; notice_events is the append-only trail of holds, releases and voids. */
+	"ALTER TABLE notices ALTER COLUMN batch DROP NOT NULL, ALTER COLUMN seq DROP NOT NULL,"
+	"  DROP CONSTRAINT notices_state_check,"
+	"  ADD CONSTRAINT notices_state_check CHECK (state BETWEEN 0 AND 7),"
+	"  ADD CHECK ((batch IS NULL) = (seq IS NULL)),"
+	"  ADD CHECK (state NOT IN (6, 7) OR batch IS NULL);"
+	"CREATE INDEX notices_waiting ON notices(state) WHERE state IN (6, 7);"
+	"CREATE TABLE notice_events ("
+	"  id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+	"  notice bigint NOT NULL REFERENCES notices(id),"
+	"  app_id text NOT NULL,"
+	"  at text NOT NULL,"
+	"  action text NOT NULL CHECK (action IN ('hold', 'release', 'void', 'requeue')),"
+	"  batch bigint,"
+	"  by text NOT NULL, reason text NOT NULL);"
+	"ALTER TABLE batches ADD COLUMN stale_files integer NOT NULL DEFAULT 0;"
+	"CREATE INDEX notice_events_notice ON notice_events(notice);"
+	"CREATE INDEX notice_events_batch ON notice_events(batch) WHERE batch IS NOT NULL;"
+	"CREATE FUNCTION notice_events_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+	"  $$BEGIN RAISE EXCEPTION 'the notice events are append-only'; END$$;"
+	"CREATE TRIGGER notice_events_no_change BEFORE UPDATE OR DELETE ON notice_events"
+	"  FOR EACH ROW EXECUTE FUNCTION notice_events_append_only();",
+
+	/* 3: J-LIS's 申請書ID (store_sqlite.c's migration 3): the resident's next card's, and on each
+	 * notice, as printed, that ID and whether its signature certificate was revoked. */
+	"ALTER TABLE residents ADD COLUMN jlis_app_id text NOT NULL DEFAULT '';"
+	"ALTER TABLE notices ADD COLUMN jlis_app_id text NOT NULL DEFAULT '',"
+	"  ADD COLUMN sign_revoked integer NOT NULL DEFAULT 0;",
+
+	/* 4: returned mail (返戻) (store_sqlite.c's migration 4): one row per notice whose mailing came
+	 * back; remailed is the notice sent once the registry showed a new address. A re-mail is a
+	 * kind-0 notice with a parent, so the once-per-expiry rule counts only first notices. */
+	"CREATE TABLE returned_mail ("
+	"  notice bigint PRIMARY KEY REFERENCES notices(id),"
+	"  reason text NOT NULL, at text NOT NULL, terminal text NOT NULL, staff text NOT NULL,"
+	"  remailed bigint REFERENCES notices(id));"
+	"DROP INDEX notices_once;"
+	"CREATE UNIQUE INDEX notices_once ON notices(resident, target, expiry) WHERE kind = 0 AND parent IS NULL;",
+};
+
+enum stmt_id {
+	ST_LOCK_WRITER,
+	ST_VERSION,
+	ST_IMPORT_RESIDENTS,
+	ST_IMPORT_CARDS_DEL,
+	ST_IMPORT_CARDS,
+	ST_IMPORT_CERTS_DEL,
+	ST_IMPORT_CERTS,
+	ST_RESIDENT_COUNT,
+	ST_CANDIDATES,
+	ST_NOTICE_EXISTS,
+	ST_REINQUIRY_DUE,
+	ST_BATCH_NEW,
+	ST_BATCH_STATE,
+	ST_BATCH_EXCL,
+	ST_NOTICE_ADD,
+	ST_NOTICE_LAST,
+	ST_NOTICE_LAST_SET,
+	ST_BATCH_COUNT,
+	ST_NOTICE_REINQUIRED,
+	ST_BATCHES,
+	ST_BATCH_GET,
+	ST_BATCH_EXCLUSIONS,
+	ST_SETS,
+	ST_NOTICE_BY_APPID,
+	ST_NOTICE_MOVE,
+	ST_AUDIT,
+	ST_META_GET,
+	ST_META_SET,
+	ST_BATCH_ERROR,
+	ST_BATCH_PRINTED,
+	ST_BATCH_PLAN,
+	ST_BATCH_NO_JLIS,
+	ST_FILE_PUT,
+	ST_FILES,
+	ST_RUN_TRY,
+	ST_RUN_TRY_SHARED,
+	ST_RENDER_CLAIM,
+	ST_RUN_HOLDER,
+	ST_RUN_WHO,
+	ST_NOTICE_REF,
+	ST_NOTICE_MOVE_OUT,
+	ST_NOTICE_EVENT,
+	ST_RENUMBER_OUT,
+	ST_RENUMBER_IN,
+	ST_BATCH_RECOUNT,
+	ST_FILES_CLEAR,
+	ST_BATCH_STALE,
+	ST_HELD,
+	ST_HELD_COUNT,
+	ST_BATCH_HOLDS,
+	ST_RELEASED,
+	ST_REQUEUE,
+	ST_MAILED_BY_APPID,
+	ST_MAILED_BY_SEQ,
+	ST_RETURNED_ADD,
+	ST_RETURNED_EACH,
+	ST_RETURNED_COUNT,
+	ST_RETURNED_AT_ADDRESS,
+	ST_REMAIL_DUE,
+	ST_RETURNED_REMAILED,
+	ST_RETURNED_VOID,
+	ST_AUDIT_SINCE,
+	ST_COUNT
+};
+
+/* A mailed notice as the back office sees the returned envelope (store_mailed). */
+#define MAILED_COLUMNS                                                                                           \
+	"SELECT n.id, n.app_id, n.batch, n.seq, n.name, n.postal_code, n.addr_town || n.addr_block ||"           \
+	" CASE WHEN n.addr_building <> '' THEN '　' || n.addr_building ELSE '' END, n.state, n.kind, n.target," \
+	" b.run_date, coalesce(m.reason, ''), coalesce(m.at, '')"                                                \
+	" FROM notices n JOIN batches b ON b.id = n.batch LEFT JOIN returned_mail m ON m.notice = n.id "
+
+/* The address a notice was mailed to against the registry's now. */
+#define SAME_ADDRESS                                                                                   \
+	"(r.postal_code = n.postal_code AND r.addr_town = n.addr_town AND r.addr_block = n.addr_block" \
+	" AND r.addr_building = n.addr_building)"
+
+/* The import's rows arrive by COPY in import_rows; import_last keeps the last row of each registry
+ * id with the line the file first names it on, and the statements below merge it as SQLite's
+ * one-row upserts would leave the tables: a new resident, card or certificate gets the largest id
+ * plus one in the order the file first names it. */
+static const char import_last[] =
+	"CREATE TEMP TABLE import_last ON COMMIT DROP AS"
+	" SELECT DISTINCT ON (registry_id) i.*, f.first FROM import_rows i"
+	" JOIN (SELECT registry_id, min(line) AS first FROM import_rows GROUP BY registry_id) f"
+	" USING (registry_id) ORDER BY registry_id, line DESC;"
+	"ANALYZE import_last";
+
+static const char *const sql[ST_COUNT] = {
+	[ST_LOCK_WRITER] = "SELECT pg_advisory_xact_lock($1::bigint)",
+	[ST_VERSION] = "SELECT version FROM kigen_schema",
+	[ST_IMPORT_RESIDENTS] =
+		"INSERT INTO residents (id, registry_id, name, kana, birth, sex, postal_code, addr_town, addr_block,"
+		" addr_building, nationality, stay_until, kyosho, status, updated_at, jlis_app_id)"
+		" SELECT coalesce(r.id, (SELECT coalesce(max(id), 0) FROM residents)"
+		"   + row_number() OVER (PARTITION BY r.id IS NULL ORDER BY l.first)),"
+		" l.registry_id, l.name, l.kana, l.birth, l.sex, l.postal_code, l.addr_town, l.addr_block,"
+		" l.addr_building, l.nationality, l.stay_until, l.kyosho, l.status, l.updated_at, l.jlis_app_id"
+		" FROM import_last l LEFT JOIN residents r USING (registry_id)"
+		" ON CONFLICT (registry_id) DO UPDATE SET name = excluded.name, kana = excluded.kana,"
+		" birth = excluded.birth, sex = excluded.sex, postal_code = excluded.postal_code,"
+		" addr_town = excluded.addr_town, addr_block = excluded.addr_block,"
+		" addr_building = excluded.addr_building, nationality = excluded.nationality,"
+		" stay_until = excluded.stay_until, kyosho = excluded.kyosho, status = excluded.status,"
+		" updated_at = excluded.updated_at, jlis_app_id = excluded.jlis_app_id",
+	[ST_IMPORT_CARDS_DEL] = "DELETE FROM cards c USING import_last l JOIN residents r USING (registry_id)"
+				" WHERE c.resident = r.id AND l.has_card = 0",
+	[ST_IMPORT_CARDS] =
+		"INSERT INTO cards (id, resident, issued_on, received_on, expires_on, status, face_auth)"
+		" SELECT coalesce(c.id, (SELECT coalesce(max(id), 0) FROM cards)"
+		"   + row_number() OVER (PARTITION BY c.id IS NULL ORDER BY l.first)),"
+		" r.id, l.card_issued, l.card_received, l.card_expires, l.card_status, l.face_auth"
+		" FROM import_last l JOIN residents r USING (registry_id) LEFT JOIN cards c ON c.resident = r.id"
+		" WHERE l.has_card = 1"
+		" ON CONFLICT (resident) DO UPDATE SET issued_on = excluded.issued_on,"
+		" received_on = excluded.received_on, expires_on = excluded.expires_on, status = excluded.status,"
+		" face_auth = excluded.face_auth",
+	[ST_IMPORT_CERTS_DEL] =
+		"DELETE FROM certificates x USING import_last l JOIN residents r USING (registry_id)"
+		" JOIN cards c ON c.resident = r.id"
+		" WHERE x.card = c.id AND l.has_card = 1"
+		" AND ((x.kind = 'auth' AND l.auth_status = 0) OR (x.kind = 'sign' AND l.sign_status = 0))",
+	[ST_IMPORT_CERTS] =
+		"INSERT INTO certificates (id, card, kind, issued_on, expires_on, status, serial)"
+		" SELECT coalesce(x.id, (SELECT coalesce(max(id), 0) FROM certificates)"
+		"   + row_number() OVER (PARTITION BY x.id IS NULL ORDER BY l.first, k.ord)),"
+		" c.id, k.kind, k.issued, k.expires, k.status, k.serial"
+		" FROM import_last l JOIN residents r USING (registry_id) JOIN cards c ON c.resident = r.id"
+		" CROSS JOIN LATERAL (VALUES ('auth', 0, l.auth_status, l.auth_issued, l.auth_expires, l.auth_serial),"
+		"   ('sign', 1, l.sign_status, l.sign_issued, l.sign_expires, l.sign_serial))"
+		"   AS k(kind, ord, status, issued, expires, serial)"
+		" LEFT JOIN certificates x ON x.card = c.id AND x.kind = k.kind"
+		" WHERE l.has_card = 1 AND k.status <> 0"
+		" ON CONFLICT (card, kind) DO UPDATE SET issued_on = excluded.issued_on,"
+		" expires_on = excluded.expires_on, status = excluded.status, serial = excluded.serial",
+	[ST_RESIDENT_COUNT] = "SELECT count(*) FROM residents",
+	[ST_CANDIDATES] =
+		"SELECT r.id, r.postal_code, r.name, r.status, r.kyosho, (r.nationality <> '')::int, r.stay_until,"
+		" c.status, c.expires_on, a.status, a.expires_on, g.status, g.expires_on,"
+		" r.addr_town, r.addr_block, r.addr_building, r.kana, r.birth"
+		" FROM (SELECT id FROM cards WHERE expires_on > $1::int AND expires_on <= $2::int"
+		"       UNION SELECT card FROM certificates WHERE expires_on > $1::int AND expires_on <= $2::int) AS "
+		"hit"
+		" JOIN cards c ON c.id = hit.id"
+		" JOIN residents r ON r.id = c.resident"
+		" LEFT JOIN certificates a ON a.card = c.id AND a.kind = 'auth'"
+		" LEFT JOIN certificates g ON g.card = c.id AND g.kind = 'sign'",
+	[ST_NOTICE_EXISTS] = "SELECT 1 FROM notices WHERE resident = $1::bigint AND target = $2::int"
+			     " AND expiry = $3::int AND kind = 0",
+	[ST_REINQUIRY_DUE] = "SELECT n.id, n.resident, n.expiry, n.certs, r.postal_code, r.status"
+			     " FROM notices n JOIN residents r ON r.id = n.resident WHERE n.state = 3 ORDER BY n.id",
+	[ST_BATCH_NEW] = "INSERT INTO batches (id, run_date, state, created_at)"
+			 " SELECT coalesce(max(id), 0) + 1, $1::int, 0, $2::text FROM batches RETURNING id",
+	[ST_BATCH_STATE] = "UPDATE batches SET state = $2::int WHERE id = $1::bigint",
+	[ST_BATCH_EXCL] = "INSERT INTO batch_exclusions (batch, reason, count) VALUES ($1::bigint, $2::text, $3::int)"
+			  " ON CONFLICT (batch, reason) DO UPDATE SET count = batch_exclusions.count + excluded.count",
+	[ST_NOTICE_ADD] =
+		"INSERT INTO notices (id, app_id, resident, kind, target, certs, expiry, valid_until, batch, seq, "
+		"state,"
+		" parent, name, kana, postal_code, addr_town, addr_block, addr_building, birth, foreign_resident,"
+		" has_sign_cert, created_at, jlis_app_id, sign_revoked)"
+		" SELECT $15::bigint, $16::text, r.id, $2::int, $3::int, $4::int, $5::int, $6::int, $7::bigint, "
+		"$8::int,"
+		" $17::int, $9::bigint, coalesce($10::text, r.name), r.kana, r.postal_code,"
+		" coalesce($12::text, r.addr_town), coalesce($13::text, r.addr_block),"
+		" coalesce($14::text, r.addr_building), r.birth, (r.nationality <> '')::int,"
+		" (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
+		"         WHERE c.resident = r.id AND g.status = 1))::int, $11::text,"
+		" CASE WHEN $3::int = 0 THEN r.jlis_app_id ELSE '' END,"
+		" (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
+		"         WHERE c.resident = r.id AND g.status = 2))::int"
+		" FROM residents r WHERE r.id = $1::bigint",
+	[ST_NOTICE_LAST] = "SELECT last FROM notice_ids FOR UPDATE",
+	[ST_NOTICE_LAST_SET] = "UPDATE notice_ids SET last = $1::bigint",
+	[ST_BATCH_COUNT] = "UPDATE batches SET notices = notices + $2::int WHERE id = $1::bigint",
+	[ST_NOTICE_REINQUIRED] = "UPDATE notices SET state = 4 WHERE id = $1::bigint AND state = 3",
+	[ST_BATCHES] =
+		"SELECT id, run_date, state, notices, created_at, error, stale_files FROM batches ORDER BY id DESC",
+	[ST_BATCH_GET] = "SELECT id, run_date, state, notices, created_at, error, stale_files FROM batches WHERE id = "
+			 "$1::bigint",
+	[ST_BATCH_EXCLUSIONS] = "SELECT reason, count FROM batch_exclusions WHERE batch = $1::bigint ORDER BY reason",
+	[ST_SETS] = "SELECT n.seq, n.batch, b.run_date, n.app_id, r.registry_id, n.name, n.kana, n.postal_code,"
+		    " n.addr_town, n.addr_block, n.addr_building, n.kind, n.target, n.certs, n.valid_until, n.birth,"
+		    " n.foreign_resident, n.has_sign_cert, n.jlis_app_id, n.sign_revoked"
+		    " FROM notices n JOIN batches b ON b.id = n.batch JOIN residents r ON r.id = n.resident"
+		    " WHERE n.batch = $1::bigint AND n.seq BETWEEN $2::int AND $3::int ORDER BY n.seq",
+	[ST_NOTICE_BY_APPID] =
+		"SELECT n.id, n.resident, n.app_id, n.kind, n.target, n.certs, n.expiry, n.valid_until, n.state,"
+		" n.name, coalesce(a.serial, ''), coalesce(a.expires_on, -1000000), n.has_sign_cert"
+		" FROM notices n LEFT JOIN cards c ON c.resident = n.resident"
+		" LEFT JOIN certificates a ON a.card = c.id AND a.kind = 'auth'"
+		" WHERE n.app_id = $1::text",
+	[ST_NOTICE_MOVE] = "UPDATE notices SET state = $3::int WHERE id = $1::bigint AND state = $2::int",
+	[ST_BATCH_ERROR] = "UPDATE batches SET error = $2::text WHERE id = $1::bigint",
+	[ST_BATCH_PRINTED] = "UPDATE notices SET state = 1 WHERE batch = $1::bigint AND state = 0",
+	[ST_BATCH_PLAN] = "SELECT seq, kind, target FROM notices WHERE batch = $1::bigint ORDER BY seq",
+	[ST_BATCH_NO_JLIS] = "SELECT count(*) FROM notices WHERE batch = $1::bigint AND kind = 0 AND target = 0"
+			     " AND jlis_app_id = ''",
+	/* SQLite's INSERT OR REPLACE gives a replaced file a new rowid: it moves to the end. */
+	[ST_FILE_PUT] = "INSERT INTO batch_files (batch, name, doc, pages, seq_from, seq_to)"
+			" VALUES ($1::bigint, $2::text, $3::int, $4::int, $5::int, $6::int)"
+			" ON CONFLICT (batch, name) DO UPDATE SET doc = excluded.doc, pages = excluded.pages,"
+			" seq_from = excluded.seq_from, seq_to = excluded.seq_to, added = excluded.added",
+	[ST_FILES] =
+		"SELECT name, doc, pages, seq_from, seq_to FROM batch_files WHERE batch = $1::bigint ORDER BY added",
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = $1::text",
+	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES ($1::text, $2::bigint)"
+			" ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[ST_AUDIT] = "INSERT INTO redemptions (notice, app_id, at, terminal, staff, outcome, detail)"
+		     " VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text)",
+	[ST_RUN_TRY] = "SELECT pg_try_advisory_lock($1::bigint)",
+	[ST_RUN_TRY_SHARED] = "SELECT pg_try_advisory_lock_shared($1::bigint)",
+	/* A free name, one whose claim ran out, or the holder's own: one statement decides. */
+	[ST_RENDER_CLAIM] = "INSERT INTO render_claims (batch, name, holder, until)"
+			    " VALUES ($1::bigint, $2::text, $3::text, now() + $4::int * interval '1 second')"
+			    " ON CONFLICT (batch, name) DO UPDATE SET holder = excluded.holder, until = excluded.until"
+			    " WHERE render_claims.until < now() OR render_claims.holder = excluded.holder"
+			    " RETURNING 1",
+	[ST_RUN_HOLDER] =
+		"INSERT INTO run_lock (id, what, host, pid, since) VALUES (1, $1::text, $2::text, $3::int, $4::text)"
+		" ON CONFLICT (id) DO UPDATE SET what = excluded.what, host = excluded.host,"
+		" pid = excluded.pid, since = excluded.since",
+	[ST_RUN_WHO] = "SELECT what, host, pid, since FROM run_lock WHERE id = 1",
+	/* holds */
+	[ST_NOTICE_REF] = "SELECT n.id, n.app_id, n.state, coalesce(n.batch, 0), coalesce(b.state, -1)"
+			  " FROM notices n LEFT JOIN batches b ON b.id = n.batch WHERE n.app_id = $1::text",
+	[ST_NOTICE_MOVE_OUT] = "UPDATE notices SET state = $3::int,"
+			       " batch = CASE WHEN $2::int = 0 THEN NULL ELSE batch END,"
+			       " seq = CASE WHEN $2::int = 0 THEN NULL ELSE seq END"
+			       " WHERE id = $1::bigint AND state = $2::int",
+	[ST_NOTICE_EVENT] =
+		"INSERT INTO notice_events (notice, app_id, at, action, batch, by, reason)"
+		" VALUES ($1::bigint, (SELECT app_id FROM notices WHERE id = $1::bigint), $2::text, $3::text,"
+		" $4::bigint, $5::text, $6::text)",
+	[ST_RENUMBER_OUT] = "UPDATE notices SET seq = -seq WHERE batch = $1::bigint",
+	[ST_RENUMBER_IN] = "UPDATE notices SET seq = o.rn FROM (SELECT id, row_number() OVER (ORDER BY seq DESC) AS rn"
+			   " FROM notices WHERE batch = $1::bigint) AS o WHERE notices.id = o.id",
+	[ST_BATCH_RECOUNT] = "UPDATE batches SET notices = (SELECT count(*) FROM notices WHERE batch = $1::bigint)"
+			     " WHERE id = $1::bigint",
+	[ST_FILES_CLEAR] = "DELETE FROM batch_files WHERE batch = $1::bigint",
+	[ST_BATCH_STALE] = "UPDATE batches SET stale_files = $2::int WHERE id = $1::bigint",
+	[ST_HELD] = "SELECT n.id, n.app_id, n.state, r.registry_id, n.name, e.at, e.by, e.reason, coalesce(e.batch, 0)"
+		    " FROM notices n JOIN residents r ON r.id = n.resident"
+		    " LEFT JOIN notice_events e ON e.id = (SELECT max(id) FROM notice_events WHERE notice = n.id)"
+		    " WHERE n.state IN (6, 7) ORDER BY n.id",
+	[ST_HELD_COUNT] = "SELECT count(*) FILTER (WHERE state = 6), count(*) FILTER (WHERE state = 7)"
+			  " FROM notices WHERE state IN (6, 7)",
+	[ST_BATCH_HOLDS] = "SELECT app_id, by, reason FROM notice_events WHERE batch = $1::bigint"
+			   " AND action IN ('hold', 'void') ORDER BY id",
+	[ST_RELEASED] = "SELECT n.id, n.resident, n.app_id, n.kind, n.target, n.certs, n.expiry, n.valid_until,"
+			" r.status, r.kyosho, (r.nationality <> '')::int, r.birth, r.postal_code, r.kana,"
+			" r.name, r.addr_town, r.addr_block, r.addr_building,"
+			" (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
+			"         WHERE c.resident = r.id AND g.status = 1))::int"
+			" FROM notices n JOIN residents r ON r.id = n.resident WHERE n.state = 7 ORDER BY n.id",
+	[ST_REQUEUE] =
+		"UPDATE notices SET batch = $2::bigint, seq = $3::int, state = 0,"
+		" name = coalesce($4::text, r.name), kana = r.kana, postal_code = r.postal_code,"
+		" addr_town = coalesce($5::text, r.addr_town), addr_block = coalesce($6::text, r.addr_block),"
+		" addr_building = coalesce($7::text, r.addr_building), birth = r.birth,"
+		" foreign_resident = (r.nationality <> '')::int,"
+		" has_sign_cert = (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id"
+		"   AND g.kind = 'sign' WHERE c.resident = r.id AND g.status = 1))::int"
+		" FROM residents r WHERE r.id = notices.resident AND notices.id = $1::bigint AND notices.state = 7",
+	/* returned mail (返戻) and the desk's day; text compared as SQLite does (bytes: COLLATE "C") */
+	[ST_MAILED_BY_APPID] = MAILED_COLUMNS "WHERE n.app_id = $1::text",
+	[ST_MAILED_BY_SEQ] = MAILED_COLUMNS "WHERE n.batch = $1::bigint AND n.seq = $2::int",
+	[ST_RETURNED_ADD] =
+		"INSERT INTO returned_mail (notice, reason, at, terminal, staff)"
+		" VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::text) ON CONFLICT (notice) DO NOTHING",
+	[ST_RETURNED_EACH] =
+		"SELECT n.app_id, r.registry_id, n.name, n.postal_code,"
+		" n.addr_town || n.addr_block || CASE WHEN n.addr_building <> '' THEN '　' ||"
+		" n.addr_building ELSE '' END, m.reason, m.at, m.staff, coalesce(x.app_id, ''), " SAME_ADDRESS "::int"
+		" FROM returned_mail m JOIN notices n ON n.id = m.notice"
+		" JOIN residents r ON r.id = n.resident LEFT JOIN notices x ON x.id = m.remailed"
+		" ORDER BY m.at COLLATE \"C\", n.id",
+	[ST_RETURNED_COUNT] = "SELECT count(*) - count(remailed), count(remailed) FROM returned_mail",
+	[ST_RETURNED_AT_ADDRESS] = "SELECT 1 FROM returned_mail m JOIN notices n ON n.id = m.notice"
+				   " JOIN residents r ON r.id = n.resident"
+				   " WHERE n.resident = $1::bigint AND m.remailed IS NULL AND " SAME_ADDRESS " LIMIT 1",
+	[ST_REMAIL_DUE] = "SELECT n.id, n.resident, n.kind, n.target, n.certs, n.expiry, n.valid_until,"
+			  " r.postal_code FROM returned_mail m JOIN notices n ON n.id = m.notice"
+			  " JOIN residents r ON r.id = n.resident"
+			  " WHERE m.remailed IS NULL AND r.status = 0 AND n.expiry >= $1::int AND NOT " SAME_ADDRESS
+			  " ORDER BY n.id",
+	[ST_RETURNED_REMAILED] = "UPDATE returned_mail SET remailed = (SELECT id FROM notices WHERE app_id = $2::text)"
+				 " WHERE notice = $1::bigint AND remailed IS NULL",
+	[ST_RETURNED_VOID] = "UPDATE notices SET state = 5 WHERE id = $1::bigint AND state IN (0, 1)",
+	[ST_AUDIT_SINCE] = "SELECT a.at, a.app_id, coalesce(n.name, ''), a.staff, a.outcome"
+			   " FROM redemptions a LEFT JOIN notices n ON n.id = a.notice"
+			   " WHERE a.terminal = $1::text AND a.at COLLATE \"C\" >= $2::text ORDER BY a.id DESC",
+};
+
+/* The columns of import_rows, in the order put_resident writes them. */
+static const char import_table[] =
+	"CREATE TEMP TABLE import_rows ("
+	"  line bigint NOT NULL, registry_id text NOT NULL, name text NOT NULL, kana text NOT NULL,"
+	"  birth integer NOT NULL, sex integer NOT NULL, postal_code text NOT NULL,"
+	"  addr_town text NOT NULL, addr_block text NOT NULL, addr_building text NOT NULL,"
+	"  nationality text NOT NULL, stay_until integer, kyosho integer NOT NULL, status integer NOT NULL,"
+	"  updated_at text NOT NULL, has_card integer NOT NULL,"
+	"  card_issued integer, card_received integer, card_expires integer, card_status integer,"
+	"  face_auth integer,"
+	"  auth_status integer, auth_issued integer, auth_expires integer, auth_serial text,"
+	"  sign_status integer, sign_issued integer, sign_expires integer, sign_serial text,"
+	"  jlis_app_id text NOT NULL)"
+	" ON COMMIT DROP";
+
+static const struct store_ops pg_ops;
+
+struct store {
+	const struct store_ops *ops; /* first: store.c reads it */
+	PGconn *conn;
+	char *name; /* as given, for messages (it holds no password: that is refused) */
+	bool prepared[ST_COUNT];
+	bool in_tx;
+	bool run_locked; /* holds the run lock (store_run_lock) */
+	/* Notice ids and batch counts of the open transaction, written once at its commit: updating
+	 * one row per notice would leave a chain of versions each update walks (quadratic). */
+	bool ids_loaded;
+	int64_t last_notice; /* the largest notice id given, this transaction's included */
+	int64_t count_batch; /* the batch that gained count_pending notices */
+	long count_pending;
+	bool copying;      /* a COPY of import rows is open */
+	long copy_rows;    /* rows sent in this transaction */
+	struct sbuf chunk; /* COPY data not yet sent */
+};
+
+/* A bound parameter list: values as text, NULL for SQL NULL. */
+struct args {
+	int n;
+	const char *v[24];
+	char num[24][24];
+};
+
+static void arg_int(struct args *a, long long v)
+{
+	snprintf(a->num[a->n], sizeof a->num[a->n], "%lld", v);
+	a->v[a->n] = a->num[a->n];
+	a->n++;
+}
+
+static void arg_text(struct args *a, const char *t)
+{
+	a->v[a->n++] = t;
+}
+
+static long long col_int(const PGresult *r, int row, int col)
+{
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int col_date(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? RULES_NO_DATE : (int)col_int(r, row, col);
+}
+
+static const char *col_text(const PGresult *r, int row, int col)
+{
+	return PQgetvalue(r, row, col); /* "" for NULL */
+}
+
+/* The failure of the last command, in words a staff member can act on. */
+static enum kg_err pg_fail(struct store *s, const char *what, const PGresult *r)
+{
+	if (PQstatus(s->conn) == CONNECTION_BAD)
+		return kg_fail(KG_EDB,
+		               "%s: %s: the connection to the database server was lost; this run stopped and "
+		               "nothing of its unfinished work was recorded",
+		               s->name, what);
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	if (!msg)
+		msg = PQerrorMessage(s->conn);
+	if (state && !strcmp(state, "55P03"))
+		return kg_fail(KG_ELOCKED, "%s: the database is busy with another run", s->name);
+	return kg_fail(KG_EDB, "%s: %s: %s", s->name, what, msg);
+}
+
+static enum kg_err copy_flush(struct store *s);
+
+/* Runs prepared statement id with a; the result (rows or none) on success, else NULL and *err. */
+static PGresult *run(struct store *s, enum stmt_id id, const struct args *a, const char *what, enum kg_err *err)
+{
+	if (s->copying && (*err = copy_flush(s)))
+		return NULL;
+	char name[16];
+	snprintf(name, sizeof name, "k%d", (int)id);
+	if (!s->prepared[id]) {
+		PGresult *p = PQprepare(s->conn, name, sql[id], 0, NULL);
+		if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+			*err = pg_fail(s, what, p);
+			PQclear(p);
+			return NULL;
+		}
+		PQclear(p);
+		s->prepared[id] = true;
+	}
+	PGresult *r = PQexecPrepared(s->conn, name, a ? a->n : 0, a ? a->v : NULL, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		*err = pg_fail(s, what, r);
+		PQclear(r);
+		return NULL;
+	}
+	*err = KG_OK;
+	return r;
+}
+
+/* Runs a statement whose rows, if any, are not needed. */
+static enum kg_err run_done(struct store *s, enum stmt_id id, const struct args *a, const char *what)
+{
+	enum kg_err err;
+	PQclear(run(s, id, a, what, &err));
+	return err;
+}
+
+/* Runs SQL text without parameters (transaction control, the schema). */
+static enum kg_err exec(struct store *s, const char *text, const char *what)
+{
+	PGresult *r = PQexec(s->conn, text);
+	ExecStatusType st = PQresultStatus(r);
+	enum kg_err err = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? KG_OK : pg_fail(s, what, r);
+	PQclear(r);
+	return err;
+}
+
+/* libpq prints the server's notices on stderr by default; kigen's messages are its own. */
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static int pg_version(struct store *s)
+{
+	enum kg_err err;
+	PGresult *r = run(s, ST_VERSION, NULL, "schema version", &err);
+	int v = r && PQntuples(r) == 1 ? (int)col_int(r, 0, 0) : 0;
+	PQclear(r);
+	return v;
+}
+
+/* Does the database already have every migration? Asked without DDL or locks, so the roles of the
+ * machines need no right to create anything (README: roles and grants). */
+static bool up_to_date(struct store *s)
+{
+	PGresult *r = PQexec(s->conn, "SELECT to_regclass('kigen_schema') IS NOT NULL");
+	bool have = PQresultStatus(r) == PGRES_TUPLES_OK && !strcmp(PQgetvalue(r, 0, 0), "t");
+	PQclear(r);
+	return have && pg_version(s) == (int)KG_ARRAY_SIZE(migrations);
+}
+
+static enum kg_err migrate(struct store *s)
+{
+	if (up_to_date(s))
+		return KG_OK;
+	struct args a = {0};
+	arg_int(&a, KEY_MIGRATE);
+	enum kg_err err;
+	/* One opener at a time upgrades; the others wait and find the work done. */
+	if ((err = exec(s, "BEGIN", "migrate")) || (err = run_done(s, ST_LOCK_WRITER, &a, "migrate")) ||
+	    (err = exec(s,
+	                "CREATE TABLE IF NOT EXISTS kigen_schema (version integer NOT NULL);"
+	                "INSERT INTO kigen_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM kigen_schema)",
+	                "migrate")))
+		goto out;
+	int version = pg_version(s);
+	if (version > (int)KG_ARRAY_SIZE(migrations)) {
+		err = kg_fail(KG_EDB, "%s: schema version %d is newer than this kigen (%zu)", s->name, version,
+		              KG_ARRAY_SIZE(migrations));
+		goto out;
+	}
+	for (int v = version; !err && v < (int)KG_ARRAY_SIZE(migrations); v++) {
+		char set[64];
+		/* The value is our own loop counter, never input. */
+		snprintf(set, sizeof set, "UPDATE kigen_schema SET version = %d", v + 1);
+		if (!(err = exec(s, migrations[v], "migrate")))
+			err = exec(s, set, "migrate");
+	}
+	if (!err)
+		err = exec(s, "COMMIT", "migrate");
+out:
+	if (err)
+		PQclear(PQexec(s->conn, "ROLLBACK"));
+	return err;
+}
+
+/* Refuses a password in the name or in PGPASSWORD: both show up in ps, logs and shell history. */
+static enum kg_err no_password(const char *conninfo)
+{
+	if (getenv("PGPASSWORD"))
+		return kg_fail(KG_EUSAGE, "PGPASSWORD is set: kigen takes the database password only from "
+		                          "libpq's password file (~/.pgpass, PGPASSFILE) or service file");
+	char *msg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
+	if (!opts) {
+		enum kg_err err = kg_fail(KG_EUSAGE, "the database name is not a libpq URI or connection string: %s",
+		                          msg ? msg : "out of memory");
+		PQfreemem(msg);
+		return err;
+	}
+	bool has = false;
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		has |= !strcmp(o->keyword, "password") && o->val && *o->val;
+	PQconninfoFree(opts);
+	return has ? kg_fail(KG_EUSAGE, "the database name holds a password: put it in libpq's password file "
+	                                "(~/.pgpass) or service file instead")
+	           : KG_OK;
+}
+
+enum kg_err store_pg_open(const char *conninfo, struct store **out)
+{
+	enum kg_err err = no_password(conninfo);
+	if (err)
+		return err;
+	static const char *const keys[] = {"dbname", "fallback_application_name", "client_encoding", NULL};
+	const char *values[] = {conninfo, "kigen", "UTF8", NULL};
+	struct store *s = kg_calloc(1, sizeof *s);
+	s->ops = &pg_ops;
+	s->name = kg_strdup(conninfo);
+	sbuf_init(&s->chunk, 0);
+	s->conn = PQconnectdbParams(keys, values, 1);
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		char msg[512];
+		snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
+		msg[strcspn(msg, "\n")] = '\0';
+		err = kg_fail(KG_EDB, "%s: cannot connect: %s", s->name, msg);
+		goto out;
+	}
+	PQsetNoticeProcessor(s->conn, quiet, NULL);
+	/* A writer waits for another as long as SQLite's busy timeout, then says the database is busy;
+	 * unless the service file or PGOPTIONS set a lock_timeout of their own. */
+	if ((err = exec(s,
+	                "SELECT set_config('lock_timeout', '10s', false) WHERE current_setting('lock_timeout') = '0'",
+	                "connect")) ||
+	    (err = migrate(s)))
+		goto out;
+out:
+	if (err) {
+		pg_ops.close(s);
+		return err;
+	}
+	*out = s;
+	return KG_OK;
+}
+
+static void pg_close(struct store *s)
+{
+	/* The server frees a closed session's locks only when its backend has exited, after
+	 * PQfinish returns; the next run, started at once, must find the run lock free. */
+	if (s->run_locked)
+		PQclear(PQexec(s->conn, "SELECT pg_advisory_unlock_all()"));
+	PQfinish(s->conn);
+	sbuf_release(&s->chunk);
+	free(s->name);
+	free(s);
+}
+
+/* Writes the notice counter and the batch count the transaction has gathered. */
+static enum kg_err flush_counts(struct store *s)
+{
+	enum kg_err err = KG_OK;
+	if (s->count_pending) {
+		struct args a = {0}, b = {0};
+		arg_int(&a, s->count_batch);
+		arg_int(&a, s->count_pending);
+		arg_int(&b, s->last_notice);
+		if (!(err = run_done(s, ST_BATCH_COUNT, &a, "batch")))
+			err = run_done(s, ST_NOTICE_LAST_SET, &b, "notice");
+	}
+	s->count_pending = 0;
+	s->ids_loaded = s->ids_loaded && s->in_tx && !err;
+	return err;
+}
+
+static void forget_counts(struct store *s)
+{
+	s->ids_loaded = false;
+	s->count_pending = 0;
+}
+
+static enum kg_err pg_begin(struct store *s)
+{
+	struct args a = {0};
+	arg_int(&a, KEY_WRITER);
+	enum kg_err err = exec(s, "BEGIN", "begin");
+	if (!err && (err = run_done(s, ST_LOCK_WRITER, &a, "begin")))
+		PQclear(PQexec(s->conn, "ROLLBACK"));
+	s->in_tx = !err;
+	s->copy_rows = 0;
+	forget_counts(s);
+	return err;
+}
+
+static enum kg_err pg_commit(struct store *s)
+{
+	enum kg_err err = s->copying ? copy_flush(s) : KG_OK;
+	if (err || (err = flush_counts(s)))
+		return err;
+	forget_counts(s);
+	PGresult *r = PQexec(s->conn, "COMMIT");
+	/* COMMIT of a failed transaction "succeeds" as ROLLBACK. */
+	if (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT"))
+		err = PQresultStatus(r) == PGRES_COMMAND_OK
+		              ? kg_fail(KG_EDB, "%s: commit: the transaction had failed and was rolled back", s->name)
+		              : pg_fail(s, "commit", r);
+	PQclear(r);
+	s->in_tx = false;
+	return err;
+}
+
+static void pg_rollback(struct store *s)
+{
+	if (s->copying) {
+		s->copying = false;
+		sbuf_reset(&s->chunk);
+		if (PQputCopyEnd(s->conn, "rolled back") == 1)
+			for (PGresult *r; (r = PQgetResult(s->conn));)
+				PQclear(r);
+	}
+	if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(s->conn, "ROLLBACK"));
+	s->in_tx = false;
+	forget_counts(s);
+}
+
+/* --- the run lock -------------------------------------------------------------------------- */
+
+static enum kg_err pg_run_lock(struct store *s, const char *what, bool shared)
+{
+	struct args a = {0};
+	arg_int(&a, KEY_RUN);
+	enum kg_err err;
+	PGresult *r = run(s, shared ? ST_RUN_TRY_SHARED : ST_RUN_TRY, &a, "run lock", &err);
+	if (!r)
+		return err;
+	bool got = !strcmp(col_text(r, 0, 0), "t");
+	PQclear(r);
+	if (!got) {
+		if (!(r = run(s, ST_RUN_WHO, NULL, "run lock", &err)))
+			return err;
+		err = PQntuples(r) == 1
+		              ? kg_fail(KG_ELOCKED,
+		                        "another run holds the database lock of %s (kigen %s on %s, pid %s, "
+		                        "since %s)",
+		                        s->name, col_text(r, 0, 0), col_text(r, 0, 1), col_text(r, 0, 2),
+		                        col_text(r, 0, 3))
+		              : kg_fail(KG_ELOCKED, "another run holds the database lock of %s (starting)", s->name);
+		PQclear(r);
+		return err;
+	}
+	s->run_locked = true;
+	char host[256] = "?", since[32];
+	gethostname(host, sizeof host - 1);
+	store_now_text(since);
+	struct args h = {0};
+	arg_text(&h, what);
+	arg_text(&h, host);
+	arg_int(&h, getpid());
+	arg_text(&h, since);
+	return run_done(s, ST_RUN_HOLDER, &h, "run lock");
+}
+
+/* --- residents: the import streams its rows with COPY ------------------------------------- */
+
+static void copy_text(struct sbuf *b, const char *t)
+{
+	if (!t) {
+		sbuf_adds(b, "\\N\t");
+		return;
+	}
+	for (; *t; t++) {
+		switch (*t) {
+		case '\\': sbuf_adds(b, "\\\\"); break;
+		case '\t': sbuf_adds(b, "\\t"); break;
+		case '\n': sbuf_adds(b, "\\n"); break;
+		case '\r': sbuf_adds(b, "\\r"); break;
+		default: sbuf_addc(b, *t);
+		}
+	}
+	sbuf_addc(b, '\t');
+}
+
+static void copy_int(struct sbuf *b, long long v)
+{
+	sbuf_addf(b, "%lld\t", v);
+}
+
+static void copy_date(struct sbuf *b, int day)
+{
+	if (day == RULES_NO_DATE)
+		sbuf_adds(b, "\\N\t");
+	else
+		copy_int(b, day);
+}
+
+static void copy_cert(struct sbuf *b, const struct store_cert *c)
+{
+	copy_int(b, c->status);
+	copy_int(b, c->issued_on);
+	copy_int(b, c->expires_on);
+	copy_text(b, c->serial ? c->serial : "");
+}
+
+static enum kg_err copy_send(struct store *s)
+{
+	if (s->chunk.len && PQputCopyData(s->conn, s->chunk.buf, (int)s->chunk.len) != 1)
+		return pg_fail(s, "import", NULL);
+	sbuf_reset(&s->chunk);
+	return KG_OK;
+}
+
+/* Ends the COPY and merges its rows into the registry tables. */
+static enum kg_err copy_flush(struct store *s)
+{
+	enum kg_err err = copy_send(s);
+	s->copying = false;
+	if (err)
+		return err;
+	if (PQputCopyEnd(s->conn, NULL) != 1)
+		return pg_fail(s, "import", NULL);
+	for (PGresult *r; (r = PQgetResult(s->conn));) {
+		if (!err && PQresultStatus(r) != PGRES_COMMAND_OK)
+			err = pg_fail(s, "import", r);
+		PQclear(r);
+	}
+	if (!err)
+		err = exec(s, import_last, "import");
+	static const enum stmt_id merge[] = {ST_IMPORT_RESIDENTS, ST_IMPORT_CARDS_DEL, ST_IMPORT_CARDS,
+	                                     ST_IMPORT_CERTS_DEL, ST_IMPORT_CERTS};
+	for (size_t i = 0; !err && i < KG_ARRAY_SIZE(merge); i++)
+		err = run_done(s, merge[i], NULL, "import");
+	return err ? err : exec(s, "DROP TABLE import_rows, import_last", "import");
+}
+
+static enum kg_err pg_put_resident(struct store *s, const struct store_resident *r)
+{
+	enum kg_err err;
+	if (!s->copying) {
+		if (!s->in_tx)
+			return kg_fail(KG_EDB, "%s: residents are written inside a transaction", s->name);
+		if ((err = exec(s, import_table, "import")))
+			return err;
+		PGresult *q = PQexec(s->conn, "COPY import_rows FROM STDIN");
+		err = PQresultStatus(q) == PGRES_COPY_IN ? KG_OK : pg_fail(s, "import", q);
+		PQclear(q);
+		if (err)
+			return err;
+		s->copying = true;
+	}
+	char now[32];
+	store_now_text(now);
+	struct sbuf *b = &s->chunk;
+	copy_int(b, ++s->copy_rows);
+	copy_text(b, r->registry_id);
+	copy_text(b, r->name);
+	copy_text(b, r->kana);
+	copy_int(b, r->birth);
+	copy_int(b, r->sex);
+	copy_text(b, r->postal_code);
+	copy_text(b, r->addr_town);
+	copy_text(b, r->addr_block);
+	copy_text(b, r->addr_building);
+	copy_text(b, r->nationality ? r->nationality : "");
+	copy_date(b, r->stay_until);
+	copy_int(b, r->kyosho);
+	copy_int(b, r->status);
+	copy_text(b, now);
+	copy_int(b, r->has_card);
+	copy_int(b, r->card_issued);
+	copy_date(b, r->card_received);
+	copy_int(b, r->card_expires);
+	copy_int(b, r->card_status);
+	copy_int(b, r->face_auth);
+	copy_cert(b, &r->auth);
+	copy_cert(b, &r->sign);
+	copy_text(b, r->jlis_app_id ? r->jlis_app_id : "");
+	b->buf[b->len - 1] = '\n'; /* the last tab ends the row */
+	if ((err = sbuf_check(b)))
+		return err;
+	return b->len >= 1 << 16 ? copy_send(s) : KG_OK;
+}
+
+static enum kg_err pg_count_residents(struct store *s, long *n)
+{
+	enum kg_err err;
+	PGresult *r = run(s, ST_RESIDENT_COUNT, NULL, "count", &err);
+	if (!r)
+		return err;
+	*n = (long)col_int(r, 0, 0);
+	PQclear(r);
+	return KG_OK;
+}
+
+/* --- selection ---------------------------------------------------------------------------- */
+
+static int cert_status_at(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? STORE_CERT_NONE : (int)col_int(r, row, col);
+}
+
+static enum kg_err pg_each_candidate(struct store *s, int after, int upto,
+                                     enum kg_err (*fn)(void *ctx, const struct store_candidate *c), void *ctx)
+{
+	struct args a = {0};
+	arg_int(&a, after);
+	arg_int(&a, upto);
+	enum kg_err err;
+	PGresult *q = run(s, ST_CANDIDATES, &a, "candidates", &err);
+	if (!q)
+		return err;
+	for (int i = 0; !err && i < PQntuples(q); i++) {
+		struct store_candidate c = {
+			.resident = col_int(q, i, 0),
+			.postal_code = col_text(q, i, 1),
+			.printed = {col_text(q, i, 2), col_text(q, i, 13), col_text(q, i, 14), col_text(q, i, 15)},
+			.status = (int)col_int(q, i, 3),
+			.kyosho = col_int(q, i, 4),
+			.foreign = col_int(q, i, 5),
+			.stay_until = col_date(q, i, 6),
+			.card_status = (int)col_int(q, i, 7),
+			.card_expires = (int)col_int(q, i, 8),
+			.auth_status = cert_status_at(q, i, 9),
+			.auth_expires = col_date(q, i, 10),
+			.sign_status = cert_status_at(q, i, 11),
+			.sign_expires = col_date(q, i, 12),
+			.kana = col_text(q, i, 16),
+			.birth = (int)col_int(q, i, 17),
+		};
+		err = fn(ctx, &c);
+	}
+	PQclear(q);
+	return err;
+}
+
+static enum kg_err pg_notice_exists(struct store *s, int64_t resident, enum mailset_target target, int expiry,
+                                    bool *exists)
+{
+	struct args a = {0};
+	arg_int(&a, resident);
+	arg_int(&a, target);
+	arg_int(&a, expiry);
+	enum kg_err err;
+	PGresult *r = run(s, ST_NOTICE_EXISTS, &a, "notice", &err);
+	if (!r)
+		return err;
+	*exists = PQntuples(r) > 0;
+	PQclear(r);
+	return KG_OK;
+}
+
+static enum kg_err pg_each_reinquiry_due(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_reinquiry *r),
+                                         void *ctx)
+{
+	enum kg_err err;
+	PGresult *q = run(s, ST_REINQUIRY_DUE, NULL, "re-inquiries", &err);
+	if (!q)
+		return err;
+	for (int i = 0; !err && i < PQntuples(q); i++) {
+		struct store_reinquiry r = {
+			col_int(q, i, 0),     col_int(q, i, 1), (int)col_int(q, i, 2), (int)col_int(q, i, 3), "",
+			(int)col_int(q, i, 5)};
+		snprintf(r.postal_code, sizeof r.postal_code, "%s", col_text(q, i, 4));
+		err = fn(ctx, &r);
+	}
+	PQclear(q);
+	return err;
+}
+
+/* --- batches and notices ------------------------------------------------------------------- */
+
+static enum kg_err pg_batch_create(struct store *s, int run_date, int64_t *batch)
+{
+	char now[32];
+	store_now_text(now);
+	struct args a = {0};
+	arg_int(&a, run_date);
+	arg_text(&a, now);
+	enum kg_err err;
+	PGresult *r = run(s, ST_BATCH_NEW, &a, "batch", &err);
+	if (!r)
+		return err;
+	*batch = col_int(r, 0, 0);
+	PQclear(r);
+	return KG_OK;
+}
+
+static enum kg_err pg_batch_set_state(struct store *s, int64_t batch, enum store_batch_state st)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	arg_int(&a, st);
+	return run_done(s, ST_BATCH_STATE, &a, "batch state");
+}
+
+static enum kg_err pg_batch_add_exclusion(struct store *s, int64_t batch, const char *reason, long count)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	arg_text(&a, reason);
+	arg_int(&a, count);
+	return run_done(s, ST_BATCH_EXCL, &a, "exclusions");
+}
+
+static enum kg_err add_event(struct store *s, int64_t notice, const char *action, int64_t batch, const char *by,
+                             const char *reason);
+
+static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
+                                 char app_id[24])
+{
+	enum kg_err err;
+	if (!s->ids_loaded) {
+		PGresult *r = run(s, ST_NOTICE_LAST, NULL, "notice", &err);
+		if (!r)
+			return err;
+		s->last_notice = col_int(r, 0, 0);
+		PQclear(r);
+		s->ids_loaded = true;
+	}
+	if (s->count_pending && s->count_batch != batch && (err = flush_counts(s)))
+		return err;
+	int64_t id = s->last_notice + 1;
+	store_make_app_id(lgcode, n, id, app_id);
+	char now[32];
+	store_now_text(now);
+	struct args a = {0};
+	arg_int(&a, n->resident);
+	arg_int(&a, n->kind);
+	arg_int(&a, n->target);
+	arg_int(&a, n->certs);
+	arg_int(&a, n->expiry);
+	arg_int(&a, n->valid_until);
+	if (n->hold_reason) { /* a held notice is in no batch */
+		arg_text(&a, NULL);
+		arg_text(&a, NULL);
+	} else {
+		arg_int(&a, batch);
+		arg_int(&a, n->seq);
+	}
+	if (n->parent)
+		arg_int(&a, n->parent);
+	else
+		arg_text(&a, NULL);
+	arg_text(&a, n->printed[0]);
+	arg_text(&a, now);
+	for (int i = 1; i < 4; i++)
+		arg_text(&a, n->printed[i]);
+	arg_int(&a, id);
+	arg_text(&a, app_id);
+	arg_int(&a, n->hold_reason ? STORE_HELD : STORE_QUEUED);
+	PGresult *r = run(s, ST_NOTICE_ADD, &a, "notice", &err);
+	if (!r)
+		return err;
+	bool added = !strcmp(PQcmdTuples(r), "1");
+	PQclear(r);
+	if (!added)
+		return kg_fail(KG_ENOTFOUND, "resident %lld is not in the registry", (long long)n->resident);
+	s->last_notice = id;
+	if (n->hold_reason) {
+		/* The counter must reach the table even when no notice of a batch follows. */
+		struct args b = {0};
+		arg_int(&b, id);
+		if ((err = run_done(s, ST_NOTICE_LAST_SET, &b, "notice")))
+			return err;
+		return add_event(s, id, "hold", batch, "kigen", n->hold_reason);
+	}
+	s->count_batch = batch;
+	s->count_pending++;
+	return s->in_tx ? KG_OK : flush_counts(s); /* outside a transaction each statement commits */
+}
+
+static enum kg_err pg_notice_mark_reinquired(struct store *s, int64_t notice)
+{
+	struct args a = {0};
+	arg_int(&a, notice);
+	return run_done(s, ST_NOTICE_REINQUIRED, &a, "notice");
+}
+
+static void read_batch(const PGresult *q, int i, struct store_batch *b)
+{
+	b->id = col_int(q, i, 0);
+	b->run_date = (int)col_int(q, i, 1);
+	b->state = (enum store_batch_state)col_int(q, i, 2);
+	b->notices = (long)col_int(q, i, 3);
+	snprintf(b->created_at, sizeof b->created_at, "%s", col_text(q, i, 4));
+	snprintf(b->error, sizeof b->error, "%s", col_text(q, i, 5));
+	b->stale_files = (int)col_int(q, i, 6);
+}
+
+static enum kg_err pg_batches(struct store *s, struct store_batch **out, size_t *n)
+{
+	enum kg_err err = flush_counts(s); /* the counts as this transaction sees them */
+	if (err)
+		return err;
+	PGresult *q = run(s, ST_BATCHES, NULL, "batches", &err);
+	if (!q)
+		return err;
+	size_t len = (size_t)PQntuples(q);
+	struct store_batch *list = kg_calloc(len ? len : 1, sizeof *list);
+	for (size_t i = 0; i < len; i++)
+		read_batch(q, (int)i, &list[i]);
+	PQclear(q);
+	*out = list;
+	*n = len;
+	return KG_OK;
+}
+
+static enum kg_err pg_batch_get(struct store *s, int64_t batch, struct store_batch *out)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	enum kg_err err = flush_counts(s); /* the counts as this transaction sees them */
+	if (err)
+		return err;
+	PGresult *q = run(s, ST_BATCH_GET, &a, "batch", &err);
+	if (!q)
+		return err;
+	if (PQntuples(q) == 1)
+		read_batch(q, 0, out);
+	else
+		err = kg_fail(KG_ENOTFOUND, "no batch %lld", (long long)batch);
+	PQclear(q);
+	return err;
+}
+
+static enum kg_err pg_batch_exclusions(struct store *s, int64_t batch,
+                                       enum kg_err (*fn)(void *ctx, const char *reason, long count), void *ctx)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	enum kg_err err;
+	PGresult *q = run(s, ST_BATCH_EXCLUSIONS, &a, "exclusions", &err);
+	if (!q)
+		return err;
+	for (int i = 0; !err && i < PQntuples(q); i++)
+		err = fn(ctx, col_text(q, i, 0), (long)col_int(q, i, 1));
+	PQclear(q);
+	return err;
+}
+
+static enum kg_err pg_batch_sets(struct store *s, int64_t batch, int from, int to, struct mailset **out, size_t *n)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	arg_int(&a, from);
+	arg_int(&a, to);
+	enum kg_err err;
+	PGresult *q = run(s, ST_SETS, &a, "sets", &err);
+	if (!q)
+		return err;
+	size_t len = (size_t)PQntuples(q);
+	struct mailset *sets = kg_calloc(len ? len : 1, sizeof *sets);
+	for (size_t j = 0; j < len; j++) {
+		int i = (int)j;
+		struct mailset *m = &sets[j];
+		*m = (struct mailset){
+			.seq = (int)col_int(q, i, 0),
+			.batch = col_int(q, i, 1),
+			.batch_day = (int)col_int(q, i, 2),
+			.resident_id = kg_strdup(col_text(q, i, 4)),
+			.name = kg_strdup(col_text(q, i, 5)),
+			.kana = kg_strdup(col_text(q, i, 6)),
+			.postal_code = kg_strdup(col_text(q, i, 7)),
+			.addr_town = kg_strdup(col_text(q, i, 8)),
+			.addr_block = kg_strdup(col_text(q, i, 9)),
+			.addr_building = kg_strdup(col_text(q, i, 10)),
+			.kind = (enum mailset_kind)col_int(q, i, 11),
+			.target = (enum mailset_target)col_int(q, i, 12),
+			.certs = (int)col_int(q, i, 13),
+			.expiry = (int)col_int(q, i, 14),
+			.birth = (int)col_int(q, i, 15),
+			.foreign = col_int(q, i, 16),
+			.has_sign_cert = col_int(q, i, 17),
+			.sign_revoked = col_int(q, i, 19),
+		};
+		snprintf(m->app_id, sizeof m->app_id, "%s", col_text(q, i, 3));
+		snprintf(m->jlis_app_id, sizeof m->jlis_app_id, "%s", col_text(q, i, 18));
+	}
+	PQclear(q);
+	*out = sets;
+	*n = len;
+	return KG_OK;
+}
+
+/* --- the counter ----------------------------------------------------------------------------- */
+
+static enum kg_err pg_notice_by_app_id(struct store *s, const char *app_id, struct store_notice *out)
+{
+	struct args a = {0};
+	arg_text(&a, app_id);
+	enum kg_err err;
+	PGresult *q = run(s, ST_NOTICE_BY_APPID, &a, "notice", &err);
+	if (!q)
+		return err;
+	if (PQntuples(q) != 1) {
+		PQclear(q);
+		return kg_fail(KG_ENOTFOUND, "no notice with application ID %s", app_id);
+	}
+	*out = (struct store_notice){
+		.id = col_int(q, 0, 0),
+		.resident = col_int(q, 0, 1),
+		.kind = (enum mailset_kind)col_int(q, 0, 3),
+		.target = (enum mailset_target)col_int(q, 0, 4),
+		.certs = (int)col_int(q, 0, 5),
+		.expiry = (int)col_int(q, 0, 6),
+		.valid_until = (int)col_int(q, 0, 7),
+		.state = (enum store_notice_state)col_int(q, 0, 8),
+		.name = kg_strdup(col_text(q, 0, 9)),
+		.auth_serial = kg_strdup(col_text(q, 0, 10)),
+		.auth_expires = (int)col_int(q, 0, 11),
+		.has_sign_cert = col_int(q, 0, 12),
+	};
+	snprintf(out->app_id, sizeof out->app_id, "%s", col_text(q, 0, 2));
+	PQclear(q);
+	return KG_OK;
+}
+
+/* One UPDATE ... WHERE state = from: of two desks racing, the second waits for the first's row
+ * lock, re-reads the row, finds the state moved and changes nothing. */
+static enum kg_err pg_notice_transition(struct store *s, int64_t notice, enum store_notice_state from,
+                                        enum store_notice_state to, bool *moved)
+{
+	struct args a = {0};
+	arg_int(&a, notice);
+	arg_int(&a, from);
+	arg_int(&a, to);
+	enum kg_err err;
+	PGresult *r = run(s, ST_NOTICE_MOVE, &a, "notice", &err);
+	if (!r)
+		return err;
+	*moved = !strcmp(PQcmdTuples(r), "1");
+	PQclear(r);
+	return KG_OK;
+}
+
+static enum kg_err pg_audit(struct store *s, int64_t notice, const char *app_id, const char *terminal,
+                            const char *staff, const char *outcome, const char *detail)
+{
+	char now[32];
+	store_now_text(now);
+	struct args a = {0};
+	if (notice)
+		arg_int(&a, notice);
+	else
+		arg_text(&a, NULL);
+	arg_text(&a, app_id);
+	arg_text(&a, now);
+	arg_text(&a, terminal);
+	arg_text(&a, staff);
+	arg_text(&a, outcome);
+	arg_text(&a, detail ? detail : "");
+	return run_done(s, ST_AUDIT, &a, "audit");
+}
+
+static enum kg_err pg_meta_get(struct store *s, const char *key, long long def, long long *value)
+{
+	struct args a = {0};
+	arg_text(&a, key);
+	enum kg_err err;
+	PGresult *r = run(s, ST_META_GET, &a, "meta", &err);
+	if (!r)
+		return err;
+	*value = PQntuples(r) ? col_int(r, 0, 0) : def;
+	PQclear(r);
+	return KG_OK;
+}
+
+static enum kg_err pg_meta_set(struct store *s, const char *key, long long value)
+{
+	struct args a = {0};
+	arg_text(&a, key);
+	arg_int(&a, value);
+	return run_done(s, ST_META_SET, &a, "meta");
+}
+
+static enum kg_err pg_batch_set_error(struct store *s, int64_t batch, const char *error)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	arg_text(&a, error ? error : "");
+	return run_done(s, ST_BATCH_ERROR, &a, "batch");
+}
+
+static enum kg_err pg_batch_mark_printed(struct store *s, int64_t batch)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	return run_done(s, ST_BATCH_PRINTED, &a, "batch");
+}
+
+static enum kg_err pg_batch_count_no_jlis(struct store *s, int64_t batch, long *n)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	enum kg_err err;
+	PGresult *q = run(s, ST_BATCH_NO_JLIS, &a, "count", &err);
+	if (!q)
+		return err;
+	*n = (long)col_int(q, 0, 0);
+	PQclear(q);
+	return KG_OK;
+}
+
+static enum kg_err pg_batch_plan(struct store *s, int64_t batch, unsigned char **kinds, int *n)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	enum kg_err err;
+	PGresult *q = run(s, ST_BATCH_PLAN, &a, "plan", &err);
+	if (!q)
+		return err;
+	int len = PQntuples(q);
+	unsigned char *list = kg_malloc(len ? (size_t)len : 1);
+	for (int i = 0; i < len; i++) {
+		if (col_int(q, i, 0) != i + 1) {
+			PQclear(q);
+			free(list);
+			return kg_fail(KG_EDB, "batch %lld: sequence numbers are not 1..n", (long long)batch);
+		}
+		list[i] = (unsigned char)(col_int(q, i, 1) << 1 | col_int(q, i, 2));
+	}
+	PQclear(q);
+	if (!len) {
+		free(list);
+		list = NULL;
+	}
+	*kinds = list;
+	*n = len;
+	return KG_OK;
+}
+
+static enum kg_err pg_batch_file_add(struct store *s, int64_t batch, const struct store_file *f)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	arg_text(&a, f->name);
+	arg_int(&a, f->doc);
+	arg_int(&a, f->pages);
+	arg_int(&a, f->seq_from);
+	arg_int(&a, f->seq_to);
+	return run_done(s, ST_FILE_PUT, &a, "files");
+}
+
+static enum kg_err pg_batch_files(struct store *s, int64_t batch, struct store_file **out, size_t *n)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	enum kg_err err;
+	PGresult *q = run(s, ST_FILES, &a, "files", &err);
+	if (!q)
+		return err;
+	size_t len = (size_t)PQntuples(q);
+	struct store_file *list = len ? kg_calloc(len, sizeof *list) : NULL;
+	for (size_t j = 0; j < len; j++) {
+		int i = (int)j;
+		snprintf(list[j].name, sizeof list[j].name, "%s", col_text(q, i, 0));
+		list[j].doc = (int)col_int(q, i, 1);
+		list[j].pages = (int)col_int(q, i, 2);
+		list[j].seq_from = (int)col_int(q, i, 3);
+		list[j].seq_to = (int)col_int(q, i, 4);
+	}
+	PQclear(q);
+	*out = list;
+	*n = len;
+	return KG_OK;
+}
+
+static enum kg_err pg_render_claim(struct store *s, int64_t batch, const char *name, const char *holder, int lease)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	arg_text(&a, name);
+	arg_text(&a, holder);
+	arg_int(&a, lease);
+	enum kg_err err;
+	PGresult *r = run(s, ST_RENDER_CLAIM, &a, "render claim", &err);
+	if (!r)
+		return err;
+	bool got = PQntuples(r) == 1;
+	PQclear(r);
+	return got ? KG_OK : kg_fail(KG_ELOCKED, "%s: another renderer holds %s", s->name, name);
+}
+
+/* --- holds ---------------------------------------------------------------------------------- */
+
+static enum kg_err add_event(struct store *s, int64_t notice, const char *action, int64_t batch, const char *by,
+                             const char *reason)
+{
+	char now[32];
+	store_now_text(now);
+	struct args a = {0};
+	arg_int(&a, notice);
+	arg_text(&a, now);
+	arg_text(&a, action);
+	if (batch)
+		arg_int(&a, batch);
+	else
+		arg_text(&a, NULL);
+	arg_text(&a, by && *by ? by : "unknown");
+	arg_text(&a, reason ? reason : "");
+	return run_done(s, ST_NOTICE_EVENT, &a, "notice event");
+}
+
+static enum kg_err pg_notice_ref(struct store *s, const char *app_id, struct store_notice_ref *out)
+{
+	struct args a = {0};
+	arg_text(&a, app_id);
+	enum kg_err err;
+	PGresult *q = run(s, ST_NOTICE_REF, &a, "notice", &err);
+	if (!q)
+		return err;
+	if (PQntuples(q) == 1) {
+		out->id = col_int(q, 0, 0);
+		snprintf(out->app_id, sizeof out->app_id, "%s", col_text(q, 0, 1));
+		out->state = (enum store_notice_state)col_int(q, 0, 2);
+		out->batch = col_int(q, 0, 3);
+		out->batch_state = (int)col_int(q, 0, 4);
+	} else {
+		err = kg_fail(KG_ENOTFOUND, "no notice with application ID %s", app_id);
+	}
+	PQclear(q);
+	return err;
+}
+
+static enum kg_err pg_notice_move(struct store *s, const struct store_notice_ref *n, enum store_notice_state to,
+                                  const char *action, const char *by, const char *reason, bool *moved)
+{
+	struct args a = {0};
+	arg_int(&a, n->id);
+	arg_int(&a, n->state);
+	arg_int(&a, to);
+	enum kg_err err;
+	PGresult *r = run(s, ST_NOTICE_MOVE_OUT, &a, "notice", &err);
+	if (!r)
+		return err;
+	*moved = !strcmp(PQcmdTuples(r), "1");
+	PQclear(r);
+	return *moved ? add_event(s, n->id, action, n->batch, by, reason) : KG_OK;
+}
+
+static enum kg_err batch_step(struct store *s, enum stmt_id id, int64_t batch, const char *what)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	return run_done(s, id, &a, what);
+}
+
+static enum kg_err pg_batch_renumber(struct store *s, int64_t batch)
+{
+	enum kg_err err = flush_counts(s);
+	if (err || (err = batch_step(s, ST_RENUMBER_OUT, batch, "renumber")) ||
+	    (err = batch_step(s, ST_RENUMBER_IN, batch, "renumber")))
+		return err;
+	return batch_step(s, ST_BATCH_RECOUNT, batch, "renumber");
+}
+
+static enum kg_err pg_batch_set_stale(struct store *s, int64_t batch, bool stale)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	arg_int(&a, stale);
+	enum kg_err err = run_done(s, ST_BATCH_STALE, &a, "batch");
+	return err || !stale ? err : batch_step(s, ST_FILES_CLEAR, batch, "files");
+}
+
+static enum kg_err pg_each_held(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_held *h), void *ctx)
+{
+	enum kg_err err;
+	PGresult *q = run(s, ST_HELD, NULL, "held notices", &err);
+	if (!q)
+		return err;
+	for (int i = 0; !err && i < PQntuples(q); i++) {
+		struct store_held h = {
+			.id = col_int(q, i, 0),
+			.app_id = col_text(q, i, 1),
+			.state = (enum store_notice_state)col_int(q, i, 2),
+			.registry_id = col_text(q, i, 3),
+			.name = col_text(q, i, 4),
+			.at = col_text(q, i, 5),
+			.by = col_text(q, i, 6),
+			.reason = col_text(q, i, 7),
+			.from_batch = col_int(q, i, 8),
+		};
+		err = fn(ctx, &h);
+	}
+	PQclear(q);
+	return err;
+}
+
+static enum kg_err pg_count_held(struct store *s, long *held, long *released)
+{
+	enum kg_err err;
+	PGresult *q = run(s, ST_HELD_COUNT, NULL, "held notices", &err);
+	if (!q)
+		return err;
+	*held = (long)col_int(q, 0, 0);
+	*released = (long)col_int(q, 0, 1);
+	PQclear(q);
+	return KG_OK;
+}
+
+static enum kg_err pg_batch_holds(struct store *s, int64_t batch,
+                                  enum kg_err (*fn)(void *ctx, const char *app_id, const char *by, const char *reason),
+                                  void *ctx)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	enum kg_err err;
+	PGresult *q = run(s, ST_BATCH_HOLDS, &a, "holds", &err);
+	if (!q)
+		return err;
+	for (int i = 0; !err && i < PQntuples(q); i++)
+		err = fn(ctx, col_text(q, i, 0), col_text(q, i, 1), col_text(q, i, 2));
+	PQclear(q);
+	return err;
+}
+
+static enum kg_err pg_each_released(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_released *r),
+                                    void *ctx)
+{
+	enum kg_err err;
+	PGresult *q = run(s, ST_RELEASED, NULL, "released notices", &err);
+	if (!q)
+		return err;
+	for (int i = 0; !err && i < PQntuples(q); i++) {
+		struct store_released r = {
+			.notice = col_int(q, i, 0),
+			.resident = col_int(q, i, 1),
+			.kind = (enum mailset_kind)col_int(q, i, 3),
+			.target = (enum mailset_target)col_int(q, i, 4),
+			.certs = (int)col_int(q, i, 5),
+			.expiry = (int)col_int(q, i, 6),
+			.valid_until = (int)col_int(q, i, 7),
+			.status = (int)col_int(q, i, 8),
+			.kyosho = col_int(q, i, 9),
+			.foreign = col_int(q, i, 10),
+			.birth = (int)col_int(q, i, 11),
+			.postal_code = col_text(q, i, 12),
+			.kana = col_text(q, i, 13),
+			.registered = {col_text(q, i, 14), col_text(q, i, 15), col_text(q, i, 16), col_text(q, i, 17)},
+			.has_sign_cert = col_int(q, i, 18),
+		};
+		snprintf(r.app_id, sizeof r.app_id, "%s", col_text(q, i, 2));
+		err = fn(ctx, &r); /* the result is fetched whole: fn may write */
+	}
+	PQclear(q);
+	return err;
+}
+
+static enum kg_err pg_notice_requeue(struct store *s, int64_t notice, int64_t batch, int seq,
+                                     const char *const printed[4])
+{
+	struct args a = {0};
+	arg_int(&a, notice);
+	arg_int(&a, batch);
+	arg_int(&a, seq);
+	for (int i = 0; i < 4; i++)
+		arg_text(&a, printed[i]);
+	enum kg_err err;
+	PGresult *r = run(s, ST_REQUEUE, &a, "requeue", &err);
+	if (!r)
+		return err;
+	bool moved = !strcmp(PQcmdTuples(r), "1");
+	PQclear(r);
+	if (!moved)
+		return kg_fail(KG_ESTATE, "notice %lld is no longer released", (long long)notice);
+	if ((err = add_event(s, notice, "requeue", batch, "kigen", "")))
+		return err;
+	struct args c = {0};
+	arg_int(&c, batch);
+	arg_int(&c, 1);
+	return run_done(s, ST_BATCH_COUNT, &c, "batch");
+}
+
+/* --- returned mail (返戻) and the desk's day ------------------------------------------------ */
+
+static enum kg_err mailed_row(struct store *s, enum stmt_id id, const struct args *a, struct store_mailed *out,
+                              const char *what)
+{
+	enum kg_err err;
+	PGresult *q = run(s, id, a, "mailed notice", &err);
+	if (!q)
+		return err;
+	if (PQntuples(q) != 1) {
+		PQclear(q);
+		return kg_fail(KG_ENOTFOUND, "no notice %s", what);
+	}
+	memset(out, 0, sizeof *out);
+	out->notice = col_int(q, 0, 0);
+	snprintf(out->app_id, sizeof out->app_id, "%s", col_text(q, 0, 1));
+	out->batch = (int)col_int(q, 0, 2);
+	out->seq = (int)col_int(q, 0, 3);
+	snprintf(out->name, sizeof out->name, "%s", col_text(q, 0, 4));
+	snprintf(out->postal_code, sizeof out->postal_code, "%s", col_text(q, 0, 5));
+	snprintf(out->address, sizeof out->address, "%s", col_text(q, 0, 6));
+	out->state = (int)col_int(q, 0, 7);
+	out->kind = (int)col_int(q, 0, 8);
+	out->target = (int)col_int(q, 0, 9);
+	out->mailed_on = (int)col_int(q, 0, 10);
+	snprintf(out->returned_reason, sizeof out->returned_reason, "%s", col_text(q, 0, 11));
+	snprintf(out->returned_at, sizeof out->returned_at, "%s", col_text(q, 0, 12));
+	PQclear(q);
+	return KG_OK;
+}
+
+static enum kg_err pg_mailed_by_app_id(struct store *s, const char *app_id, struct store_mailed *out)
+{
+	struct args a = {0};
+	arg_text(&a, app_id);
+	return mailed_row(s, ST_MAILED_BY_APPID, &a, out, "with that application ID");
+}
+
+static enum kg_err pg_mailed_by_seq(struct store *s, int batch, int seq, struct store_mailed *out)
+{
+	struct args a = {0};
+	arg_int(&a, batch);
+	arg_int(&a, seq);
+	return mailed_row(s, ST_MAILED_BY_SEQ, &a, out, "with that batch and sequence number");
+}
+
+static enum kg_err pg_returned_add(struct store *s, int64_t notice, const char *reason, const char *terminal,
+                                   const char *staff, bool *added)
+{
+	char now[32];
+	store_now_text(now);
+	struct args a = {0};
+	arg_int(&a, notice);
+	arg_text(&a, reason);
+	arg_text(&a, now);
+	arg_text(&a, terminal);
+	arg_text(&a, staff);
+	enum kg_err err;
+	PGresult *r = run(s, ST_RETURNED_ADD, &a, "returned mail", &err);
+	if (!r)
+		return err;
+	*added = !strcmp(PQcmdTuples(r), "1");
+	PQclear(r);
+	return KG_OK;
+}
+
+static enum kg_err pg_returned_each(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_returned *r),
+                                    void *ctx)
+{
+	enum kg_err err;
+	PGresult *q = run(s, ST_RETURNED_EACH, NULL, "returned mail", &err);
+	if (!q)
+		return err;
+	for (int i = 0; !err && i < PQntuples(q); i++) {
+		struct store_returned r = {
+			col_text(q, i, 0), col_text(q, i, 1),     col_text(q, i, 2), col_text(q, i, 3),
+			col_text(q, i, 4), col_text(q, i, 5),     col_text(q, i, 6), col_text(q, i, 7),
+			col_text(q, i, 8), col_int(q, i, 9) != 0,
+		};
+		err = fn(ctx, &r);
+	}
+	PQclear(q);
+	return err;
+}
+
+static enum kg_err pg_returned_count(struct store *s, long *waiting, long *remailed)
+{
+	enum kg_err err;
+	PGresult *q = run(s, ST_RETURNED_COUNT, NULL, "returned mail", &err);
+	if (!q)
+		return err;
+	*waiting = (long)col_int(q, 0, 0);
+	*remailed = (long)col_int(q, 0, 1);
+	PQclear(q);
+	return KG_OK;
+}
+
+static enum kg_err pg_returned_at_address(struct store *s, int64_t resident, bool *yes)
+{
+	struct args a = {0};
+	arg_int(&a, resident);
+	enum kg_err err;
+	PGresult *q = run(s, ST_RETURNED_AT_ADDRESS, &a, "returned mail", &err);
+	if (!q)
+		return err;
+	*yes = PQntuples(q) > 0;
+	PQclear(q);
+	return KG_OK;
+}
+
+static enum kg_err pg_each_remail_due(struct store *s, int run_date,
+                                      enum kg_err (*fn)(void *ctx, const struct store_remail *r), void *ctx)
+{
+	struct args a = {0};
+	arg_int(&a, run_date);
+	enum kg_err err;
+	PGresult *q = run(s, ST_REMAIL_DUE, &a, "returned mail", &err);
+	if (!q)
+		return err;
+	for (int i = 0; !err && i < PQntuples(q); i++) {
+		struct store_remail r = {
+			col_int(q, i, 0),      col_int(q, i, 1),      (int)col_int(q, i, 2), (int)col_int(q, i, 3),
+			(int)col_int(q, i, 4), (int)col_int(q, i, 5), (int)col_int(q, i, 6), ""};
+		snprintf(r.postal_code, sizeof r.postal_code, "%s", col_text(q, i, 7));
+		err = fn(ctx, &r); /* the result is fetched whole: fn may add notices */
+	}
+	PQclear(q);
+	return err;
+}
+
+static enum kg_err pg_returned_remailed(struct store *s, int64_t notice, const char *new_app_id)
+{
+	struct args a = {0};
+	arg_int(&a, notice);
+	arg_text(&a, new_app_id);
+	enum kg_err err = run_done(s, ST_RETURNED_REMAILED, &a, "returned mail");
+	/* The form that came back is replaced by the one re-mailed: it can no longer be redeemed. */
+	struct args b = {0};
+	arg_int(&b, notice);
+	return err ? err : run_done(s, ST_RETURNED_VOID, &b, "returned mail");
+}
+
+static enum kg_err pg_audit_since(struct store *s, const char *terminal, const char *since,
+                                  enum kg_err (*fn)(void *ctx, const struct store_audit_row *r), void *ctx)
+{
+	struct args a = {0};
+	arg_text(&a, terminal);
+	arg_text(&a, since);
+	enum kg_err err;
+	PGresult *q = run(s, ST_AUDIT_SINCE, &a, "audit", &err);
+	if (!q)
+		return err;
+	for (int i = 0; !err && i < PQntuples(q); i++) {
+		struct store_audit_row r = {col_text(q, i, 0), col_text(q, i, 1), col_text(q, i, 2), col_text(q, i, 3),
+		                            col_text(q, i, 4)};
+		err = fn(ctx, &r);
+	}
+	PQclear(q);
+	return err;
+}
+
+static const struct store_ops pg_ops = {
+	.name = "postgresql",
+	.close = pg_close,
+	.version = pg_version,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.run_lock = pg_run_lock,
+	.meta_get = pg_meta_get,
+	.meta_set = pg_meta_set,
+	.put_resident = pg_put_resident,
+	.count_residents = pg_count_residents,
+	.each_candidate = pg_each_candidate,
+	.notice_exists = pg_notice_exists,
+	.each_reinquiry_due = pg_each_reinquiry_due,
+	.batch_create = pg_batch_create,
+	.batch_set_state = pg_batch_set_state,
+	.batch_add_exclusion = pg_batch_add_exclusion,
+	.notice_add = pg_notice_add,
+	.notice_mark_reinquired = pg_notice_mark_reinquired,
+	.batches = pg_batches,
+	.batch_get = pg_batch_get,
+	.batch_set_error = pg_batch_set_error,
+	.batch_mark_printed = pg_batch_mark_printed,
+	.batch_plan = pg_batch_plan,
+	.batch_count_no_jlis = pg_batch_count_no_jlis,
+	.batch_file_add = pg_batch_file_add,
+	.batch_files = pg_batch_files,
+	.render_claim = pg_render_claim,
+	.notice_ref = pg_notice_ref,
+	.notice_move = pg_notice_move,
+	.batch_renumber = pg_batch_renumber,
+	.batch_set_stale = pg_batch_set_stale,
+	.each_held = pg_each_held,
+	.count_held = pg_count_held,
+	.batch_holds = pg_batch_holds,
+	.each_released = pg_each_released,
+	.notice_requeue = pg_notice_requeue,
+	.batch_exclusions = pg_batch_exclusions,
+	.batch_sets = pg_batch_sets,
+	.notice_by_app_id = pg_notice_by_app_id,
+	.notice_transition = pg_notice_transition,
+	.audit = pg_audit,
+	.mailed_by_app_id = pg_mailed_by_app_id,
+	.mailed_by_seq = pg_mailed_by_seq,
+	.returned_add = pg_returned_add,
+	.returned_each = pg_returned_each,
+	.returned_count = pg_returned_count,
+	.returned_at_address = pg_returned_at_address,
+	.each_remail_due = pg_each_remail_due,
+	.returned_remailed = pg_returned_remailed,
+	.audit_since = pg_audit_since,
+};
