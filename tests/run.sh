@@ -32,11 +32,13 @@ tally() { # reads TAP from stdin, echoes it, counts
 	done
 }
 
-run_one() { # name, command...
-	local name=$1; shift
+run_one() { # header, name, command...: runs it, prints the header with its wall time, then its TAP
+	local header=$1 name=$2; shift 2
 	last_failed=0
+	local start=$SECONDS
 	"$@" >"$log" 2>&1
 	local rc=$?
+	echo "== $header ($((SECONDS - start)) s)"
 	local before=$((pass + fail + skipped))
 	tally <"$log"
 	if [ $((pass + fail + skipped)) -eq "$before" ] || { [ $rc -ne 0 ] && [ "$last_failed" = 0 ] && ! grep -q '^not ok' "$log"; }; then
@@ -66,22 +68,21 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
 	for t in "$BUILD"/test_*; do
 		[ -x "$t" ] || continue
 		case "$t" in *"$filter"*) ;; *) continue ;; esac
-		echo "== unit: ${t##*/}"
-		CMOCKA_MESSAGE_OUTPUT=TAP run_one "${t##*/}" "$t"
+		CMOCKA_MESSAGE_OUTPUT=TAP run_one "unit: ${t##*/}" "${t##*/}" "$t"
 	done
 fi
 if [ "$what" = all ] || [ "$what" = e2e ]; then
 	for t in tests/e2e/*.sh; do
 		[ -f "$t" ] || continue
 		case "$t" in *"$filter"*) ;; *) continue ;; esac
-		echo "== e2e: ${t##*/}"
-		run_one "${t##*/}" bash "$t"
+		run_one "e2e: ${t##*/}" "${t##*/}" bash "$t"
 	done
 	for name in $PG_E2E; do
 		case "tests/e2e/$name.sh" in *"$filter"*) ;; *) continue ;; esac
-		echo "== e2e on PostgreSQL: $name.sh"
-		KIGEN_TEST_DB=$(pg_newdb "e2e_$name") run_one "$name.sh on PostgreSQL" bash "tests/e2e/$name.sh"
+		KIGEN_TEST_DB=$(pg_newdb "e2e_$name") run_one "e2e on PostgreSQL: $name.sh" "$name.sh on PostgreSQL" \
+			bash "tests/e2e/$name.sh"
 	done
 fi
+echo "== all: $SECONDS s"
 echo "$pass passed, $fail failed, $skipped skipped"
 [ "$fail" -eq 0 ]
