@@ -266,7 +266,7 @@ tmux new-session -d -s "$S" -x 120 -y 50 "env PCSCLITE_CSOCK_NAME=$PCSCLITE_CSOC
 screen() { tmux capture-pane -p -t "$S"; }
 until_screen() { for _ in $(seq 100); do screen | grep -q "$1" && return 0; sleep 0.1; done; return 1; }
 : >"$R/card.log"
-until_screen "申請書IDを読み取る" && tmux send-keys -t "$S" "$(id H8)" Enter
+until_screen "通知番号を読み取る" && tmux send-keys -t "$S" "$(id H8)" Enter
 until_screen "印がありますか" && tmux send-keys -t "$S" n Enter
 until_screen "署名用電子証明書の暗証番号" && tmux send-keys -t "$S" "$SIGN" Enter
 until_screen "利用者証明用電子証明書の暗証番号" && tmux send-keys -t "$S" "$AUTH" Enter
@@ -275,6 +275,7 @@ until_screen "カードリーダーに置いて" && tmux send-keys -t "$S" Enter
 until_screen "【判定】"
 screen >"$T/desk.txt"
 check "the desk shows the holder's name before the card goes in" grep -q "窓口　太郎8 様" "$T/desk.txt"
+check "the desk calls kigen's ID the 通知番号 (申請書ID is J-LIS's)" grep -q "│ 通知番号　　　　　 $(id H8)$" "$T/desk.txt"
 check "the desk shows one clear verdict in Japanese" grep -q "【判定】 ○ 確認できました" "$T/desk.txt"
 check "the desk masks the PINs as they are typed" sh -c "grep -q '暗証番号（数字4桁）: \*\*\*\*' '$T/desk.txt' && ! grep -q -e '$SIGN' -e '$AUTH' -e '$JUKI' '$T/desk.txt'"
 expect_eq "the desk's redemption reached the card" "001C 0018 001B" "$(verifies)"
