@@ -178,36 +178,49 @@ static int field_of(const char *name, size_t len)
 	return -1;
 }
 
+static const struct {
+	const char *name;
+	size_t off;
+} setting_keys[] = {
+	{"municipality", offsetof(struct settings, name)},
+	{"mayor", offsetof(struct settings, mayor)},
+	{"department", offsetof(struct settings, department)},
+	{"office_postal", offsetof(struct settings, postal_code)},
+	{"office_address", offsetof(struct settings, address)},
+	{"phone", offsetof(struct settings, phone)},
+	{"hours", offsetof(struct settings, hours)},
+	{"lgcode", offsetof(struct settings, lgcode)},
+	{"application_center", offsetof(struct settings, application_center)},
+	{"postage_class", offsetof(struct settings, postage_class)},
+	{"postage_office", offsetof(struct settings, postage_office)},
+};
+
 static const char *setting_of(const struct settings *s, const char *name, size_t len)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} keys[] = {
-		{"municipality", offsetof(struct settings, name)},
-		{"mayor", offsetof(struct settings, mayor)},
-		{"department", offsetof(struct settings, department)},
-		{"office_postal", offsetof(struct settings, postal_code)},
-		{"office_address", offsetof(struct settings, address)},
-		{"phone", offsetof(struct settings, phone)},
-		{"hours", offsetof(struct settings, hours)},
-		{"lgcode", offsetof(struct settings, lgcode)},
-		{"application_center", offsetof(struct settings, application_center)},
-		{"postage_class", offsetof(struct settings, postage_class)},
-		{"postage_office", offsetof(struct settings, postage_office)},
-	};
 	/* J-LIS's delegation sentence: printed only when J-LIS mails for the municipality. */
 	static const char delegation[] =
 		"本件は、地方公共団体情報システム機構（J-LIS）が全国の市区町村長から委任を受けて実施しています。";
 	if (strlen("jlis_delegation") == len && !memcmp("jlis_delegation", name, len))
 		return s->jlis_delegation ? delegation : "";
-	for (size_t i = 0; i < KG_ARRAY_SIZE(keys); i++) {
-		if (strlen(keys[i].name) == len && !memcmp(keys[i].name, name, len)) {
-			const char *v = *(char *const *)((const char *)s + keys[i].off);
+	for (size_t i = 0; i < KG_ARRAY_SIZE(setting_keys); i++) {
+		if (strlen(setting_keys[i].name) == len && !memcmp(setting_keys[i].name, name, len)) {
+			const char *v = *(char *const *)((const char *)s + setting_keys[i].off);
 			return v ? v : "";
 		}
 	}
 	return NULL;
+}
+
+const char *layout_setting_name(size_t i)
+{
+	return i < KG_ARRAY_SIZE(setting_keys)    ? setting_keys[i].name
+	       : i == KG_ARRAY_SIZE(setting_keys) ? "jlis_delegation"
+	                                          : NULL;
+}
+
+const char *layout_setting(const struct settings *s, const char *name)
+{
+	return setting_of(s, name, strlen(name));
 }
 
 /*

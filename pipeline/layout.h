@@ -62,6 +62,12 @@ enum layout_field {
 /* A field's placeholder name without braces ("name" for LAYOUT_NAME). */
 const char *layout_field_name(enum layout_field f);
 
+/* For tools that fill the templates themselves (the benchmark's yardsticks): the i-th settings
+ * placeholder's name without braces (NULL past the last), and one's value as printed (NULL for
+ * an unknown name). */
+const char *layout_setting_name(size_t i);
+const char *layout_setting(const struct settings *s, const char *name);
+
 /* Conditions of "when:". */
 #define LAYOUT_WHEN_CARD 0x01
 #define LAYOUT_WHEN_CERT 0x02

@@ -342,9 +342,10 @@ int render_page_templates(enum render_doc doc, const struct mailset *m, const ch
 	return n;
 }
 
-enum kg_err render_values(struct render *r, const struct mailset *m, struct layout_values *v)
+enum kg_err render_values(struct render *r, enum render_doc doc, const struct mailset *m, int page,
+                          struct layout_values *v)
 {
-	return set_values(r, m, 1, v);
+	return set_values(r, m, first_piece(doc, m) + page, v);
 }
 
 /* Is there an address to mail to: a postal code NNN-NNNN and a 町域 that is not only spaces
