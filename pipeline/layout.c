@@ -9,13 +9,13 @@
 #include <math.h>
 #include <pango/pangocairo.h>
 #include <qrencode.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
 #include "postal.h"
+#include "stencil.h"
 #include "sbuf.h"
 
 #include "banned.h"
@@ -904,17 +904,6 @@ static enum kg_err draw_text(struct layout *l, cairo_t *cr, struct element *e, c
 	return KG_OK;
 }
 
-/* Sets pixel x of a row of a CAIRO_FORMAT_A1 image: 32-bit words, bits in the platform's order. */
-static void a1_set(unsigned char *row, int x)
-{
-	uint32_t *w = (uint32_t *)row + (x >> 5);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	*w |= 0x80000000u >> (x & 31);
-#else
-	*w |= 1u << (x & 31);
-#endif
-}
-
 enum kg_err layout_qr(cairo_t *cr, double x, double y, double size, const char *data)
 {
 	QRcode *q = QRcode_encodeString(data, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
@@ -928,30 +917,10 @@ enum kg_err layout_qr(cairo_t *cr, double x, double y, double size, const char *
 		m = size / (n + 8);
 	double x0 = round((x + (size - m * n) / 2) * 4) / 4;
 	double y0 = round((y + (size - m * n) / 2) * 4) / 4;
-	/* The symbol as a 1-bit image, one pixel a module, painted black through it as a stencil
-	 * mask scaled without smoothing: the PDF holds ~n * n / 8 bytes instead of a rectangle per
-	 * run of modules, and every module's edge stays sharp at any resolution. */
-	cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_A1, n, n);
-	unsigned char *bits = cairo_image_surface_get_data(img);
-	int stride = cairo_image_surface_get_stride(img);
-	cairo_surface_flush(img);
-	for (int r = 0; r < n; r++)
-		for (int c = 0; c < n; c++)
-			if (q->data[r * n + c] & 1)
-				a1_set(bits + r * stride, c);
-	cairo_surface_mark_dirty(img);
+	/* One bit a module (stencil.h): ~n * n / 8 bytes in the PDF, every module's edge sharp. */
+	enum kg_err err = stencil_draw(cr, q->data, n, n, x0, y0, m, m);
 	QRcode_free(q);
-	cairo_save(cr);
-	cairo_translate(cr, x0, y0);
-	cairo_scale(cr, m, m);
-	cairo_set_source_rgb(cr, 0, 0, 0);
-	cairo_pattern_t *mask = cairo_pattern_create_for_surface(img);
-	cairo_pattern_set_filter(mask, CAIRO_FILTER_NEAREST);
-	cairo_mask(cr, mask);
-	cairo_pattern_destroy(mask);
-	cairo_restore(cr);
-	cairo_surface_destroy(img);
-	return KG_OK;
+	return err;
 }
 
 static void stroke_style(cairo_t *cr, const struct element *e)
