@@ -9,13 +9,13 @@
 #include <math.h>
 #include <pango/pangocairo.h>
 #include <qrencode.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
 #include "postal.h"
+#include "stencil.h"
 #include "sbuf.h"
 
 #include "banned.h"
@@ -25,6 +25,15 @@
 #define MAX_TEXT_GROUPS 32
 
 enum kind { E_TEXT, E_RECT, E_LINE, E_QR, E_BARCODE, E_BOXES };
+
+/*
+ * A text with per-resident data can print the same on page after page: the paragraph with the
+ * batch date, the enclosures list, the target and the procedure. Each text element remembers
+ * the last N_REPEAT texts it printed in a PDF; one that comes back is recorded and from then on
+ * painted from the recording, which cairo writes once per file as a form XObject, like the
+ * static layers: neither fitted nor written again (3747 -> 3301 bytes a set over 300 sets).
+ */
+#define N_REPEAT 4
 
 struct element {
 	enum kind kind;
@@ -46,6 +55,11 @@ struct element {
 	bool dash;
 	int count;     /* E_BOXES */
 	double bar_pt; /* E_BARCODE: size in points (10 = the standard 79.8 x 3.6 mm) */
+	struct repeat {
+		char *text;           /* a text this element printed in a PDF */
+		cairo_surface_t *rec; /* its recording, once it came back */
+	} seen[N_REPEAT];
+	int next_seen;
 };
 
 /*
@@ -55,9 +69,13 @@ struct element {
  * long as the context): a name printed at four sizes on three documents, an address printed
  * three times on a form, the batch date on every page are shaped once, and shrinking a text to
  * fit its box is arithmetic instead of shaping it again at each step.
+ * 128 entries hold some nine sets' texts: with 32, the wording that comes back on every set
+ * (the enclosures list, the target, the procedure) was pushed out by the names and addresses
+ * between and shaped again (1670 shapings for 100 sets against 1429; each set has ~14 texts of
+ * its own that no cache saves).
  */
 #define REF_PT 10.0
-#define N_SHAPES 32
+#define N_SHAPES 128
 
 struct shape {
 	PangoLayout *pl;
@@ -178,36 +196,49 @@ static int field_of(const char *name, size_t len)
 	return -1;
 }
 
+static const struct {
+	const char *name;
+	size_t off;
+} setting_keys[] = {
+	{"municipality", offsetof(struct settings, name)},
+	{"mayor", offsetof(struct settings, mayor)},
+	{"department", offsetof(struct settings, department)},
+	{"office_postal", offsetof(struct settings, postal_code)},
+	{"office_address", offsetof(struct settings, address)},
+	{"phone", offsetof(struct settings, phone)},
+	{"hours", offsetof(struct settings, hours)},
+	{"lgcode", offsetof(struct settings, lgcode)},
+	{"application_center", offsetof(struct settings, application_center)},
+	{"postage_class", offsetof(struct settings, postage_class)},
+	{"postage_office", offsetof(struct settings, postage_office)},
+};
+
 static const char *setting_of(const struct settings *s, const char *name, size_t len)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} keys[] = {
-		{"municipality", offsetof(struct settings, name)},
-		{"mayor", offsetof(struct settings, mayor)},
-		{"department", offsetof(struct settings, department)},
-		{"office_postal", offsetof(struct settings, postal_code)},
-		{"office_address", offsetof(struct settings, address)},
-		{"phone", offsetof(struct settings, phone)},
-		{"hours", offsetof(struct settings, hours)},
-		{"lgcode", offsetof(struct settings, lgcode)},
-		{"application_center", offsetof(struct settings, application_center)},
-		{"postage_class", offsetof(struct settings, postage_class)},
-		{"postage_office", offsetof(struct settings, postage_office)},
-	};
 	/* J-LIS's delegation sentence: printed only when J-LIS mails for the municipality. */
 	static const char delegation[] =
 		"本件は、地方公共団体情報システム機構（J-LIS）が全国の市区町村長から委任を受けて実施しています。";
 	if (strlen("jlis_delegation") == len && !memcmp("jlis_delegation", name, len))
 		return s->jlis_delegation ? delegation : "";
-	for (size_t i = 0; i < KG_ARRAY_SIZE(keys); i++) {
-		if (strlen(keys[i].name) == len && !memcmp(keys[i].name, name, len)) {
-			const char *v = *(char *const *)((const char *)s + keys[i].off);
+	for (size_t i = 0; i < KG_ARRAY_SIZE(setting_keys); i++) {
+		if (strlen(setting_keys[i].name) == len && !memcmp(setting_keys[i].name, name, len)) {
+			const char *v = *(char *const *)((const char *)s + setting_keys[i].off);
 			return v ? v : "";
 		}
 	}
 	return NULL;
+}
+
+const char *layout_setting_name(size_t i)
+{
+	return i < KG_ARRAY_SIZE(setting_keys)    ? setting_keys[i].name
+	       : i == KG_ARRAY_SIZE(setting_keys) ? "jlis_delegation"
+	                                          : NULL;
+}
+
+const char *layout_setting(const struct settings *s, const char *name)
+{
+	return setting_of(s, name, strlen(name));
 }
 
 /*
@@ -873,17 +904,6 @@ static enum kg_err draw_text(struct layout *l, cairo_t *cr, struct element *e, c
 	return KG_OK;
 }
 
-/* Sets pixel x of a row of a CAIRO_FORMAT_A1 image: 32-bit words, bits in the platform's order. */
-static void a1_set(unsigned char *row, int x)
-{
-	uint32_t *w = (uint32_t *)row + (x >> 5);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	*w |= 0x80000000u >> (x & 31);
-#else
-	*w |= 1u << (x & 31);
-#endif
-}
-
 enum kg_err layout_qr(cairo_t *cr, double x, double y, double size, const char *data)
 {
 	QRcode *q = QRcode_encodeString(data, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
@@ -897,30 +917,10 @@ enum kg_err layout_qr(cairo_t *cr, double x, double y, double size, const char *
 		m = size / (n + 8);
 	double x0 = round((x + (size - m * n) / 2) * 4) / 4;
 	double y0 = round((y + (size - m * n) / 2) * 4) / 4;
-	/* The symbol as a 1-bit image, one pixel a module, painted black through it as a stencil
-	 * mask scaled without smoothing: the PDF holds ~n * n / 8 bytes instead of a rectangle per
-	 * run of modules, and every module's edge stays sharp at any resolution. */
-	cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_A1, n, n);
-	unsigned char *bits = cairo_image_surface_get_data(img);
-	int stride = cairo_image_surface_get_stride(img);
-	cairo_surface_flush(img);
-	for (int r = 0; r < n; r++)
-		for (int c = 0; c < n; c++)
-			if (q->data[r * n + c] & 1)
-				a1_set(bits + r * stride, c);
-	cairo_surface_mark_dirty(img);
+	/* One bit a module (stencil.h): ~n * n / 8 bytes in the PDF, every module's edge sharp. */
+	enum kg_err err = stencil_draw(cr, q->data, n, n, x0, y0, m, m);
 	QRcode_free(q);
-	cairo_save(cr);
-	cairo_translate(cr, x0, y0);
-	cairo_scale(cr, m, m);
-	cairo_set_source_rgb(cr, 0, 0, 0);
-	cairo_pattern_t *mask = cairo_pattern_create_for_surface(img);
-	cairo_pattern_set_filter(mask, CAIRO_FILTER_NEAREST);
-	cairo_mask(cr, mask);
-	cairo_pattern_destroy(mask);
-	cairo_restore(cr);
-	cairo_surface_destroy(img);
-	return KG_OK;
+	return err;
 }
 
 static void stroke_style(cairo_t *cr, const struct element *e)
@@ -988,6 +988,46 @@ static enum kg_err draw_element(struct layout *l, cairo_t *cr, struct element *e
 	return KG_OK;
 }
 
+/* A per-resident text on a PDF page: drawn, or painted from its recording when it came back
+ * (N_REPEAT above). */
+static enum kg_err draw_repeated(struct layout *l, cairo_t *cr, struct element *e, const struct layout_values *v)
+{
+	const char *text;
+	enum kg_err err = element_text(l, e, v, &text);
+	if (err)
+		return err;
+	struct repeat *r = NULL;
+	for (int i = 0; i < N_REPEAT && !r; i++)
+		if (e->seen[i].text && !strcmp(e->seen[i].text, text))
+			r = &e->seen[i];
+	if (!r) {
+		r = &e->seen[e->next_seen];
+		e->next_seen = (e->next_seen + 1) % N_REPEAT;
+		free(r->text);
+		if (r->rec)
+			cairo_surface_destroy(r->rec);
+		*r = (struct repeat){kg_strdup(text), NULL};
+		return draw_text(l, cr, e, text);
+	}
+	if (!r->rec) {
+		cairo_rectangle_t ext = {0, 0, l->width, l->height};
+		cairo_surface_t *rec = cairo_recording_surface_create(CAIRO_CONTENT_COLOR_ALPHA, &ext);
+		cairo_t *rc = cairo_create(rec);
+		err = draw_text(l, rc, e, text);
+		if (!err && cairo_status(rc))
+			err = kg_fail(KG_ERENDER, "cairo: %s", cairo_status_to_string(cairo_status(rc)));
+		cairo_destroy(rc);
+		if (err) {
+			cairo_surface_destroy(rec);
+			return err;
+		}
+		r->rec = rec;
+	}
+	cairo_set_source_surface(cr, r->rec, 0, 0);
+	cairo_paint(cr);
+	return KG_OK;
+}
+
 static bool holds(unsigned need, unsigned have)
 {
 	return (need & have) == need;
@@ -1030,7 +1070,7 @@ enum kg_err layout_draw(struct layout *l, cairo_t *cr, const struct layout_value
 		struct element *e = &l->el[i];
 		if ((use_recordings && !e->variable) || !holds(e->when, v->when))
 			continue;
-		err = draw_element(l, cr, e, v);
+		err = use_recordings && e->kind == E_TEXT ? draw_repeated(l, cr, e, v) : draw_element(l, cr, e, v);
 	}
 	if (!err && cairo_status(cr))
 		err = kg_fail(KG_ERENDER, "cairo: %s", cairo_status_to_string(cairo_status(cr)));
@@ -1089,6 +1129,11 @@ static enum kg_err record_layer(struct layout *l, unsigned when)
 
 static void element_release(struct element *e)
 {
+	for (int i = 0; i < N_REPEAT; i++) {
+		free(e->seen[i].text);
+		if (e->seen[i].rec)
+			cairo_surface_destroy(e->seen[i].rec);
+	}
 	free(e->text);
 	free(e->label);
 	if (e->font)

@@ -11,7 +11,9 @@
  *
  * Speed: every element without per-resident data is drawn once at load into a cairo recording
  * surface (one per distinct condition set), and each page paints those as sources, so a PDF
- * holds the static content once as a shared form XObject instead of once per page.
+ * holds the static content once as a shared form XObject instead of once per page. A text with
+ * per-resident data that prints the same on several pages (the batch date, the enclosures list)
+ * is recorded the second time and shared the same way.
  *
  * Text fitting: a text that does not fit its box at its size shrinks by 0.5 pt steps down to
  * its minimum, then wraps; if it still does not fit, that is an error naming the field. A text
@@ -61,6 +63,12 @@ enum layout_field {
 
 /* A field's placeholder name without braces ("name" for LAYOUT_NAME). */
 const char *layout_field_name(enum layout_field f);
+
+/* For tools that fill the templates themselves (the benchmark's yardsticks): the i-th settings
+ * placeholder's name without braces (NULL past the last), and one's value as printed (NULL for
+ * an unknown name). */
+const char *layout_setting_name(size_t i);
+const char *layout_setting(const struct settings *s, const char *name);
 
 /* Conditions of "when:". */
 #define LAYOUT_WHEN_CARD 0x01

@@ -8,6 +8,7 @@
 #include <lcms2.h>
 #include <openssl/evp.h>
 #include <qpdf/Pipeline.hh>
+#include <qpdf/Pl_Buffer.hh>
 #include <qpdf/QPDF.hh>
 #include <qpdf/QPDFExc.hh>
 #include <qpdf/QPDFPageDocumentHelper.hh>
@@ -20,7 +21,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,6 +54,13 @@ std::string gray_number(double v)
 	return b;
 }
 
+/* A page's small image masks (the QR codes, the customer barcode) as inline images, by
+ * resource name, and the names the page still draws with Do. */
+struct inline_masks {
+	std::map<std::string, std::string> image; /* "/x21" -> "BI ... EI" */
+	std::set<std::string> kept;
+};
+
 /*
  * Rewrites a content stream's colour operators to DeviceGray while qpdf writes it. Up to four
  * numbers (and the white space between them) are held until the operator that takes them
@@ -62,7 +72,8 @@ std::string gray_number(double v)
 class gray_filter : public QPDFObjectHandle::TokenFilter
 {
       public:
-	gray_filter(std::shared_ptr<findings> f, std::string w) : found(std::move(f)), where(std::move(w))
+	gray_filter(std::shared_ptr<findings> f, std::string w, inline_masks *m = nullptr)
+	    : found(std::move(f)), where(std::move(w)), masks(m)
 	{
 	}
 
@@ -86,6 +97,7 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 		case QPDFTokenizer::tt_name:
 			flush();
 			last_name = t.getValue();
+			name_at = out.size();
 			break;
 		case QPDFTokenizer::tt_inline_image:
 			flush();
@@ -113,13 +125,35 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 	std::string number[4];  /* the held numbers' values */
 	size_t n = 0, lead = 0; /* how many; where the first starts in held */
 	std::string last_name;
+	inline_masks *masks;
+	size_t name_at = std::string::npos; /* where last_name starts in out, if still there */
 
 	void spill()
 	{
 		if (out.size() >= 65536) {
 			write(out);
 			out.clear();
+			name_at = std::string::npos;
 		}
+	}
+
+	/* "/x21 Do" of a mask in masks becomes the inline image; true when done. */
+	bool inline_image()
+	{
+		if (!masks)
+			return false;
+		auto it = masks->image.find(last_name);
+		if (it == masks->image.end())
+			return false;
+		/* out ends with the name as written (cairo's names need no #-escapes) and white space. */
+		if (name_at == std::string::npos || out.compare(name_at, last_name.size(), last_name) != 0 ||
+		    out.find_first_not_of(" \t\r\n", name_at + last_name.size()) != std::string::npos) {
+			masks->kept.insert(last_name);
+			return false;
+		}
+		out.resize(name_at);
+		out += it->second;
+		return true;
 	}
 
 	void flush()
@@ -168,6 +202,8 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 			found->refuse(where + ": " + op + " with " + std::to_string(operands) + " components");
 		else if (op == "sh")
 			found->refuse(where + ": a shading");
+		else if (op == "Do" && inline_image())
+			return;
 		out += op;
 	}
 };
@@ -437,6 +473,74 @@ void claim_x4(QPDF &pdf, const void *data, size_t len, std::string &problem)
 	root.replaceKey("/Metadata", meta);
 }
 
+/* The image masks among resources small enough to draw inline (ISO 32000 8.9.7 suggests inline
+ * images up to 4 KB; these are the QR codes and the customer barcode, 50-200 bytes of bits): as
+ * an XObject each cost a stream object, its dictionary, a resource entry and a cross-reference
+ * entry, ~150 bytes for 60 bytes of bits (measured). The bits go in ASCIIHex: binary data
+ * could hold "EI" and the content stream is deflated whole anyway. */
+inline_masks small_masks(QPDFObjectHandle res)
+{
+	inline_masks m;
+	QPDFObjectHandle xo = res.isDictionary() ? res.getKey("/XObject") : QPDFObjectHandle::newNull();
+	if (!xo.isDictionary())
+		return m;
+	for (auto &k : xo.getKeys()) {
+		QPDFObjectHandle x = xo.getKey(k);
+		QPDFObjectHandle d = x.isStream() ? x.getDict() : QPDFObjectHandle::newDictionary();
+		QPDFObjectHandle mask = d.getKey("/ImageMask"), w = d.getKey("/Width"), h = d.getKey("/Height");
+		if (!is_name(d.getKey("/Subtype"), "/Image") || !mask.isBool() || !mask.getBoolValue() ||
+		    !w.isInteger() || !h.isInteger() || d.hasKey("/SMask") || d.hasKey("/Mask"))
+			continue;
+		long long width = w.getIntValue(), height = h.getIntValue(), size = (width + 7) / 8 * height;
+		if (width < 1 || height < 1 || size > 1024)
+			continue;
+		std::shared_ptr<Buffer> bits = x.getStreamData(qpdf_dl_all);
+		if (bits->getSize() != static_cast<size_t>(size))
+			continue;
+		std::string bi = "BI /IM true /W " + std::to_string(width) + " /H " + std::to_string(height) +
+		                 " /BPC 1";
+		QPDFObjectHandle decode = d.getKey("/Decode"), interpolate = d.getKey("/Interpolate");
+		if (decode.isArray())
+			bi += " /D " + decode.unparse();
+		if (interpolate.isBool() && interpolate.getBoolValue())
+			bi += " /I true";
+		bi += " /F /AHx ID ";
+		static const char hex[] = "0123456789abcdef";
+		const unsigned char *b = bits->getBuffer();
+		for (long long i = 0; i < size; i++) {
+			bi += hex[b[i] >> 4];
+			bi += hex[b[i] & 15];
+		}
+		m.image[k] = bi + "> EI";
+	}
+	return m;
+}
+
+/* The page's content through the gray filter; its small image masks drawn inline. */
+void finish_page(QPDF &pdf, QPDFPageObjectHelper &page, std::shared_ptr<findings> found, const std::string &where)
+{
+	QPDFObjectHandle p = page.getObjectHandle(), res = page.getAttribute("/Resources", false);
+	inline_masks masks = small_masks(res);
+	if (masks.image.empty()) {
+		page.addContentTokenFilter(std::make_shared<gray_filter>(found, where));
+		return;
+	}
+	gray_filter filter(found, where, &masks);
+	Pl_Buffer content("page content");
+	page.filterContents(&filter, &content);
+	std::shared_ptr<Buffer> b = content.getBufferSharedPointer();
+	p.replaceKey("/Contents",
+	             QPDFObjectHandle::newStream(
+			     &pdf, std::string(reinterpret_cast<const char *>(b->getBuffer()), b->getSize())));
+	/* The inlined masks leave the page's resources, from a copy: resources may be shared. */
+	QPDFObjectHandle copy = res.shallowCopy(), xo = res.getKey("/XObject").shallowCopy();
+	for (auto &m : masks.image)
+		if (!masks.kept.count(m.first))
+			xo.removeKey(m.first);
+	copy.replaceKey("/XObject", xo);
+	p.replaceKey("/Resources", copy);
+}
+
 enum kg_err finish(const void *data, size_t len, enum pdfx_level level, FILE *out, const char *what)
 {
 	QPDF pdf;
@@ -444,8 +548,12 @@ enum kg_err finish(const void *data, size_t len, enum pdfx_level level, FILE *ou
 	pdf.processMemoryFile(what, static_cast<const char *>(data), len);
 	auto found = std::make_shared<findings>();
 
-	/* Forms and images, wherever they are used. */
-	for (QPDFObjectHandle &o : pdf.getAllObjects()) {
+	/* Forms and images, wherever they are used. From the cross-reference table, not
+	 * getAllObjects(), which first walks every object's references looking for dangling ones
+	 * (8% of the render stage's CPU, perf); cairo's files have none, and the writer resolves
+	 * each object once either way. */
+	for (auto &entry : pdf.getXRefTable()) {
+		QPDFObjectHandle o = pdf.getObject(entry.first);
 		if (!o.isStream())
 			continue;
 		QPDFObjectHandle d = o.getDict();
@@ -461,8 +569,8 @@ enum kg_err finish(const void *data, size_t len, enum pdfx_level level, FILE *ou
 	for (QPDFPageObjectHelper &page : QPDFPageDocumentHelper(pdf).getAllPages()) {
 		QPDFObjectHandle p = page.getObjectHandle();
 		std::string where = "page " + std::to_string(++no);
-		page.addContentTokenFilter(std::make_shared<gray_filter>(found, where));
 		gray_group(p, !uses_transparency(page.getAttribute("/Resources", false), 0));
+		finish_page(pdf, page, found, where);
 		QPDFObjectHandle media = page.getAttribute("/MediaBox", false);
 		if (!media.isRectangle())
 			return kg_fail(KG_ERENDER, "%s: %s has no MediaBox", what, where.c_str());

@@ -15,7 +15,10 @@
  *   - every page has a TrimBox equal to its MediaBox (no bleed: nothing is printed to the edge);
  *   - the file has an /ID computed from its content (the same input gives the same bytes);
  *   - objects go into object streams with a cross-reference stream (PDF 1.5; PDF/X-4 allows
- *     them, PDF/X-1a would not).
+ *     them, PDF/X-1a would not);
+ *   - a page's small image masks (up to 1 KB of bits: the QR codes, the customer barcode) are
+ *     drawn as inline images (BI /IM true ... EI, the bits in ASCIIHex) instead of XObjects: the
+ *     same stencil, nearest-neighbour, ~150 bytes less each.
  *
  * With PDFX_X4 the file also claims PDF/X-4 (ISO 15930-7): PDF 1.6, a Gray output intent
  * (GTS_PDFX, an ICC gray profile made with Little CMS: D50, gamma 2.2), /Trapped /False, and an

@@ -14,6 +14,8 @@
 
 #include <unistr.h>
 
+#include "stencil.h"
+
 #include "banned.h"
 
 /* The 19 symbol characters, indexed by their check value. */
@@ -361,17 +363,6 @@ void postal_size(double pt_size, double *width, double *height)
 	*height = POSTAL_HEIGHT_MM * mm;
 }
 
-/* Sets pixel x of a row of a CAIRO_FORMAT_A1 image: 32-bit words, bits in the platform's order. */
-static void a1_set(unsigned char *row, int x)
-{
-	uint32_t *w = (uint32_t *)row + (x >> 5);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	*w |= 0x80000000u >> (x & 31);
-#else
-	*w |= 1u << (x & 31);
-#endif
-}
-
 enum kg_err postal_draw(cairo_t *cr, double x, double y, const char *bars, double pt_size)
 {
 	double mm = clamp_pt(pt_size) / POSTAL_PT * 72.0 / 25.4;
@@ -386,28 +377,12 @@ enum kg_err postal_draw(cairo_t *cr, double x, double y, const char *bars, doubl
 	 * a 1-bit image scaled to the symbol without smoothing, each bar keeps its exact width and
 	 * height, and the PDF holds 12 bytes a row instead of 67 rectangles. */
 	enum { COLS = 2 * POSTAL_BARS - 1, ROWS = 3 };
-	cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_A1, COLS, ROWS);
-	unsigned char *bits = cairo_image_surface_get_data(img);
-	int stride = cairo_image_surface_get_stride(img);
-	cairo_surface_flush(img);
+	unsigned char cells[ROWS * COLS] = {0};
 	for (int i = 0; i < POSTAL_BARS; i++) {
 		const struct bar *b = bar_of(bars[i]);
 		for (int r = (int)(b->top / 1.2 + 0.5); r < (int)((b->top + b->height) / 1.2 + 0.5); r++)
-			a1_set(bits + r * stride, 2 * i);
+			cells[r * COLS + 2 * i] = 1;
 	}
-	cairo_surface_mark_dirty(img);
-	cairo_new_path(cr);
-	cairo_save(cr);
-	cairo_translate(cr, x, y);
-	cairo_scale(cr, POSTAL_BAR_MM * mm, POSTAL_HEIGHT_MM / ROWS * mm);
-	cairo_set_source_rgb(cr, 0, 0, 0); /* the sorting machines read black bars only */
-	cairo_pattern_t *mask = cairo_pattern_create_for_surface(img);
-	cairo_pattern_set_filter(mask, CAIRO_FILTER_NEAREST);
-	cairo_mask(cr, mask);
-	cairo_pattern_destroy(mask);
-	cairo_restore(cr);
-	cairo_surface_destroy(img);
-	if (cairo_status(cr))
-		return kg_fail(KG_ERENDER, "customer barcode: %s", cairo_status_to_string(cairo_status(cr)));
-	return KG_OK;
+	/* Black: the sorting machines read black bars only. */
+	return stencil_draw(cr, cells, COLS, ROWS, x, y, POSTAL_BAR_MM * mm, POSTAL_HEIGHT_MM / ROWS * mm);
 }

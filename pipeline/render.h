@@ -64,11 +64,12 @@ int render_pages(enum render_doc doc, unsigned char pieces);
 
 /* For tools that draw the same pages another way (the benchmark's yardsticks): the template
  * files (in settings templates_dir) of doc's pages for m in page order, returning how many
- * (0..RENDER_MAX_PAGES), and m's per-resident values as printed (borrowed from m and r until the
- * next call; {piece} is the set's first piece). */
+ * (0..RENDER_MAX_PAGES), and the per-resident values printed on page (0..) of those (borrowed
+ * from m and r until the next call; {piece} is that page's matching code). */
 #define RENDER_MAX_PAGES 3
 int render_page_templates(enum render_doc doc, const struct mailset *m, const char *files[RENDER_MAX_PAGES]);
-enum kg_err render_values(struct render *r, const struct mailset *m, struct layout_values *v) KG_WUR;
+enum kg_err render_values(struct render *r, enum render_doc doc, const struct mailset *m, int page,
+                          struct layout_values *v) KG_WUR;
 
 /*
  * Whether every page of m can be printed, without drawing: KG_OK, or KG_ERENDER with the reason

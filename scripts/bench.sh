@@ -55,19 +55,26 @@ prepare() { # dir want
 	sets=$(sqlite3 "$d/k.db" 'select notices from batches where id = 1')
 }
 
-if [ "$quick" = pg-night ]; then
-	echo "== a nightly run with 100,000 due residents, on PostgreSQL"
-	pg_server
-	d=$work/pn
+# night DIR DB NOTICES-QUERY...: a nightly run with 100,000 due residents (a registry of 610,000)
+# into database DB, with the wall time of each stage; the last arguments ask DB how many notices.
+night() {
+	local d=$1 db=$2
+	shift 2
 	mkdir -p "$d"
-	db=$(pg_newdb bench_night)
 	scripts/gen-registry --count 610000 --seed 9 --as-of $DATE >"$d/reg.csv"
 	"$KIGEN" --config "$work/wide.yaml" --db "$db" -q import "$d/reg.csv"
 	cd "$d"
 	timed "$d/nightly" /usr/bin/time -f '%M' "$KIGEN" --config "$work/wide.yaml" --db "$db" --out "$d/out" nightly --date $DATE
 	cd "$ROOT"
 	grep -E 'select:|render:|export:|report:' "$d/nightly.log" | sed 's/^[^ ]* kigen: /  /'
-	echo "nightly:   $secs s in all, $(pg_sql "$db" 'select notices from batches') notices, peak of the largest process $(($(tail -1 "$d/nightly.log") / 1024)) MB"
+	echo "nightly:   $secs s in all, $("$@" 'select notices from batches') notices, peak of the largest process $(($(tail -1 "$d/nightly.log") / 1024)) MB"
+}
+
+if [ "$quick" = pg-night ]; then
+	echo "== a nightly run with 100,000 due residents, on PostgreSQL"
+	pg_server
+	db=$(pg_newdb bench_night)
+	night "$work/pn" "$db" pg_sql "$db"
 	exit 0
 fi
 
@@ -114,13 +121,5 @@ if [ "$quick" != quick ]; then
 
 	echo
 	echo "== a nightly run with 100,000 due residents"
-	d=$work/n
-	mkdir -p "$d"
-	scripts/gen-registry --count 610000 --seed 9 --as-of $DATE >"$d/reg.csv"
-	"$KIGEN" --config "$work/wide.yaml" --db "$d/k.db" -q import "$d/reg.csv"
-	cd "$d"
-	timed "$d/nightly" /usr/bin/time -f '%M' "$KIGEN" --config "$work/wide.yaml" --db "$d/k.db" --out "$d/out" nightly --date $DATE
-	cd "$ROOT"
-	grep -E 'select:|render:|export:|report:' "$d/nightly.log" | sed 's/^[^ ]* kigen: /  /'
-	echo "nightly:   $secs s in all, $(sqlite3 "$d/k.db" 'select notices from batches') notices, peak of the largest process $(($(tail -1 "$d/nightly.log") / 1024)) MB"
+	night "$work/n" "$work/n/k.db" sqlite3 "$work/n/k.db"
 fi

@@ -35,6 +35,15 @@ static const char *get(const struct page *p, const char *key)
 	return NULL;
 }
 
+/* Undoes the values' escapes (\\, \t, \n) in place. */
+static void unescape(char *s)
+{
+	char *out = s;
+	for (; *s; s++)
+		*out++ = *s == '\\' && s[1] ? (++s, *s == 't' ? '\t' : *s == 'n' ? '\n' : *s) : *s;
+	*out = '\0';
+}
+
 static void parse_line(char *line, struct page *p)
 {
 	p->n = 0;
@@ -44,6 +53,7 @@ static void parse_line(char *line, struct page *p)
 		if (!eq)
 			continue;
 		*eq = '\0';
+		unescape(eq + 1);
 		p->key[p->n] = f;
 		p->value[p->n++] = eq + 1;
 	}
@@ -76,13 +86,13 @@ static void nums(const struct conf_node *n, double *out, int count)
 
 static unsigned when_bits(const struct conf_node *n)
 {
-	static const char *const names[] = {"card", "cert",   "notice",  "reinquiry",
-	                                    "sign", "nosign", "barcode", "nobarcode"};
+	static const char *const names[] = {"card",      "cert", "notice", "reinquiry", "sign",  "nosign", "barcode",
+	                                    "nobarcode", "jlis", "nojlis", "revoked",   "minor", "postage"};
 	unsigned bits = 0;
 	size_t count = !n ? 0 : conf_is_seq(n) ? conf_len(n) : 1;
 	for (size_t i = 0; i < count; i++) {
 		const char *s = conf_str(conf_is_seq(n) ? conf_child(n, i) : n);
-		for (unsigned k = 0; k < 8; k++)
+		for (unsigned k = 0; k < sizeof names / sizeof *names; k++)
 			if (s && !strcmp(s, names[k]))
 				bits |= 1u << k;
 	}
@@ -114,7 +124,10 @@ static void text(cairo_t *cr, const struct conf *tpl, const struct conf_node *el
 {
 	static const struct {
 		const char *alias, *family;
-	} fams[] = {{"gothic", "IPAexGothic"}, {"mincho", "IPAexMincho"}, {"mj", "IPAmjMincho"}};
+	} fams[] = {{"gothic", "IPAexGothic"},
+	            {"mincho", "IPAexMincho"},
+	            {"mj", "IPAmjMincho"},
+	            {"multi", "WenQuanYi Zen Hei"}};
 	double box[4];
 	nums(conf_at(el, "box"), box, 4);
 	double x = MM(box[0]), y = MM(box[1]), w = MM(box[2]), h = MM(box[3]);
@@ -122,10 +135,12 @@ static void text(cairo_t *cr, const struct conf *tpl, const struct conf_node *el
 	const char *font = attr(tpl, el, "font", "gothic"), *align = attr(tpl, el, "align", "left");
 	const char *valign = attr(tpl, el, "valign", "top"), *wrap = attr(tpl, el, "wrap", "false");
 	const char *family = "IPAexGothic";
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (!strcmp(font, fams[i].alias))
 			family = fams[i].family;
 	PangoLayout *l = pango_cairo_create_layout(cr);
+	pango_cairo_context_set_resolution(pango_layout_get_context(l), 72); /* sizes in points */
+	pango_layout_context_changed(l);
 	PangoFontDescription *fd = pango_font_description_new();
 	pango_font_description_set_family(fd, family);
 	pango_layout_set_text(l, s, -1);
@@ -229,7 +244,9 @@ static void page(cairo_t *cr, const struct conf *tpl, const struct page *v, cons
 	const struct conf_node *root = conf_root(tpl), *els = conf_at(root, "elements");
 	cairo_pdf_surface_set_size(cairo_get_target(cr), MM(strtod(conf_get_str(root, "page.width", "210"), NULL)),
 	                           MM(strtod(conf_get_str(root, "page.height", "297"), NULL)));
-	unsigned when = (unsigned)strtoul(get(v, "when"), NULL, 10);
+	/* "postage" holds on every page or none: when the settings have a postage mark. */
+	const char *postage = get(settings, "postage_class");
+	unsigned when = (unsigned)strtoul(get(v, "when"), NULL, 10) | (postage && *postage ? 0x1000 : 0);
 	static char buf[8192];
 	for (size_t i = 0; i < conf_len(els); i++) {
 		const struct conf_node *el = conf_child(els, i);
@@ -260,11 +277,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	static const char *const docs[] = {"sheets", "inner", "outer"};
-	static const char *const tpl_files[] = {"notice-card.yaml", "notice-cert.yaml", "form.yaml",
-	                                        "envelope-inner.yaml", "envelope-outer.yaml"};
-	struct conf *tpl[5];
-	char path[4096], settings_line[4096], line[8192];
-	for (int t = 0; t < 5; t++) {
+	static const char *const tpl_files[] = {"notice-card.yaml", "notice-cert.yaml",    "application.yaml",
+	                                        "form.yaml",        "envelope-inner.yaml", "envelope-outer.yaml"};
+	enum { N_TPL = sizeof tpl_files / sizeof *tpl_files };
+	struct conf *tpl[N_TPL];
+	static char path[4096], settings_line[16384], line[16384];
+	for (int t = 0; t < N_TPL; t++) {
 		snprintf(path, sizeof path, "%s/%s", argv[1], tpl_files[t]);
 		if (conf_load(path, &tpl[t])) {
 			fprintf(stderr, "naive_baseline: %s: %s\n", path, kg_last_message());
@@ -286,9 +304,9 @@ int main(int argc, char **argv)
 		int d = 0, t = 0;
 		while (d < 3 && strcmp(docs[d], get(&v, "doc") ? get(&v, "doc") : ""))
 			d++;
-		while (t < 5 && strcmp(tpl_files[t], get(&v, "template") ? get(&v, "template") : ""))
+		while (t < N_TPL && strcmp(tpl_files[t], get(&v, "template") ? get(&v, "template") : ""))
 			t++;
-		if (d == 3 || t == 5 || !get(&v, "when") || !get(&v, "barcode")) {
+		if (d == 3 || t == N_TPL || !get(&v, "when") || !get(&v, "barcode")) {
 			fprintf(stderr, "naive_baseline: %s: a bad line\n", argv[2]);
 			return 1;
 		}
@@ -314,7 +332,7 @@ int main(int argc, char **argv)
 		}
 		cairo_surface_destroy(pdf);
 	}
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < N_TPL; i++)
 		conf_free(tpl[i]);
 	return 0;
 }

@@ -11,7 +11,9 @@
  *       naive cairo baseline and the ReportLab implementation), which draw the same pages from
  *       the same templates: a first line of the settings' placeholders, then one line per page
  *       in document order (sheets, inner, outer), each tab-separated KEY=VALUE pairs: doc,
- *       template, when (the LAYOUT_WHEN_* bits), barcode (67 bars or empty), and every field.
+ *       template, when (the LAYOUT_WHEN_* bits but postage, which holds when the settings'
+ *       postage_class is not empty), barcode (67 bars or empty), and every field ({piece} is the
+ *       page's own matching code). Values escape a backslash, tab and newline as \\, \t, \n.
  *   render_bench sample SETTINGS OUTDIR
  *       renders the fixed sample batch (cards, certificates, a holder without a signature
  *       certificate, a re-inquiry, a long name, IVS and non-JIS-X-0208 names) and prints one
@@ -201,13 +203,17 @@ static int fail(const char *what)
 	return 1;
 }
 
-static bool put(FILE *f, const char *sep, const char *key, const char *value)
+/* KEY=VALUE with the value escaped: a backslash, tab or newline is written \\, \t, \n (the
+ * enclosures list and the multi-line wording hold newlines). */
+static void put(FILE *f, const char *sep, const char *key, const char *value)
 {
-	value = value ? value : "";
-	if (strpbrk(value, "\t\n"))
-		return false; /* the format has no quoting */
-	fprintf(f, "%s%s=%s", sep, key, value);
-	return true;
+	fprintf(f, "%s%s=", sep, key);
+	for (const char *p = value ? value : ""; *p; p++) {
+		if (*p == '\\' || *p == '\t' || *p == '\n')
+			fprintf(f, "\\%c", *p == '\t' ? 't' : *p == '\n' ? 'n' : '\\');
+		else
+			fputc(*p, f);
+	}
 }
 
 /* render_bench values: see the top of this file. */
@@ -218,35 +224,37 @@ static int values(const struct gen *g, const struct settings *s, struct render *
 		perror(path);
 		return 1;
 	}
-	bool ok = put(f, "", "municipality", s->name) && put(f, "\t", "mayor", s->mayor) &&
-	          put(f, "\t", "department", s->department) && put(f, "\t", "office_postal", s->postal_code) &&
-	          put(f, "\t", "office_address", s->address) && put(f, "\t", "phone", s->phone) &&
-	          put(f, "\t", "hours", s->hours) && put(f, "\t", "lgcode", s->lgcode);
+	for (size_t i = 0; layout_setting_name(i); i++)
+		put(f, i ? "\t" : "", layout_setting_name(i), layout_setting(s, layout_setting_name(i)));
 	fputc('\n', f);
 	static const char *const docs[] = {"sheets", "inner", "outer"};
-	for (int d = 0; d < 3 && ok; d++) {
-		for (int seq = 1; seq <= g->n && ok; seq++) {
+	for (int d = 0; d < 3; d++) {
+		for (int seq = 1; seq <= g->n; seq++) {
 			struct mailset m;
 			struct strings st;
 			struct layout_values v;
 			const char *tpl[RENDER_MAX_PAGES];
 			make_set(g, seq, &m, &st);
 			int pages = render_page_templates((enum render_doc)d, &m, tpl);
-			if (pages && render_values(r, &m, &v))
-				return fail("render_values");
-			for (int p = 0; p < pages && ok; p++) {
+			for (int p = 0; p < pages; p++) {
+				if (render_values(r, (enum render_doc)d, &m, p, &v)) {
+					fclose(f);
+					return fail("render_values");
+				}
 				char when[16];
 				snprintf(when, sizeof when, "%u", v.when);
-				ok = put(f, "", "doc", docs[d]) && put(f, "\t", "template", tpl[p]) &&
-				     put(f, "\t", "when", when) && put(f, "\t", "barcode", v.barcode);
-				for (int k = 0; k < LAYOUT_NFIELDS && ok; k++)
-					ok = put(f, "\t", layout_field_name((enum layout_field)k), v.field[k]);
+				put(f, "", "doc", docs[d]);
+				put(f, "\t", "template", tpl[p]);
+				put(f, "\t", "when", when);
+				put(f, "\t", "barcode", v.barcode);
+				for (int k = 0; k < LAYOUT_NFIELDS; k++)
+					put(f, "\t", layout_field_name((enum layout_field)k), v.field[k]);
 				fputc('\n', f);
 			}
 		}
 	}
-	if (fclose(f) != 0 || !ok) {
-		fprintf(stderr, "render_bench: %s: %s\n", path, ok ? "write error" : "a value holds a tab or newline");
+	if (fclose(f) != 0) {
+		perror(path);
 		return 1;
 	}
 	return 0;

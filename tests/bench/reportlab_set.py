@@ -32,9 +32,13 @@ FONTS = {
     "gothic": ("IPAexGothic", "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"),
     "mincho": ("IPAexMincho", "/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf"),
     "mj": ("IPAmjMincho", "/usr/share/fonts/truetype/ipamj/ipamjm.ttf"),
+    "multi": ("WenQuanYiZenHei", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
 }
 WHEN = {"card": 0x01, "cert": 0x02, "notice": 0x04, "reinquiry": 0x08,
-        "sign": 0x10, "nosign": 0x20, "barcode": 0x40, "nobarcode": 0x80}
+        "sign": 0x10, "nosign": 0x20, "barcode": 0x40, "nobarcode": 0x80,
+        "jlis": 0x100, "nojlis": 0x200, "revoked": 0x400, "minor": 0x800, "postage": 0x1000}
+POSTAGE = 0x1000  # holds on every page when the settings have a postage mark (postage_class)
+ESCAPES = re.compile(r"\\(.)")
 BARS = {"F": (0.0, 3.6), "A": (0.0, 2.4), "D": (1.2, 2.4), "T": (1.2, 1.2)}  # top, height (mm)
 ASCENT = 0.88  # IPA fonts: ascender 880/1000, descender 120/1000
 VS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
@@ -232,9 +236,14 @@ def main():
     tdir, tsv, out = sys.argv[1:]
     for name, path in FONTS.values():
         pdfmetrics.registerFont(TTFont(name, path))
+    unescape = lambda v: ESCAPES.sub(lambda m: {"t": "\t", "n": "\n"}.get(m.group(1), m.group(1)), v)
     with open(tsv, encoding="utf-8") as f:
-        rows = [dict(kv.split("=", 1) for kv in line.rstrip("\n").split("\t")) for line in f]
+        rows = [{k: unescape(v) for k, v in (kv.split("=", 1) for kv in line.rstrip("\n").split("\t"))}
+                for line in f]
     settings, pages = rows[0], rows[1:]
+    postage = POSTAGE if settings.get("postage_class") else 0
+    for v in pages:
+        v["when"] = str(int(v["when"]) | postage)
     templates = {}
     for v in pages:
         if v["template"] not in templates:

@@ -3,7 +3,7 @@
 per rule and file. Usage: check_print.py [--x4] FILE.pdf...
 
   - every colour operator of every page, and of every form it draws, is DeviceGray (g, G, or a
-    cs/CS of /DeviceGray); every image is gray or an image mask;
+    cs/CS of /DeviceGray); every image, XObject or inline, is gray or an image mask;
   - no page or form carries a transparency group in an RGB (or any non-gray) colour space;
   - every page has a TrimBox equal to its MediaBox;
   - the file has an /ID;
@@ -33,6 +33,11 @@ def walk(obj, where, seen, problems):
     """Checks the content of a page or form and every form and image it uses."""
     for operands, op in pikepdf.parse_content_stream(obj):
         op = str(op)
+        if op == "INLINE IMAGE":
+            image = operands[0]
+            if not image.image_mask and str(image.colorspace) not in ("/DeviceGray", "/CalGray"):
+                problems.append(f"{where}: an inline image in {image.colorspace}")
+            continue
         if op not in COLOUR_OPS:
             continue
         if op in ("g", "G"):
