@@ -181,8 +181,8 @@ while IFS=$'\t' read -r seq id expiry kind target sign barcode certs jlis revoke
 	check "$tag mailing envelope says what it holds" has "$t" "マイナンバーカード・電子証明書有効期限通知書在中"
 	check "$tag mailing envelope names the sender" has "$t" "新宿区戸籍住民課"
 	check "$tag mailing envelope carries its sequence number" has "$t" "$tag"
-	check "$tag mailing envelope carries the postage mark of the settings (料金後納郵便, 新宿北郵便局)" \
-		has "$t" "新宿北郵便局料金後納郵便"
+	check "$tag mailing envelope carries the postage mark of the settings (料金後納郵便, 新宿北局)" \
+		has "$t" "新宿北局料金後納郵便"
 	# The customer barcode under the name: read back bar by bar at 200 dpi (x 20 mm, y 78 mm,
 	# pitch 1.2 mm; upper, middle and lower thirds of 3.6 mm), with its 2 mm clear zone.
 	pdftoppm -q -r 200 -f "$po" -l "$po" -gray out/outer-envelopes-001.pdf env
