@@ -175,7 +175,6 @@ enum stmt_id {
 	ST_IMPORT_CERTS,
 	ST_RESIDENT_COUNT,
 	ST_CANDIDATES,
-	ST_NOTICE_EXISTS,
 	ST_REINQUIRY_DUE,
 	ST_BATCH_NEW,
 	ST_BATCH_STATE,
@@ -243,6 +242,12 @@ enum stmt_id {
 	"(r.postal_code = n.postal_code AND r.addr_town = n.addr_town AND r.addr_block = n.addr_block" \
 	" AND r.addr_building = n.addr_building)"
 
+/* A first notice (not a re-inquiry; a re-mail has a parent with the same expiry) of resident r
+ * for target and expiry: the once-per-expiry index answers it. */
+#define NOTICED(target, expiry)                                                                        \
+	"EXISTS (SELECT 1 FROM notices n WHERE n.resident = r.id AND n.target = " target " AND n.expiry = " \
+	expiry " AND n.kind = 0 AND n.parent IS NULL)::int"
+
 /* The import's rows arrive by COPY in import_rows; import_last keeps the last row of each registry
  * id with the line the file first names it on, and the statements below merge it as SQLite's
  * one-row upserts would leave the tables: a new resident, card or certificate gets the largest id
@@ -305,7 +310,10 @@ static const char *const sql[ST_COUNT] = {
 	[ST_CANDIDATES] =
 		"SELECT r.id, r.postal_code, r.name, r.status, r.kyosho, (r.nationality <> '')::int, r.stay_until,"
 		" c.status, c.expires_on, a.status, a.expires_on, g.status, g.expires_on,"
-		" r.addr_town, r.addr_block, r.addr_building, r.kana, r.birth"
+		" r.addr_town, r.addr_block, r.addr_building, r.kana, r.birth,"
+		" " NOTICED("0", "c.expires_on") ", " NOTICED("1", "a.expires_on") ", " NOTICED("1", "g.expires_on") ","
+		" (r.id IN (SELECT n.resident FROM returned_mail m JOIN notices n ON n.id = m.notice"
+		"           JOIN residents r ON r.id = n.resident WHERE m.remailed IS NULL AND " SAME_ADDRESS "))::int"
 		" FROM (SELECT id FROM cards WHERE expires_on > $1::int AND expires_on <= $2::int"
 		"       UNION SELECT card FROM certificates WHERE expires_on > $1::int AND expires_on <= $2::int) AS "
 		"hit"
@@ -313,8 +321,6 @@ static const char *const sql[ST_COUNT] = {
 		" JOIN residents r ON r.id = c.resident"
 		" LEFT JOIN certificates a ON a.card = c.id AND a.kind = 'auth'"
 		" LEFT JOIN certificates g ON g.card = c.id AND g.kind = 'sign'",
-	[ST_NOTICE_EXISTS] = "SELECT 1 FROM notices WHERE resident = $1::bigint AND target = $2::int"
-			     " AND expiry = $3::int AND kind = 0",
 	[ST_REINQUIRY_DUE] = "SELECT n.id, n.resident, n.expiry, n.certs, r.postal_code, r.status"
 			     " FROM notices n JOIN residents r ON r.id = n.resident WHERE n.state = 3 ORDER BY n.id",
 	[ST_BATCH_NEW] = "INSERT INTO batches (id, run_date, state, created_at)"
@@ -322,22 +328,25 @@ static const char *const sql[ST_COUNT] = {
 	[ST_BATCH_STATE] = "UPDATE batches SET state = $2::int WHERE id = $1::bigint",
 	[ST_BATCH_EXCL] = "INSERT INTO batch_exclusions (batch, reason, count) VALUES ($1::bigint, $2::text, $3::int)"
 			  " ON CONFLICT (batch, reason) DO UPDATE SET count = batch_exclusions.count + excluded.count",
+	/* The notices store_notice_add gathered, one array per column (notices_flush), each with its
+	 * snapshot of the registry. One card per resident, one signature certificate per card. */
 	[ST_NOTICE_ADD] =
-		"INSERT INTO notices (id, app_id, resident, kind, target, certs, expiry, valid_until, batch, seq, "
-		"state,"
-		" parent, name, kana, postal_code, addr_town, addr_block, addr_building, birth, foreign_resident,"
-		" has_sign_cert, created_at, jlis_app_id, sign_revoked)"
-		" SELECT $15::bigint, $16::text, r.id, $2::int, $3::int, $4::int, $5::int, $6::int, $7::bigint, "
-		"$8::int,"
-		" $17::int, $9::bigint, coalesce($10::text, r.name), r.kana, r.postal_code,"
-		" coalesce($12::text, r.addr_town), coalesce($13::text, r.addr_block),"
-		" coalesce($14::text, r.addr_building), r.birth, (r.nationality <> '')::int,"
-		" (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
-		"         WHERE c.resident = r.id AND g.status = 1))::int, $11::text,"
-		" CASE WHEN $3::int = 0 THEN r.jlis_app_id ELSE '' END,"
-		" (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
-		"         WHERE c.resident = r.id AND g.status = 2))::int"
-		" FROM residents r WHERE r.id = $1::bigint",
+		"INSERT INTO notices (id, app_id, resident, kind, target, certs, expiry, valid_until, batch, seq,"
+		" state, parent, name, kana, postal_code, addr_town, addr_block, addr_building, birth,"
+		" foreign_resident, has_sign_cert, created_at, jlis_app_id, sign_revoked)"
+		" SELECT v.id, v.app_id, r.id, v.kind, v.target, v.certs, v.expiry, v.valid_until, v.batch, v.seq,"
+		" v.state, v.parent, coalesce(v.name, r.name), r.kana, r.postal_code,"
+		" coalesce(v.town, r.addr_town), coalesce(v.block, r.addr_block),"
+		" coalesce(v.building, r.addr_building), r.birth, (r.nationality <> '')::int,"
+		" (g.status IS NOT DISTINCT FROM 1)::int, v.created_at,"
+		" CASE WHEN v.target = 0 THEN r.jlis_app_id ELSE '' END, (g.status IS NOT DISTINCT FROM 2)::int"
+		" FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::int[], $5::int[], $6::int[], $7::int[],"
+		"   $8::int[], $9::bigint[], $10::int[], $11::int[], $12::bigint[], $13::text[], $14::text[],"
+		"   $15::text[], $16::text[], $17::text[])"
+		"   AS v(id, app_id, resident, kind, target, certs, expiry, valid_until, batch, seq, state, parent,"
+		"   name, town, block, building, created_at)"
+		" JOIN residents r ON r.id = v.resident LEFT JOIN cards c ON c.resident = r.id"
+		" LEFT JOIN certificates g ON g.card = c.id AND g.kind = 'sign'",
 	[ST_NOTICE_LAST] = "SELECT last FROM notice_ids FOR UPDATE",
 	[ST_NOTICE_LAST_SET] = "UPDATE notice_ids SET last = $1::bigint",
 	[ST_BATCH_COUNT] = "UPDATE batches SET notices = notices + $2::int WHERE id = $1::bigint",
@@ -490,6 +499,11 @@ struct store {
 	int64_t last_notice; /* the largest notice id given, this transaction's included */
 	int64_t count_batch; /* the batch that gained count_pending notices */
 	long count_pending;
+	/* New notices of the open transaction not yet sent, one PostgreSQL array literal per column
+	 * of ST_NOTICE_ADD: sent as one statement before any other (a round trip per notice made a
+	 * night of 100,000 notices take minutes). */
+	struct sbuf adds[17];
+	long adds_n;
 	bool copying;      /* a COPY of import rows is open */
 	long copy_rows;    /* rows sent in this transaction */
 	struct sbuf chunk; /* COPY data not yet sent */
@@ -547,11 +561,13 @@ static enum kg_err pg_fail(struct store *s, const char *what, const PGresult *r)
 }
 
 static enum kg_err copy_flush(struct store *s);
+static enum kg_err notices_flush(struct store *s);
 
-/* Runs prepared statement id with a; the result (rows or none) on success, else NULL and *err. */
+/* Runs prepared statement id with a; the result (rows or none) on success, else NULL and *err.
+ * What the transaction gathered (import rows, new notices) goes first. */
 static PGresult *run(struct store *s, enum stmt_id id, const struct args *a, const char *what, enum kg_err *err)
 {
-	if (s->copying && (*err = copy_flush(s)))
+	if ((s->copying && (*err = copy_flush(s))) || (s->adds_n && (*err = notices_flush(s))))
 		return NULL;
 	char name[16];
 	snprintf(name, sizeof name, "k%d", (int)id);
@@ -587,9 +603,12 @@ static enum kg_err run_done(struct store *s, enum stmt_id id, const struct args 
 /* Runs SQL text without parameters (transaction control, the schema). */
 static enum kg_err exec(struct store *s, const char *text, const char *what)
 {
+	enum kg_err err;
+	if (s->adds_n && (err = notices_flush(s)))
+		return err;
 	PGresult *r = PQexec(s->conn, text);
 	ExecStatusType st = PQresultStatus(r);
-	enum kg_err err = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? KG_OK : pg_fail(s, what, r);
+	err = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? KG_OK : pg_fail(s, what, r);
 	PQclear(r);
 	return err;
 }
@@ -722,6 +741,8 @@ static void pg_close(struct store *s)
 		PQclear(PQexec(s->conn, "SELECT pg_advisory_unlock_all()"));
 	PQfinish(s->conn);
 	sbuf_release(&s->chunk);
+	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
+		sbuf_release(&s->adds[i]);
 	free(s->name);
 	free(s);
 }
@@ -747,6 +768,9 @@ static void forget_counts(struct store *s)
 {
 	s->ids_loaded = false;
 	s->count_pending = 0;
+	s->adds_n = 0;
+	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
+		sbuf_reset(&s->adds[i]);
 }
 
 static enum kg_err pg_begin(struct store *s)
@@ -765,7 +789,7 @@ static enum kg_err pg_begin(struct store *s)
 static enum kg_err pg_commit(struct store *s)
 {
 	enum kg_err err = s->copying ? copy_flush(s) : KG_OK;
-	if (err || (err = flush_counts(s)))
+	if (err || (err = notices_flush(s)) || (err = flush_counts(s)))
 		return err;
 	forget_counts(s);
 	PGresult *r = PQexec(s->conn, "COMMIT");
@@ -996,27 +1020,15 @@ static enum kg_err pg_each_candidate(struct store *s, int after, int upto,
 			.sign_expires = col_date(q, i, 12),
 			.kana = col_text(q, i, 16),
 			.birth = (int)col_int(q, i, 17),
+			.noticed_card = col_int(q, i, 18),
+			.noticed_auth = col_int(q, i, 19),
+			.noticed_sign = col_int(q, i, 20),
+			.returned = col_int(q, i, 21),
 		};
 		err = fn(ctx, &c);
 	}
 	PQclear(q);
 	return err;
-}
-
-static enum kg_err pg_notice_exists(struct store *s, int64_t resident, enum mailset_target target, int expiry,
-                                    bool *exists)
-{
-	struct args a = {0};
-	arg_int(&a, resident);
-	arg_int(&a, target);
-	arg_int(&a, expiry);
-	enum kg_err err;
-	PGresult *r = run(s, ST_NOTICE_EXISTS, &a, "notice", &err);
-	if (!r)
-		return err;
-	*exists = PQntuples(r) > 0;
-	PQclear(r);
-	return KG_OK;
 }
 
 static enum kg_err pg_each_reinquiry_due(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_reinquiry *r),
@@ -1075,6 +1087,58 @@ static enum kg_err pg_batch_add_exclusion(struct store *s, int64_t batch, const 
 static enum kg_err add_event(struct store *s, int64_t notice, const char *action, int64_t batch, const char *by,
                              const char *reason);
 
+/* Appends one element to a PostgreSQL array literal being built ("{" ... ","); NULL for t NULL. */
+static void array_text(struct sbuf *b, const char *t)
+{
+	sbuf_adds(b, b->len ? "" : "{");
+	if (!t) {
+		sbuf_adds(b, "NULL,");
+		return;
+	}
+	sbuf_addc(b, '"');
+	for (; *t; t++) {
+		if (*t == '"' || *t == '\\')
+			sbuf_addc(b, '\\');
+		sbuf_addc(b, *t);
+	}
+	sbuf_adds(b, "\",");
+}
+
+static void array_int(struct sbuf *b, long long v)
+{
+	char num[24];
+	snprintf(num, sizeof num, "%lld", v);
+	array_text(b, num);
+}
+
+/* Sends the gathered notices as one statement: every element is a bound array's, never SQL. */
+static enum kg_err notices_flush(struct store *s)
+{
+	long n = s->adds_n;
+	if (!n)
+		return KG_OK;
+	s->adds_n = 0; /* run() below must not flush again */
+	struct args a = {0};
+	enum kg_err err = KG_OK;
+	for (size_t i = 0; !err && i < KG_ARRAY_SIZE(s->adds); i++) {
+		struct sbuf *b = &s->adds[i];
+		b->buf[b->len - 1] = '}'; /* the last comma ends the array */
+		err = sbuf_check(b);
+		arg_text(&a, b->buf);
+	}
+	PGresult *r = err ? NULL : run(s, ST_NOTICE_ADD, &a, "notice", &err);
+	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
+		sbuf_reset(&s->adds[i]);
+	if (!r)
+		return err;
+	long added = strtol(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	if (added != n)
+		return kg_fail(KG_ENOTFOUND, "%s: %ld of %ld new notices name a resident not in the registry", s->name,
+		               n - added, n);
+	return KG_OK;
+}
+
 static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
                                  char app_id[24])
 {
@@ -1093,38 +1157,31 @@ static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgc
 	store_make_app_id(lgcode, n, id, app_id);
 	char now[32];
 	store_now_text(now);
-	struct args a = {0};
-	arg_int(&a, n->resident);
-	arg_int(&a, n->kind);
-	arg_int(&a, n->target);
-	arg_int(&a, n->certs);
-	arg_int(&a, n->expiry);
-	arg_int(&a, n->valid_until);
+	struct sbuf *v = s->adds;
+	array_int(v++, id);
+	array_text(v++, app_id);
+	array_int(v++, n->resident);
+	array_int(v++, n->kind);
+	array_int(v++, n->target);
+	array_int(v++, n->certs);
+	array_int(v++, n->expiry);
+	array_int(v++, n->valid_until);
 	if (n->hold_reason) { /* a held notice is in no batch */
-		arg_text(&a, NULL);
-		arg_text(&a, NULL);
+		array_text(v++, NULL);
+		array_text(v++, NULL);
 	} else {
-		arg_int(&a, batch);
-		arg_int(&a, n->seq);
+		array_int(v++, batch);
+		array_int(v++, n->seq);
 	}
+	array_int(v++, n->hold_reason ? STORE_HELD : STORE_QUEUED);
 	if (n->parent)
-		arg_int(&a, n->parent);
+		array_int(v++, n->parent);
 	else
-		arg_text(&a, NULL);
-	arg_text(&a, n->printed[0]);
-	arg_text(&a, now);
-	for (int i = 1; i < 4; i++)
-		arg_text(&a, n->printed[i]);
-	arg_int(&a, id);
-	arg_text(&a, app_id);
-	arg_int(&a, n->hold_reason ? STORE_HELD : STORE_QUEUED);
-	PGresult *r = run(s, ST_NOTICE_ADD, &a, "notice", &err);
-	if (!r)
-		return err;
-	bool added = !strcmp(PQcmdTuples(r), "1");
-	PQclear(r);
-	if (!added)
-		return kg_fail(KG_ENOTFOUND, "resident %lld is not in the registry", (long long)n->resident);
+		array_text(v++, NULL);
+	for (int i = 0; i < 4; i++)
+		array_text(v++, n->printed[i]);
+	array_text(v++, now);
+	s->adds_n++;
 	s->last_notice = id;
 	if (n->hold_reason) {
 		/* The counter must reach the table even when no notice of a batch follows. */
@@ -1136,7 +1193,8 @@ static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgc
 	}
 	s->count_batch = batch;
 	s->count_pending++;
-	return s->in_tx ? KG_OK : flush_counts(s); /* outside a transaction each statement commits */
+	/* Outside a transaction each statement commits; inside, a bounded number waits. */
+	return s->in_tx && s->adds_n < 10000 ? KG_OK : flush_counts(s);
 }
 
 static enum kg_err pg_notice_mark_reinquired(struct store *s, int64_t notice)
@@ -1816,7 +1874,6 @@ static const struct store_ops pg_ops = {
 	.put_resident = pg_put_resident,
 	.count_residents = pg_count_residents,
 	.each_candidate = pg_each_candidate,
-	.notice_exists = pg_notice_exists,
 	.each_reinquiry_due = pg_each_reinquiry_due,
 	.batch_create = pg_batch_create,
 	.batch_set_state = pg_batch_set_state,

@@ -173,7 +173,6 @@ enum stmt_id {
 	ST_CERT_DEL,
 	ST_RESIDENT_COUNT,
 	ST_CANDIDATES,
-	ST_NOTICE_EXISTS,
 	ST_REINQUIRY_DUE,
 	ST_BATCH_NEW,
 	ST_BATCH_STATE,
@@ -213,6 +212,18 @@ enum stmt_id {
 	ST_COUNT
 };
 
+/* The address a notice was mailed to against the registry's now: the snapshot in notices
+ * (postal code, 町域, 番地・号, 方書) equal to the resident's. */
+#define SAME_ADDRESS                                                                                   \
+	"(r.postal_code = n.postal_code AND r.addr_town = n.addr_town AND r.addr_block = n.addr_block" \
+	" AND r.addr_building = n.addr_building)"
+
+/* A first notice (not a re-inquiry; a re-mail has a parent with the same expiry) of resident r
+ * for target and expiry: the once-per-expiry index answers it. */
+#define NOTICED(target, expiry)                                                                        \
+	"EXISTS (SELECT 1 FROM notices n WHERE n.resident = r.id AND n.target = " target " AND n.expiry = " \
+	expiry " AND n.kind = 0 AND n.parent IS NULL)"
+
 static const char *const sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
@@ -239,14 +250,16 @@ static const char *const sql[ST_COUNT] = {
 	[ST_CANDIDATES] =
 		"SELECT r.id, r.postal_code, r.name, r.status, r.kyosho, r.nationality <> '', r.stay_until,"
 		" c.status, c.expires_on, a.status, a.expires_on, g.status, g.expires_on,"
-		" r.addr_town, r.addr_block, r.addr_building, r.kana, r.birth"
+		" r.addr_town, r.addr_block, r.addr_building, r.kana, r.birth,"
+		" " NOTICED("0", "c.expires_on") ", " NOTICED("1", "a.expires_on") ", " NOTICED("1", "g.expires_on") ","
+		" r.id IN (SELECT n.resident FROM returned_mail m JOIN notices n ON n.id = m.notice"
+		"          JOIN residents r ON r.id = n.resident WHERE m.remailed IS NULL AND " SAME_ADDRESS ")"
 		" FROM (SELECT id FROM cards WHERE expires_on > ?1 AND expires_on <= ?2"
 		"       UNION SELECT card FROM certificates WHERE expires_on > ?1 AND expires_on <= ?2) AS hit"
 		" JOIN cards c ON c.id = hit.id"
 		" JOIN residents r ON r.id = c.resident"
 		" LEFT JOIN certificates a ON a.card = c.id AND a.kind = 'auth'"
 		" LEFT JOIN certificates g ON g.card = c.id AND g.kind = 'sign'",
-	[ST_NOTICE_EXISTS] = "SELECT 1 FROM notices WHERE resident = ?1 AND target = ?2 AND expiry = ?3 AND kind = 0",
 	[ST_REINQUIRY_DUE] = "SELECT n.id, n.resident, n.expiry, n.certs, r.postal_code, r.status"
 			     " FROM notices n JOIN residents r ON r.id = n.resident WHERE n.state = 3 ORDER BY n.id",
 	[ST_BATCH_NEW] = "INSERT INTO batches (run_date, state, created_at) VALUES (?1, 0, ?2)",
@@ -652,6 +665,10 @@ static enum kg_err sq_each_candidate(struct store *s, int after, int upto,
 			.sign_expires = column_date(q, 12),
 			.kana = column_text(q, 16),
 			.birth = sqlite3_column_int(q, 17),
+			.noticed_card = sqlite3_column_int(q, 18),
+			.noticed_auth = sqlite3_column_int(q, 19),
+			.noticed_sign = sqlite3_column_int(q, 20),
+			.returned = sqlite3_column_int(q, 21),
 		};
 		err = fn(ctx, &c);
 	}
@@ -659,23 +676,6 @@ static enum kg_err sq_each_candidate(struct store *s, int after, int upto,
 		err = db_fail(s, "candidates");
 	sqlite3_reset(q);
 	return err;
-}
-
-static enum kg_err sq_notice_exists(struct store *s, int64_t resident, enum mailset_target target, int expiry,
-                                    bool *exists)
-{
-	sqlite3_stmt *q = stmt(s, ST_NOTICE_EXISTS);
-	if (!q)
-		return db_fail(s, "notice");
-	sqlite3_bind_int64(q, 1, resident);
-	sqlite3_bind_int(q, 2, target);
-	sqlite3_bind_int(q, 3, expiry);
-	int rc = sqlite3_step(q);
-	sqlite3_reset(q);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_fail(s, "notice");
-	*exists = rc == SQLITE_ROW;
-	return KG_OK;
 }
 
 static enum kg_err sq_each_reinquiry_due(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_reinquiry *r),
@@ -1448,12 +1448,6 @@ static enum kg_err sq_returned_count(struct store *s, long *waiting, long *remai
 	return rc == SQLITE_ROW ? KG_OK : db_fail(s, "returned mail");
 }
 
-/* The address a notice was mailed to against the registry's now: the snapshot in notices
- * (postal code, 町域, 番地・号, 方書) equal to the resident's. */
-#define SAME_ADDRESS                                                                                   \
-	"(r.postal_code = n.postal_code AND r.addr_town = n.addr_town AND r.addr_block = n.addr_block" \
-	" AND r.addr_building = n.addr_building)"
-
 static enum kg_err sq_returned_at_address(struct store *s, int64_t resident, bool *yes)
 {
 	sqlite3_stmt *q = prep(s, "SELECT 1 FROM returned_mail m JOIN notices n ON n.id = m.notice"
@@ -1578,7 +1572,6 @@ static const struct store_ops sqlite_ops = {
 	.put_resident = sq_put_resident,
 	.count_residents = sq_count_residents,
 	.each_candidate = sq_each_candidate,
-	.notice_exists = sq_notice_exists,
 	.each_reinquiry_due = sq_each_reinquiry_due,
 	.batch_create = sq_batch_create,
 	.batch_set_state = sq_batch_set_state,
