@@ -437,7 +437,10 @@ static const char *const sql[ST_COUNT] = {
 		" addr_building = coalesce($7::text, r.addr_building), birth = r.birth,"
 		" foreign_resident = (r.nationality <> '')::int,"
 		" has_sign_cert = (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id"
-		"   AND g.kind = 'sign' WHERE c.resident = r.id AND g.status = 1))::int"
+		"   AND g.kind = 'sign' WHERE c.resident = r.id AND g.status = 1))::int,"
+		" jlis_app_id = CASE WHEN notices.target = 0 THEN r.jlis_app_id ELSE '' END,"
+		" sign_revoked = (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id"
+		"   AND g.kind = 'sign' WHERE c.resident = r.id AND g.status = 2))::int"
 		" FROM residents r WHERE r.id = notices.resident AND notices.id = $1::bigint AND notices.state = 7",
 	/* returned mail (返戻) and the desk's day; text compared as SQLite does (bytes: COLLATE "C") */
 	[ST_MAILED_BY_APPID] = MAILED_COLUMNS "WHERE n.app_id = $1::text",

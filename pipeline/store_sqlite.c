@@ -351,7 +351,10 @@ static const char *const sql[ST_COUNT] = {
 		       " addr_building = coalesce(?7, r.addr_building), birth = r.birth,"
 		       " foreign_resident = r.nationality <> '',"
 		       " has_sign_cert = EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id"
-		       "   AND g.kind = 'sign' WHERE c.resident = r.id AND g.status = 1)"
+		       "   AND g.kind = 'sign' WHERE c.resident = r.id AND g.status = 1),"
+		       " jlis_app_id = CASE WHEN notices.target = 0 THEN r.jlis_app_id ELSE '' END,"
+		       " sign_revoked = EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id"
+		       "   AND g.kind = 'sign' WHERE c.resident = r.id AND g.status = 2)"
 		       " FROM residents r WHERE r.id = notices.resident AND notices.id = ?1 AND notices.state = 7",
 };
 
