@@ -12,7 +12,9 @@
 #include "store_backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -507,7 +509,9 @@ struct store {
 	 * night of 100,000 notices take minutes). */
 	struct sbuf adds[17];
 	long adds_n;
-	bool copying;      /* a COPY of import rows is open */
+	struct store *next_open; /* the process's open connections (forget_in_child) */
+	pid_t pid;               /* the process that opened it: no other may use it */
+	bool copying;            /* a COPY of import rows is open */
 	long copy_rows;    /* rows sent in this transaction */
 	struct sbuf chunk; /* COPY data not yet sent */
 };
@@ -566,11 +570,81 @@ static enum kg_err pg_fail(struct store *s, const char *what, const PGresult *r)
 static enum kg_err copy_flush(struct store *s);
 static enum kg_err notices_flush(struct store *s);
 
+/* --- connections across fork ----------------------------------------------------------------
+ *
+ * A forked child (a render worker) gets a copy of every descriptor, the sockets of its parent's
+ * sessions too: the run lock lives on one of them, and the server ends a session only once no
+ * process holds its socket. So a child lets go of them at once: each inherited socket becomes
+ * /dev/null at the same number, so that the child neither keeps a killed runner's lock alive
+ * nor, should it touch such a connection, talks into its parent's session (PQfinish's goodbye
+ * included) or into a file that took the number. The connection itself refuses to serve any
+ * process but the one that opened it. Workers open sessions of their own. */
+
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct store *open_stores;
+
+static void lock_open(void)
+{
+	pthread_mutex_lock(&open_lock);
+}
+
+static void unlock_open(void)
+{
+	pthread_mutex_unlock(&open_lock);
+}
+
+static void forget_in_child(void)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (struct store *s = open_stores; s; s = s->next_open) {
+		int fd = PQsocket(s->conn);
+		if (fd >= 0 && (null < 0 || dup3(null, fd, O_CLOEXEC) < 0))
+			close(fd);
+	}
+	if (null >= 0)
+		close(null);
+	unlock_open();
+}
+
+static enum kg_err remember_open(struct store *s)
+{
+	static bool atfork_set;
+	lock_open();
+	if (!atfork_set)
+		atfork_set = pthread_atfork(lock_open, unlock_open, forget_in_child) == 0;
+	if (atfork_set) {
+		s->next_open = open_stores;
+		open_stores = s;
+	}
+	unlock_open();
+	s->pid = getpid();
+	return atfork_set ? KG_OK : kg_fail(KG_ENOMEM, "pthread_atfork failed");
+}
+
+static void forget_open(struct store *s)
+{
+	lock_open();
+	for (struct store **p = &open_stores; *p; p = &(*p)->next_open)
+		if (*p == s) {
+			*p = s->next_open;
+			break;
+		}
+	unlock_open();
+}
+
+/* A connection is used only by the process that opened it (see above). */
+static enum kg_err own(struct store *s)
+{
+	return s->pid == getpid() ? KG_OK
+	                          : kg_fail(KG_EDB, "%s: a connection of process %ld used in process %ld", s->name,
+	                                    (long)s->pid, (long)getpid());
+}
+
 /* Runs prepared statement id with a; the result (rows or none) on success, else NULL and *err.
  * What the transaction gathered (import rows, new notices) goes first. */
 static PGresult *run(struct store *s, enum stmt_id id, const struct args *a, const char *what, enum kg_err *err)
 {
-	if ((s->copying && (*err = copy_flush(s))) || (s->adds_n && (*err = notices_flush(s))))
+	if ((*err = own(s)) || (s->copying && (*err = copy_flush(s))) || (s->adds_n && (*err = notices_flush(s))))
 		return NULL;
 	char name[16];
 	snprintf(name, sizeof name, "k%d", (int)id);
@@ -607,7 +681,7 @@ static enum kg_err run_done(struct store *s, enum stmt_id id, const struct args 
 static enum kg_err exec(struct store *s, const char *text, const char *what)
 {
 	enum kg_err err;
-	if (s->adds_n && (err = notices_flush(s)))
+	if ((err = own(s)) || (s->adds_n && (err = notices_flush(s))))
 		return err;
 	PGresult *r = PQexec(s->conn, text);
 	ExecStatusType st = PQresultStatus(r);
@@ -711,7 +785,11 @@ enum kg_err store_pg_open(const char *conninfo, struct store **out)
 	s->ops = &pg_ops;
 	s->name = kg_strdup(conninfo);
 	sbuf_init(&s->chunk, 0);
+	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
+		sbuf_init(&s->adds[i], 0);
 	s->conn = PQconnectdbParams(keys, values, 1);
+	if ((err = remember_open(s)))
+		goto out;
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		char msg[512];
 		snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
@@ -740,9 +818,12 @@ static void pg_close(struct store *s)
 {
 	/* The server frees a closed session's locks only when its backend has exited, after
 	 * PQfinish returns; the next run, started at once, must find the run lock free. */
-	if (s->run_locked)
-		PQclear(PQexec(s->conn, "SELECT pg_advisory_unlock_all()"));
-	PQfinish(s->conn);
+	forget_open(s);
+	if (s->pid == getpid()) { /* a parent's session is ended by its process only (forget_in_child) */
+		if (s->run_locked)
+			PQclear(PQexec(s->conn, "SELECT pg_advisory_unlock_all()"));
+		PQfinish(s->conn);
+	}
 	sbuf_release(&s->chunk);
 	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
 		sbuf_release(&s->adds[i]);
@@ -791,7 +872,9 @@ static enum kg_err pg_begin(struct store *s)
 
 static enum kg_err pg_commit(struct store *s)
 {
-	enum kg_err err = s->copying ? copy_flush(s) : KG_OK;
+	enum kg_err err = own(s);
+	if (!err && s->copying)
+		err = copy_flush(s);
 	if (err || (err = notices_flush(s)) || (err = flush_counts(s)))
 		return err;
 	forget_counts(s);
@@ -808,6 +891,8 @@ static enum kg_err pg_commit(struct store *s)
 
 static void pg_rollback(struct store *s)
 {
+	if (s->pid != getpid())
+		return;
 	if (s->copying) {
 		s->copying = false;
 		sbuf_reset(&s->chunk);
