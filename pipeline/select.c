@@ -135,8 +135,7 @@ static enum kg_err consider(void *ctx, const struct store_candidate *c)
 		return KG_OK;
 
 	/* A certificate notice's expiry is that of each certificate in it.certs. */
-	if (it.target == MAILSET_CARD ? c->noticed_card
-	                              : (it.certs & MAILSET_AUTH ? c->noticed_auth : c->noticed_sign))
+	if (it.target == MAILSET_CARD ? c->noticed_card : (it.certs & MAILSET_AUTH ? c->noticed_auth : c->noticed_sign))
 		return KG_OK;
 
 	int reason = excluded_by(c, it.expiry);

@@ -244,11 +244,17 @@ enum stmt_id {
 	"(r.postal_code = n.postal_code AND r.addr_town = n.addr_town AND r.addr_block = n.addr_block" \
 	" AND r.addr_building = n.addr_building)"
 
-/* A first notice (not a re-inquiry; a re-mail has a parent with the same expiry) of resident r
- * for target and expiry: the once-per-expiry index answers it. */
+/* Of candidate r with card c and certificates a, g: is there a first notice for each expiry (a
+ * re-mail has a parent with the same expiry, so the once-per-expiry index answers it), and did
+ * mail come back from the address r has now (store_returned_at_address)? */
 #define NOTICED(target, expiry)                                                                        \
-	"EXISTS (SELECT 1 FROM notices n WHERE n.resident = r.id AND n.target = " target " AND n.expiry = " \
-	expiry " AND n.kind = 0 AND n.parent IS NULL)::int"
+	"(EXISTS (SELECT 1 FROM notices n WHERE n.resident = r.id AND n.kind = 0 AND n.parent IS NULL" \
+	" AND n.target = " target " AND n.expiry = " expiry "))::int, "
+#define RETURNED_HERE                                                                        \
+	"(r.id IN (SELECT n.resident FROM returned_mail m JOIN notices n ON n.id = m.notice" \
+	" JOIN residents r ON r.id = n.resident WHERE m.remailed IS NULL AND " SAME_ADDRESS "))::int"
+#define CANDIDATE_FLAGS \
+	NOTICED("0", "c.expires_on") NOTICED("1", "a.expires_on") NOTICED("1", "g.expires_on") RETURNED_HERE
 
 /* The import's rows arrive by COPY in import_rows; import_last keeps the last row of each registry
  * id with the line the file first names it on, and the statements below merge it as SQLite's
@@ -312,13 +318,10 @@ static const char *const sql[ST_COUNT] = {
 	[ST_CANDIDATES] =
 		"SELECT r.id, r.postal_code, r.name, r.status, r.kyosho, (r.nationality <> '')::int, r.stay_until,"
 		" c.status, c.expires_on, a.status, a.expires_on, g.status, g.expires_on,"
-		" r.addr_town, r.addr_block, r.addr_building, r.kana, r.birth,"
-		" " NOTICED("0", "c.expires_on") ", " NOTICED("1", "a.expires_on") ", " NOTICED("1", "g.expires_on") ","
-		" (r.id IN (SELECT n.resident FROM returned_mail m JOIN notices n ON n.id = m.notice"
-		"           JOIN residents r ON r.id = n.resident WHERE m.remailed IS NULL AND " SAME_ADDRESS "))::int"
+		" r.addr_town, r.addr_block, r.addr_building, r.kana, r.birth, " CANDIDATE_FLAGS
 		" FROM (SELECT id FROM cards WHERE expires_on > $1::int AND expires_on <= $2::int"
-		"       UNION SELECT card FROM certificates WHERE expires_on > $1::int AND expires_on <= $2::int) AS "
-		"hit"
+		"       UNION SELECT card FROM certificates WHERE expires_on > $1::int AND expires_on <= $2::int)"
+		" AS hit"
 		" JOIN cards c ON c.id = hit.id"
 		" JOIN residents r ON r.id = c.resident"
 		" LEFT JOIN certificates a ON a.card = c.id AND a.kind = 'auth'"
@@ -512,8 +515,8 @@ struct store {
 	struct store *next_open; /* the process's open connections (forget_in_child) */
 	pid_t pid;               /* the process that opened it: no other may use it */
 	bool copying;            /* a COPY of import rows is open */
-	long copy_rows;    /* rows sent in this transaction */
-	struct sbuf chunk; /* COPY data not yet sent */
+	long copy_rows;          /* rows sent in this transaction */
+	struct sbuf chunk;       /* COPY data not yet sent */
 };
 
 /* A bound parameter list: values as text, NULL for SQL NULL. */

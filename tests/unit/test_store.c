@@ -23,6 +23,8 @@
 #include "settings.h"
 #include "store.h"
 
+#include "residents.h"
+
 static char sqlite_path[] = "/tmp/kigen-test-store-XXXXXX";
 
 /* The database of a test: its name; state is "sqlite" or "pg". */
@@ -74,31 +76,6 @@ static long long witness(void **state, const char *sql)
 	sqlite3_finalize(q);
 	sqlite3_close(db);
 	return v;
-}
-
-static struct store_resident resident(const char *id, const char *name, int card_expires)
-{
-	return (struct store_resident){
-		.registry_id = id,
-		.name = name,
-		.kana = "カナ",
-		.birth = rules_from_ymd(1980, 1, 20),
-		.sex = 1,
-		.postal_code = "160-0022",
-		.addr_town = "東京都新宿区新宿",
-		.addr_block = "1-2-3",
-		.addr_building = "",
-		.nationality = "",
-		.stay_until = RULES_NO_DATE,
-		.status = STORE_ACTIVE,
-		.has_card = card_expires != RULES_NO_DATE,
-		.card_issued = rules_from_ymd(2017, 1, 25),
-		.card_received = RULES_NO_DATE,
-		.card_expires = card_expires,
-		.card_status = STORE_CARD_VALID,
-		.auth = {STORE_CERT_VALID, rules_from_ymd(2022, 1, 25), rules_from_ymd(2027, 1, 20), "0A1B"},
-		.sign = {STORE_CERT_NONE, 0, 0, NULL},
-	};
 }
 
 struct seen {
@@ -289,8 +266,12 @@ static void a_released_notice_takes_the_jlis_id_and_revoked_signature_of_its_nig
 	a.sign = (struct store_cert){STORE_CERT_VALID, rules_from_ymd(2022, 1, 25), exp, "0C1D"};
 	int64_t batch, next;
 	char id[24];
-	struct store_new_notice nn = {
-		.resident = 1, .kind = MAILSET_NOTICE, .target = MAILSET_CARD, .expiry = exp, .valid_until = exp, .seq = 1};
+	struct store_new_notice nn = {.resident = 1,
+	                              .kind = MAILSET_NOTICE,
+	                              .target = MAILSET_CARD,
+	                              .expiry = exp,
+	                              .valid_until = exp,
+	                              .seq = 1};
 	assert_int_equal(store_begin(s), KG_OK);
 	assert_int_equal(store_put_resident(s, &a), KG_OK);
 	assert_int_equal(store_batch_create(s, rules_from_ymd(2026, 11, 21), &batch), KG_OK);
@@ -334,17 +315,6 @@ static void a_released_notice_takes_the_jlis_id_and_revoked_signature_of_its_nig
 	store_close(s);
 }
 
-/* A resident whose card and certificates expire on expiry, at block (番地). */
-static void put_at(struct store *s, const char *id, const char *block, int expiry)
-{
-	struct store_resident r = resident(id, "返戻　一郎", expiry);
-	r.addr_block = block;
-	r.auth.expires_on = expiry;
-	assert_int_equal(store_begin(s), KG_OK);
-	assert_int_equal(store_put_resident(s, &r), KG_OK);
-	assert_int_equal(store_commit(s), KG_OK);
-}
-
 struct returned_seen {
 	int n;
 	char registry_id[16], remailed[24];
@@ -378,9 +348,9 @@ static void returned_mail_is_recorded_once_and_mailed_again_once_after_a_move(vo
 	struct settings set;
 	assert_int_equal(store_open(db_of(state), &s), KG_OK);
 	assert_int_equal(settings_load(NULL, &set), KG_OK);
-	int exp = rules_from_ymd(2026, 12, 25);
-	put_at(s, "A1", "1-1-1", exp);
-	put_at(s, "B1", "2-2-2", exp);
+	int issued = rules_from_ymd(2016, 12, 20), exp = rules_from_ymd(2026, 12, 25);
+	put_at(s, "A1", "1-1-1", issued, exp);
+	put_at(s, "B1", "2-2-2", issued, exp);
 	struct select_result res;
 	assert_int_equal(select_run(s, &set, rules_from_ymd(2026, 11, 21), false, NULL, &res), KG_OK);
 	assert_int_equal(res.card + res.cert, 2);
@@ -408,7 +378,7 @@ static void returned_mail_is_recorded_once_and_mailed_again_once_after_a_move(vo
 	/* Still at that address: nothing is mailed again. Then A1 moves: mailed again, once. */
 	assert_int_equal(select_run(s, &set, rules_from_ymd(2026, 11, 22), false, NULL, &res), KG_OK);
 	assert_int_equal(res.remailed, 0);
-	put_at(s, "A1", "3-3-3", exp);
+	put_at(s, "A1", "3-3-3", issued, exp);
 	assert_int_equal(select_run(s, &set, rules_from_ymd(2026, 11, 23), false, NULL, &res), KG_OK);
 	assert_int_equal(res.remailed, 1);
 	assert_int_equal(select_run(s, &set, rules_from_ymd(2026, 11, 24), false, NULL, &res), KG_OK);
