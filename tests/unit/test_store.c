@@ -451,7 +451,7 @@ static void eight_desks_racing_on_one_form_exactly_one_redeems(void **state)
 			if (read(go[0], &c, 1) != 0) /* released when the parent closes the pipe */
 				_exit(2);
 			bool moved = false;
-			char desk[8];
+			char desk[16];
 			snprintf(desk, sizeof desk, "D%d", i);
 			if (store_begin(d) || store_notice_transition(d, n.id, STORE_PRINTED, STORE_REDEEMED, &moved) ||
 			    store_audit(d, n.id, app_id, desk, "S", moved ? "redeemed" : "already_redeemed", "") ||
