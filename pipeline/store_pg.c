@@ -672,6 +672,20 @@ static PGresult *run(struct store *s, enum stmt_id id, const struct args *a, con
 	return r;
 }
 
+/* Runs a statement that finds one row: its result, else NULL and *err (KG_ENOTFOUND: "no
+ * <noun> <key>" when there is no such row). */
+static PGresult *run_row(struct store *s, enum stmt_id id, const struct args *a, const char *noun, const char *key,
+                         enum kg_err *err)
+{
+	PGresult *r = run(s, id, a, noun, err);
+	if (r && PQntuples(r) != 1) {
+		PQclear(r);
+		r = NULL;
+		*err = kg_fail(KG_ENOTFOUND, "no %s %s", noun, key);
+	}
+	return r;
+}
+
 /* Runs a statement whose rows, if any, are not needed. */
 static enum kg_err run_done(struct store *s, enum stmt_id id, const struct args *a, const char *what)
 {
@@ -1331,15 +1345,14 @@ static enum kg_err pg_batch_get(struct store *s, int64_t batch, struct store_bat
 	enum kg_err err = flush_counts(s); /* the counts as this transaction sees them */
 	if (err)
 		return err;
-	PGresult *q = run(s, ST_BATCH_GET, &a, "batch", &err);
+	char key[24];
+	snprintf(key, sizeof key, "%lld", (long long)batch);
+	PGresult *q = run_row(s, ST_BATCH_GET, &a, "batch", key, &err);
 	if (!q)
 		return err;
-	if (PQntuples(q) == 1)
-		read_batch(q, 0, out);
-	else
-		err = kg_fail(KG_ENOTFOUND, "no batch %lld", (long long)batch);
+	read_batch(q, 0, out);
 	PQclear(q);
-	return err;
+	return KG_OK;
 }
 
 static enum kg_err pg_batch_exclusions(struct store *s, int64_t batch,
@@ -1408,13 +1421,9 @@ static enum kg_err pg_notice_by_app_id(struct store *s, const char *app_id, stru
 	struct args a = {0};
 	arg_text(&a, app_id);
 	enum kg_err err;
-	PGresult *q = run(s, ST_NOTICE_BY_APPID, &a, "notice", &err);
+	PGresult *q = run_row(s, ST_NOTICE_BY_APPID, &a, "notice with application ID", app_id, &err);
 	if (!q)
 		return err;
-	if (PQntuples(q) != 1) {
-		PQclear(q);
-		return kg_fail(KG_ENOTFOUND, "no notice with application ID %s", app_id);
-	}
 	*out = (struct store_notice){
 		.id = col_int(q, 0, 0),
 		.resident = col_int(q, 0, 1),
@@ -1625,20 +1634,16 @@ static enum kg_err pg_notice_ref(struct store *s, const char *app_id, struct sto
 	struct args a = {0};
 	arg_text(&a, app_id);
 	enum kg_err err;
-	PGresult *q = run(s, ST_NOTICE_REF, &a, "notice", &err);
+	PGresult *q = run_row(s, ST_NOTICE_REF, &a, "notice with application ID", app_id, &err);
 	if (!q)
 		return err;
-	if (PQntuples(q) == 1) {
-		out->id = col_int(q, 0, 0);
-		snprintf(out->app_id, sizeof out->app_id, "%s", col_text(q, 0, 1));
-		out->state = (enum store_notice_state)col_int(q, 0, 2);
-		out->batch = col_int(q, 0, 3);
-		out->batch_state = (int)col_int(q, 0, 4);
-	} else {
-		err = kg_fail(KG_ENOTFOUND, "no notice with application ID %s", app_id);
-	}
+	out->id = col_int(q, 0, 0);
+	snprintf(out->app_id, sizeof out->app_id, "%s", col_text(q, 0, 1));
+	out->state = (enum store_notice_state)col_int(q, 0, 2);
+	out->batch = col_int(q, 0, 3);
+	out->batch_state = (int)col_int(q, 0, 4);
 	PQclear(q);
-	return err;
+	return KG_OK;
 }
 
 static enum kg_err pg_notice_move(struct store *s, const struct store_notice_ref *n, enum store_notice_state to,
@@ -1797,13 +1802,9 @@ static enum kg_err mailed_row(struct store *s, enum stmt_id id, const struct arg
                               const char *what)
 {
 	enum kg_err err;
-	PGresult *q = run(s, id, a, "mailed notice", &err);
+	PGresult *q = run_row(s, id, a, "notice", what, &err);
 	if (!q)
 		return err;
-	if (PQntuples(q) != 1) {
-		PQclear(q);
-		return kg_fail(KG_ENOTFOUND, "no notice %s", what);
-	}
 	memset(out, 0, sizeof *out);
 	out->notice = col_int(q, 0, 0);
 	snprintf(out->app_id, sizeof out->app_id, "%s", col_text(q, 0, 1));

@@ -425,6 +425,16 @@ static enum kg_err step_done(struct store *s, sqlite3_stmt *q, const char *what)
 	return rc == SQLITE_DONE ? KG_OK : db_fail(s, what);
 }
 
+/* Ends a statement that finds one row, stepped once with rc (its row read): KG_ENOTFOUND, "no
+ * <noun> <key>", when there was none. */
+static enum kg_err row_end(struct store *s, sqlite3_stmt *q, int rc, const char *noun, const char *key)
+{
+	sqlite3_reset(q);
+	if (rc == SQLITE_DONE)
+		return kg_fail(KG_ENOTFOUND, "no %s %s", noun, key);
+	return rc == SQLITE_ROW ? KG_OK : db_fail(s, noun);
+}
+
 static enum kg_err exec(struct store *s, const char *text)
 {
 	char *msg = NULL;
@@ -852,10 +862,9 @@ static enum kg_err sq_batch_get(struct store *s, int64_t batch, struct store_bat
 	int rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW)
 		read_batch(q, out);
-	sqlite3_reset(q);
-	if (rc == SQLITE_DONE)
-		return kg_fail(KG_ENOTFOUND, "no batch %lld", (long long)batch);
-	return rc == SQLITE_ROW ? KG_OK : db_fail(s, "batch");
+	char key[24];
+	snprintf(key, sizeof key, "%lld", (long long)batch);
+	return row_end(s, q, rc, "batch", key);
 }
 
 static enum kg_err sq_batch_exclusions(struct store *s, int64_t batch,
@@ -948,10 +957,7 @@ static enum kg_err sq_notice_by_app_id(struct store *s, const char *app_id, stru
 		};
 		snprintf(out->app_id, sizeof out->app_id, "%s", column_text(q, 2));
 	}
-	sqlite3_reset(q);
-	if (rc == SQLITE_DONE)
-		return kg_fail(KG_ENOTFOUND, "no notice with application ID %s", app_id);
-	return rc == SQLITE_ROW ? KG_OK : db_fail(s, "notice");
+	return row_end(s, q, rc, "notice with application ID", app_id);
 }
 
 static enum kg_err sq_notice_transition(struct store *s, int64_t notice, enum store_notice_state from,
@@ -1146,10 +1152,7 @@ static enum kg_err sq_notice_ref(struct store *s, const char *app_id, struct sto
 		out->batch = sqlite3_column_int64(q, 3);
 		out->batch_state = sqlite3_column_int(q, 4);
 	}
-	sqlite3_reset(q);
-	if (rc == SQLITE_DONE)
-		return kg_fail(KG_ENOTFOUND, "no notice with application ID %s", app_id);
-	return rc == SQLITE_ROW ? KG_OK : db_fail(s, "notice");
+	return row_end(s, q, rc, "notice with application ID", app_id);
 }
 
 static enum kg_err sq_notice_move(struct store *s, const struct store_notice_ref *n, enum store_notice_state to,
@@ -1362,10 +1365,9 @@ static enum kg_err mailed_row(struct store *s, sqlite3_stmt *q, struct store_mai
 		snprintf(out->returned_reason, sizeof out->returned_reason, "%s", column_text(q, 11));
 		snprintf(out->returned_at, sizeof out->returned_at, "%s", column_text(q, 12));
 	}
+	enum kg_err err = row_end(s, q, rc, "notice", what);
 	sqlite3_finalize(q);
-	if (rc == SQLITE_DONE)
-		return kg_fail(KG_ENOTFOUND, "no notice %s", what);
-	return rc == SQLITE_ROW ? KG_OK : db_fail(s, "mailed notice");
+	return err;
 }
 
 static enum kg_err sq_mailed_by_app_id(struct store *s, const char *app_id, struct store_mailed *out)
