@@ -685,12 +685,15 @@ static void work(struct render *r, const char *dir, const struct render_source *
  * it ended: KG_OK for a clean exit, else a failure naming the signal. */
 static enum kg_err end_worker(struct worker *w, int i, int *running)
 {
-	int status;
+	int status = 0;
+	pid_t pid;
 	close(w[i].fd);
-	while (waitpid(w[i].pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return kg_fail(KG_ERENDER, "waitpid: %s", strerror(errno));
+	do
+		pid = waitpid(w[i].pid, &status, 0);
+	while (pid < 0 && errno == EINTR);
 	w[i] = w[--*running];
+	if (pid < 0)
+		return kg_fail(KG_ERENDER, "waitpid: %s", strerror(errno));
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return KG_OK;
 	if (!WIFEXITED(status))
