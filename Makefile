@@ -121,9 +121,9 @@ format-check: check-deps
 FUZZ_RUNS ?= 1000000
 FUZZERS   := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libkigen.a
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -fsanitize-link-c++-runtime -o $@ $< $(BUILD)/libkigen.a $(LDLIBS)
 fuzz: check-deps
-	$(MAKE) BUILD=build-fuzz CC=clang \
+	$(MAKE) BUILD=build-fuzz CC=clang CXX=clang++ \
 	  CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" fuzz-run
 fuzz-run: $(FUZZERS)
 	BUILD=$(BUILD) FUZZ_RUNS=$(FUZZ_RUNS) scripts/fuzz.sh

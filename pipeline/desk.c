@@ -150,7 +150,7 @@ static void print_notice(FILE *f, const struct counter_view *v)
 	fprintf(f, "  │ 氏名　　　　　　　 %s 様\n", v->name);
 	fprintf(f, "  │ 更新するもの　　　 %s\n", desk_what_label(v));
 	fprintf(f, "  │ 照会書の有効期限　 %s まで\n", era);
-	fprintf(f, "  │ 申請書ID　　　　　 %s\n", v->app_id);
+	fprintf(f, "  │ 通知番号　　　　　 %s\n", v->app_id);
 	fprintf(f, "  └────────────────────────────────────────────\n\n");
 }
 
@@ -226,7 +226,7 @@ static bool one_form(struct store *st, const struct settings *set, const struct 
 {
 	FILE *out = stdout;
 	char id[64];
-	if (!ask(out, "申請書IDを読み取るか入力してください（終了は q）: ", id, sizeof id) || !strcmp(id, "q"))
+	if (!ask(out, "通知番号を読み取るか入力してください（終了は q）: ", id, sizeof id) || !strcmp(id, "q"))
 		return false;
 	if (!*id)
 		return true;
@@ -234,8 +234,8 @@ static bool one_form(struct store *st, const struct settings *set, const struct 
 	enum kg_err e = counter_lookup(st, id, &v);
 	if (e == KG_EINPUT || e == KG_ENOTFOUND) {
 		fprintf(out, "\n  × %s\n    %s\n\n",
-		        e == KG_EINPUT ? "申請書IDの形式またはチェックデジットが正しくありません"
-		                       : "申請書IDが見つかりません",
+		        e == KG_EINPUT ? "通知番号の形式またはチェックデジットが正しくありません"
+		                       : "通知番号が見つかりません",
 		        "読み取り直すか、入力を確認してください。");
 		return true;
 	}

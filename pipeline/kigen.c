@@ -667,7 +667,7 @@ static enum kg_err print_held(void *ctx, const struct store_held *h)
 {
 	int *n = ctx;
 	if (!(*n)++)
-		printf("%-23s  %-8s  %-12s  %-20s  %-24s  %-10s  %s\n", "申請書ID", "状態", "住民ID", "氏名", "日時",
+		printf("%-23s  %-8s  %-12s  %-20s  %-24s  %-10s  %s\n", "通知番号", "状態", "住民ID", "氏名", "日時",
 		       "担当", "理由");
 	printf("%-23s  %-8s  %-12s  %-20s  %-24s  %-10s  %s\n", h->app_id, h->state == STORE_HELD ? "保留" : "解除済み",
 	       h->registry_id, h->name, h->at, h->by, h->reason);

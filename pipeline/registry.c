@@ -677,10 +677,13 @@ enum kg_err registry_import_stream(struct store *st, const struct settings *set,
 	struct csv_parser p;
 	iconv_t cd = (iconv_t)-1;
 	char *line = kg_malloc(REGISTRY_MAX_LINE);
-	char *conv = kg_malloc(3 * REGISTRY_MAX_LINE);
+	/* CP932 text grows up to 3 times in UTF-8 (half-width kana): sized to the longest line
+	 * converted, not to the longest possible one (a UTF-8 import never needs it). */
+	char *conv = NULL;
+	size_t conv_size = 0;
 	enum kg_err err = KG_OK;
 	bool in_tx = false;
-	size_t line_used = 0, conv_used = 0; /* the most of each buffer ever written, to wipe */
+	size_t line_used = 0; /* the most of the line buffer ever written, to wipe */
 
 	parser_init(&p);
 	if (enc == REGISTRY_CP932 && (cd = iconv_open("UTF-8", "CP932")) == (iconv_t)-1) {
@@ -705,8 +708,9 @@ enum kg_err registry_import_stream(struct store *st, const struct settings *set,
 		text = line;
 		len = n;
 		if (enc == REGISTRY_CP932) {
+			if (conv_size < 3 * n)
+				conv = wiping_realloc(conv, conv_size = 3 * n);
 			bool ok = cp932_to_utf8(cd, line, n, conv, &len);
-			conv_used = len > conv_used ? len : conv_used;
 			if (!ok) {
 				drop_record(&im, &p, "not valid CP932 text");
 				goto next;
@@ -732,7 +736,8 @@ enum kg_err registry_import_stream(struct store *st, const struct settings *set,
 			im.record_line = 0; /* a blank line; the next record starts afresh */
 	next:
 		explicit_bzero(line, n < REGISTRY_MAX_LINE ? n : REGISTRY_MAX_LINE);
-		explicit_bzero(conv, enc == REGISTRY_CP932 ? len : 0);
+		if (conv)
+			explicit_bzero(conv, len);
 	}
 	if (ferror(f)) {
 		err = kg_fail(KG_EIO, "%s: %s", name, strerror(errno));
@@ -764,9 +769,8 @@ out:
 	tdestroy(im.ids, seen_free);
 	sbuf_release(&im.row_errors);
 	explicit_bzero(line, line_used);
-	explicit_bzero(conv, conv_used);
 	free(line);
-	free(conv);
+	wiping_free(conv);
 	return err;
 }
 

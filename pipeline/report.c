@@ -229,25 +229,12 @@ static enum kg_err draw_chart(const struct report_input *in, FILE *fp)
 
 /* --- report.html ------------------------------------------------------------------------------- */
 
-static void html_text(struct sbuf *b, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '<': sbuf_adds(b, "&lt;"); break;
-		case '>': sbuf_adds(b, "&gt;"); break;
-		case '&': sbuf_adds(b, "&amp;"); break;
-		case '"': sbuf_adds(b, "&quot;"); break;
-		default: sbuf_addc(b, *s);
-		}
-	}
-}
-
 static void html_row(struct sbuf *b, const char *label, const char *value)
 {
 	sbuf_adds(b, "<tr><th>");
-	html_text(b, label);
+	sbuf_add_html(b, label);
 	sbuf_adds(b, "</th><td class=\"n\">");
-	html_text(b, value);
+	sbuf_add_html(b, value);
 	sbuf_adds(b, "</td></tr>\n");
 }
 
@@ -259,14 +246,14 @@ static void html_report(const struct report_input *in, const struct entry *files
 		era[0] = 0;
 	snprintf(title, sizeof title, "実行報告 バッチ %lld（%s）", (long long)in->batch, date);
 	sbuf_adds(b, "<!DOCTYPE html>\n<html lang=\"ja\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
-	html_text(b, title);
+	sbuf_add_html(b, title);
 	sbuf_adds(b, "</title>\n<style>\nbody { font-family: \"IPAexGothic\", sans-serif; margin: 2em; }\n"
 	             "table { border-collapse: collapse; margin-bottom: 1.5em; }\n"
 	             "th, td { border: 1px solid #999; padding: 0.2em 0.8em; text-align: left; }\n"
 	             "td.n { text-align: right; }\n</style>\n</head>\n<body>\n<h1>");
-	html_text(b, title);
+	sbuf_add_html(b, title);
 	sbuf_adds(b, "</h1>\n<p>作成日: ");
-	html_text(b, era);
+	sbuf_add_html(b, era);
 	sbuf_adds(b, "</p>\n<h2>通知の件数</h2>\n<table>\n");
 	struct {
 		const char *label;
@@ -291,14 +278,14 @@ static void html_report(const struct report_input *in, const struct entry *files
 	if (in->n_holds) {
 		sbuf_adds(b, "<h2>保留した通知（印刷していません）</h2>\n<p>kigen notice list --held で確認し、"
 		             "名簿を直して kigen notice release、または kigen notice void。</p>\n<table>\n"
-		             "<tr><th>申請書ID</th><th>担当</th><th>理由</th></tr>\n");
+		             "<tr><th>通知番号</th><th>担当</th><th>理由</th></tr>\n");
 		for (size_t i = 0; i < in->n_holds; i++) {
 			sbuf_adds(b, "<tr><td>");
-			html_text(b, in->holds[i].app_id);
+			sbuf_add_html(b, in->holds[i].app_id);
 			sbuf_adds(b, "</td><td>");
-			html_text(b, in->holds[i].by);
+			sbuf_add_html(b, in->holds[i].by);
 			sbuf_adds(b, "</td><td>");
-			html_text(b, in->holds[i].reason);
+			sbuf_add_html(b, in->holds[i].reason);
 			sbuf_adds(b, "</td></tr>\n");
 		}
 		sbuf_adds(b, "</table>\n");

@@ -134,3 +134,17 @@ void sbuf_add_json(struct sbuf *b, const char *s)
 	}
 	sbuf_addc(b, '"');
 }
+
+void sbuf_add_html(struct sbuf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': sbuf_adds(b, "&lt;"); break;
+		case '>': sbuf_adds(b, "&gt;"); break;
+		case '&': sbuf_adds(b, "&amp;"); break;
+		case '"': sbuf_adds(b, "&quot;"); break;
+		case '\'': sbuf_adds(b, "&#39;"); break;
+		default: sbuf_addc(b, *s);
+		}
+	}
+}

@@ -46,6 +46,8 @@ void sbuf_addf(struct sbuf *b, const char *fmt, ...) KG_PRINTF(2, 3);
 void sbuf_vaddf(struct sbuf *b, const char *fmt, va_list ap);
 /* Appends s as a JSON string literal, quotes included. */
 void sbuf_add_json(struct sbuf *b, const char *s);
+/* Appends s as HTML text, safe in an element and in a quoted attribute: < > & " ' escaped. */
+void sbuf_add_html(struct sbuf *b, const char *s);
 /* KG_EINPUT (with a message) if an append was dropped since init or reset, else KG_OK. */
 enum kg_err sbuf_check(const struct sbuf *b) KG_WUR;
 

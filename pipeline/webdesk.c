@@ -35,20 +35,6 @@ static int today_of(const struct webdesk *d)
 	return rules_from_ymd(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }
 
-static void html_text(struct sbuf *b, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '<': sbuf_adds(b, "&lt;"); break;
-		case '>': sbuf_adds(b, "&gt;"); break;
-		case '&': sbuf_adds(b, "&amp;"); break;
-		case '"': sbuf_adds(b, "&quot;"); break;
-		case '\'': sbuf_adds(b, "&#39;"); break;
-		default: sbuf_addc(b, *s);
-		}
-	}
-}
-
 /* The page with its placeholders filled: the session's CSRF token, the terminal, the reasons. */
 static void page(const struct webdesk *d, const struct web_request *req, struct web_reply *rep)
 {
@@ -67,14 +53,14 @@ static void page(const struct webdesk *d, const struct web_request *req, struct 
 		if (n == 4 && !strncmp(open + 2, "csrf", 4)) {
 			sbuf_adds(&rep->body, web_session_csrf(req->session));
 		} else if (n == 8 && !strncmp(open + 2, "terminal", 8)) {
-			html_text(&rep->body, d->terminal);
+			sbuf_add_html(&rep->body, d->terminal);
 		} else if (n == 7 && !strncmp(open + 2, "reasons", 7)) {
 			for (int r = 0; r < RETURNS_N_REASONS; r++) {
 				sbuf_addf(&rep->body,
 				          "      <label class=\"check\"><input type=\"radio\" name=\"reason\" "
 				          "value=\"%s\"> %d ",
 				          returns_reason_name(r), r + 1);
-				html_text(&rep->body, returns_reason_label(r));
+				sbuf_add_html(&rep->body, returns_reason_label(r));
 				sbuf_adds(&rep->body, "</label>\n");
 			}
 		}
@@ -167,12 +153,12 @@ static void lookup(struct webdesk *d, const struct web_request *req, struct web_
 	struct counter_view v;
 	enum kg_err err = web_form_value(req->body, "id", id, sizeof id) ? counter_lookup(d->st, id, &v) : KG_EINPUT;
 	if (err == KG_EINPUT) {
-		not_ok(rep, "申請書IDの形式またはチェックデジットが正しくありません。読み取り直すか、入力を確認してくだ"
+		not_ok(rep, "通知番号の形式またはチェックデジットが正しくありません。読み取り直すか、入力を確認してくだ"
 		            "さい。");
 		return;
 	}
 	if (err == KG_ENOTFOUND) {
-		not_ok(rep, "申請書IDが見つかりません。読み取り直すか、入力を確認してください。");
+		not_ok(rep, "通知番号が見つかりません。読み取り直すか、入力を確認してください。");
 		return;
 	}
 	if (err) {
@@ -211,7 +197,7 @@ static void card_state(struct webdesk *d, const struct web_request *req, struct 
 	                          ? cardcheck_run(d->st, d->reader, id, &c)
 	                          : KG_ENOTFOUND;
 	if (err == KG_ENOTFOUND) {
-		not_ok(rep, "申請書IDが見つかりません。");
+		not_ok(rep, "通知番号が見つかりません。");
 		return;
 	}
 	if (err) {
@@ -370,7 +356,7 @@ static void mailed_json(struct sbuf *b, const struct store_mailed *m)
 static bool find_error(struct web_reply *rep, enum kg_err err)
 {
 	if (err == KG_EINPUT)
-		not_ok(rep, "封筒の照合番号（B0001-000001）または申請書IDを読み取ってください（チェックデジットが"
+		not_ok(rep, "封筒の照合番号（B0001-000001）または通知番号を読み取ってください（チェックデジットが"
 		            "合いません）。");
 	else if (err == KG_ENOTFOUND)
 		not_ok(rep, "該当する通知が見つかりません。読み取り直してください。");

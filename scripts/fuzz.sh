@@ -1,14 +1,16 @@
 #!/bin/bash
-# make fuzz: runs each libFuzzer harness of $BUILD (build-fuzz) FUZZ_RUNS times (all at once,
-# one process each) from a corpus seeded with the repository's own inputs, and prints one line
-# per harness: runs, seconds, corpus size, findings. FUZZ_SECONDS, when set, stops a harness
-# earlier (its line then says how many runs it made). Exits 1 when any harness found a crash, a
-# leak or a broken contract (the reproducer is left in build-fuzz/crash-*).
+# make fuzz: runs each libFuzzer harness of $BUILD (build-fuzz) FUZZ_RUNS times (FUZZ_JOBS, 2
+# by default, at once: one process each) from a corpus seeded with the repository's own inputs,
+# and prints one line per harness: runs, seconds, corpus size, findings, and the load average
+# when it ended. FUZZ_SECONDS, when set, stops a harness earlier (its line then says how many
+# runs it made). Exits 1 when any harness found a crash, a leak or a broken contract (the
+# reproducer is left in build-fuzz/crash-*).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-fuzz}
 RUNS=${FUZZ_RUNS:-1000000}
 SECONDS_MAX=${FUZZ_SECONDS:-0}
+JOBS=${FUZZ_JOBS:-2}
 export LC_ALL=C.UTF-8 TZ=Asia/Tokyo ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1
 corpus() { # corpus NAME: a fresh seed corpus for harness NAME
 	local dir=$BUILD/corpus-$1
@@ -42,7 +44,7 @@ run() { # run NAME: one harness, its log in $BUILD/fuzz-NAME.log, its exit code 
 	"$BUILD/fuzz_$name" -runs="$RUNS" -max_total_time="$SECONDS_MAX" -max_len=$max_len -timeout=60 \
 		-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$BUILD/crash-$name-" \
 		"$BUILD/corpus-$name" >"$BUILD/fuzz-$name.log" 2>&1
-	echo "$? $(($(date +%s) - start))" >"$BUILD/fuzz-$name.rc"
+	echo "$? $(($(date +%s) - start)) $(cut -d' ' -f1-3 /proc/loadavg)" >"$BUILD/fuzz-$name.rc"
 }
 names=""
 for f in "$BUILD"/fuzz_*; do
@@ -50,12 +52,13 @@ for f in "$BUILD"/fuzz_*; do
 	name=${f##*/fuzz_}
 	names="$names $name"
 	corpus "$name"
+	while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
 	run "$name" &
 done
 wait
 bad=0
 for name in $names; do
-	read -r rc secs <"$BUILD/fuzz-$name.rc"
+	read -r rc secs load <"$BUILD/fuzz-$name.rc"
 	runs=$(awk '/stat::number_of_executed_units:/ { print $2 }' "$BUILD/fuzz-$name.log")
 	size=$(ls "$BUILD/corpus-$name" | wc -l)
 	if [ "$rc" -ne 0 ]; then
@@ -63,7 +66,7 @@ for name in $names; do
 		echo "fuzz $name: FOUND a problem after ${runs:-?} runs (see $BUILD/fuzz-$name.log)"
 		grep -E '^(==|SUMMARY)' "$BUILD/fuzz-$name.log" | head -5
 	else
-		echo "fuzz $name: $runs runs in $secs s, corpus $size inputs, 0 findings"
+		echo "fuzz $name: $runs runs in $secs s, corpus $size inputs, 0 findings (load average $load)"
 	fi
 done
 exit $bad

@@ -14,7 +14,7 @@ libpq-dev postgresql postgresql-client
 fonts-ipaexfont fonts-ipamj-mincho fonts-wqy-zenhei fontconfig
 libcmocka-dev poppler-utils zbar-tools qpdf python3 python3-openpyxl python3-pikepdf ghostscript zint
 python3-reportlab python3-qrcode python3-yaml
-iproute2 util-linux tmux time procps
+iproute2 util-linux tmux time procps jq
 libmicrohttpd-dev chromium chromium-driver python3-selenium curl"
 [ "${1:-}" = checks ] && PKGS="gcc libasan8 libubsan1 clang libclang-rt-14-dev valgrind cppcheck clang-format openssl"
 

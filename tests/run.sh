@@ -15,7 +15,7 @@ filter=${2:-}
 pass=0 fail=0 skipped=0
 log=$(mktemp)
 . tests/pg.sh
-trap 'pg_stop; rm -f "$log"' EXIT
+trap 'pg_stop; rm -f "$log" "$log.times"' EXIT
 trap 'exit 130' INT TERM HUP
 # The scripts that keep data, run once more each on a fresh PostgreSQL database.
 PG_E2E="foundation manifest counter holds mail"
@@ -32,11 +32,23 @@ tally() { # reads TAP from stdin, echoes it, counts
 	done
 }
 
-run_one() { # name, command...
-	local name=$1; shift
+# CPU: the CPU seconds (user + system) of every child waited for so far, a suite's cost apart
+# from how loaded the machine is, where its wall time is not. (times must run in this shell.)
+cpu() {
+	times >"$log.times"
+	CPU=$(awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$log.times")
+}
+
+run_one() { # header, name, command...: runs it, prints the header with its wall and CPU time, then its TAP
+	local header=$1 name=$2; shift 2
 	last_failed=0
+	local start=$SECONDS cpu0
+	cpu
+	cpu0=$CPU
 	"$@" >"$log" 2>&1
 	local rc=$?
+	cpu
+	echo "== $header ($((SECONDS - start)) s, $(awk -v a="$cpu0" -v b="$CPU" 'BEGIN { printf "%.1f", b - a }') s CPU)"
 	local before=$((pass + fail + skipped))
 	tally <"$log"
 	if [ $((pass + fail + skipped)) -eq "$before" ] || { [ $rc -ne 0 ] && [ "$last_failed" = 0 ] && ! grep -q '^not ok' "$log"; }; then
@@ -66,22 +78,22 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
 	for t in "$BUILD"/test_*; do
 		[ -x "$t" ] || continue
 		case "$t" in *"$filter"*) ;; *) continue ;; esac
-		echo "== unit: ${t##*/}"
-		CMOCKA_MESSAGE_OUTPUT=TAP run_one "${t##*/}" "$t"
+		CMOCKA_MESSAGE_OUTPUT=TAP run_one "unit: ${t##*/}" "${t##*/}" "$t"
 	done
 fi
 if [ "$what" = all ] || [ "$what" = e2e ]; then
 	for t in tests/e2e/*.sh; do
 		[ -f "$t" ] || continue
 		case "$t" in *"$filter"*) ;; *) continue ;; esac
-		echo "== e2e: ${t##*/}"
-		run_one "${t##*/}" bash "$t"
+		run_one "e2e: ${t##*/}" "${t##*/}" bash "$t"
 	done
 	for name in $PG_E2E; do
 		case "tests/e2e/$name.sh" in *"$filter"*) ;; *) continue ;; esac
-		echo "== e2e on PostgreSQL: $name.sh"
-		KIGEN_TEST_DB=$(pg_newdb "e2e_$name") run_one "$name.sh on PostgreSQL" bash "tests/e2e/$name.sh"
+		KIGEN_TEST_DB=$(pg_newdb "e2e_$name") run_one "e2e on PostgreSQL: $name.sh" "$name.sh on PostgreSQL" \
+			bash "tests/e2e/$name.sh"
 	done
 fi
+cpu
+echo "== all: $SECONDS s, $CPU s CPU"
 echo "$pass passed, $fail failed, $skipped skipped"
 [ "$fail" -eq 0 ]

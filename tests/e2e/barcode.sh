@@ -61,10 +61,7 @@ for c in '千二百番地:98008111200' '千番地:98008111000' '二千三十番:
 	addr=${c%%:*} data=${c##*:}
 	out=$("$KIGEN" barcode --postal 980-0811 --address "$addr")
 	bars=$(printf '%s' "$out" | sed 's/.*"bars": "\([A-Z]*\)".*/\1/')
-	zbars=$(zint --barcode=JAPANPOST -d "$data" --dump | python3 -c '
-import sys
-rows = [l.split() for l in sys.stdin.read().strip().split("\n")]
-bits = ["".join(format(int(b, 16), "08b") for b in r) for r in rows]
-print("".join("FADT"[(0 if bits[0][i] == "1" else 2) + (0 if bits[2][i] == "1" else 1)] for i in range(0, 133, 2)))')
+	zbars=$(zint --barcode=JAPANPOST -d "$data" --dump | perl -e '@b = map { join "", map { sprintf "%08b", hex } split } <STDIN>;
+print map { substr "FADT", (substr($b[0], $_, 1) eq "1" ? 0 : 2) + (substr($b[2], $_, 1) eq "1" ? 0 : 1), 1 } grep { $_ % 2 == 0 } 0 .. 132')
 	expect_eq "980-0811 $addr: the bars zint draws for $data" "$zbars" "$bars"
 done

@@ -42,7 +42,7 @@ for verified in 9000 63Cx; do
 		expect_eq "[$p] OpenSC and kigen read the same user-auth certificate" \
 			"serial=$SERIAL" "$(x509 -serial <"$T/cert01.pem")"
 		expect_eq "[$p] kigen reads that serial too" "$SERIAL" \
-			"$(python3 -c 'import json,sys; print(json.load(sys.stdin)["auth_cert"]["serial"])' <"$T/status.json")"
+			"$(jq -r .auth_cert.serial "$T/status.json")"
 	done
 done
 

@@ -15,11 +15,8 @@ write_pins "$SIGN" "$AUTH" "$JUKI"
 pin() { printf '%s\n' "$1" >"$T/pin"; }
 
 verifies() { grep -c '^VERIFY' "$R/card.log"; }
-json() { # json KEY.PATH < JSON: prints the value (lists as comma-separated)
-	python3 -c 'import json,sys
-v=json.load(sys.stdin)
-for k in sys.argv[1].split("."): v=v[k]
-print(",".join(map(str,v)) if isinstance(v,list) else str(v).lower() if isinstance(v,bool) else v)' "$1"
+json() { # json KEY.PATH < JSON: prints the value (lists as comma-separated); jq, not a python per value
+	jq -r --arg k "$1" 'getpath($k | split(".")) | if type == "array" then map(tostring) | join(",") else tostring end'
 }
 status_json() { "$KIGEN" card status --json >"$T/status.json" 2>"$T/status.err"; }
 get() { json "$1" <"$T/status.json"; }
@@ -87,12 +84,12 @@ card --juki-pin both --tries 5,3,3,2
 status_json
 expect_eq "a card with the 住基 PIN in both candidate applications: both counters are read" \
 	"juki/juki-0401=3 juki/juki-0100=2" \
-	"$(python3 -c 'import json,sys; print(" ".join("%s/%s=%d" % (c["pin"], c["application"], c["left"]) for c in json.load(sys.stdin)["counters"] if c["pin"] == "juki"))' <"$T/status.json")"
+	"$(jq -r '[.counters[] | select(.pin == "juki") | "\(.pin)/\(.application)=\(.left)"] | join(" ")' "$T/status.json")"
 card --juki-pin 0100
 status_json
 expect_eq "a card with the 住基 PIN only under ...0100: that counter is read, ...0401 has none" \
 	"juki-0100" \
-	"$(python3 -c 'import json,sys; print(" ".join(c["application"] for c in json.load(sys.stdin)["counters"] if c["pin"] == "juki"))' <"$T/status.json")"
+	"$(jq -r '[.counters[] | select(.pin == "juki") | .application] | join(" ")' "$T/status.json")"
 printf 'counter:\n  juki_application: D3921000310001010100\n' >"$T/juki0100.yaml"
 "$KIGEN" --config "$T/juki0100.yaml" card status --json >"$T/status.json" 2>/dev/null
 expect_eq "counter.juki_application names the application whose counter is the 住基 PIN's" "juki-0100,3" \

@@ -20,7 +20,7 @@ SERIAL=0A1B2C3D4E5F EXPIRY=2027-01-20 READER="Virtual PCD 00 00"
 } >reg.csv
 "$KIGEN" -q import reg.csv && "$KIGEN" -q select --date 2026-11-21
 id() { sqlite3 "$KIGEN_DB" "select n.app_id from notices n join residents r on r.id = n.resident where r.registry_id = '$1' and n.kind = 0"; }
-json() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1" <"$T/out.json"; }
+json() { jq -r --arg k "$1" 'if has($k) then .[$k] | tostring else error("no \($k)") end' "$T/out.json"; }
 card() { "$RIG" card "$R" --pins "$T/pins" --serial "$SERIAL" --not-after "$EXPIRY" "$@" >/dev/null && : >"$R/card.log"; }
 # Every VERIFY with data that reached any card, as "EF at=N/MAX", from both cards' logs.
 verifies() { cat "$R"/card*.log 2>/dev/null | grep '^VERIFY' | awk '{print $2, $4}' | xargs; }

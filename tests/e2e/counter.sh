@@ -34,8 +34,8 @@ verifies() { grep '^VERIFY' "$R/card.log" | awk '{print $2}' | xargs; }
 # What reached the card as commands: its log without pcscd's own power management (POWER, RESET).
 apdus() { grep -v -e '^POWER' -e '^RESET' "$R/card.log"; }
 card() { "$RIG" card "$R" --pins "$T/pins" --serial "$SERIAL" --not-after "$EXPIRY" "$@" >/dev/null && : >"$R/card.log"; }
-json() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1" <"$T/out.json"; }
-retries() { python3 -c 'import json,sys; r=json.load(sys.stdin)["retries"]; print(",".join(str(r[k]) for k in ("sign","auth","juki")))' <"$T/out.json"; }
+json() { jq -r --arg k "$1" 'if has($k) then .[$k] | tostring else error("no \($k)") end' "$T/out.json"; }
+retries() { jq -r '.retries | "\(.sign),\(.auth),\(.juki)"' "$T/out.json"; }
 # redeem ID [PIN LINES...]: the PINs go through a file descriptor, as at a real desk script.
 redeem() {
 	local id=$1
@@ -198,7 +198,7 @@ r1=$!
 r2=$!
 wait "$r1" "$r2"
 rm -f "$T"/pl-*
-outcomes=$(cat "$T/race1.json" "$T/race2.json" | python3 -c 'import json,sys; print(" ".join(sorted(json.loads(l)["outcome"] for l in sys.stdin)))')
+outcomes=$(jq -r -s 'map(.outcome) | sort | join(" ")' "$T/race1.json" "$T/race2.json")
 [ "$outcomes" = "already_redeemed redeemed" ] || sed 's/^/# /' "$T/race1.json" "$T/race2.json"
 expect_eq "two counters on one form at once: exactly one redeems" "already_redeemed redeemed" "$outcomes"
 kill "$(cat "$R/card2.pid")" 2>/dev/null
@@ -210,7 +210,7 @@ redeem "$(id H10)" "$SIGN" "$AUTH" "$JUKI"
 n=$(grep -c -E '^(SELECT|READ|RETRIES|VERIFY|INS)' "$R/card.log")
 expect_eq "a 3-PIN redemption (住基 PIN in both applications): redeemed, both applications answered" \
 	"redeemed jpki,juki-0401,juki-0100" \
-	"$(json outcome) $(python3 -c 'import json,sys; print(",".join(json.load(sys.stdin)["applications"]))' <"$T/out.json")"
+	"$(json outcome) $(jq -r '.applications | join(",")' "$T/out.json")"
 check "a 3-PIN redemption takes 23 APDUs or fewer by the card's own log ($n)" test "$n" -le 23
 expect_eq "--json apdus is the number the card received" "$n" "$(json apdus)"
 expect_eq "every counter of the 住基 PIN was queried before the first VERIFY (both applications)" \
@@ -266,7 +266,7 @@ tmux new-session -d -s "$S" -x 120 -y 50 "env PCSCLITE_CSOCK_NAME=$PCSCLITE_CSOC
 screen() { tmux capture-pane -p -t "$S"; }
 until_screen() { for _ in $(seq 100); do screen | grep -q "$1" && return 0; sleep 0.1; done; return 1; }
 : >"$R/card.log"
-until_screen "申請書IDを読み取る" && tmux send-keys -t "$S" "$(id H8)" Enter
+until_screen "通知番号を読み取る" && tmux send-keys -t "$S" "$(id H8)" Enter
 until_screen "印がありますか" && tmux send-keys -t "$S" n Enter
 until_screen "署名用電子証明書の暗証番号" && tmux send-keys -t "$S" "$SIGN" Enter
 until_screen "利用者証明用電子証明書の暗証番号" && tmux send-keys -t "$S" "$AUTH" Enter
@@ -275,6 +275,7 @@ until_screen "カードリーダーに置いて" && tmux send-keys -t "$S" Enter
 until_screen "【判定】"
 screen >"$T/desk.txt"
 check "the desk shows the holder's name before the card goes in" grep -q "窓口　太郎8 様" "$T/desk.txt"
+check "the desk calls kigen's ID the 通知番号 (申請書ID is J-LIS's)" grep -q "│ 通知番号　　　　　 $(id H8)$" "$T/desk.txt"
 check "the desk shows one clear verdict in Japanese" grep -q "【判定】 ○ 確認できました" "$T/desk.txt"
 check "the desk masks the PINs as they are typed" sh -c "grep -q '暗証番号（数字4桁）: \*\*\*\*' '$T/desk.txt' && ! grep -q -e '$SIGN' -e '$AUTH' -e '$JUKI' '$T/desk.txt'"
 expect_eq "the desk's redemption reached the card" "001C 0018 001B" "$(verifies)"

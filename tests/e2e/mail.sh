@@ -53,7 +53,7 @@ check "the batch has card renewals with a J-LIS ID ($with) and without ($without
 expect_eq "manifest: J-LIS IDs are the residents' as imported" 0 "$(sqlite3 "$KIGEN_DB" "select count(*) from notices n join residents r on r.id = n.resident where n.batch = 1 and n.target = 0 and n.jlis_app_id <> r.jlis_app_id")"
 
 url=$(awk -F': ' '/application_qr_url/ {gsub(/"/, "", $2); print $2}' settings.yaml)
-squeeze() { python3 -c 'import sys,re; print(re.sub(r"\s+", "", sys.stdin.read()))'; }
+squeeze() { perl -CS -0777 -pe 's/\s+//g'; } # Unicode white space, as render.sh's page_text
 # Every page also carries its matching code (B0001-000123-2/3): qr gives the other QRs, piece that one.
 qrs() { pdftoppm -q -r 200 -f "$2" -l "$2" -gray "$1" qr && zbarimg -q --raw qr-*.pgm 2>/dev/null | sort; rm -f qr-*.pgm; }
 qr() { qrs "$1" "$2" | grep -v '^B[0-9]\{4\}-[0-9]\{6\}-[0-9]*/[0-9]*$'; }

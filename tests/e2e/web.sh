@@ -54,6 +54,8 @@ check "the desk says where it listens" grep -q "the desk is at $URL/" "$T/desk.e
 CJ=$T/cookies
 curl -s -D "$T/h.txt" -c "$CJ" "$URL/" >"$T/page.html"
 check "GET / is a Japanese page" grep -q '<html lang="ja">' "$T/page.html"
+check "the page calls kigen's ID the 通知番号 (申請書ID is J-LIS's, never kigen's)" sh -c \
+	"grep -q '<label for=\"scan\">通知番号' '$T/page.html' && ! grep -q 申請書ID '$T/page.html'"
 check "the page forbids framing and foreign scripts (CSP, X-Frame-Options)" sh -c \
 	"grep -qi \"^content-security-policy: default-src 'none'; script-src 'self'\" '$T/h.txt' && grep -qi '^x-frame-options: DENY' '$T/h.txt'"
 check "pages are never cached" grep -qi '^cache-control: no-store' "$T/h.txt"

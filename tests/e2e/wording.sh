@@ -12,7 +12,7 @@ mkdir out
 "$BENCH" sample settings.yaml out >sets.tsv 2>/dev/null
 check "the sample batch renders" test -s out/sheets-001.pdf
 
-squeeze() { python3 -c 'import sys,re; print(re.sub(r"\s+", "", sys.stdin.read()))'; }
+squeeze() { perl -CS -0777 -pe 's/\s+//g'; } # Unicode white space, as render.sh's page_text
 page() { pdftotext -q -raw -f "$2" -l "$2" "$1" - | squeeze; }
 # carries NAME PAGE-TEXT SENTENCE...: each sentence (white space removed) is on the page.
 carries() {

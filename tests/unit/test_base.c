@@ -56,6 +56,15 @@ static void sbuf_json_escapes_quotes_backslashes_and_controls(void **state)
 	sbuf_release(&b);
 }
 
+static void sbuf_html_escapes_the_five_markup_characters(void **state)
+{
+	(void)state;
+	struct sbuf b = SBUF_INIT;
+	sbuf_add_html(&b, "<a href=\"x\" title='y'>R&D</a> 名");
+	assert_string_equal(b.buf, "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;R&amp;D&lt;/a&gt; 名");
+	sbuf_release(&b);
+}
+
 static void kg_fail_may_quote_its_own_last_message(void **state)
 {
 	(void)state;
@@ -152,6 +161,7 @@ int main(void)
 		cmocka_unit_test(sbuf_appends_and_formats),
 		cmocka_unit_test(sbuf_overflow_is_sticky_and_keeps_the_text),
 		cmocka_unit_test(sbuf_json_escapes_quotes_backslashes_and_controls),
+		cmocka_unit_test(sbuf_html_escapes_the_five_markup_characters),
 		cmocka_unit_test(kg_fail_may_quote_its_own_last_message),
 		cmocka_unit_test(kg_grow_makes_room_and_keeps_the_elements),
 		cmocka_unit_test(conf_follows_paths_into_maps_and_sequences),
