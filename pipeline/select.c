@@ -134,16 +134,12 @@ static enum kg_err consider(void *ctx, const struct store_candidate *c)
 	    !rules_is_due(&r->set->policy, r->date, it.expiry))
 		return KG_OK;
 
-	bool exists;
-	enum kg_err err = store_notice_exists(r->st, c->resident, it.target, it.expiry, &exists);
-	if (err || exists)
-		return err;
+	/* A certificate notice's expiry is that of each certificate in it.certs. */
+	if (it.target == MAILSET_CARD ? c->noticed_card : (it.certs & MAILSET_AUTH ? c->noticed_auth : c->noticed_sign))
+		return KG_OK;
 
 	int reason = excluded_by(c, it.expiry);
-	bool returned = false;
-	if (reason < 0 && (err = store_returned_at_address(r->st, c->resident, &returned)))
-		return err;
-	if (returned)
+	if (reason < 0 && c->returned)
 		reason = SELECT_RETURNED;
 	if (reason >= 0) {
 		r->res->excluded[reason]++;

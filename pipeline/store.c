@@ -97,11 +97,6 @@ enum kg_err store_each_candidate(struct store *s, int after, int upto,
 	return ops(s)->each_candidate(s, after, upto, fn, ctx);
 }
 
-enum kg_err store_notice_exists(struct store *s, int64_t resident, enum mailset_target target, int expiry, bool *exists)
-{
-	return ops(s)->notice_exists(s, resident, target, expiry, exists);
-}
-
 enum kg_err store_each_reinquiry_due(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_reinquiry *r),
                                      void *ctx)
 {

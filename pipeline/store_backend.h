@@ -26,8 +26,6 @@ struct store_ops {
 	enum kg_err (*count_residents)(struct store *s, long *n);
 	enum kg_err (*each_candidate)(struct store *s, int after, int upto,
 	                              enum kg_err (*fn)(void *ctx, const struct store_candidate *c), void *ctx);
-	enum kg_err (*notice_exists)(struct store *s, int64_t resident, enum mailset_target target, int expiry,
-	                             bool *exists);
 	enum kg_err (*each_reinquiry_due)(struct store *s,
 	                                  enum kg_err (*fn)(void *ctx, const struct store_reinquiry *r), void *ctx);
 	enum kg_err (*batch_create)(struct store *s, int run_date, int64_t *batch);

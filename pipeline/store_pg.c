@@ -12,7 +12,9 @@
 #include "store_backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,7 +177,6 @@ enum stmt_id {
 	ST_IMPORT_CERTS,
 	ST_RESIDENT_COUNT,
 	ST_CANDIDATES,
-	ST_NOTICE_EXISTS,
 	ST_REINQUIRY_DUE,
 	ST_BATCH_NEW,
 	ST_BATCH_STATE,
@@ -243,6 +244,18 @@ enum stmt_id {
 	"(r.postal_code = n.postal_code AND r.addr_town = n.addr_town AND r.addr_block = n.addr_block" \
 	" AND r.addr_building = n.addr_building)"
 
+/* Of candidate r with card c and certificates a, g: is there a first notice for each expiry (a
+ * re-mail has a parent with the same expiry, so the once-per-expiry index answers it), and did
+ * mail come back from the address r has now (store_returned_at_address)? */
+#define NOTICED(target, expiry)                                                                        \
+	"(EXISTS (SELECT 1 FROM notices n WHERE n.resident = r.id AND n.kind = 0 AND n.parent IS NULL" \
+	" AND n.target = " target " AND n.expiry = " expiry "))::int, "
+#define RETURNED_HERE                                                                        \
+	"(r.id IN (SELECT n.resident FROM returned_mail m JOIN notices n ON n.id = m.notice" \
+	" JOIN residents r ON r.id = n.resident WHERE m.remailed IS NULL AND " SAME_ADDRESS "))::int"
+#define CANDIDATE_FLAGS \
+	NOTICED("0", "c.expires_on") NOTICED("1", "a.expires_on") NOTICED("1", "g.expires_on") RETURNED_HERE
+
 /* The import's rows arrive by COPY in import_rows; import_last keeps the last row of each registry
  * id with the line the file first names it on, and the statements below merge it as SQLite's
  * one-row upserts would leave the tables: a new resident, card or certificate gets the largest id
@@ -305,16 +318,14 @@ static const char *const sql[ST_COUNT] = {
 	[ST_CANDIDATES] =
 		"SELECT r.id, r.postal_code, r.name, r.status, r.kyosho, (r.nationality <> '')::int, r.stay_until,"
 		" c.status, c.expires_on, a.status, a.expires_on, g.status, g.expires_on,"
-		" r.addr_town, r.addr_block, r.addr_building, r.kana, r.birth"
+		" r.addr_town, r.addr_block, r.addr_building, r.kana, r.birth, " CANDIDATE_FLAGS
 		" FROM (SELECT id FROM cards WHERE expires_on > $1::int AND expires_on <= $2::int"
-		"       UNION SELECT card FROM certificates WHERE expires_on > $1::int AND expires_on <= $2::int) AS "
-		"hit"
+		"       UNION SELECT card FROM certificates WHERE expires_on > $1::int AND expires_on <= $2::int)"
+		" AS hit"
 		" JOIN cards c ON c.id = hit.id"
 		" JOIN residents r ON r.id = c.resident"
 		" LEFT JOIN certificates a ON a.card = c.id AND a.kind = 'auth'"
 		" LEFT JOIN certificates g ON g.card = c.id AND g.kind = 'sign'",
-	[ST_NOTICE_EXISTS] = "SELECT 1 FROM notices WHERE resident = $1::bigint AND target = $2::int"
-			     " AND expiry = $3::int AND kind = 0",
 	[ST_REINQUIRY_DUE] = "SELECT n.id, n.resident, n.expiry, n.certs, r.postal_code, r.status"
 			     " FROM notices n JOIN residents r ON r.id = n.resident WHERE n.state = 3 ORDER BY n.id",
 	[ST_BATCH_NEW] = "INSERT INTO batches (id, run_date, state, created_at)"
@@ -322,22 +333,25 @@ static const char *const sql[ST_COUNT] = {
 	[ST_BATCH_STATE] = "UPDATE batches SET state = $2::int WHERE id = $1::bigint",
 	[ST_BATCH_EXCL] = "INSERT INTO batch_exclusions (batch, reason, count) VALUES ($1::bigint, $2::text, $3::int)"
 			  " ON CONFLICT (batch, reason) DO UPDATE SET count = batch_exclusions.count + excluded.count",
+	/* The notices store_notice_add gathered, one array per column (notices_flush), each with its
+	 * snapshot of the registry. One card per resident, one signature certificate per card. */
 	[ST_NOTICE_ADD] =
-		"INSERT INTO notices (id, app_id, resident, kind, target, certs, expiry, valid_until, batch, seq, "
-		"state,"
-		" parent, name, kana, postal_code, addr_town, addr_block, addr_building, birth, foreign_resident,"
-		" has_sign_cert, created_at, jlis_app_id, sign_revoked)"
-		" SELECT $15::bigint, $16::text, r.id, $2::int, $3::int, $4::int, $5::int, $6::int, $7::bigint, "
-		"$8::int,"
-		" $17::int, $9::bigint, coalesce($10::text, r.name), r.kana, r.postal_code,"
-		" coalesce($12::text, r.addr_town), coalesce($13::text, r.addr_block),"
-		" coalesce($14::text, r.addr_building), r.birth, (r.nationality <> '')::int,"
-		" (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
-		"         WHERE c.resident = r.id AND g.status = 1))::int, $11::text,"
-		" CASE WHEN $3::int = 0 THEN r.jlis_app_id ELSE '' END,"
-		" (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
-		"         WHERE c.resident = r.id AND g.status = 2))::int"
-		" FROM residents r WHERE r.id = $1::bigint",
+		"INSERT INTO notices (id, app_id, resident, kind, target, certs, expiry, valid_until, batch, seq,"
+		" state, parent, name, kana, postal_code, addr_town, addr_block, addr_building, birth,"
+		" foreign_resident, has_sign_cert, created_at, jlis_app_id, sign_revoked)"
+		" SELECT v.id, v.app_id, r.id, v.kind, v.target, v.certs, v.expiry, v.valid_until, v.batch, v.seq,"
+		" v.state, v.parent, coalesce(v.name, r.name), r.kana, r.postal_code,"
+		" coalesce(v.town, r.addr_town), coalesce(v.block, r.addr_block),"
+		" coalesce(v.building, r.addr_building), r.birth, (r.nationality <> '')::int,"
+		" (g.status IS NOT DISTINCT FROM 1)::int, v.created_at,"
+		" CASE WHEN v.target = 0 THEN r.jlis_app_id ELSE '' END, (g.status IS NOT DISTINCT FROM 2)::int"
+		" FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::int[], $5::int[], $6::int[], $7::int[],"
+		"   $8::int[], $9::bigint[], $10::int[], $11::int[], $12::bigint[], $13::text[], $14::text[],"
+		"   $15::text[], $16::text[], $17::text[])"
+		"   AS v(id, app_id, resident, kind, target, certs, expiry, valid_until, batch, seq, state, parent,"
+		"   name, town, block, building, created_at)"
+		" JOIN residents r ON r.id = v.resident LEFT JOIN cards c ON c.resident = r.id"
+		" LEFT JOIN certificates g ON g.card = c.id AND g.kind = 'sign'",
 	[ST_NOTICE_LAST] = "SELECT last FROM notice_ids FOR UPDATE",
 	[ST_NOTICE_LAST_SET] = "UPDATE notice_ids SET last = $1::bigint",
 	[ST_BATCH_COUNT] = "UPDATE batches SET notices = notices + $2::int WHERE id = $1::bigint",
@@ -428,7 +442,10 @@ static const char *const sql[ST_COUNT] = {
 		" addr_building = coalesce($7::text, r.addr_building), birth = r.birth,"
 		" foreign_resident = (r.nationality <> '')::int,"
 		" has_sign_cert = (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id"
-		"   AND g.kind = 'sign' WHERE c.resident = r.id AND g.status = 1))::int"
+		"   AND g.kind = 'sign' WHERE c.resident = r.id AND g.status = 1))::int,"
+		" jlis_app_id = CASE WHEN notices.target = 0 THEN r.jlis_app_id ELSE '' END,"
+		" sign_revoked = (EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id"
+		"   AND g.kind = 'sign' WHERE c.resident = r.id AND g.status = 2))::int"
 		" FROM residents r WHERE r.id = notices.resident AND notices.id = $1::bigint AND notices.state = 7",
 	/* returned mail (返戻) and the desk's day; text compared as SQLite does (bytes: COLLATE "C") */
 	[ST_MAILED_BY_APPID] = MAILED_COLUMNS "WHERE n.app_id = $1::text",
@@ -490,9 +507,16 @@ struct store {
 	int64_t last_notice; /* the largest notice id given, this transaction's included */
 	int64_t count_batch; /* the batch that gained count_pending notices */
 	long count_pending;
-	bool copying;      /* a COPY of import rows is open */
-	long copy_rows;    /* rows sent in this transaction */
-	struct sbuf chunk; /* COPY data not yet sent */
+	/* New notices of the open transaction not yet sent, one PostgreSQL array literal per column
+	 * of ST_NOTICE_ADD: sent as one statement before any other (a round trip per notice made a
+	 * night of 100,000 notices take minutes). */
+	struct sbuf adds[17];
+	long adds_n;
+	struct store *next_open; /* the process's open connections (forget_in_child) */
+	pid_t pid;               /* the process that opened it: no other may use it */
+	bool copying;            /* a COPY of import rows is open */
+	long copy_rows;          /* rows sent in this transaction */
+	struct sbuf chunk;       /* COPY data not yet sent */
 };
 
 /* A bound parameter list: values as text, NULL for SQL NULL. */
@@ -547,11 +571,83 @@ static enum kg_err pg_fail(struct store *s, const char *what, const PGresult *r)
 }
 
 static enum kg_err copy_flush(struct store *s);
+static enum kg_err notices_flush(struct store *s);
 
-/* Runs prepared statement id with a; the result (rows or none) on success, else NULL and *err. */
+/* --- connections across fork ----------------------------------------------------------------
+ *
+ * A forked child (a render worker) gets a copy of every descriptor, the sockets of its parent's
+ * sessions too: the run lock lives on one of them, and the server ends a session only once no
+ * process holds its socket. So a child lets go of them at once: each inherited socket becomes
+ * /dev/null at the same number, so that the child neither keeps a killed runner's lock alive
+ * nor, should it touch such a connection, talks into its parent's session (PQfinish's goodbye
+ * included) or into a file that took the number. The connection itself refuses to serve any
+ * process but the one that opened it. Workers open sessions of their own. */
+
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct store *open_stores;
+
+static void lock_open(void)
+{
+	pthread_mutex_lock(&open_lock);
+}
+
+static void unlock_open(void)
+{
+	pthread_mutex_unlock(&open_lock);
+}
+
+static void forget_in_child(void)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (struct store *s = open_stores; s; s = s->next_open) {
+		int fd = PQsocket(s->conn);
+		if (fd >= 0 && (null < 0 || dup3(null, fd, O_CLOEXEC) < 0))
+			close(fd);
+	}
+	if (null >= 0)
+		close(null);
+	unlock_open();
+}
+
+static enum kg_err remember_open(struct store *s)
+{
+	static bool atfork_set;
+	lock_open();
+	if (!atfork_set)
+		atfork_set = pthread_atfork(lock_open, unlock_open, forget_in_child) == 0;
+	if (atfork_set) {
+		s->next_open = open_stores;
+		open_stores = s;
+	}
+	unlock_open();
+	s->pid = getpid();
+	return atfork_set ? KG_OK : kg_fail(KG_ENOMEM, "pthread_atfork failed");
+}
+
+static void forget_open(struct store *s)
+{
+	lock_open();
+	for (struct store **p = &open_stores; *p; p = &(*p)->next_open)
+		if (*p == s) {
+			*p = s->next_open;
+			break;
+		}
+	unlock_open();
+}
+
+/* A connection is used only by the process that opened it (see above). */
+static enum kg_err own(struct store *s)
+{
+	return s->pid == getpid() ? KG_OK
+	                          : kg_fail(KG_EDB, "%s: a connection of process %ld used in process %ld", s->name,
+	                                    (long)s->pid, (long)getpid());
+}
+
+/* Runs prepared statement id with a; the result (rows or none) on success, else NULL and *err.
+ * What the transaction gathered (import rows, new notices) goes first. */
 static PGresult *run(struct store *s, enum stmt_id id, const struct args *a, const char *what, enum kg_err *err)
 {
-	if (s->copying && (*err = copy_flush(s)))
+	if ((*err = own(s)) || (s->copying && (*err = copy_flush(s))) || (s->adds_n && (*err = notices_flush(s))))
 		return NULL;
 	char name[16];
 	snprintf(name, sizeof name, "k%d", (int)id);
@@ -576,6 +672,20 @@ static PGresult *run(struct store *s, enum stmt_id id, const struct args *a, con
 	return r;
 }
 
+/* Runs a statement that finds one row: its result, else NULL and *err (KG_ENOTFOUND: "no
+ * <noun> <key>" when there is no such row). */
+static PGresult *run_row(struct store *s, enum stmt_id id, const struct args *a, const char *noun, const char *key,
+                         enum kg_err *err)
+{
+	PGresult *r = run(s, id, a, noun, err);
+	if (r && PQntuples(r) != 1) {
+		PQclear(r);
+		r = NULL;
+		*err = kg_fail(KG_ENOTFOUND, "no %s %s", noun, key);
+	}
+	return r;
+}
+
 /* Runs a statement whose rows, if any, are not needed. */
 static enum kg_err run_done(struct store *s, enum stmt_id id, const struct args *a, const char *what)
 {
@@ -587,9 +697,12 @@ static enum kg_err run_done(struct store *s, enum stmt_id id, const struct args 
 /* Runs SQL text without parameters (transaction control, the schema). */
 static enum kg_err exec(struct store *s, const char *text, const char *what)
 {
+	enum kg_err err;
+	if ((err = own(s)) || (s->adds_n && (err = notices_flush(s))))
+		return err;
 	PGresult *r = PQexec(s->conn, text);
 	ExecStatusType st = PQresultStatus(r);
-	enum kg_err err = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? KG_OK : pg_fail(s, what, r);
+	err = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? KG_OK : pg_fail(s, what, r);
 	PQclear(r);
 	return err;
 }
@@ -689,7 +802,11 @@ enum kg_err store_pg_open(const char *conninfo, struct store **out)
 	s->ops = &pg_ops;
 	s->name = kg_strdup(conninfo);
 	sbuf_init(&s->chunk, 0);
+	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
+		sbuf_init(&s->adds[i], 0);
 	s->conn = PQconnectdbParams(keys, values, 1);
+	if ((err = remember_open(s)))
+		goto out;
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		char msg[512];
 		snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
@@ -718,10 +835,15 @@ static void pg_close(struct store *s)
 {
 	/* The server frees a closed session's locks only when its backend has exited, after
 	 * PQfinish returns; the next run, started at once, must find the run lock free. */
-	if (s->run_locked)
-		PQclear(PQexec(s->conn, "SELECT pg_advisory_unlock_all()"));
-	PQfinish(s->conn);
+	forget_open(s);
+	if (s->pid == getpid()) { /* a parent's session is ended by its process only (forget_in_child) */
+		if (s->run_locked)
+			PQclear(PQexec(s->conn, "SELECT pg_advisory_unlock_all()"));
+		PQfinish(s->conn);
+	}
 	sbuf_release(&s->chunk);
+	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
+		sbuf_release(&s->adds[i]);
 	free(s->name);
 	free(s);
 }
@@ -747,6 +869,9 @@ static void forget_counts(struct store *s)
 {
 	s->ids_loaded = false;
 	s->count_pending = 0;
+	s->adds_n = 0;
+	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
+		sbuf_reset(&s->adds[i]);
 }
 
 static enum kg_err pg_begin(struct store *s)
@@ -764,8 +889,10 @@ static enum kg_err pg_begin(struct store *s)
 
 static enum kg_err pg_commit(struct store *s)
 {
-	enum kg_err err = s->copying ? copy_flush(s) : KG_OK;
-	if (err || (err = flush_counts(s)))
+	enum kg_err err = own(s);
+	if (!err && s->copying)
+		err = copy_flush(s);
+	if (err || (err = notices_flush(s)) || (err = flush_counts(s)))
 		return err;
 	forget_counts(s);
 	PGresult *r = PQexec(s->conn, "COMMIT");
@@ -781,6 +908,8 @@ static enum kg_err pg_commit(struct store *s)
 
 static void pg_rollback(struct store *s)
 {
+	if (s->pid != getpid())
+		return;
 	if (s->copying) {
 		s->copying = false;
 		sbuf_reset(&s->chunk);
@@ -996,27 +1125,15 @@ static enum kg_err pg_each_candidate(struct store *s, int after, int upto,
 			.sign_expires = col_date(q, i, 12),
 			.kana = col_text(q, i, 16),
 			.birth = (int)col_int(q, i, 17),
+			.noticed_card = col_int(q, i, 18),
+			.noticed_auth = col_int(q, i, 19),
+			.noticed_sign = col_int(q, i, 20),
+			.returned = col_int(q, i, 21),
 		};
 		err = fn(ctx, &c);
 	}
 	PQclear(q);
 	return err;
-}
-
-static enum kg_err pg_notice_exists(struct store *s, int64_t resident, enum mailset_target target, int expiry,
-                                    bool *exists)
-{
-	struct args a = {0};
-	arg_int(&a, resident);
-	arg_int(&a, target);
-	arg_int(&a, expiry);
-	enum kg_err err;
-	PGresult *r = run(s, ST_NOTICE_EXISTS, &a, "notice", &err);
-	if (!r)
-		return err;
-	*exists = PQntuples(r) > 0;
-	PQclear(r);
-	return KG_OK;
 }
 
 static enum kg_err pg_each_reinquiry_due(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_reinquiry *r),
@@ -1075,6 +1192,58 @@ static enum kg_err pg_batch_add_exclusion(struct store *s, int64_t batch, const 
 static enum kg_err add_event(struct store *s, int64_t notice, const char *action, int64_t batch, const char *by,
                              const char *reason);
 
+/* Appends one element to a PostgreSQL array literal being built ("{" ... ","); NULL for t NULL. */
+static void array_text(struct sbuf *b, const char *t)
+{
+	sbuf_adds(b, b->len ? "" : "{");
+	if (!t) {
+		sbuf_adds(b, "NULL,");
+		return;
+	}
+	sbuf_addc(b, '"');
+	for (; *t; t++) {
+		if (*t == '"' || *t == '\\')
+			sbuf_addc(b, '\\');
+		sbuf_addc(b, *t);
+	}
+	sbuf_adds(b, "\",");
+}
+
+static void array_int(struct sbuf *b, long long v)
+{
+	char num[24];
+	snprintf(num, sizeof num, "%lld", v);
+	array_text(b, num);
+}
+
+/* Sends the gathered notices as one statement: every element is a bound array's, never SQL. */
+static enum kg_err notices_flush(struct store *s)
+{
+	long n = s->adds_n;
+	if (!n)
+		return KG_OK;
+	s->adds_n = 0; /* run() below must not flush again */
+	struct args a = {0};
+	enum kg_err err = KG_OK;
+	for (size_t i = 0; !err && i < KG_ARRAY_SIZE(s->adds); i++) {
+		struct sbuf *b = &s->adds[i];
+		b->buf[b->len - 1] = '}'; /* the last comma ends the array */
+		err = sbuf_check(b);
+		arg_text(&a, b->buf);
+	}
+	PGresult *r = err ? NULL : run(s, ST_NOTICE_ADD, &a, "notice", &err);
+	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
+		sbuf_reset(&s->adds[i]);
+	if (!r)
+		return err;
+	long added = strtol(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	if (added != n)
+		return kg_fail(KG_ENOTFOUND, "%s: %ld of %ld new notices name a resident not in the registry", s->name,
+		               n - added, n);
+	return KG_OK;
+}
+
 static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
                                  char app_id[24])
 {
@@ -1093,38 +1262,31 @@ static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgc
 	store_make_app_id(lgcode, n, id, app_id);
 	char now[32];
 	store_now_text(now);
-	struct args a = {0};
-	arg_int(&a, n->resident);
-	arg_int(&a, n->kind);
-	arg_int(&a, n->target);
-	arg_int(&a, n->certs);
-	arg_int(&a, n->expiry);
-	arg_int(&a, n->valid_until);
+	struct sbuf *v = s->adds;
+	array_int(v++, id);
+	array_text(v++, app_id);
+	array_int(v++, n->resident);
+	array_int(v++, n->kind);
+	array_int(v++, n->target);
+	array_int(v++, n->certs);
+	array_int(v++, n->expiry);
+	array_int(v++, n->valid_until);
 	if (n->hold_reason) { /* a held notice is in no batch */
-		arg_text(&a, NULL);
-		arg_text(&a, NULL);
+		array_text(v++, NULL);
+		array_text(v++, NULL);
 	} else {
-		arg_int(&a, batch);
-		arg_int(&a, n->seq);
+		array_int(v++, batch);
+		array_int(v++, n->seq);
 	}
+	array_int(v++, n->hold_reason ? STORE_HELD : STORE_QUEUED);
 	if (n->parent)
-		arg_int(&a, n->parent);
+		array_int(v++, n->parent);
 	else
-		arg_text(&a, NULL);
-	arg_text(&a, n->printed[0]);
-	arg_text(&a, now);
-	for (int i = 1; i < 4; i++)
-		arg_text(&a, n->printed[i]);
-	arg_int(&a, id);
-	arg_text(&a, app_id);
-	arg_int(&a, n->hold_reason ? STORE_HELD : STORE_QUEUED);
-	PGresult *r = run(s, ST_NOTICE_ADD, &a, "notice", &err);
-	if (!r)
-		return err;
-	bool added = !strcmp(PQcmdTuples(r), "1");
-	PQclear(r);
-	if (!added)
-		return kg_fail(KG_ENOTFOUND, "resident %lld is not in the registry", (long long)n->resident);
+		array_text(v++, NULL);
+	for (int i = 0; i < 4; i++)
+		array_text(v++, n->printed[i]);
+	array_text(v++, now);
+	s->adds_n++;
 	s->last_notice = id;
 	if (n->hold_reason) {
 		/* The counter must reach the table even when no notice of a batch follows. */
@@ -1136,7 +1298,8 @@ static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgc
 	}
 	s->count_batch = batch;
 	s->count_pending++;
-	return s->in_tx ? KG_OK : flush_counts(s); /* outside a transaction each statement commits */
+	/* Outside a transaction each statement commits; inside, a bounded number waits. */
+	return s->in_tx && s->adds_n < 10000 ? KG_OK : flush_counts(s);
 }
 
 static enum kg_err pg_notice_mark_reinquired(struct store *s, int64_t notice)
@@ -1182,15 +1345,14 @@ static enum kg_err pg_batch_get(struct store *s, int64_t batch, struct store_bat
 	enum kg_err err = flush_counts(s); /* the counts as this transaction sees them */
 	if (err)
 		return err;
-	PGresult *q = run(s, ST_BATCH_GET, &a, "batch", &err);
+	char key[24];
+	snprintf(key, sizeof key, "%lld", (long long)batch);
+	PGresult *q = run_row(s, ST_BATCH_GET, &a, "batch", key, &err);
 	if (!q)
 		return err;
-	if (PQntuples(q) == 1)
-		read_batch(q, 0, out);
-	else
-		err = kg_fail(KG_ENOTFOUND, "no batch %lld", (long long)batch);
+	read_batch(q, 0, out);
 	PQclear(q);
-	return err;
+	return KG_OK;
 }
 
 static enum kg_err pg_batch_exclusions(struct store *s, int64_t batch,
@@ -1259,13 +1421,9 @@ static enum kg_err pg_notice_by_app_id(struct store *s, const char *app_id, stru
 	struct args a = {0};
 	arg_text(&a, app_id);
 	enum kg_err err;
-	PGresult *q = run(s, ST_NOTICE_BY_APPID, &a, "notice", &err);
+	PGresult *q = run_row(s, ST_NOTICE_BY_APPID, &a, "notice with application ID", app_id, &err);
 	if (!q)
 		return err;
-	if (PQntuples(q) != 1) {
-		PQclear(q);
-		return kg_fail(KG_ENOTFOUND, "no notice with application ID %s", app_id);
-	}
 	*out = (struct store_notice){
 		.id = col_int(q, 0, 0),
 		.resident = col_int(q, 0, 1),
@@ -1476,20 +1634,16 @@ static enum kg_err pg_notice_ref(struct store *s, const char *app_id, struct sto
 	struct args a = {0};
 	arg_text(&a, app_id);
 	enum kg_err err;
-	PGresult *q = run(s, ST_NOTICE_REF, &a, "notice", &err);
+	PGresult *q = run_row(s, ST_NOTICE_REF, &a, "notice with application ID", app_id, &err);
 	if (!q)
 		return err;
-	if (PQntuples(q) == 1) {
-		out->id = col_int(q, 0, 0);
-		snprintf(out->app_id, sizeof out->app_id, "%s", col_text(q, 0, 1));
-		out->state = (enum store_notice_state)col_int(q, 0, 2);
-		out->batch = col_int(q, 0, 3);
-		out->batch_state = (int)col_int(q, 0, 4);
-	} else {
-		err = kg_fail(KG_ENOTFOUND, "no notice with application ID %s", app_id);
-	}
+	out->id = col_int(q, 0, 0);
+	snprintf(out->app_id, sizeof out->app_id, "%s", col_text(q, 0, 1));
+	out->state = (enum store_notice_state)col_int(q, 0, 2);
+	out->batch = col_int(q, 0, 3);
+	out->batch_state = (int)col_int(q, 0, 4);
 	PQclear(q);
-	return err;
+	return KG_OK;
 }
 
 static enum kg_err pg_notice_move(struct store *s, const struct store_notice_ref *n, enum store_notice_state to,
@@ -1648,13 +1802,9 @@ static enum kg_err mailed_row(struct store *s, enum stmt_id id, const struct arg
                               const char *what)
 {
 	enum kg_err err;
-	PGresult *q = run(s, id, a, "mailed notice", &err);
+	PGresult *q = run_row(s, id, a, "notice", what, &err);
 	if (!q)
 		return err;
-	if (PQntuples(q) != 1) {
-		PQclear(q);
-		return kg_fail(KG_ENOTFOUND, "no notice %s", what);
-	}
 	memset(out, 0, sizeof *out);
 	out->notice = col_int(q, 0, 0);
 	snprintf(out->app_id, sizeof out->app_id, "%s", col_text(q, 0, 1));
@@ -1816,7 +1966,6 @@ static const struct store_ops pg_ops = {
 	.put_resident = pg_put_resident,
 	.count_residents = pg_count_residents,
 	.each_candidate = pg_each_candidate,
-	.notice_exists = pg_notice_exists,
 	.each_reinquiry_due = pg_each_reinquiry_due,
 	.batch_create = pg_batch_create,
 	.batch_set_state = pg_batch_set_state,

@@ -173,7 +173,6 @@ enum stmt_id {
 	ST_CERT_DEL,
 	ST_RESIDENT_COUNT,
 	ST_CANDIDATES,
-	ST_NOTICE_EXISTS,
 	ST_REINQUIRY_DUE,
 	ST_BATCH_NEW,
 	ST_BATCH_STATE,
@@ -213,6 +212,24 @@ enum stmt_id {
 	ST_COUNT
 };
 
+/* The address a notice was mailed to against the registry's now: the snapshot in notices
+ * (postal code, 町域, 番地・号, 方書) equal to the resident's. */
+#define SAME_ADDRESS                                                                                   \
+	"(r.postal_code = n.postal_code AND r.addr_town = n.addr_town AND r.addr_block = n.addr_block" \
+	" AND r.addr_building = n.addr_building)"
+
+/* Of candidate r with card c and certificates a, g: is there a first notice for each expiry (a
+ * re-mail has a parent with the same expiry, so the once-per-expiry index answers it), and did
+ * mail come back from the address r has now (store_returned_at_address)? */
+#define NOTICED(target, expiry)                                                                        \
+	"(EXISTS (SELECT 1 FROM notices n WHERE n.resident = r.id AND n.kind = 0 AND n.parent IS NULL" \
+	" AND n.target = " target " AND n.expiry = " expiry ")), "
+#define RETURNED_HERE                                                                        \
+	"(r.id IN (SELECT n.resident FROM returned_mail m JOIN notices n ON n.id = m.notice" \
+	" JOIN residents r ON r.id = n.resident WHERE m.remailed IS NULL AND " SAME_ADDRESS "))"
+#define CANDIDATE_FLAGS \
+	NOTICED("0", "c.expires_on") NOTICED("1", "a.expires_on") NOTICED("1", "g.expires_on") RETURNED_HERE
+
 static const char *const sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
@@ -239,14 +256,13 @@ static const char *const sql[ST_COUNT] = {
 	[ST_CANDIDATES] =
 		"SELECT r.id, r.postal_code, r.name, r.status, r.kyosho, r.nationality <> '', r.stay_until,"
 		" c.status, c.expires_on, a.status, a.expires_on, g.status, g.expires_on,"
-		" r.addr_town, r.addr_block, r.addr_building, r.kana, r.birth"
+		" r.addr_town, r.addr_block, r.addr_building, r.kana, r.birth, " CANDIDATE_FLAGS
 		" FROM (SELECT id FROM cards WHERE expires_on > ?1 AND expires_on <= ?2"
 		"       UNION SELECT card FROM certificates WHERE expires_on > ?1 AND expires_on <= ?2) AS hit"
 		" JOIN cards c ON c.id = hit.id"
 		" JOIN residents r ON r.id = c.resident"
 		" LEFT JOIN certificates a ON a.card = c.id AND a.kind = 'auth'"
 		" LEFT JOIN certificates g ON g.card = c.id AND g.kind = 'sign'",
-	[ST_NOTICE_EXISTS] = "SELECT 1 FROM notices WHERE resident = ?1 AND target = ?2 AND expiry = ?3 AND kind = 0",
 	[ST_REINQUIRY_DUE] = "SELECT n.id, n.resident, n.expiry, n.certs, r.postal_code, r.status"
 			     " FROM notices n JOIN residents r ON r.id = n.resident WHERE n.state = 3 ORDER BY n.id",
 	[ST_BATCH_NEW] = "INSERT INTO batches (run_date, state, created_at) VALUES (?1, 0, ?2)",
@@ -338,7 +354,10 @@ static const char *const sql[ST_COUNT] = {
 		       " addr_building = coalesce(?7, r.addr_building), birth = r.birth,"
 		       " foreign_resident = r.nationality <> '',"
 		       " has_sign_cert = EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id"
-		       "   AND g.kind = 'sign' WHERE c.resident = r.id AND g.status = 1)"
+		       "   AND g.kind = 'sign' WHERE c.resident = r.id AND g.status = 1),"
+		       " jlis_app_id = CASE WHEN notices.target = 0 THEN r.jlis_app_id ELSE '' END,"
+		       " sign_revoked = EXISTS (SELECT 1 FROM cards c JOIN certificates g ON g.card = c.id"
+		       "   AND g.kind = 'sign' WHERE c.resident = r.id AND g.status = 2)"
 		       " FROM residents r WHERE r.id = notices.resident AND notices.id = ?1 AND notices.state = 7",
 };
 
@@ -404,6 +423,16 @@ static enum kg_err step_done(struct store *s, sqlite3_stmt *q, const char *what)
 		;
 	sqlite3_reset(q);
 	return rc == SQLITE_DONE ? KG_OK : db_fail(s, what);
+}
+
+/* Ends a statement that finds one row, stepped once with rc (its row read): KG_ENOTFOUND, "no
+ * <noun> <key>", when there was none. */
+static enum kg_err row_end(struct store *s, sqlite3_stmt *q, int rc, const char *noun, const char *key)
+{
+	sqlite3_reset(q);
+	if (rc == SQLITE_DONE)
+		return kg_fail(KG_ENOTFOUND, "no %s %s", noun, key);
+	return rc == SQLITE_ROW ? KG_OK : db_fail(s, noun);
 }
 
 static enum kg_err exec(struct store *s, const char *text)
@@ -652,6 +681,10 @@ static enum kg_err sq_each_candidate(struct store *s, int after, int upto,
 			.sign_expires = column_date(q, 12),
 			.kana = column_text(q, 16),
 			.birth = sqlite3_column_int(q, 17),
+			.noticed_card = sqlite3_column_int(q, 18),
+			.noticed_auth = sqlite3_column_int(q, 19),
+			.noticed_sign = sqlite3_column_int(q, 20),
+			.returned = sqlite3_column_int(q, 21),
 		};
 		err = fn(ctx, &c);
 	}
@@ -659,23 +692,6 @@ static enum kg_err sq_each_candidate(struct store *s, int after, int upto,
 		err = db_fail(s, "candidates");
 	sqlite3_reset(q);
 	return err;
-}
-
-static enum kg_err sq_notice_exists(struct store *s, int64_t resident, enum mailset_target target, int expiry,
-                                    bool *exists)
-{
-	sqlite3_stmt *q = stmt(s, ST_NOTICE_EXISTS);
-	if (!q)
-		return db_fail(s, "notice");
-	sqlite3_bind_int64(q, 1, resident);
-	sqlite3_bind_int(q, 2, target);
-	sqlite3_bind_int(q, 3, expiry);
-	int rc = sqlite3_step(q);
-	sqlite3_reset(q);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_fail(s, "notice");
-	*exists = rc == SQLITE_ROW;
-	return KG_OK;
 }
 
 static enum kg_err sq_each_reinquiry_due(struct store *s, enum kg_err (*fn)(void *ctx, const struct store_reinquiry *r),
@@ -846,10 +862,9 @@ static enum kg_err sq_batch_get(struct store *s, int64_t batch, struct store_bat
 	int rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW)
 		read_batch(q, out);
-	sqlite3_reset(q);
-	if (rc == SQLITE_DONE)
-		return kg_fail(KG_ENOTFOUND, "no batch %lld", (long long)batch);
-	return rc == SQLITE_ROW ? KG_OK : db_fail(s, "batch");
+	char key[24];
+	snprintf(key, sizeof key, "%lld", (long long)batch);
+	return row_end(s, q, rc, "batch", key);
 }
 
 static enum kg_err sq_batch_exclusions(struct store *s, int64_t batch,
@@ -942,10 +957,7 @@ static enum kg_err sq_notice_by_app_id(struct store *s, const char *app_id, stru
 		};
 		snprintf(out->app_id, sizeof out->app_id, "%s", column_text(q, 2));
 	}
-	sqlite3_reset(q);
-	if (rc == SQLITE_DONE)
-		return kg_fail(KG_ENOTFOUND, "no notice with application ID %s", app_id);
-	return rc == SQLITE_ROW ? KG_OK : db_fail(s, "notice");
+	return row_end(s, q, rc, "notice with application ID", app_id);
 }
 
 static enum kg_err sq_notice_transition(struct store *s, int64_t notice, enum store_notice_state from,
@@ -1140,10 +1152,7 @@ static enum kg_err sq_notice_ref(struct store *s, const char *app_id, struct sto
 		out->batch = sqlite3_column_int64(q, 3);
 		out->batch_state = sqlite3_column_int(q, 4);
 	}
-	sqlite3_reset(q);
-	if (rc == SQLITE_DONE)
-		return kg_fail(KG_ENOTFOUND, "no notice with application ID %s", app_id);
-	return rc == SQLITE_ROW ? KG_OK : db_fail(s, "notice");
+	return row_end(s, q, rc, "notice with application ID", app_id);
 }
 
 static enum kg_err sq_notice_move(struct store *s, const struct store_notice_ref *n, enum store_notice_state to,
@@ -1356,10 +1365,9 @@ static enum kg_err mailed_row(struct store *s, sqlite3_stmt *q, struct store_mai
 		snprintf(out->returned_reason, sizeof out->returned_reason, "%s", column_text(q, 11));
 		snprintf(out->returned_at, sizeof out->returned_at, "%s", column_text(q, 12));
 	}
+	enum kg_err err = row_end(s, q, rc, "notice", what);
 	sqlite3_finalize(q);
-	if (rc == SQLITE_DONE)
-		return kg_fail(KG_ENOTFOUND, "no notice %s", what);
-	return rc == SQLITE_ROW ? KG_OK : db_fail(s, "mailed notice");
+	return err;
 }
 
 static enum kg_err sq_mailed_by_app_id(struct store *s, const char *app_id, struct store_mailed *out)
@@ -1447,12 +1455,6 @@ static enum kg_err sq_returned_count(struct store *s, long *waiting, long *remai
 	sqlite3_finalize(q);
 	return rc == SQLITE_ROW ? KG_OK : db_fail(s, "returned mail");
 }
-
-/* The address a notice was mailed to against the registry's now: the snapshot in notices
- * (postal code, 町域, 番地・号, 方書) equal to the resident's. */
-#define SAME_ADDRESS                                                                                   \
-	"(r.postal_code = n.postal_code AND r.addr_town = n.addr_town AND r.addr_block = n.addr_block" \
-	" AND r.addr_building = n.addr_building)"
 
 static enum kg_err sq_returned_at_address(struct store *s, int64_t resident, bool *yes)
 {
@@ -1578,7 +1580,6 @@ static const struct store_ops sqlite_ops = {
 	.put_resident = sq_put_resident,
 	.count_residents = sq_count_residents,
 	.each_candidate = sq_each_candidate,
-	.notice_exists = sq_notice_exists,
 	.each_reinquiry_due = sq_each_reinquiry_due,
 	.batch_create = sq_batch_create,
 	.batch_set_state = sq_batch_set_state,

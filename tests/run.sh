@@ -18,7 +18,7 @@ log=$(mktemp)
 trap 'pg_stop; rm -f "$log" "$log.times"' EXIT
 trap 'exit 130' INT TERM HUP
 # The scripts that keep data, run once more each on a fresh PostgreSQL database.
-PG_E2E="foundation manifest counter holds mail"
+PG_E2E="foundation manifest counter holds mail import web"
 
 tally() { # reads TAP from stdin, echoes it, counts
 	while IFS= read -r line; do

@@ -115,6 +115,43 @@ expect_eq "two renderers at once on one batch both succeed" "0 0" "$rc1 $rc2"
 "$KIGEN" $CONF --db "$PG" --out "$T/shared2" -q export --batch 1
 check "and their batch equals the one-machine batch" diff -r pg/$B shared2/$B
 
+# --- a killed runner: its workers hold none of its sessions, die with it, and its lock is freed -------
+PG=$(newdb killed)
+"$KIGEN" $CONF --db "$PG" -q import reg.csv && "$KIGEN" $CONF --db "$PG" -q select --date 2026-11-21
+# The registry is locked by another session, so the forked workers park on their first read of it.
+psql -X -q "$PG" -c "BEGIN; LOCK TABLE residents IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600)" >/dev/null 2>&1 &
+locker=$!
+for _ in $(seq 600); do
+	[ "$(pg_sql "$PG" "select count(*) from pg_locks where relation = 'residents'::regclass and granted and mode = 'AccessExclusiveLock'")" = 1 ] && break
+	sleep 0.1
+done
+(cd runner-a && KIGEN_RENDER_LEASE=4 PGOPTIONS='-c lock_timeout=600s' exec setsid "$KIGEN" $CONF --db "$PG" --out "$T/killed" -q render --batch 1) >rk.out 2>&1 &
+runner=$!
+parked() { # every worker of the runner waits for the registry, each on a session of its own
+	local w n
+	w=$(pgrep -P "$runner" | wc -l)
+	n=$(pg_sql "$PG" "select count(*) from pg_stat_activity where application_name = 'kigen' and wait_event_type = 'Lock'")
+	[ "$w" -ge 1 ] && [ "$n" = "$w" ]
+}
+for _ in $(seq 600); do parked && break; sleep 0.1; done
+sockets() { ls -l "/proc/$1/fd" 2>/dev/null | grep -o 'socket:\[[0-9]*\]' | sort -u; }
+runner_sockets=$(sockets "$runner")
+shared=
+for w in $(pgrep -P "$runner"); do shared="$shared$(comm -12 <(echo "$runner_sockets") <(sockets "$w"))"; done
+check "the runner's render workers are parked, each on its own session" parked
+check "no render worker holds a socket of its runner's sessions (the run lock lives on one)" \
+	sh -c "[ -n '$runner_sockets' ] && [ -z '$shared' ]"
+kill -9 "$runner"
+check "a runner killed with -9 takes its render workers with it" group_gone "$runner"
+pg_sql "$PG" "select pg_terminate_backend(pid) from pg_stat_activity where query like '%pg_sleep(600)%' and pid <> pg_backend_pid()" >/dev/null
+wait "$locker" 2>/dev/null
+ended() { [ "$(pg_sql "$PG" "select count(*) from pg_stat_activity where application_name = 'kigen'")" = 0 ]; }
+for _ in $(seq 600); do ended && break; sleep 0.1; done
+check "the killed runner's sessions end, so its run lock is free" ended
+(cd runner-b && KIGEN_RENDER_LEASE=4 "$KIGEN" $CONF --db "$PG" --out "$T/killed" -q nightly --date 2026-11-21) >rk2.out 2>&1
+expect_eq "the next night takes the lock and finishes the batch" 0 "$?"
+check "which equals the one-machine batch" diff -r pg/$B killed/$B
+
 # --- a connection lost mid-import ------------------------------------------------------------------
 PG=$(newdb lost)
 "$KIGEN" --db "$PG" -q import reg.csv

@@ -20,6 +20,8 @@
 #include "store.h"
 #include "web.h"
 
+#include "residents.h"
+
 static int day(const char *s)
 {
 	int d;
@@ -68,35 +70,6 @@ static void a_return_names_its_reason(void **state)
 		assert_int_equal(returns_reason_parse(returns_reason_name(r)), r);
 }
 
-/* A resident whose card and certificates expire on expiry, at block (番地). */
-static void put(struct store *st, const char *id, const char *block, int issued, int expiry)
-{
-	struct store_resident r = {
-		.registry_id = id,
-		.name = "返戻　一郎",
-		.kana = "ヘンレイ　イチロウ",
-		.birth = day("1980-12-25"),
-		.sex = 1,
-		.postal_code = "160-0022",
-		.addr_town = "東京都新宿区新宿",
-		.addr_block = block,
-		.addr_building = "",
-		.nationality = "",
-		.stay_until = RULES_NO_DATE,
-		.status = STORE_ACTIVE,
-		.has_card = true,
-		.card_issued = issued,
-		.card_received = issued,
-		.card_expires = expiry,
-		.card_status = STORE_CARD_VALID,
-		.auth = {STORE_CERT_VALID, issued, expiry, "0A"},
-		.sign = {STORE_CERT_VALID, issued, expiry, ""},
-	};
-	assert_int_equal(store_begin(st), KG_OK);
-	assert_int_equal(store_put_resident(st, &r), KG_OK);
-	assert_int_equal(store_commit(st), KG_OK);
-}
-
 static void nothing_is_mailed_again_to_an_address_mail_came_back_from(void **state)
 {
 	(void)state;
@@ -111,8 +84,8 @@ static void nothing_is_mailed_again_to_an_address_mail_came_back_from(void **sta
 	assert_int_equal(settings_load(NULL, &set), KG_OK);
 
 	/* Two residents alike but for their address; both get a notice for the card expiring. */
-	put(st, "A1", "1-1-1", day("2016-12-20"), day("2026-12-25"));
-	put(st, "B1", "2-2-2", day("2016-12-20"), day("2026-12-25"));
+	put_at(st, "A1", "1-1-1", day("2016-12-20"), day("2026-12-25"));
+	put_at(st, "B1", "2-2-2", day("2016-12-20"), day("2026-12-25"));
 	struct select_result res;
 	assert_int_equal(select_run(st, &set, day("2026-11-21"), false, NULL, &res), KG_OK);
 	assert_int_equal(res.card, 2);
@@ -134,15 +107,15 @@ static void nothing_is_mailed_again_to_an_address_mail_came_back_from(void **sta
 
 	/* Years later both renewed their cards at the same addresses: the next notice falls due.
 	 * B1 gets it; A1's goes nowhere, since the last mail came back from that address. */
-	put(st, "A1", "1-1-1", day("2026-12-01"), day("2031-12-25"));
-	put(st, "B1", "2-2-2", day("2026-12-01"), day("2031-12-25"));
+	put_at(st, "A1", "1-1-1", day("2026-12-01"), day("2031-12-25"));
+	put_at(st, "B1", "2-2-2", day("2026-12-01"), day("2031-12-25"));
 	assert_int_equal(select_run(st, &set, day("2031-09-20"), false, NULL, &res), KG_OK);
 	assert_int_equal(res.card + res.cert, 1);
 	assert_int_equal(res.excluded[SELECT_RETURNED], 1);
 	assert_int_equal(res.remailed, 0);
 
 	/* A1 moves: the new notice goes to the new address; the returned one, long expired, is not sent. */
-	put(st, "A1", "3-3-3", day("2026-12-01"), day("2031-12-25"));
+	put_at(st, "A1", "3-3-3", day("2026-12-01"), day("2031-12-25"));
 	assert_int_equal(select_run(st, &set, day("2031-09-21"), false, NULL, &res), KG_OK);
 	assert_int_equal(res.card + res.cert, 1);
 	assert_int_equal(res.excluded[SELECT_RETURNED], 0);

@@ -23,6 +23,8 @@
 #include "settings.h"
 #include "store.h"
 
+#include "residents.h"
+
 static char sqlite_path[] = "/tmp/kigen-test-store-XXXXXX";
 
 /* The database of a test: its name; state is "sqlite" or "pg". */
@@ -74,31 +76,6 @@ static long long witness(void **state, const char *sql)
 	sqlite3_finalize(q);
 	sqlite3_close(db);
 	return v;
-}
-
-static struct store_resident resident(const char *id, const char *name, int card_expires)
-{
-	return (struct store_resident){
-		.registry_id = id,
-		.name = name,
-		.kana = "カナ",
-		.birth = rules_from_ymd(1980, 1, 20),
-		.sex = 1,
-		.postal_code = "160-0022",
-		.addr_town = "東京都新宿区新宿",
-		.addr_block = "1-2-3",
-		.addr_building = "",
-		.nationality = "",
-		.stay_until = RULES_NO_DATE,
-		.status = STORE_ACTIVE,
-		.has_card = card_expires != RULES_NO_DATE,
-		.card_issued = rules_from_ymd(2017, 1, 25),
-		.card_received = RULES_NO_DATE,
-		.card_expires = card_expires,
-		.card_status = STORE_CARD_VALID,
-		.auth = {STORE_CERT_VALID, rules_from_ymd(2022, 1, 25), rules_from_ymd(2027, 1, 20), "0A1B"},
-		.sign = {STORE_CERT_NONE, 0, 0, NULL},
-	};
 }
 
 struct seen {
@@ -277,15 +254,65 @@ static void the_jlis_id_and_a_revoked_signature_reach_the_card_notice_as_importe
 	store_close(s);
 }
 
-/* A resident whose card and certificates expire on expiry, at block (番地). */
-static void put_at(struct store *s, const char *id, const char *block, int expiry)
+/* A released notice is printed with the registry as it is on the night it is put back into a
+ * batch: J-LIS's 申請書ID and a revoked signature certificate imported while it was held reach
+ * it as its name and address do. The same on both backends. */
+static void a_released_notice_takes_the_jlis_id_and_revoked_signature_of_its_night(void **state)
 {
-	struct store_resident r = resident(id, "返戻　一郎", expiry);
-	r.addr_block = block;
-	r.auth.expires_on = expiry;
+	struct store *s;
+	assert_int_equal(store_open(db_of(state), &s), KG_OK);
+	int exp = rules_from_ymd(2027, 1, 20);
+	struct store_resident a = resident("A", "甲", exp);
+	a.sign = (struct store_cert){STORE_CERT_VALID, rules_from_ymd(2022, 1, 25), exp, "0C1D"};
+	int64_t batch, next;
+	char id[24];
+	struct store_new_notice nn = {.resident = 1,
+	                              .kind = MAILSET_NOTICE,
+	                              .target = MAILSET_CARD,
+	                              .expiry = exp,
+	                              .valid_until = exp,
+	                              .seq = 1};
 	assert_int_equal(store_begin(s), KG_OK);
-	assert_int_equal(store_put_resident(s, &r), KG_OK);
+	assert_int_equal(store_put_resident(s, &a), KG_OK);
+	assert_int_equal(store_batch_create(s, rules_from_ymd(2026, 11, 21), &batch), KG_OK);
+	assert_int_equal(store_notice_add(s, batch, "131041", &nn, id), KG_OK);
 	assert_int_equal(store_commit(s), KG_OK);
+
+	/* Held by staff, then released. */
+	struct store_notice_ref ref;
+	bool moved;
+	assert_int_equal(store_begin(s), KG_OK);
+	assert_int_equal(store_notice_ref(s, id, &ref), KG_OK);
+	assert_int_equal(store_notice_move(s, &ref, STORE_HELD, "hold", "tanaka", "確認中", &moved), KG_OK);
+	assert_true(moved);
+	assert_int_equal(store_batch_renumber(s, batch), KG_OK);
+	assert_int_equal(store_notice_ref(s, id, &ref), KG_OK);
+	assert_int_equal(store_notice_move(s, &ref, STORE_RELEASED, "release", "tanaka", "", &moved), KG_OK);
+	assert_true(moved);
+	assert_int_equal(store_commit(s), KG_OK);
+
+	/* Meanwhile the registry gets the ID and the signature certificate is revoked. */
+	a.jlis_app_id = "12345678901234567890123";
+	a.sign.status = STORE_CERT_REVOKED;
+	assert_int_equal(store_begin(s), KG_OK);
+	assert_int_equal(store_put_resident(s, &a), KG_OK);
+	assert_int_equal(store_commit(s), KG_OK);
+
+	const char *const as_registered[4] = {NULL, NULL, NULL, NULL};
+	assert_int_equal(store_begin(s), KG_OK);
+	assert_int_equal(store_batch_create(s, rules_from_ymd(2026, 11, 22), &next), KG_OK);
+	assert_int_equal(store_notice_requeue(s, ref.id, next, 1, as_registered), KG_OK);
+	assert_int_equal(store_commit(s), KG_OK);
+	struct mailset *sets;
+	size_t n;
+	assert_int_equal(store_batch_sets(s, next, 1, 1, &sets, &n), KG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(sets[0].app_id, id);
+	assert_string_equal(sets[0].jlis_app_id, "12345678901234567890123");
+	assert_true(sets[0].sign_revoked);
+	assert_false(sets[0].has_sign_cert);
+	store_sets_free(sets, n);
+	store_close(s);
 }
 
 struct returned_seen {
@@ -321,9 +348,9 @@ static void returned_mail_is_recorded_once_and_mailed_again_once_after_a_move(vo
 	struct settings set;
 	assert_int_equal(store_open(db_of(state), &s), KG_OK);
 	assert_int_equal(settings_load(NULL, &set), KG_OK);
-	int exp = rules_from_ymd(2026, 12, 25);
-	put_at(s, "A1", "1-1-1", exp);
-	put_at(s, "B1", "2-2-2", exp);
+	int issued = rules_from_ymd(2016, 12, 20), exp = rules_from_ymd(2026, 12, 25);
+	put_at(s, "A1", "1-1-1", issued, exp);
+	put_at(s, "B1", "2-2-2", issued, exp);
 	struct select_result res;
 	assert_int_equal(select_run(s, &set, rules_from_ymd(2026, 11, 21), false, NULL, &res), KG_OK);
 	assert_int_equal(res.card + res.cert, 2);
@@ -351,7 +378,7 @@ static void returned_mail_is_recorded_once_and_mailed_again_once_after_a_move(vo
 	/* Still at that address: nothing is mailed again. Then A1 moves: mailed again, once. */
 	assert_int_equal(select_run(s, &set, rules_from_ymd(2026, 11, 22), false, NULL, &res), KG_OK);
 	assert_int_equal(res.remailed, 0);
-	put_at(s, "A1", "3-3-3", exp);
+	put_at(s, "A1", "3-3-3", issued, exp);
 	assert_int_equal(select_run(s, &set, rules_from_ymd(2026, 11, 23), false, NULL, &res), KG_OK);
 	assert_int_equal(res.remailed, 1);
 	assert_int_equal(select_run(s, &set, rules_from_ymd(2026, 11, 24), false, NULL, &res), KG_OK);
@@ -424,7 +451,7 @@ static void eight_desks_racing_on_one_form_exactly_one_redeems(void **state)
 			if (read(go[0], &c, 1) != 0) /* released when the parent closes the pipe */
 				_exit(2);
 			bool moved = false;
-			char desk[8];
+			char desk[16];
 			snprintf(desk, sizeof desk, "D%d", i);
 			if (store_begin(d) || store_notice_transition(d, n.id, STORE_PRINTED, STORE_REDEEMED, &moved) ||
 			    store_audit(d, n.id, app_id, desk, "S", moved ? "redeemed" : "already_redeemed", "") ||
@@ -563,6 +590,7 @@ int main(void)
 		ON("sqlite", notice_ids_continue_after_a_rollback_as_sqlite_autoincrement_does),
 		ON("sqlite", files_keep_their_order_and_a_replaced_file_moves_last),
 		ON("sqlite", the_jlis_id_and_a_revoked_signature_reach_the_card_notice_as_imported),
+		ON("sqlite", a_released_notice_takes_the_jlis_id_and_revoked_signature_of_its_night),
 		ON("sqlite", returned_mail_is_recorded_once_and_mailed_again_once_after_a_move),
 		ON("sqlite", eight_desks_racing_on_one_form_exactly_one_redeems),
 		ON("sqlite", the_audit_refuses_updates_and_deletes),
@@ -573,6 +601,7 @@ int main(void)
 		ON("pg", notice_ids_continue_after_a_rollback_as_sqlite_autoincrement_does),
 		ON("pg", files_keep_their_order_and_a_replaced_file_moves_last),
 		ON("pg", the_jlis_id_and_a_revoked_signature_reach_the_card_notice_as_imported),
+		ON("pg", a_released_notice_takes_the_jlis_id_and_revoked_signature_of_its_night),
 		ON("pg", returned_mail_is_recorded_once_and_mailed_again_once_after_a_move),
 		ON("pg", eight_desks_racing_on_one_form_exactly_one_redeems),
 		ON("pg", the_audit_refuses_updates_and_deletes),
