@@ -57,4 +57,12 @@ void *kg_grow(void *p, size_t need, size_t *alloc, size_t size);
 #define KG_GROW(p, need, alloc) ((p) = kg_grow((p), (need), &(alloc), sizeof *(p)))
 char *kg_strndup(const char *s, size_t n);
 
+/* The process keeps its free heap instead of handing it back to the kernel after every
+ * free (up to 64 MB), and takes blocks below 32 MB from the heap, not from mmap. glibc's
+ * default gives back and faults in again whatever a short-lived allocation of 128 KB or
+ * more touched: SQLite's statement journal on every imported row (a brk pair per row, half
+ * the import's CPU in the kernel), zlib's windows and the PDF in memory on every page. The
+ * peak stays that of the largest single job. Forked workers inherit it. */
+void kg_keep_heap(void);
+
 #endif

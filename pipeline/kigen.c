@@ -1237,6 +1237,7 @@ int main(int argc, char **argv)
 	 * Not dumpable also keeps other processes of the same user from reading our memory. */
 	setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
 	prctl(PR_SET_DUMPABLE, 0);
+	kg_keep_heap();
 	struct ctx c = {0};
 	/* Dates are civil dates in Japan whatever the machine's zone; files are owner-only. */
 	setenv("TZ", getenv("KIGEN_TZ") ? getenv("KIGEN_TZ") : "Asia/Tokyo", 1);

@@ -1,117 +1,56 @@
 /*
- * manifest.c: the print shop's hand-off (manifest.xlsx, manifest.csv, job.json, SHA256SUMS).
+ * manifest.c: the print shop's hand-off (manifest.h): the one pass over the sets.
  *
- * One streaming pass over the sets, range by range, writes the 発送リスト row to the XLSX and
- * the CSV at once and keeps only counters (pieces, bundles, barcodes); the other two sheets are
- * written alongside, each in its own row order as constant-memory mode requires. The print
- * files are hashed before the pass, since バッチ情報 lists them with their SHA-256.
+ * The pass goes range by range through the sets, works out where each piece is printed (file
+ * and page), builds the set's 発送リスト row and hands it to the workbook (manifest_xlsx.h) and
+ * the CSV (manifest_csv.h) at once, and keeps only counters (manifest_facts.h). The counts then
+ * go to the workbook's summary sheets and to job.json (jobticket.h), and SHA256SUMS
+ * (manifest_sums.h) seals the folder. The print files are hashed before the pass, since
+ * バッチ情報 and job.json list them with their SHA-256.
  */
 #include "manifest.h"
 
-#include <csv.h>
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-#include <xlsxwriter.h>
-#include <zip.h>
 
 #include "afile.h"
+#include "jobticket.h"
+#include "manifest_csv.h"
+#include "manifest_facts.h"
+#include "manifest_xlsx.h"
 #include "rules.h"
 #include "banned.h"
 
 #define CHUNK 1024 /* sets per load(): memory is bounded by this, not by the batch */
 
-enum piece { P_NOTICE, P_APPL, P_FORM, P_INNER, P_OUTER, N_PIECES };
 static const char *const piece_label[N_PIECES] = {"有効期限通知書", "個人番号カード交付申請書", "照会書兼回答書",
                                                   "封入用封筒", "長形3号封筒"};
-static const char *const piece_key[N_PIECES] = {"notice", "application", "form", "inner_envelope", "outer_envelope"};
-static const char *const group_key[MAILSET_N_GROUPS] = {"card", "cert", "reinquiry"};
-
-enum file_kind { F_SHEETS, F_INNER, F_OUTER, N_KINDS };
 static const char *const kind_prefix[N_KINDS] = {"sheets-", "inner-envelopes-", "outer-envelopes-"};
-static const char *const kind_key[N_KINDS] = {"sheets", "inner_envelopes", "outer_envelopes"};
 
-/* The 発送リスト columns (XLSX and CSV alike). */
-enum col {
-	C_SEQ,
-	C_APPID,
-	C_JLIS,
-	C_POSTAL,
-	C_ADDRESS,
-	C_NAME,
-	C_WHAT,
-	C_EXPIRY,
-	C_PIECES,
-	C_NOTICE_FILE,
-	C_NOTICE_PAGE,
-	C_APPL_FILE,
-	C_APPL_PAGE,
-	C_FORM_FILE,
-	C_FORM_PAGE,
-	C_INNER_FILE,
-	C_INNER_PAGE,
-	C_OUTER_FILE,
-	C_OUTER_PAGE,
-	C_BARCODE,
-	C_SHEETS,
-	C_CODES,
-	N_COLS
-};
-static const struct {
-	const char *head;
-	double width;
-} list_cols[N_COLS] = {
-	[C_SEQ] = {"連番", 7},
-	[C_APPID] = {"通知番号", 26},
-	[C_JLIS] = {"J-LIS申請書ID", 26},
-	[C_POSTAL] = {"郵便番号", 10},
-	[C_ADDRESS] = {"住所", 56},
-	[C_NAME] = {"氏名", 18},
-	[C_WHAT] = {"有効期限が到来するもの", 24},
-	[C_EXPIRY] = {"有効期限", 12},
-	[C_PIECES] = {"同封物", 56},
-	[C_NOTICE_FILE] = {"有効期限通知書 ファイル", 24},
-	[C_NOTICE_PAGE] = {"有効期限通知書 頁", 9},
-	[C_APPL_FILE] = {"交付申請書 ファイル", 24},
-	[C_APPL_PAGE] = {"交付申請書 頁", 9},
-	[C_FORM_FILE] = {"照会書兼回答書 ファイル", 24},
-	[C_FORM_PAGE] = {"照会書兼回答書 頁", 9},
-	[C_INNER_FILE] = {"封入用封筒 ファイル", 24},
-	[C_INNER_PAGE] = {"封入用封筒 頁", 9},
-	[C_OUTER_FILE] = {"長形3号封筒 ファイル", 24},
-	[C_OUTER_PAGE] = {"長形3号封筒 頁", 9},
-	[C_BARCODE] = {"カスタマバーコード", 40},
-	[C_SHEETS] = {"A4枚数", 8},
-	[C_CODES] = {"照合コード（封入順）", 72},
-};
-
-/* What the print shop needs to know of each file's stock, one entry per file kind. The sizes are
- * the templates' page sizes (tests/e2e/nightly.sh checks them against the PDFs). The form's
- * fold fits the 長形4号 sealing envelope (90 x 205 mm): an A4 folded in three is 99 mm wide, so it
- * is folded in half across, then in three along, to 70 x 148.5 mm; its fold marks are printed. */
-static const struct {
-	const char *paper;
-	int width_mm, height_mm;
-	const char *folds; /* JSON array */
-	const char *envelope;
-} stock[N_KINDS] = {
-	[F_SHEETS] = {"A4 plain paper", 210, 297,
-                      "[{\"piece\": \"notice\", \"fold\": \"in three across at y 99 and 198 mm\", \"folded_mm\": "
-                      "[210, 99], \"fits\": \"長形3号\"},\n"
-                      "      {\"piece\": \"application\", \"fold\": \"in three across at y 99 and 198 mm\", "
-                      "\"folded_mm\": [210, 99], \"fits\": \"長形3号\"},\n"
-                      "      {\"piece\": \"form\", \"fold\": \"in half across at y 148.5 mm, then in three along at x "
-                      "70 and 140 mm (fold marks printed)\", \"folded_mm\": [70, 148.5], \"fits\": \"長形4号\"}]",
-                      "長形3号"},
-	[F_INNER] = {"長形4号 envelope (90 x 205 mm), face printed", 90, 205, "[]", "長形3号"},
-	[F_OUTER] = {"長形3号 envelope (120 x 235 mm), face printed", 120, 235, "[]", NULL},
+const struct manifest_col_head manifest_cols[N_COLS] = {
+	[COL_SEQ] = {"連番", 7},
+	[COL_APPID] = {"通知番号", 26},
+	[COL_JLIS] = {"J-LIS申請書ID", 26},
+	[COL_POSTAL] = {"郵便番号", 10},
+	[COL_ADDRESS] = {"住所", 56},
+	[COL_NAME] = {"氏名", 18},
+	[COL_WHAT] = {"有効期限が到来するもの", 24},
+	[COL_EXPIRY] = {"有効期限", 12},
+	[COL_PIECES] = {"同封物", 56},
+	[COL_NOTICE_FILE] = {"有効期限通知書 ファイル", 24},
+	[COL_NOTICE_PAGE] = {"有効期限通知書 頁", 9},
+	[COL_APPL_FILE] = {"交付申請書 ファイル", 24},
+	[COL_APPL_PAGE] = {"交付申請書 頁", 9},
+	[COL_FORM_FILE] = {"照会書兼回答書 ファイル", 24},
+	[COL_FORM_PAGE] = {"照会書兼回答書 頁", 9},
+	[COL_INNER_FILE] = {"封入用封筒 ファイル", 24},
+	[COL_INNER_PAGE] = {"封入用封筒 頁", 9},
+	[COL_OUTER_FILE] = {"長形3号封筒 ファイル", 24},
+	[COL_OUTER_PAGE] = {"長形3号封筒 頁", 9},
+	[COL_BARCODE] = {"カスタマバーコード", 40},
+	[COL_SHEETS] = {"A4枚数", 8},
+	[COL_CODES] = {"照合コード（封入順）", 72},
 };
 
 const char *manifest_reason_label(const char *reason)
@@ -142,64 +81,19 @@ struct track {
 	int page; /* pages used so far in files[cur] */
 };
 
-struct bundle {
-	char prefix[4];
-	long sets, barcoded;
-	int first, last;
-};
-
 struct writer {
 	const char *dir;
 	const struct manifest_batch *b;
 	const struct settings *s;
-	int n_sets;
-	long sorted_min, barcode_min;
-	char (*hex)[65];
-	long long *bytes;
 	struct track tracks[N_KINDS];
+	struct manifest_sum *sums;
+	struct manifest_totals t;
 
-	struct afile *csv, *xlsx;
-	lxw_workbook *wb;
-	lxw_worksheet *list, *bundles, *info;
-	lxw_format *head;
-	lxw_error lx; /* the first libxlsxwriter error (sticky) */
-	int lx_row;   /* where it happened */
-
+	FILE *csv;
+	struct manifest_xlsx *xlsx;
 	int next_seq;
 	char last_postal[16];
-	struct bundle bundle;
-	bool in_bundle;
-	lxw_row_t bundle_row;
-	long card, cert, reinquiries, barcoded, pieces[N_PIECES];
-	long no_jlis;                   /* card renewals without J-LIS's 申請書ID: no online application */
-	long inserts[MAILSET_N_GROUPS]; /* sets per group, each getting that group's inserts */
-	long rows[3];                   /* rows written per sheet, for the read-back check */
 };
-
-static void lx(struct writer *w, lxw_error e, int row)
-{
-	if (e && !w->lx) {
-		w->lx = e;
-		w->lx_row = row;
-	}
-}
-
-static void put_str(struct writer *w, lxw_worksheet *ws, lxw_row_t row, lxw_col_t col, const char *s, lxw_format *f)
-{
-	lx(w, worksheet_write_string(ws, row, col, s, f), (int)row);
-}
-
-static void put_num(struct writer *w, lxw_worksheet *ws, lxw_row_t row, lxw_col_t col, double v)
-{
-	lx(w, worksheet_write_number(ws, row, col, v, NULL), (int)row);
-}
-
-static enum kg_err lx_check(struct writer *w)
-{
-	if (!w->lx)
-		return KG_OK;
-	return kg_fail(KG_EIO, "%s/manifest.xlsx: row %d: %s", w->dir, w->lx_row + 1, lxw_strerror(w->lx));
-}
 
 static enum kg_err track_close(struct track *t, const char *dir)
 {
@@ -213,8 +107,8 @@ static enum kg_err track_close(struct track *t, const char *dir)
 }
 
 /* Places need pages of set seq in this kind's files: *file and *page of the first of them. */
-static enum kg_err track_take(struct track *t, const char *dir, enum file_kind k, int seq, int need, const char **file,
-                              int *page)
+static enum kg_err track_take(struct track *t, const char *dir, enum manifest_kind k, int seq, int need,
+                              const char **file, int *page)
 {
 	enum kg_err err;
 	while (t->cur < t->n && t->files[t->cur]->seq_to < seq)
@@ -232,19 +126,6 @@ static enum kg_err track_take(struct track *t, const char *dir, enum file_kind k
 	return KG_OK;
 }
 
-static void bundle_flush(struct writer *w)
-{
-	if (!w->in_bundle)
-		return;
-	lxw_row_t r = ++w->bundle_row;
-	put_str(w, w->bundles, r, 0, w->bundle.prefix, NULL);
-	put_num(w, w->bundles, r, 1, (double)w->bundle.sets);
-	put_num(w, w->bundles, r, 2, (double)w->bundle.barcoded);
-	put_num(w, w->bundles, r, 3, w->bundle.first);
-	put_num(w, w->bundles, r, 4, w->bundle.last);
-	w->in_bundle = false;
-}
-
 static const char *what_expires(const struct mailset *m)
 {
 	if (m->kind == MAILSET_REINQUIRY)
@@ -252,27 +133,13 @@ static const char *what_expires(const struct mailset *m)
 	return m->target == MAILSET_CARD ? "マイナンバーカード" : "電子証明書";
 }
 
-/* One CSV cell, quoted (libcsv). A text that a spreadsheet would run as a formula (=, +, -, @,
- * or a tab or return first) gets a leading apostrophe: registry text is data, never code, when
- * the print shop opens the file in Excel. Numbers and dates never start so. */
-static void csv_cell(FILE *csv, const char *text)
-{
-	if (strchr("=+-@\t\r", text[0]) && text[0]) {
-		struct sbuf b = SBUF_INIT;
-		sbuf_addf(&b, "'%s", text);
-		csv_fwrite(csv, b.buf, b.len);
-		sbuf_release(&b);
-		return;
-	}
-	csv_fwrite(csv, text, strlen(text));
-}
-
 static enum kg_err one_set(struct writer *w, const struct mailset *m)
 {
+	struct manifest_totals *t = &w->t;
 	enum kg_err err;
 	if (m->seq != w->next_seq)
 		return kg_fail(KG_ESTATE, "set %d where set %d was expected (seq must run 1..%d)", m->seq, w->next_seq,
-		               w->n_sets);
+		               t->sets);
 	w->next_seq++;
 	const char *postal = m->postal_code ? m->postal_code : "";
 	if (strcmp(postal, w->last_postal) < 0)
@@ -282,46 +149,47 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 
 	/* Where each piece is printed. */
 	bool has[N_PIECES] = {
-		[P_NOTICE] = m->kind == MAILSET_NOTICE,
-		[P_APPL] = mailset_has_application(m),
-		[P_FORM] = mailset_has_form(m),
-		[P_INNER] = mailset_has_form(m),
-		[P_OUTER] = true,
+		[PIECE_NOTICE] = m->kind == MAILSET_NOTICE,
+		[PIECE_APPL] = mailset_has_application(m),
+		[PIECE_FORM] = mailset_has_form(m),
+		[PIECE_INNER] = mailset_has_form(m),
+		[PIECE_OUTER] = true,
 	};
 	const char *file[N_PIECES];
 	int page[N_PIECES];
-	if ((err = track_take(&w->tracks[F_SHEETS], w->dir, F_SHEETS, m->seq, mailset_sheets(m), &file[P_NOTICE],
-	                      &page[P_NOTICE])) ||
-	    (err = track_take(&w->tracks[F_INNER], w->dir, F_INNER, m->seq, has[P_INNER], &file[P_INNER],
-	                      &page[P_INNER])) ||
-	    (err = track_take(&w->tracks[F_OUTER], w->dir, F_OUTER, m->seq, 1, &file[P_OUTER], &page[P_OUTER])))
+	if ((err = track_take(&w->tracks[KIND_SHEETS], w->dir, KIND_SHEETS, m->seq, mailset_sheets(m),
+	                      &file[PIECE_NOTICE], &page[PIECE_NOTICE])) ||
+	    (err = track_take(&w->tracks[KIND_INNER], w->dir, KIND_INNER, m->seq, has[PIECE_INNER], &file[PIECE_INNER],
+	                      &page[PIECE_INNER])) ||
+	    (err = track_take(&w->tracks[KIND_OUTER], w->dir, KIND_OUTER, m->seq, 1, &file[PIECE_OUTER],
+	                      &page[PIECE_OUTER])))
 		return err;
 	/* On the sheets: the notice, then the 交付申請書 or the form; a re-inquiry is the form alone. */
-	file[P_APPL] = has[P_APPL] ? file[P_NOTICE] : "";
-	page[P_APPL] = has[P_APPL] ? page[P_NOTICE] + 1 : 0;
-	file[P_FORM] = has[P_FORM] ? file[P_NOTICE] : "";
-	page[P_FORM] = !has[P_FORM] ? 0 : has[P_NOTICE] ? page[P_NOTICE] + 1 : page[P_NOTICE];
-	if (!has[P_NOTICE]) {
-		file[P_NOTICE] = "";
-		page[P_NOTICE] = 0;
+	file[PIECE_APPL] = has[PIECE_APPL] ? file[PIECE_NOTICE] : "";
+	page[PIECE_APPL] = has[PIECE_APPL] ? page[PIECE_NOTICE] + 1 : 0;
+	file[PIECE_FORM] = has[PIECE_FORM] ? file[PIECE_NOTICE] : "";
+	page[PIECE_FORM] = !has[PIECE_FORM] ? 0 : has[PIECE_NOTICE] ? page[PIECE_NOTICE] + 1 : page[PIECE_NOTICE];
+	if (!has[PIECE_NOTICE]) {
+		file[PIECE_NOTICE] = "";
+		page[PIECE_NOTICE] = 0;
 	}
 
 	/* Counters. */
 	if (m->kind == MAILSET_REINQUIRY)
-		w->reinquiries++;
+		t->reinquiries++;
 	else if (m->target == MAILSET_CARD)
-		w->card++;
+		t->card++;
 	else
-		w->cert++;
+		t->cert++;
 	bool barcoded = m->barcode && *m->barcode;
-	w->barcoded += barcoded;
-	w->no_jlis += mailset_lacks_jlis_id(m);
+	t->barcoded += barcoded;
+	t->no_jlis += mailset_lacks_jlis_id(m);
 	struct sbuf pieces = SBUF_INIT, addr = SBUF_INIT, code = SBUF_INIT, codes = SBUF_INIT;
 	int no = 0;
 	for (int p = 0; p < N_PIECES; p++) {
 		if (!has[p])
 			continue;
-		w->pieces[p]++;
+		t->pieces[p]++;
 		sbuf_addf(&pieces, "%s%s", pieces.len ? "・" : "", piece_label[p]);
 		/* The matching code printed on the piece (render.c): pieces in this order. */
 		sbuf_addf(&codes, "%sB%04d-%06d-%d/%d", codes.len ? " " : "", m->batch, m->seq, ++no,
@@ -332,22 +200,11 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 		              mailset_pieces(m));
 	/* The pre-printed inserts of the set's kind (settings "inserts:"), after the printed pieces. */
 	enum mailset_group g = mailset_group(m->kind, m->target);
-	w->inserts[g]++;
+	t->inserts[g]++;
 	for (size_t i = 0; w->s && i < w->s->n_inserts[g]; i++)
 		sbuf_addf(&pieces, "・%s", w->s->inserts[g][i]);
-	char prefix[4];
-	snprintf(prefix, sizeof prefix, "%s", postal);
-	if (!w->in_bundle || strcmp(prefix, w->bundle.prefix)) {
-		bundle_flush(w);
-		w->bundle = (struct bundle){.first = m->seq};
-		snprintf(w->bundle.prefix, sizeof w->bundle.prefix, "%s", prefix);
-		w->in_bundle = true;
-	}
-	w->bundle.sets++;
-	w->bundle.barcoded += barcoded;
-	w->bundle.last = m->seq;
 
-	/* The row. */
+	/* The row, for the workbook and the CSV in the same pass. */
 	sbuf_addf(&addr, "%s%s", m->addr_town ? m->addr_town : "", m->addr_block ? m->addr_block : "");
 	if (m->addr_building && *m->addr_building)
 		sbuf_addf(&addr, "　%s", m->addr_building);
@@ -357,45 +214,50 @@ static enum kg_err one_set(struct writer *w, const struct mailset *m)
 		sbuf_addf(&code, "なし（%s）", m->no_barcode_reason);
 	char expiry[RULES_DATE_LEN], nums[N_COLS][16];
 	rules_format_date(m->expiry, expiry);
-	const char *text[N_COLS] = {
-		[C_APPID] = m->app_id,          [C_POSTAL] = postal,
-		[C_JLIS] = m->jlis_app_id,      [C_APPL_FILE] = file[P_APPL],
-		[C_ADDRESS] = addr.buf,         [C_NAME] = m->name ? m->name : "",
-		[C_WHAT] = what_expires(m),     [C_EXPIRY] = expiry,
-		[C_PIECES] = pieces.buf,        [C_NOTICE_FILE] = file[P_NOTICE],
-		[C_FORM_FILE] = file[P_FORM],   [C_INNER_FILE] = file[P_INNER],
-		[C_OUTER_FILE] = file[P_OUTER], [C_BARCODE] = code.buf,
-		[C_CODES] = codes.buf,
+	struct manifest_row r = {
+		.seq = m->seq,
+		.postal = postal,
+		.barcoded = barcoded,
+		.text =
+			{
+				[COL_APPID] = m->app_id,
+				[COL_JLIS] = m->jlis_app_id,
+				[COL_POSTAL] = postal,
+				[COL_ADDRESS] = addr.buf,
+				[COL_NAME] = m->name ? m->name : "",
+				[COL_WHAT] = what_expires(m),
+				[COL_EXPIRY] = expiry,
+				[COL_PIECES] = pieces.buf,
+				[COL_NOTICE_FILE] = file[PIECE_NOTICE],
+				[COL_APPL_FILE] = file[PIECE_APPL],
+				[COL_FORM_FILE] = file[PIECE_FORM],
+				[COL_INNER_FILE] = file[PIECE_INNER],
+				[COL_OUTER_FILE] = file[PIECE_OUTER],
+				[COL_BARCODE] = code.buf,
+				[COL_CODES] = codes.buf,
+			},
+		.num =
+			{
+				[COL_SEQ] = m->seq,
+				[COL_NOTICE_PAGE] = page[PIECE_NOTICE],
+				[COL_APPL_PAGE] = page[PIECE_APPL],
+				[COL_FORM_PAGE] = page[PIECE_FORM],
+				[COL_INNER_PAGE] = page[PIECE_INNER],
+				[COL_OUTER_PAGE] = page[PIECE_OUTER],
+				[COL_SHEETS] = mailset_sheets(m),
+			},
 	};
-	int num[N_COLS] = {[C_SEQ] = m->seq,
-	                   [C_NOTICE_PAGE] = page[P_NOTICE],
-	                   [C_APPL_PAGE] = page[P_APPL],
-	                   [C_FORM_PAGE] = page[P_FORM],
-	                   [C_INNER_PAGE] = page[P_INNER],
-	                   [C_OUTER_PAGE] = page[P_OUTER],
-	                   [C_SHEETS] = mailset_sheets(m)};
-	bool numeric[N_COLS] = {
-		[C_SEQ] = true,        [C_NOTICE_PAGE] = true, [C_APPL_PAGE] = true, [C_FORM_PAGE] = true,
-		[C_INNER_PAGE] = true, [C_OUTER_PAGE] = true,  [C_SHEETS] = true};
-	FILE *csv = afile_stream(w->csv);
-	lxw_row_t row = (lxw_row_t)m->seq;
+	/* The numeric columns (those given no text above) as text too; 0 is an empty cell. */
 	for (int c = 0; c < N_COLS; c++) {
-		if (numeric[c]) {
-			/* A piece the set does not have is an empty cell, not page 0. */
-			nums[c][0] = 0;
-			if (num[c])
-				snprintf(nums[c], sizeof nums[c], "%d", num[c]);
-			text[c] = nums[c];
-			if (num[c])
-				put_num(w, w->list, row, (lxw_col_t)c, num[c]);
-		} else if (*text[c]) {
-			put_str(w, w->list, row, (lxw_col_t)c, text[c], NULL);
-		}
-		if (c)
-			fputc(',', csv);
-		csv_cell(csv, text[c]);
+		if (r.text[c])
+			continue;
+		nums[c][0] = 0;
+		if (r.num[c])
+			snprintf(nums[c], sizeof nums[c], "%d", r.num[c]);
+		r.text[c] = nums[c];
 	}
-	fputs("\r\n", csv);
+	manifest_xlsx_row(w->xlsx, &r);
+	manifest_csv_row(w->csv, &r);
 	if (!err)
 		err = sbuf_check(&pieces);
 	if (!err)
@@ -425,8 +287,8 @@ static enum kg_err prepare_files(struct writer *w)
 	enum kg_err err = KG_OK;
 	for (int k = 0; k < N_KINDS; k++)
 		w->tracks[k].files = kg_calloc(b->n_files + 1, sizeof *w->tracks[k].files);
-	w->hex = kg_calloc(b->n_files + 1, sizeof *w->hex);
-	w->bytes = kg_calloc(b->n_files + 1, sizeof *w->bytes);
+	w->sums = kg_calloc(b->n_files + 1, sizeof *w->sums);
+	w->t.sums = w->sums;
 	for (size_t i = 0; i < b->n_files; i++) {
 		const struct manifest_file *f = &b->files[i];
 		if (!memchr(f->name, 0, sizeof f->name) || !*f->name || f->name[0] == '.' || strchr(f->name, '/'))
@@ -438,14 +300,15 @@ static enum kg_err prepare_files(struct writer *w)
 			return kg_fail(KG_EINPUT,
 			               "manifest: %s: not a print file (sheets-, inner-envelopes-, outer-envelopes-)",
 			               f->name);
-		if (f->seq_from < 1 || f->seq_to < f->seq_from || f->seq_to > w->n_sets || f->pages < 0)
+		if (f->seq_from < 1 || f->seq_to < f->seq_from || f->seq_to > w->t.sets || f->pages < 0)
 			return kg_fail(KG_EINPUT, "manifest: %s: seq %d..%d, %d pages: outside the batch's %d sets",
-			               f->name, f->seq_from, f->seq_to, f->pages, w->n_sets);
+			               f->name, f->seq_from, f->seq_to, f->pages, w->t.sets);
 		w->tracks[k].files[w->tracks[k].n++] = f;
+		w->sums[i].kind = (enum manifest_kind)k;
 		struct sbuf p = SBUF_INIT;
 		sbuf_addf(&p, "%s/%s", w->dir, f->name);
 		if (!(err = sbuf_check(&p)))
-			err = manifest_hash_file(p.buf, w->hex[i], &w->bytes[i]);
+			err = manifest_hash_file(p.buf, w->sums[i].hex, &w->sums[i].bytes);
 		sbuf_release(&p);
 		if (err)
 			return err;
@@ -461,338 +324,40 @@ static enum kg_err prepare_files(struct writer *w)
 	return KG_OK;
 }
 
-static enum kg_err open_workbook(struct writer *w)
+/* The counts that follow from the pass, once it is over. */
+static void finish_totals(struct writer *w)
 {
-	lxw_workbook_options o = {.constant_memory = LXW_TRUE, .tmpdir = (char *)w->dir};
-	w->wb = workbook_new_opt(afile_temp_path(w->xlsx), &o);
-	if (!w->wb)
-		return kg_fail(KG_ENOMEM, "%s/manifest.xlsx: cannot start a workbook", w->dir);
-	/* The document date is the batch date (00:00 in Japan), never the clock: same input, same bytes. */
-	lxw_doc_properties p = {
-		.title = "有効期限通知 発送リスト",
-		.subject = "マイナンバーカード・電子証明書の有効期限通知",
-		.author = "kigen",
-		.created = (time_t)w->b->run_date * 86400 - 9 * 3600,
-	};
-	lx(w, workbook_set_properties(w->wb, &p), 0);
-	w->head = workbook_add_format(w->wb);
-	w->list = workbook_add_worksheet(w->wb, "発送リスト");
-	w->bundles = workbook_add_worksheet(w->wb, "区分集計");
-	w->info = workbook_add_worksheet(w->wb, "バッチ情報");
-	if (!w->head || !w->list || !w->bundles || !w->info)
-		return kg_fail(KG_ENOMEM, "%s/manifest.xlsx: cannot add a sheet", w->dir);
-	format_set_bold(w->head);
-	format_set_bg_color(w->head, 0xDDEBF7);
-	format_set_bottom(w->head, LXW_BORDER_THIN);
-
-	for (int c = 0; c < N_COLS; c++) {
-		lx(w, worksheet_set_column(w->list, (lxw_col_t)c, (lxw_col_t)c, list_cols[c].width, NULL), 0);
-		put_str(w, w->list, 0, (lxw_col_t)c, list_cols[c].head, w->head);
-	}
-	worksheet_freeze_panes(w->list, 1, 0);
-
-	static const char *const bundle_heads[] = {"郵便区番号", "通数", "うちバーコード付", "先頭連番", "末尾連番"};
-	for (size_t c = 0; c < KG_ARRAY_SIZE(bundle_heads); c++) {
-		lx(w, worksheet_set_column(w->bundles, (lxw_col_t)c, (lxw_col_t)c, c ? 16 : 12, NULL), 0);
-		put_str(w, w->bundles, 0, (lxw_col_t)c, bundle_heads[c], w->head);
-	}
-	worksheet_freeze_panes(w->bundles, 1, 0);
-
-	lx(w, worksheet_set_column(w->info, 0, 0, 34, NULL), 0);
-	lx(w, worksheet_set_column(w->info, 1, 2, 16, NULL), 0);
-	lx(w, worksheet_set_column(w->info, 3, 3, 70, NULL), 0);
-	put_str(w, w->info, 0, 0, "項目", w->head);
-	put_str(w, w->info, 0, 1, "値", w->head);
-	worksheet_freeze_panes(w->info, 1, 0);
-	return lx_check(w);
-}
-
-/* The postage mark as printed on the mailing envelopes, "なし" without one. */
-static const char *postage_text(struct writer *w)
-{
-	static char text[256];
+	struct manifest_totals *t = &w->t;
 	const struct settings *s = w->s;
+	t->sorted = t->sets >= t->sorted_min;
+	t->barcode = t->barcoded >= t->barcode_min;
 	if (!s || !s->postage_class || !*s->postage_class)
-		return "なし";
-	snprintf(text, sizeof text, "%s郵便（%s）", s->postage_class, s->postage_office);
-	return text;
-}
-
-/* 区分集計's closing rows and バッチ情報, once the pass has counted everything. */
-static void finish_sheets(struct writer *w)
-{
-	bundle_flush(w);
-	lxw_row_t last_bundle = w->bundle_row;
-	lx(w, worksheet_autofilter(w->list, 0, 0, (lxw_row_t)w->n_sets, N_COLS - 1), 0);
-	lx(w, worksheet_autofilter(w->bundles, 0, 0, last_bundle, 4), 0);
-
-	lxw_row_t r = last_bundle + 2;
-	put_str(w, w->bundles, r, 0, "合計", w->head);
-	put_num(w, w->bundles, r, 1, w->n_sets);
-	put_num(w, w->bundles, r, 2, (double)w->barcoded);
-	char label[128];
-	r += 2;
-	snprintf(label, sizeof label, "区分郵便物割引（%ld通以上）", w->sorted_min);
-	put_str(w, w->bundles, r, 0, label, NULL);
-	put_str(w, w->bundles, r, 1, w->n_sets >= w->sorted_min ? "適用可" : "対象外", NULL);
-	r++;
-	snprintf(label, sizeof label, "バーコード付郵便物割引（バーコード付%ld通以上）", w->barcode_min);
-	put_str(w, w->bundles, r, 0, label, NULL);
-	put_str(w, w->bundles, r, 1, w->barcoded >= w->barcode_min ? "適用可" : "対象外", NULL);
-	w->rows[0] = w->n_sets + 1;
-	w->rows[1] = (long)last_bundle + 4; /* header, bundles, 合計, two discount lines */
-
-	const struct manifest_batch *b = w->b;
-	char date[RULES_DATE_LEN], era[RULES_ERA_LEN];
-	rules_format_date(b->run_date, date);
-	if (rules_era(b->run_date, era))
-		era[0] = 0;
-	r = 1;
-	put_str(w, w->info, r, 0, "作成日", NULL);
-	put_str(w, w->info, r, 1, date, NULL);
-	put_str(w, w->info, r++, 2, era, NULL);
-	struct {
-		const char *label;
-		double v;
-	} rows[] = {
-		{"バッチ番号", (double)b->id},
-		{"通数（合計）", w->n_sets},
-		{"マイナンバーカード", (double)w->card},
-		{"電子証明書", (double)w->cert},
-		{"電子証明書（再照会）", (double)w->reinquiries},
-		{"うち申請書IDなし（オンライン申請不可）", (double)w->no_jlis},
-		{"同封物：有効期限通知書", (double)w->pieces[P_NOTICE]},
-		{"同封物：個人番号カード交付申請書", (double)w->pieces[P_APPL]},
-		{"同封物：照会書兼回答書", (double)w->pieces[P_FORM]},
-		{"同封物：封入用封筒", (double)w->pieces[P_INNER]},
-		{"同封物：長形3号封筒", (double)w->pieces[P_OUTER]},
-		{"カスタマバーコード付", (double)w->barcoded},
-	};
-	for (size_t i = 0; i < KG_ARRAY_SIZE(rows); i++, r++) {
-		put_str(w, w->info, r, 0, rows[i].label, NULL);
-		put_num(w, w->info, r, 1, rows[i].v);
-	}
-	put_str(w, w->info, r, 0, "料金表示", NULL);
-	put_str(w, w->info, r++, 1, postage_text(w), NULL);
-	for (size_t i = 0; i < b->n_excluded; i++, r++) {
-		snprintf(label, sizeof label, "除外：%s", manifest_reason_label(b->excluded_reasons[i]));
-		put_str(w, w->info, r, 0, label, NULL);
-		put_num(w, w->info, r, 1, (double)b->excluded_counts[i]);
-	}
-	r++;
-	static const char *const file_heads[] = {"ファイル", "ページ数", "バイト数", "SHA-256"};
-	for (size_t c = 0; c < KG_ARRAY_SIZE(file_heads); c++)
-		put_str(w, w->info, r, (lxw_col_t)c, file_heads[c], w->head);
-	for (size_t i = 0; i < b->n_files; i++) {
-		r++;
-		put_str(w, w->info, r, 0, b->files[i].name, NULL);
-		put_num(w, w->info, r, 1, b->files[i].pages);
-		put_num(w, w->info, r, 2, (double)w->bytes[i]);
-		put_str(w, w->info, r, 3, w->hex[i], NULL);
-	}
-	w->rows[2] = (long)r; /* rows 0..r but the one left empty before the file table */
-}
-
-static void job_json(struct writer *w, struct sbuf *j)
-{
-	const struct manifest_batch *b = w->b;
-	char date[RULES_DATE_LEN];
-	rules_format_date(b->run_date, date);
-	sbuf_addf(j, "{\n  \"batch\": %lld,\n  \"run_date\": \"%s\",\n  \"sets\": %d,\n", (long long)b->id, date,
-	          w->n_sets);
-	sbuf_addf(j,
-	          "  \"counts\": {\"card\": %ld, \"cert\": %ld, \"reinquiry\": %ld, \"card_without_jlis_id\": %ld},\n",
-	          w->card, w->cert, w->reinquiries, w->no_jlis);
-	sbuf_adds(j, "  \"pieces\": {");
-	for (int p = 0; p < N_PIECES; p++)
-		sbuf_addf(j, "%s\"%s\": %ld", p ? ", " : "", piece_key[p], w->pieces[p]);
-	/* The pre-printed inserts each kind of set gets, and how many of each the print shop needs. */
-	sbuf_adds(j, "},\n  \"inserts\": {");
-	for (int g = 0; g < MAILSET_N_GROUPS; g++) {
-		sbuf_addf(j, "%s\"%s\": {\"sets\": %ld, \"names\": [", g ? ", " : "", group_key[g], w->inserts[g]);
-		for (size_t i = 0; w->s && i < w->s->n_inserts[g]; i++) {
-			sbuf_adds(j, i ? ", " : "");
-			sbuf_add_json(j, w->s->inserts[g][i]);
-		}
-		sbuf_adds(j, "]}");
-	}
-	sbuf_adds(j, "},\n  \"excluded\": {");
-	for (size_t i = 0; i < b->n_excluded; i++) {
-		sbuf_adds(j, i ? ", " : "");
-		sbuf_add_json(j, b->excluded_reasons[i]);
-		sbuf_addf(j, ": %ld", b->excluded_counts[i]);
-	}
-	sbuf_addf(j, "},\n  \"barcoded\": %ld,\n", w->barcoded);
-	sbuf_addf(j, "  \"discounts\": {\"sorted\": %s, \"sorted_min\": %ld, \"barcode\": %s, \"barcode_min\": %ld},\n",
-	          w->n_sets >= w->sorted_min ? "true" : "false", w->sorted_min,
-	          w->barcoded >= w->barcode_min ? "true" : "false", w->barcode_min);
-	sbuf_adds(j, "  \"postage\": {\"mark\": ");
-	sbuf_add_json(j, w->s && w->s->postage ? w->s->postage : "none");
-	sbuf_adds(j, ", \"printed\": ");
-	sbuf_add_json(j, postage_text(w));
-	sbuf_adds(j, "},\n");
-	sbuf_adds(j, "  \"files\": [");
-	for (size_t i = 0; i < b->n_files; i++) {
-		const struct manifest_file *f = &b->files[i];
-		int k = 0;
-		while (k < N_KINDS - 1 && strncmp(f->name, kind_prefix[k], strlen(kind_prefix[k])))
-			k++;
-		sbuf_adds(j, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
-		sbuf_add_json(j, f->name);
-		sbuf_addf(j,
-		          ", \"kind\": \"%s\", \"seq_from\": %d, \"seq_to\": %d, \"pages\": %d, \"bytes\": %lld, "
-		          "\"sha256\": \"%s\",\n     \"paper\": \"%s\", \"size_mm\": [%d, %d], \"sides\": \"simplex\", "
-		          "\"colour\": \"K only (DeviceGray)\",\n     \"folds\": %s,\n     \"envelope\": ",
-		          kind_key[k], f->seq_from, f->seq_to, f->pages, w->bytes[i], w->hex[i], stock[k].paper,
-		          stock[k].width_mm, stock[k].height_mm, stock[k].folds);
-		if (stock[k].envelope)
-			sbuf_add_json(j, stock[k].envelope);
-		else
-			sbuf_adds(j, "null");
-		sbuf_adds(j, "}");
-	}
-	sbuf_adds(j, b->n_files ? "\n  ],\n" : "],\n");
-	sbuf_adds(j, "  \"manifests\": [\"manifest.xlsx\", \"manifest.csv\"]\n}\n");
-}
-
-/* --- reading the workbook back ------------------------------------------------------------------ */
-
-/* libxlsxwriter 1.1.4 does not check its writes to the temporary files of constant-memory mode:
- * on a full disk it can lose rows and still close a "good" workbook once space comes back (seen
- * on a small tmpfs), and its own checks (lxw_error results) report nothing then. So the written
- * file is read back with libzip (which checks the archive's consistency and each part's CRC and
- * size): every part must end with its root element's closing tag, and each sheet must hold the
- * rows written. */
-
-/* Reads one part, counting "<row " and keeping the root element name and the last bytes. */
-static enum kg_err check_part(zip_t *za, zip_uint64_t index, const char *path, const char *name, long expect_rows)
-{
-	char buf[16384 + 8], root[64] = "", tail[80] = "";
-	size_t tail_len = 0, carry = 0;
-	long rows = 0;
-	bool started = false;
-	zip_file_t *zf = zip_fopen_index(za, index, 0);
-	if (!zf)
-		return kg_fail(KG_EIO, "%s: %s: %s", path, name, zip_strerror(za));
-	zip_int64_t got;
-	/* carry: the last bytes of the previous block, so "<row " split between blocks counts */
-	while ((got = zip_fread(zf, buf + carry, sizeof buf - 8 - carry)) > 0) {
-		size_t len = carry + (size_t)got;
-		if (!started) {
-			/* The root element: the first tag that is not <?xml ...?>. */
-			const char *p = buf, *end = buf + len;
-			while (p < end && (p = memchr(p, '<', (size_t)(end - p))) && p + 1 < end &&
-			       (p[1] == '?' || p[1] == '!'))
-				p++;
-			if (p && p + 1 < end) {
-				size_t k = strcspn(p + 1, " />\n");
-				snprintf(root, sizeof root, "%.*s", (int)(k < 60 ? k : 60), p + 1);
-				started = true;
-			}
-		}
-		for (size_t i = 0; i + 5 <= len; i++)
-			if (buf[i] == '<' && !memcmp(buf + i, "<row ", 5))
-				rows++;
-		/* The tail: the last bytes read so far (buf[carry..len) are the new ones). */
-		const size_t tmax = sizeof tail - 1, n = (size_t)got;
-		if (n >= tmax) {
-			memcpy(tail, buf + len - tmax, tmax);
-			tail_len = tmax;
-		} else {
-			size_t keep = tail_len < tmax - n ? tail_len : tmax - n;
-			memmove(tail, tail + tail_len - keep, keep);
-			memcpy(tail + keep, buf + carry, n);
-			tail_len = keep + n;
-		}
-		/* The next carry: 4 bytes, one short of "<row ". */
-		carry = len < 4 ? len : 4;
-		memmove(buf, buf + len - carry, carry);
-	}
-	/* zip_fread fails on a short part or a CRC that does not match. */
-	enum kg_err err = got < 0 ? kg_fail(KG_EIO, "%s: %s: %s (a write failed, is the disk full?)", path, name,
-	                                    zip_error_strerror(zip_file_get_error(zf)))
-	                          : KG_OK;
-	zip_fclose(zf);
-	if (err)
-		return err;
-	tail[tail_len] = 0;
-	while (tail_len && (tail[tail_len - 1] == '\n' || tail[tail_len - 1] == '\r' || tail[tail_len - 1] == ' '))
-		tail[--tail_len] = 0;
-	char closing[72];
-	snprintf(closing, sizeof closing, "</%s>", root);
-	size_t cl = strlen(closing);
-	if (!*root || tail_len < cl || strcmp(tail + tail_len - cl, closing))
-		return kg_fail(KG_EIO, "%s: %s is incomplete (a write failed, is the disk full?)", path, name);
-	if (expect_rows >= 0 && rows != expect_rows)
-		return kg_fail(KG_EIO,
-		               "%s: %s holds %ld rows where %ld were written (a write failed, is the disk full?)", path,
-		               name, rows, expect_rows);
-	return KG_OK;
-}
-
-static enum kg_err check_xlsx(const char *path, const char *final_path, const long rows[3])
-{
-	int zerr = 0;
-	zip_t *za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
-	if (!za) {
-		zip_error_t e;
-		zip_error_init_with_code(&e, zerr);
-		enum kg_err err = kg_fail(KG_EIO, "%s: not a complete zip file: %s", final_path,
-		                          zip_error_strerror(&e));
-		zip_error_fini(&e);
-		return err;
-	}
-	enum kg_err err = KG_OK;
-	int sheets = 0;
-	zip_int64_t entries = zip_get_num_entries(za, 0);
-	for (zip_int64_t i = 0; !err && i < entries; i++) {
-		const char *name = zip_get_name(za, (zip_uint64_t)i, 0);
-		if (!name) {
-			err = kg_fail(KG_EIO, "%s: broken zip entry: %s", final_path, zip_strerror(za));
-			break;
-		}
-		long expect = -1;
-		int sheet;
-		if (sscanf(name, "xl/worksheets/sheet%d.xml", &sheet) == 1 && sheet >= 1 && sheet <= 3) {
-			expect = rows[sheet - 1];
-			sheets++;
-		}
-		err = check_part(za, (zip_uint64_t)i, final_path, name, expect);
-	}
-	if (!err && sheets != 3)
-		err = kg_fail(KG_EIO, "%s: %d of 3 sheets", final_path, sheets);
-	zip_discard(za);
-	return err;
+		snprintf(t->postage, sizeof t->postage, "なし");
+	else
+		snprintf(t->postage, sizeof t->postage, "%s郵便（%s）", s->postage_class, s->postage_office);
 }
 
 enum kg_err manifest_write(const char *dir, const struct settings *s, const struct manifest_batch *b,
                            const struct manifest_source *src)
 {
-	struct writer w = {.dir = dir, .b = b, .s = s, .n_sets = src->n_sets, .next_seq = 1};
-	struct sbuf json = SBUF_INIT;
+	struct writer w = {.dir = dir, .b = b, .s = s, .t = {.sets = src->n_sets}, .next_seq = 1};
+	struct afile *csv = NULL, *xlsx = NULL;
 	enum kg_err err;
 	const struct conf_node *root = conf_root(s->conf);
-	if ((err = conf_get_int(root, "postal_discounts.sorted_min", 2000, &w.sorted_min)) ||
-	    (err = conf_get_int(root, "postal_discounts.barcode_min", 1000, &w.barcode_min)))
+	if ((err = conf_get_int(root, "postal_discounts.sorted_min", 2000, &w.t.sorted_min)) ||
+	    (err = conf_get_int(root, "postal_discounts.barcode_min", 1000, &w.t.barcode_min)))
 		goto out;
-	if (src->n_sets < 0 || w.sorted_min < 0 || w.barcode_min < 0) {
+	if (src->n_sets < 0 || w.t.sorted_min < 0 || w.t.barcode_min < 0) {
 		err = kg_fail(KG_EINPUT, "manifest: negative set count or discount threshold");
 		goto out;
 	}
 	/* From here until the seal the folder is incomplete, and says so by having no SHA256SUMS. */
 	if ((err = afile_remove(dir, "SHA256SUMS")) || (err = prepare_files(&w)) ||
-	    (err = afile_open(dir, "manifest.csv", &w.csv)) || (err = afile_open(dir, "manifest.xlsx", &w.xlsx)) ||
-	    (err = open_workbook(&w)))
+	    (err = afile_open(dir, "manifest.csv", &csv)) || (err = afile_open(dir, "manifest.xlsx", &xlsx)) ||
+	    (err = manifest_xlsx_new(xlsx, dir, b->run_date, &w.xlsx)))
 		goto out;
-
-	FILE *csv = afile_stream(w.csv);
-	fputs("\xEF\xBB\xBF", csv);
-	for (int c = 0; c < N_COLS; c++) {
-		if (c)
-			fputc(',', csv);
-		csv_fwrite(csv, list_cols[c].head, strlen(list_cols[c].head));
-	}
-	fputs("\r\n", csv);
+	w.csv = afile_stream(csv);
+	manifest_csv_head(w.csv);
 
 	for (int from = 1; from <= src->n_sets; from += CHUNK) {
 		int to = from + CHUNK - 1 < src->n_sets ? from + CHUNK - 1 : src->n_sets;
@@ -803,7 +368,7 @@ enum kg_err manifest_write(const char *dir, const struct settings *s, const stru
 		for (size_t i = 0; !err && i < n; i++)
 			err = one_set(&w, &sets[i]);
 		src->release(src->ctx, sets, n);
-		if (err || (err = lx_check(&w)))
+		if (err || (err = manifest_xlsx_status(w.xlsx)))
 			goto out;
 		if (w.next_seq != to + 1) {
 			err = kg_fail(KG_ESTATE, "manifest: set %d is missing", w.next_seq);
@@ -814,40 +379,25 @@ enum kg_err manifest_write(const char *dir, const struct settings *s, const stru
 		while (w.tracks[k].cur < w.tracks[k].n)
 			if ((err = track_close(&w.tracks[k], dir)))
 				goto out;
-	finish_sheets(&w);
-	if ((err = lx_check(&w)))
+	finish_totals(&w);
+	/* The workbook is read back before either file takes its final name (manifest_xlsx.h). */
+	if ((err = manifest_xlsx_close(w.xlsx, b, &w.t)))
 		goto out;
-	errno = 0;
-	lxw_error e = workbook_close(w.wb);
-	w.wb = NULL;
-	if (e) {
-		err = kg_fail(KG_EIO, "%s: %s%s%s%s", afile_path(w.xlsx), errno ? strerror(errno) : "",
-		              errno ? " (libxlsxwriter: " : "libxlsxwriter: ", lxw_strerror(e), errno ? ")" : "");
-		goto out;
-	}
-	if ((err = check_xlsx(afile_temp_path(w.xlsx), afile_path(w.xlsx), w.rows)))
-		goto out;
-	err = afile_commit(w.csv);
-	w.csv = NULL;
+	err = afile_commit(csv);
+	csv = NULL;
 	if (err)
 		goto out;
-	err = afile_commit(w.xlsx);
-	w.xlsx = NULL;
-	if (err)
-		goto out;
-	job_json(&w, &json);
-	if ((err = afile_write_sbuf(dir, "job.json", &json)))
+	err = afile_commit(xlsx);
+	xlsx = NULL;
+	if (err || (err = jobticket_write(dir, s, b, &w.t)))
 		goto out;
 	err = manifest_seal(dir);
 out:
-	if (w.wb)
-		lxw_workbook_free(w.wb); /* frees without writing; the temporary goes with the afile */
-	afile_abort(w.csv);
-	afile_abort(w.xlsx);
+	manifest_xlsx_free(w.xlsx);
+	afile_abort(csv);
+	afile_abort(xlsx);
 	for (int k = 0; k < N_KINDS; k++)
 		free(w.tracks[k].files);
-	free(w.hex);
-	free(w.bytes);
-	sbuf_release(&json);
+	free(w.sums);
 	return err;
 }

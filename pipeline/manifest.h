@@ -19,6 +19,9 @@
  *                  (manifest_sums.h: writing, listing and verifying it). A batch
  *                  folder without it is incomplete: manifest_write() removes an old one first.
  *
+ * This module makes the one pass over the sets and decides every count; manifest_xlsx.h,
+ * manifest_csv.h and jobticket.h lay the facts out (manifest_facts.h says what they get).
+ *
  * Every file goes through afile.h (temporary name, fsync, rename); a failure (a full disk)
  * is KG_EIO naming the file, and leaves no half file and no SHA256SUMS.
  *

@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <math.h>
 #include <pango/pangocairo.h>
 #include <poll.h>
@@ -97,15 +96,10 @@ enum kg_err render_new(const struct settings *s, struct render **out)
 	struct render *r = kg_calloc(1, sizeof *r);
 	struct sbuf path = SBUF_INIT;
 	*out = NULL;
-	/* cairo allocates and frees some 300 KB per page (zlib's deflate state among it); glibc
-	 * gave that back to the kernel after every page and faulted it in again, a third of the
-	 * workers' CPU in brk, TLB flushes and page faults (perf). Keep up to 64 MB of free heap:
-	 * the peak stays that of one page, the churn goes. Inherited by the forked workers.
-	 * Blocks of 128 KB and more (zlib's windows, the growing PDF in memory, qpdf's buffers)
-	 * were mmap'd and unmapped each time, their pages faulted in afresh (12% of the CPU in page
-	 * faults, perf): from the heap too, so they are reused. */
-	mallopt(M_TRIM_THRESHOLD, 64 << 20);
-	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	/* cairo allocates and frees some 300 KB per page (zlib's deflate state, the growing PDF,
+	 * qpdf's buffers): given back and faulted in again on every page, that was a third of
+	 * the workers' CPU (perf). render_bench and tests call render_new without kigen's main. */
+	kg_keep_heap();
 	enum kg_err err = fonts_new(s, &r->fonts);
 	if (err)
 		goto out;

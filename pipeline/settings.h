@@ -58,7 +58,7 @@ struct settings {
 	/* The postage mark on the mailing envelope (Japan Post's 料金後納 / 料金別納 display). */
 	char *postage;        /* postage.mark: "kounou" (料金後納), "betsunou" (料金別納) or "none" */
 	char *postage_class;  /* what the mark says: "料金後納" / "料金別納", "" for none */
-	char *postage_office; /* postage.office: the 差出事業所 as printed, e.g. "新宿北局" (Japan Post: the office's name with 局) */
+	char *postage_office; /* postage.office: the 差出事業所 as Japan Post writes it, "新宿北局" */
 	struct settings_substitute *substitutes;
 	size_t n_substitutes;
 

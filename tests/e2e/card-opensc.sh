@@ -7,6 +7,7 @@
 # certificate: the user-auth one and both CA certificates without a PIN, the signature one after
 # the signature PIN. What OpenSC reads must be what kigen reads (serial, expiry).
 source "$(dirname "$0")/../lib.sh"
+require_root "the card rig runs a private pcscd in its own mount and network namespaces"
 source "$ROOT/tests/rig/lib.sh"
 command -v pkcs15-tool >/dev/null || { echo "not ok - opensc is installed (scripts/install-deps.sh)"; exit 1; }
 

@@ -7,6 +7,7 @@
 # the counter it met ("at=N/MAX"), and no VERIFY may meet a counter below its maximum or a card
 # that is not the holder's.
 source "$(dirname "$0")/../lib.sh"
+require_root "the card rig runs a private pcscd in its own mount and network namespaces"
 source "$ROOT/tests/rig/lib.sh"
 
 SIGN=QX7TZ2W9 AUTH=6284 JUKI=7391
