@@ -1127,13 +1127,27 @@ static enum kg_err record_layer(struct layout *l, unsigned when)
 	return err;
 }
 
-static void element_release(struct element *e)
+/* Forgets the texts e printed (N_REPEAT above). */
+static void forget_seen(struct element *e)
 {
 	for (int i = 0; i < N_REPEAT; i++) {
 		free(e->seen[i].text);
 		if (e->seen[i].rec)
 			cairo_surface_destroy(e->seen[i].rec);
+		e->seen[i] = (struct repeat){NULL, NULL};
 	}
+	e->next_seen = 0;
+}
+
+void layout_new_file(struct layout *l)
+{
+	for (size_t i = 0; i < l->n_el; i++)
+		forget_seen(&l->el[i]);
+}
+
+static void element_release(struct element *e)
+{
+	forget_seen(e);
 	free(e->text);
 	free(e->label);
 	if (e->font)

@@ -103,6 +103,11 @@ void layout_free(struct layout *l);
 double layout_width(const struct layout *l);
 double layout_height(const struct layout *l);
 
+/* Starts a new PDF: forgets the per-resident texts that came back in earlier ones (painted from
+ * a recording once they repeat), so a file's bytes depend on its own pages alone, not on what
+ * the same process drew before (a render worker writes file after file). */
+void layout_new_file(struct layout *l);
+
 /*
  * Draws one page onto cr (user units = points, origin top-left). With use_recordings the
  * static content is painted from the recordings (PDF); without, it is drawn afresh (raster

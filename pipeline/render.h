@@ -131,7 +131,8 @@ struct render_file_info {
  * Plans the files in dir: sheets-NNN.pdf of at most settings max_sheets_per_file sheets, split at
  * resident boundaries; inner-envelopes-NNN.pdf and outer-envelopes-NNN.pdf over the same
  * residents as sheets-NNN.pdf (an inner file is left out when those residents have no form).
- * Each NNN is one job, run by up to workers forked processes at a time; a file that already
+ * Each NNN is one job, run by up to workers forked processes, each forked once and running job
+ * after job (so src->load may be called several times in one worker); a file that already
  * exists under its final name is not rewritten (a rerun after a crash does only what is left).
  * Proofs of the first settings proofs residents go to dir/proofs/ (written whole or not at all).
  * *files (caller frees) lists every planned file, existing or new, in order.

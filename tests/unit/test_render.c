@@ -183,6 +183,53 @@ static void test_render_names_the_field_that_cannot_fit(void **state)
 	settings_release(&s);
 }
 
+/* Reads a whole file (caller frees); *len its length. */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	struct sbuf b = SBUF_INIT;
+	char chunk[65536];
+	size_t got;
+	while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+		sbuf_add(&b, chunk, got);
+	fclose(f);
+	*len = b.len;
+	return b.buf;
+}
+
+/* A render worker writes file after file with one render: the second file of the same sets
+ * must be the very bytes of the first (texts the process drew before are not painted from a
+ * recording made for an earlier file), or a batch's bytes would depend on which worker drew
+ * which file, and on whether workers were forked at all. */
+static void test_render_a_files_bytes_do_not_depend_on_files_drawn_before(void **state)
+{
+	struct settings s;
+	struct render *r = new_render(&s);
+	struct mailset m;
+	one_set(&m, "山田　太郎");
+	char d1[] = "/tmp/kigen-test-render-XXXXXX", d2[] = "/tmp/kigen-test-render-XXXXXX";
+	assert_non_null(mkdtemp(d1));
+	assert_non_null(mkdtemp(d2));
+	char p1[64], p2[64];
+	snprintf(p1, sizeof p1, "%s/sheets-001.pdf", d1);
+	snprintf(p2, sizeof p2, "%s/sheets-001.pdf", d2);
+	assert_int_equal(render_file(r, RENDER_SHEETS, p1, &m, 1), KG_OK);
+	assert_int_equal(render_file(r, RENDER_SHEETS, p2, &m, 1), KG_OK);
+	size_t n1, n2;
+	char *b1 = slurp(p1, &n1), *b2 = slurp(p2, &n2);
+	if (n1 != n2 || memcmp(b1, b2, n1))
+		fail_msg("the same set drawn twice: %zu bytes, then %zu", n1, n2);
+	free(b1);
+	free(b2);
+	unlink(p1);
+	unlink(p2);
+	rmdir(d1);
+	rmdir(d2);
+	render_free(r);
+	settings_release(&s);
+}
+
 static void test_render_refuses_a_document_without_pages(void **state)
 {
 	struct settings s;
@@ -386,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_render_refuses_a_name_no_font_can_draw),
 		cmocka_unit_test(test_render_names_the_field_that_cannot_fit),
 		cmocka_unit_test(test_render_refuses_a_document_without_pages),
+		cmocka_unit_test(test_render_a_files_bytes_do_not_depend_on_files_drawn_before),
 		cmocka_unit_test(test_render_envelope_address_parts_never_break_over_a_generated_registry),
 		cmocka_unit_test(test_render_a_part_longer_than_a_line_breaks_where_a_reader_accepts),
 		cmocka_unit_test(test_render_check_agrees_with_the_renderer),
