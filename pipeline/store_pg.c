@@ -259,13 +259,17 @@ enum stmt_id {
 /* The import's rows arrive by COPY in import_rows; import_last keeps the last row of each registry
  * id with the line the file first names it on, and the statements below merge it as SQLite's
  * one-row upserts would leave the tables: a new resident, card or certificate gets the largest id
- * plus one in the order the file first names it. */
+ * plus one in the order the file first names it. Rows whose registry ids came in ascending order
+ * name no id twice: import_last is then import_rows itself, a view (sorting a million rows into
+ * a copy of them took 5 to 9 s of a 50 s import). */
 static const char import_last[] =
 	"CREATE TEMP TABLE import_last ON COMMIT DROP AS"
 	" SELECT DISTINCT ON (registry_id) i.*, f.first FROM import_rows i"
 	" JOIN (SELECT registry_id, min(line) AS first FROM import_rows GROUP BY registry_id) f"
 	" USING (registry_id) ORDER BY registry_id, line DESC;"
 	"ANALYZE import_last";
+static const char import_view[] = "CREATE TEMP VIEW import_last AS SELECT *, line AS first FROM import_rows;"
+				  "ANALYZE import_rows";
 
 static const char *const sql[ST_COUNT] = {
 	[ST_LOCK_WRITER] = "SELECT pg_advisory_xact_lock($1::bigint)",
@@ -516,6 +520,8 @@ struct store {
 	pid_t pid;               /* the process that opened it: no other may use it */
 	bool copying;            /* a COPY of import rows is open */
 	long copy_rows;          /* rows sent in this transaction */
+	bool copy_ascending;     /* each registry id of this COPY sorts after the one before */
+	struct sbuf copy_last;   /* the registry id of this COPY's last row */
 	struct sbuf chunk;       /* COPY data not yet sent */
 };
 
@@ -802,6 +808,7 @@ enum kg_err store_pg_open(const char *conninfo, struct store **out)
 	s->ops = &pg_ops;
 	s->name = kg_strdup(conninfo);
 	sbuf_init(&s->chunk, 0);
+	sbuf_init(&s->copy_last, 0);
 	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
 		sbuf_init(&s->adds[i], 0);
 	s->conn = PQconnectdbParams(keys, values, 1);
@@ -842,6 +849,7 @@ static void pg_close(struct store *s)
 		PQfinish(s->conn);
 	}
 	sbuf_release(&s->chunk);
+	sbuf_release(&s->copy_last);
 	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
 		sbuf_release(&s->adds[i]);
 	free(s->name);
@@ -968,13 +976,19 @@ static void copy_text(struct sbuf *b, const char *t)
 		sbuf_adds(b, "\\N\t");
 		return;
 	}
-	for (; *t; t++) {
-		switch (*t) {
+	/* Spans without a character COPY escapes go in whole: byte by byte, the formatting of a
+	 * million rows was a fifth of the import's CPU in kigen (perf). */
+	for (;;) {
+		size_t n = strcspn(t, "\\\t\n\r");
+		sbuf_add(b, t, n);
+		t += n;
+		if (!*t)
+			break;
+		switch (*t++) {
 		case '\\': sbuf_adds(b, "\\\\"); break;
 		case '\t': sbuf_adds(b, "\\t"); break;
 		case '\n': sbuf_adds(b, "\\n"); break;
-		case '\r': sbuf_adds(b, "\\r"); break;
-		default: sbuf_addc(b, *t);
+		default: sbuf_adds(b, "\\r"); break;
 		}
 	}
 	sbuf_addc(b, '\t');
@@ -982,7 +996,15 @@ static void copy_text(struct sbuf *b, const char *t)
 
 static void copy_int(struct sbuf *b, long long v)
 {
-	sbuf_addf(b, "%lld\t", v);
+	char d[24], *p = d + sizeof d;
+	unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v;
+	*--p = '\t';
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	sbuf_add(b, p, (size_t)(d + sizeof d - p));
 }
 
 static void copy_date(struct sbuf *b, int day)
@@ -1024,12 +1046,16 @@ static enum kg_err copy_flush(struct store *s)
 		PQclear(r);
 	}
 	if (!err)
-		err = exec(s, import_last, "import");
+		err = exec(s, s->copy_ascending ? import_view : import_last, "import");
 	static const enum stmt_id merge[] = {ST_IMPORT_RESIDENTS, ST_IMPORT_CARDS_DEL, ST_IMPORT_CARDS,
 	                                     ST_IMPORT_CERTS_DEL, ST_IMPORT_CERTS};
 	for (size_t i = 0; !err && i < KG_ARRAY_SIZE(merge); i++)
 		err = run_done(s, merge[i], NULL, "import");
-	return err ? err : exec(s, "DROP TABLE import_rows, import_last", "import");
+	return err ? err
+	           : exec(s,
+	                  s->copy_ascending ? "DROP VIEW import_last; DROP TABLE import_rows"
+	                                    : "DROP TABLE import_rows, import_last",
+	                  "import");
 }
 
 static enum kg_err pg_put_resident(struct store *s, const struct store_resident *r)
@@ -1046,7 +1072,13 @@ static enum kg_err pg_put_resident(struct store *s, const struct store_resident 
 		if (err)
 			return err;
 		s->copying = true;
+		s->copy_ascending = true;
+		sbuf_reset(&s->copy_last);
 	}
+	if (s->copy_last.len && strcmp(r->registry_id, s->copy_last.buf) <= 0)
+		s->copy_ascending = false;
+	sbuf_reset(&s->copy_last);
+	sbuf_adds(&s->copy_last, r->registry_id);
 	char now[32];
 	store_now_text(now);
 	struct sbuf *b = &s->chunk;
