@@ -100,6 +100,12 @@ enum kg_err render_new(const struct settings *s, struct render **out)
 	 * qpdf's buffers): given back and faulted in again on every page, that was a third of
 	 * the workers' CPU (perf). render_bench and tests call render_new without kigen's main. */
 	kg_keep_heap();
+	/* cairo deflates every content stream it writes, and pdfx_finish() (which rewrites them all)
+	 * inflated each again before deflating its own output: cairo 1.16's one switch for plain
+	 * streams is this variable, read when a PDF surface is made (it leaves font and image
+	 * streams compressed). Set here, before pango starts its fontconfig thread: setenv is safe
+	 * only while no other thread reads the environment. */
+	setenv("CAIRO_DEBUG_PDF", "1", 1);
 	enum kg_err err = fonts_new(s, &r->fonts);
 	if (err)
 		goto out;
