@@ -383,14 +383,20 @@ std::string xml_escape(const std::string &s)
 	return o;
 }
 
-/* A UUID made of the SHA-256 of the input: deterministic, and different for different files. */
-std::string uuid_of(const void *data, size_t len, unsigned char salt)
+/* A UUID made of the SHA-256 of the input and a salt: deterministic, and different for
+ * different files. The input's hash is computed once (base) and copied for each salt: hashing a
+ * copy of the whole file for each of the two IDs was 3.6% of the render stage's CPU (perf). */
+std::string uuid_of(const EVP_MD_CTX *base, unsigned char salt)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
-	std::string in(static_cast<const char *>(data), len);
-	in += static_cast<char>(salt);
-	EVP_Digest(in.data(), in.size(), md, &n, EVP_sha256(), nullptr);
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	if (!c || !EVP_MD_CTX_copy_ex(c, base) || !EVP_DigestUpdate(c, &salt, 1) || !EVP_DigestFinal_ex(c, md, &n) ||
+	    n < 16) {
+		EVP_MD_CTX_free(c);
+		return "";
+	}
+	EVP_MD_CTX_free(c);
 	md[6] = (md[6] & 0x0f) | 0x50; /* name-based, version 5 layout */
 	md[8] = (md[8] & 0x3f) | 0x80;
 	char out[48];
@@ -435,6 +441,18 @@ void claim_x4(QPDF &pdf, const void *data, size_t len, std::string &problem)
 	oi.replaceKey("/DestOutputProfile", profile);
 	root.replaceKey("/OutputIntents", QPDFObjectHandle::newArray({pdf.makeIndirectObject(oi)}));
 
+	EVP_MD_CTX *hash = EVP_MD_CTX_new();
+	if (!hash || !EVP_DigestInit_ex(hash, EVP_sha256(), nullptr) || !EVP_DigestUpdate(hash, data, len)) {
+		EVP_MD_CTX_free(hash);
+		problem = "OpenSSL could not hash the file";
+		return;
+	}
+	std::string document = uuid_of(hash, 'D'), instance = uuid_of(hash, 'I');
+	EVP_MD_CTX_free(hash);
+	if (document.empty() || instance.empty()) {
+		problem = "OpenSSL could not hash the file";
+		return;
+	}
 	std::string created = xmp_date(info_text(info, "/CreationDate"));
 	std::string modified = xmp_date(info_text(info, "/ModDate"));
 	if (modified.empty())
@@ -461,7 +479,7 @@ void claim_x4(QPDF &pdf, const void *data, size_t len, std::string &problem)
 	       "</pdf:Producer>\n"
 	       "<pdf:Trapped>False</pdf:Trapped>\n"
 	       "<xmpMM:DocumentID>" +
-	       uuid_of(data, len, 'D') + "</xmpMM:DocumentID>\n<xmpMM:InstanceID>" + uuid_of(data, len, 'I') +
+	       document + "</xmpMM:DocumentID>\n<xmpMM:InstanceID>" + instance +
 	       "</xmpMM:InstanceID>\n"
 	       "<xmpMM:VersionID>1</xmpMM:VersionID>\n"
 	       "<xmpMM:RenditionClass>default</xmpMM:RenditionClass>\n"
