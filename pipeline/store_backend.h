@@ -89,5 +89,9 @@ enum kg_err store_pg_open(const char *conninfo, struct store **out) KG_WUR;
 void store_make_app_id(const char *lgcode, const struct store_new_notice *n, int64_t id, char out[24]);
 /* The local time as stored in created_at, updated_at and the audit: 2026-11-21T02:00:00+0900. */
 void store_now_text(char out[32]);
+/* v (NULL: SQL NULL) in COPY's text format: \N, or backslash, tab, CR and LF escaped. The import's
+ * COPY and `kigen db copy` write it; the copy's digest of a table is taken over rows in this form. */
+struct sbuf;
+void store_copy_value(struct sbuf *b, const char *v);
 
 #endif

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "sbuf.h"
-#include "store.h"
+#include "store_backend.h"
 #include "banned.h"
 
 /* Parents before children; a table a later migration adds and this list does not name is
@@ -44,24 +44,6 @@ static void digest_row(struct digest *d, const struct sbuf *row)
 		d->sum[i] += w;
 	}
 	d->rows++;
-}
-
-/* A value as COPY's text format has it (also the digest's canonical row text). */
-static void add_value(struct sbuf *b, const char *v)
-{
-	if (!v) {
-		sbuf_adds(b, "\\N");
-		return;
-	}
-	for (; *v; v++) {
-		switch (*v) {
-		case '\\': sbuf_adds(b, "\\\\"); break;
-		case '\t': sbuf_adds(b, "\\t"); break;
-		case '\n': sbuf_adds(b, "\\n"); break;
-		case '\r': sbuf_adds(b, "\\r"); break;
-		default: sbuf_addc(b, *v);
-		}
-	}
 }
 
 struct copy {
@@ -171,7 +153,7 @@ static enum kg_err copy_table(struct copy *c, const char *table, struct digest *
 		for (int i = 0; i < sqlite3_column_count(q); i++) {
 			if (i)
 				sbuf_addc(&row, '\t');
-			add_value(&row, (const char *)sqlite3_column_text(q, i));
+			store_copy_value(&row, (const char *)sqlite3_column_text(q, i));
 		}
 		digest_row(sent, &row);
 		sbuf_addc(&row, '\n');
@@ -210,7 +192,7 @@ static enum kg_err digest_target(struct copy *c, const char *table, struct diges
 			for (int j = 0; j < PQnfields(r); j++) {
 				if (j)
 					sbuf_addc(&row, '\t');
-				add_value(&row, PQgetisnull(r, i, j) ? NULL : PQgetvalue(r, i, j));
+				store_copy_value(&row, PQgetisnull(r, i, j) ? NULL : PQgetvalue(r, i, j));
 			}
 			digest_row(got, &row);
 		}

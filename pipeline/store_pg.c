@@ -962,21 +962,27 @@ static enum kg_err pg_run_lock(struct store *s, const char *what, bool shared)
 
 /* --- residents: the import streams its rows with COPY ------------------------------------- */
 
-static void copy_text(struct sbuf *b, const char *t)
+/* One definition for the import and `kigen db copy` (store_backend.h). */
+void store_copy_value(struct sbuf *b, const char *v)
 {
-	if (!t) {
-		sbuf_adds(b, "\\N\t");
+	if (!v) {
+		sbuf_adds(b, "\\N");
 		return;
 	}
-	for (; *t; t++) {
-		switch (*t) {
+	for (; *v; v++) {
+		switch (*v) {
 		case '\\': sbuf_adds(b, "\\\\"); break;
 		case '\t': sbuf_adds(b, "\\t"); break;
 		case '\n': sbuf_adds(b, "\\n"); break;
 		case '\r': sbuf_adds(b, "\\r"); break;
-		default: sbuf_addc(b, *t);
+		default: sbuf_addc(b, *v);
 		}
 	}
+}
+
+static void copy_text(struct sbuf *b, const char *t)
+{
+	store_copy_value(b, t);
 	sbuf_addc(b, '\t');
 }
 
