@@ -228,8 +228,11 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 	 * any other operator naming one (a font, a pattern) has no place before the layers. */
 	void take(const std::string &op)
 	{
-		if (op == "q" || op == "Q")
-			pre->depth += op == "q" ? 1 : -1;
+		if ((op == "q" || op == "Q") && (pre->depth += op == "q" ? 1 : -1) < 0) {
+			found->refuse(where + ": Q without q before the static layers");
+			pre->done = true;
+			return;
+		}
 		if (op == "gs" || op == "Do") {
 			if (name_at == std::string::npos) {
 				found->refuse(where + ": a static layer's resource name was not found");
