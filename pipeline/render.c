@@ -103,9 +103,10 @@ enum kg_err render_new(const struct settings *s, struct render **out)
 	/* cairo deflates every content stream it writes, and pdfx_finish() (which rewrites them all)
 	 * inflated each again before deflating its own output: cairo 1.16's one switch for plain
 	 * streams is this variable, read when a PDF surface is made (it leaves font and image
-	 * streams compressed). Set here, before pango starts its fontconfig thread: setenv is safe
-	 * only while no other thread reads the environment. */
-	setenv("CAIRO_DEBUG_PDF", "1", 1);
+	 * streams compressed; cairo only asks whether it is set). Set here, before pango starts its
+	 * fontconfig thread, and never replaced: a later render_new() (nightly makes two) must not
+	 * write the environment while that thread may read it. */
+	setenv("CAIRO_DEBUG_PDF", "1", 0);
 	enum kg_err err = fonts_new(s, &r->fonts);
 	if (err)
 		goto out;
