@@ -1055,10 +1055,20 @@ enum kg_err layout_text_lines(struct layout *l, const char *label, const struct 
 	return kg_fail(KG_ENOTFOUND, "%s: no text '%s' on this page", l->path, label);
 }
 
-enum kg_err layout_draw(struct layout *l, cairo_t *cr, const struct layout_values *v, bool use_recordings)
+unsigned layout_layers(const struct layout *l, const struct layout_values *v)
+{
+	unsigned set = 0;
+	for (int i = 0; i < l->n_layers; i++)
+		if (holds(l->layers[i].when, v->when))
+			set |= 1u << i;
+	return set;
+}
+
+enum kg_err layout_draw(struct layout *l, cairo_t *cr, const struct layout_values *v, enum layout_mode mode)
 {
 	enum kg_err err = KG_OK;
-	if (use_recordings) {
+	bool use_recordings = mode != LAYOUT_FRESH;
+	if (mode == LAYOUT_RECORDINGS) {
 		for (int i = 0; i < l->n_layers; i++) {
 			if (!holds(l->layers[i].when, v->when))
 				continue;

@@ -108,12 +108,19 @@ double layout_height(const struct layout *l);
  * the same process drew before (a render worker writes file after file). */
 void layout_new_file(struct layout *l);
 
-/*
- * Draws one page onto cr (user units = points, origin top-left). With use_recordings the
- * static content is painted from the recordings (PDF); without, it is drawn afresh (raster
- * proofs, where a recording would be resampled). The caller shows the page.
- */
-enum kg_err layout_draw(struct layout *l, cairo_t *cr, const struct layout_values *v, bool use_recordings) KG_WUR;
+/* How layout_draw() draws a page's static content. */
+enum layout_mode {
+	LAYOUT_FRESH,      /* drawn afresh (raster proofs, where a recording would be resampled) */
+	LAYOUT_RECORDINGS, /* painted from the recordings, static layers first (PDF) */
+	LAYOUT_NO_LAYERS,  /* as LAYOUT_RECORDINGS without the static layers: the caller has them
+	                    * added to the page by reference afterwards (pdfx.h, struct pdfx_page) */
+};
+/* Draws one page onto cr (user units = points, origin top-left). The caller shows the page. */
+enum kg_err layout_draw(struct layout *l, cairo_t *cr, const struct layout_values *v, enum layout_mode mode) KG_WUR;
+/* The static layers a page with values v paints with LAYOUT_RECORDINGS, as a set of bits (each a
+ * layer of this template, in the order they are painted, as the page's first form XObjects). Two
+ * pages of one template with the same set look the same under their variable content. */
+unsigned layout_layers(const struct layout *l, const struct layout_values *v);
 
 /*
  * Appends the lines, each ended by '\n', that the text element labelled label (its "field:",

@@ -25,6 +25,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace
@@ -61,6 +62,17 @@ struct inline_masks {
 	std::set<std::string> kept;
 };
 
+/* The start of a page that paints its static layers (struct pdfx_page): the content up to and
+ * including its want-th Do, the resource names it uses renamed to /kg + their name, so that a
+ * later page can draw it in front of its own content with the same resources. */
+struct layer_prefix {
+	int want = 0, seen = 0, depth = 0; /* Do operators to take; taken; q minus Q */
+	bool done = false;
+	std::string text;
+	std::vector<std::pair<size_t, std::string>> names;     /* where a name starts in the output, its category */
+	std::vector<std::pair<std::string, std::string>> used; /* category and name, as found */
+};
+
 /*
  * Rewrites a content stream's colour operators to DeviceGray while qpdf writes it. Up to four
  * numbers (and the white space between them) are held until the operator that takes them
@@ -72,8 +84,8 @@ struct inline_masks {
 class gray_filter : public QPDFObjectHandle::TokenFilter
 {
       public:
-	gray_filter(std::shared_ptr<findings> f, std::string w, inline_masks *m = nullptr)
-	    : found(std::move(f)), where(std::move(w)), masks(m)
+	gray_filter(std::shared_ptr<findings> f, std::string w, inline_masks *m = nullptr, layer_prefix *p = nullptr)
+	    : found(std::move(f)), where(std::move(w)), masks(m), pre(p)
 	{
 	}
 
@@ -112,6 +124,8 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 
 	void handleEOF() override
 	{
+		if (pre && !pre->done && pre->want > 0)
+			found->refuse(where + ": fewer static layers than expected");
 		flush();
 		write(out);
 		out.clear();
@@ -126,11 +140,12 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 	size_t n = 0, lead = 0; /* how many; where the first starts in held */
 	std::string last_name;
 	inline_masks *masks;
+	layer_prefix *pre;
 	size_t name_at = std::string::npos; /* where last_name starts in out, if still there */
 
 	void spill()
 	{
-		if (out.size() >= 65536) {
+		if (out.size() >= 65536 && (!pre || pre->done || pre->want == 0)) {
 			write(out);
 			out.clear();
 			name_at = std::string::npos;
@@ -205,6 +220,41 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 		else if (op == "Do" && inline_image())
 			return;
 		out += op;
+		if (pre && !pre->done && pre->want > 0)
+			take(op);
+	}
+
+	/* The layers' prefix, operator by operator: gs and Do name resources, kept to be renamed;
+	 * any other operator naming one (a font, a pattern) has no place before the layers. */
+	void take(const std::string &op)
+	{
+		if ((op == "q" || op == "Q") && (pre->depth += op == "q" ? 1 : -1) < 0) {
+			found->refuse(where + ": Q without q before the static layers");
+			pre->done = true;
+			return;
+		}
+		if (op == "gs" || op == "Do") {
+			if (name_at == std::string::npos) {
+				found->refuse(where + ": a static layer's resource name was not found");
+				pre->done = true;
+				return;
+			}
+			pre->names.emplace_back(name_at, op == "gs" ? "/ExtGState" : "/XObject");
+			pre->used.emplace_back(op == "gs" ? "/ExtGState" : "/XObject", last_name);
+		} else if (op == "Tf" || op == "sh" || op == "scn" || op == "SCN" || op == "BDC" || op == "DP" ||
+		           op == "BI") {
+			found->refuse(where + ": " + op + " before the static layers");
+			pre->done = true;
+			return;
+		}
+		if (op != "Do" || ++pre->seen < pre->want)
+			return;
+		pre->text = out;
+		for (auto it = pre->names.rbegin(); it != pre->names.rend(); ++it)
+			pre->text.insert(it->first + 1, "kg");
+		for (int i = 0; i < pre->depth; i++)
+			pre->text += " Q";
+		pre->done = true;
 	}
 };
 
@@ -383,14 +433,20 @@ std::string xml_escape(const std::string &s)
 	return o;
 }
 
-/* A UUID made of the SHA-256 of the input: deterministic, and different for different files. */
-std::string uuid_of(const void *data, size_t len, unsigned char salt)
+/* A UUID made of the SHA-256 of the input and a salt: deterministic, and different for
+ * different files. The input's hash is computed once (base) and copied for each salt: hashing a
+ * copy of the whole file for each of the two IDs was 3.6% of the render stage's CPU (perf). */
+std::string uuid_of(const EVP_MD_CTX *base, unsigned char salt)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
-	std::string in(static_cast<const char *>(data), len);
-	in += static_cast<char>(salt);
-	EVP_Digest(in.data(), in.size(), md, &n, EVP_sha256(), nullptr);
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	if (!c || !EVP_MD_CTX_copy_ex(c, base) || !EVP_DigestUpdate(c, &salt, 1) || !EVP_DigestFinal_ex(c, md, &n) ||
+	    n < 16) {
+		EVP_MD_CTX_free(c);
+		return "";
+	}
+	EVP_MD_CTX_free(c);
 	md[6] = (md[6] & 0x0f) | 0x50; /* name-based, version 5 layout */
 	md[8] = (md[8] & 0x3f) | 0x80;
 	char out[48];
@@ -435,6 +491,18 @@ void claim_x4(QPDF &pdf, const void *data, size_t len, std::string &problem)
 	oi.replaceKey("/DestOutputProfile", profile);
 	root.replaceKey("/OutputIntents", QPDFObjectHandle::newArray({pdf.makeIndirectObject(oi)}));
 
+	EVP_MD_CTX *hash = EVP_MD_CTX_new();
+	if (!hash || !EVP_DigestInit_ex(hash, EVP_sha256(), nullptr) || !EVP_DigestUpdate(hash, data, len)) {
+		EVP_MD_CTX_free(hash);
+		problem = "OpenSSL could not hash the file";
+		return;
+	}
+	std::string document = uuid_of(hash, 'D'), instance = uuid_of(hash, 'I');
+	EVP_MD_CTX_free(hash);
+	if (document.empty() || instance.empty()) {
+		problem = "OpenSSL could not hash the file";
+		return;
+	}
 	std::string created = xmp_date(info_text(info, "/CreationDate"));
 	std::string modified = xmp_date(info_text(info, "/ModDate"));
 	if (modified.empty())
@@ -461,7 +529,7 @@ void claim_x4(QPDF &pdf, const void *data, size_t len, std::string &problem)
 	       "</pdf:Producer>\n"
 	       "<pdf:Trapped>False</pdf:Trapped>\n"
 	       "<xmpMM:DocumentID>" +
-	       uuid_of(data, len, 'D') + "</xmpMM:DocumentID>\n<xmpMM:InstanceID>" + uuid_of(data, len, 'I') +
+	       document + "</xmpMM:DocumentID>\n<xmpMM:InstanceID>" + instance +
 	       "</xmpMM:InstanceID>\n"
 	       "<xmpMM:VersionID>1</xmpMM:VersionID>\n"
 	       "<xmpMM:RenditionClass>default</xmpMM:RenditionClass>\n"
@@ -516,32 +584,77 @@ inline_masks small_masks(QPDFObjectHandle res)
 	return m;
 }
 
-/* The page's content through the gray filter; its small image masks drawn inline. */
-void finish_page(QPDF &pdf, QPDFPageObjectHelper &page, std::shared_ptr<findings> found, const std::string &where)
+/* A page's static layers as a later page draws them (struct pdfx_page): the content to put
+ * first, and the resources it names (category, name, object). */
+struct layer_use {
+	std::string text;
+	std::vector<std::tuple<std::string, std::string, QPDFObjectHandle>> res;
+};
+
+/* The page's content through the gray filter; its small image masks drawn inline; the static
+ * layers of an earlier page drawn first (plan->same_as), or its own kept for later pages. */
+void finish_page(QPDF &pdf, QPDFPageObjectHelper &page, std::shared_ptr<findings> found, const std::string &where,
+                 const pdfx_page *plan, std::vector<layer_use> &layers, size_t index)
 {
 	QPDFObjectHandle p = page.getObjectHandle(), res = page.getAttribute("/Resources", false);
 	inline_masks masks = small_masks(res);
-	if (masks.image.empty()) {
+	const layer_use *reuse = nullptr;
+	layer_prefix pre;
+	if (plan && plan->same_as >= 0) {
+		if (static_cast<size_t>(plan->same_as) >= index) {
+			found->refuse(where + ": static layers of a later page");
+			return;
+		}
+		reuse = &layers[plan->same_as];
+	} else if (plan) {
+		pre.want = plan->layers;
+	}
+	if (masks.image.empty() && !reuse && pre.want == 0) {
 		page.addContentTokenFilter(std::make_shared<gray_filter>(found, where));
 		return;
 	}
-	gray_filter filter(found, where, &masks);
+	gray_filter filter(found, where, &masks, &pre);
 	Pl_Buffer content("page content");
 	page.filterContents(&filter, &content);
 	std::shared_ptr<Buffer> b = content.getBufferSharedPointer();
-	p.replaceKey("/Contents",
-	             QPDFObjectHandle::newStream(
-			     &pdf, std::string(reinterpret_cast<const char *>(b->getBuffer()), b->getSize())));
-	/* The inlined masks leave the page's resources, from a copy: resources may be shared. */
-	QPDFObjectHandle copy = res.shallowCopy(), xo = res.getKey("/XObject").shallowCopy();
-	for (auto &m : masks.image)
-		if (!masks.kept.count(m.first))
-			xo.removeKey(m.first);
-	copy.replaceKey("/XObject", xo);
+	std::string text = reuse ? "q\n" + reuse->text + "\nQ\n" : "";
+	text.append(reinterpret_cast<const char *>(b->getBuffer()), b->getSize());
+	p.replaceKey("/Contents", QPDFObjectHandle::newStream(&pdf, text));
+	/* The inlined masks leave the page's resources, and the reused layers' join them, in a
+	 * copy: resources may be shared. */
+	QPDFObjectHandle copy = res.shallowCopy();
+	if (!masks.image.empty()) {
+		QPDFObjectHandle xo = res.getKey("/XObject").shallowCopy();
+		for (auto &m : masks.image)
+			if (!masks.kept.count(m.first))
+				xo.removeKey(m.first);
+		copy.replaceKey("/XObject", xo);
+	}
+	if (reuse) {
+		for (auto &r : reuse->res) {
+			QPDFObjectHandle d = copy.getKey(std::get<0>(r));
+			d = d.isDictionary() ? d.shallowCopy() : QPDFObjectHandle::newDictionary();
+			d.replaceKey(std::get<1>(r), std::get<2>(r));
+			copy.replaceKey(std::get<0>(r), d);
+		}
+	}
 	p.replaceKey("/Resources", copy);
+	if (pre.done && pre.want > 0) {
+		layer_use &use = layers[index];
+		use.text = pre.text;
+		for (auto &u : pre.used) {
+			QPDFObjectHandle d = res.getKey(u.first), o = d.isDictionary() ? d.getKey(u.second) : d;
+			if (!d.isDictionary() || o.isNull()) {
+				found->refuse(where + ": static layer resource " + u.second + " not found");
+				return;
+			}
+			use.res.emplace_back(u.first, "/kg" + u.second.substr(1), o.isIndirect() ? o : o.shallowCopy());
+		}
+	}
 }
 
-enum kg_err finish(const void *data, size_t len, enum pdfx_level level, FILE *out, const char *what)
+enum kg_err finish(const void *data, size_t len, enum pdfx_level level, const pdfx_page *plan, size_t n_plan, FILE *out,
+                   const char *what)
 {
 	QPDF pdf;
 	pdf.setSuppressWarnings(true);
@@ -565,12 +678,17 @@ enum kg_err finish(const void *data, size_t len, enum pdfx_level level, FILE *ou
 			gray_image(o, *found, where);
 		}
 	}
-	int no = 0;
-	for (QPDFPageObjectHelper &page : QPDFPageDocumentHelper(pdf).getAllPages()) {
+	std::vector<QPDFPageObjectHelper> pages = QPDFPageDocumentHelper(pdf).getAllPages();
+	if (plan && n_plan != pages.size())
+		return kg_fail(KG_ERENDER, "%s: %zu pages, %zu planned", what, pages.size(), n_plan);
+	std::vector<layer_use> layers(plan ? pages.size() : 0);
+	size_t no = 0;
+	for (QPDFPageObjectHelper &page : pages) {
 		QPDFObjectHandle p = page.getObjectHandle();
-		std::string where = "page " + std::to_string(++no);
+		std::string where = "page " + std::to_string(no + 1);
+		finish_page(pdf, page, found, where, plan ? &plan[no] : nullptr, layers, no);
+		no++;
 		gray_group(p, !uses_transparency(page.getAttribute("/Resources", false), 0));
-		finish_page(pdf, page, found, where);
 		QPDFObjectHandle media = page.getAttribute("/MediaBox", false);
 		if (!media.isRectangle())
 			return kg_fail(KG_ERENDER, "%s: %s has no MediaBox", what, where.c_str());
@@ -612,10 +730,11 @@ extern "C" enum kg_err pdfx_level_parse(const char *value, enum pdfx_level *out)
 	return KG_OK;
 }
 
-extern "C" enum kg_err pdfx_finish(const void *pdf, size_t len, enum pdfx_level level, FILE *out, const char *what)
+extern "C" enum kg_err pdfx_finish(const void *pdf, size_t len, enum pdfx_level level, const struct pdfx_page *pages,
+                                   size_t n_pages, FILE *out, const char *what)
 {
 	try {
-		return finish(pdf, len, level, out, what);
+		return finish(pdf, len, level, pages, n_pages, out, what);
 	} catch (QPDFSystemError &e) {
 		return kg_fail(KG_EIO, "%s: %s", what, e.what());
 	} catch (std::bad_alloc &) {

@@ -52,8 +52,23 @@ enum pdfx_level {
 /* Parses a setting's value: "none" (or empty) or "x4". KG_EINPUT for anything else. */
 enum kg_err pdfx_level_parse(const char *value, enum pdfx_level *out) KG_WUR;
 
-/* Finishes the PDF pdf[0..len) and writes it to out. what names it in messages. */
-enum kg_err pdfx_finish(const void *pdf, size_t len, enum pdfx_level level, FILE *out, const char *what) KG_WUR;
+/*
+ * A page's static layers (layout.h): cairo replays a painted recording on every page it is
+ * painted on, which cost ~18% of the render stage for layers that are the same page after page.
+ * So only the first page of a file with a given set of layers paints them (they are its first
+ * `layers` form XObjects drawn, cairo's coordinate set-up before them); a later page with the same
+ * set paints none and names that page in same_as (-1: none), and pdfx_finish() draws the same
+ * forms at the start of its content, with the same set-up, in a q/Q pair.
+ */
+struct pdfx_page {
+	int layers;
+	int same_as;
+};
+
+/* Finishes the PDF pdf[0..len) and writes it to out. what names it in messages. pages: one
+ * entry per page of the PDF, or NULL when every page paints its own layers. */
+enum kg_err pdfx_finish(const void *pdf, size_t len, enum pdfx_level level, const struct pdfx_page *pages,
+                        size_t n_pages, FILE *out, const char *what) KG_WUR;
 
 #ifdef __cplusplus
 }

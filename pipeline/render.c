@@ -100,6 +100,13 @@ enum kg_err render_new(const struct settings *s, struct render **out)
 	 * qpdf's buffers): given back and faulted in again on every page, that was a third of
 	 * the workers' CPU (perf). render_bench and tests call render_new without kigen's main. */
 	kg_keep_heap();
+	/* cairo deflates every content stream it writes, and pdfx_finish() (which rewrites them all)
+	 * inflated each again before deflating its own output: cairo 1.16's one switch for plain
+	 * streams is this variable, read when a PDF surface is made (it leaves font and image
+	 * streams compressed; cairo only asks whether it is set). Set here, before pango starts its
+	 * fontconfig thread, and never replaced: a later render_new() (nightly makes two) must not
+	 * write the environment while that thread may read it. */
+	setenv("CAIRO_DEBUG_PDF", "1", 0);
 	enum kg_err err = fonts_new(s, &r->fonts);
 	if (err)
 		goto out;
@@ -374,13 +381,46 @@ static enum kg_err no_address(void)
 	return kg_fail(KG_ERENDER, "宛先の住所がありません（郵便番号 NNN-NNNN と町域が必要です）");
 }
 
+/* A PDF's pages and their static layers (pdfx.h, struct pdfx_page): the first page of a
+ * template with a set of layers paints them, later ones reuse that page's. */
+struct layer_plan {
+	struct pdfx_page *page;
+	size_t n;
+	struct {
+		enum tpl t;
+		unsigned layers;
+		int page;
+	} first[32];
+	int n_first;
+};
+
+/* How page number plan->n, of template t with the layers set, draws them. */
+static enum layout_mode plan_page(struct layer_plan *plan, enum tpl t, unsigned layers)
+{
+	struct pdfx_page *pg = &plan->page[plan->n];
+	*pg = (struct pdfx_page){__builtin_popcount(layers), -1};
+	for (int i = 0; i < plan->n_first && layers; i++) {
+		if (plan->first[i].t == t && plan->first[i].layers == layers) {
+			*pg = (struct pdfx_page){0, plan->first[i].page};
+			plan->n++;
+			return LAYOUT_NO_LAYERS;
+		}
+	}
+	if (layers && plan->n_first < (int)KG_ARRAY_SIZE(plan->first))
+		plan->first[plan->n_first++] = (typeof(plan->first[0])){t, layers, (int)plan->n};
+	plan->n++;
+	return LAYOUT_RECORDINGS;
+}
+
+/* Draws a page: for a PDF (plan) from the recordings, else afresh (proofs). */
 static enum kg_err draw_page(struct render *r, cairo_t *cr, enum tpl t, const struct mailset *m, int piece,
-                             bool recordings)
+                             struct layer_plan *plan)
 {
 	struct layout_values v;
 	enum kg_err err = mailable(m) ? set_values(r, m, piece, &v) : no_address();
 	if (!err)
-		err = layout_draw(r->tpl[t], cr, &v, recordings);
+		err = layout_draw(r->tpl[t], cr, &v,
+		                  plan ? plan_page(plan, t, layout_layers(r->tpl[t], &v)) : LAYOUT_FRESH);
 	if (!err)
 		return KG_OK;
 	char where[64];
@@ -498,11 +538,12 @@ enum kg_err render_file(struct render *r, enum render_doc doc, const char *path,
 	cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_CREATE_DATE, date);
 	cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_MOD_DATE, date);
 	enum kg_err err = KG_OK;
+	struct layer_plan plan = {.page = kg_calloc((size_t)pages, sizeof *plan.page)};
 	for (size_t i = 0; i < n && !err; i++) {
 		int k = pages_of(doc, &sets[i], t);
 		for (int p = 0; p < k && !err; p++) {
 			cairo_pdf_surface_set_size(pdf, layout_width(r->tpl[t[p]]), layout_height(r->tpl[t[p]]));
-			err = draw_page(r, cr, t[p], &sets[i], first_piece(doc, &sets[i]) + p, true);
+			err = draw_page(r, cr, t[p], &sets[i], first_piece(doc, &sets[i]) + p, &plan);
 			cairo_show_page(cr);
 		}
 	}
@@ -517,9 +558,10 @@ enum kg_err render_file(struct render *r, enum render_doc doc, const char *path,
 	if (!err)
 		err = open_output(path, &out);
 	if (!err) {
-		err = pdfx_finish(mem, len, r->pdfx, afile_stream(out), path);
+		err = pdfx_finish(mem, len, r->pdfx, plan.page, plan.n, afile_stream(out), path);
 		err = close_output(out, err);
 	}
+	free(plan.page);
 	free(mem);
 	return err;
 }
@@ -560,7 +602,7 @@ enum kg_err render_proofs(struct render *r, const char *dir, const struct mailse
 				cairo_set_source_rgb(cr, 1, 1, 1);
 				cairo_paint(cr);
 				cairo_scale(cr, k_px, k_px);
-				err = draw_page(r, cr, t[p], &sets[i], no + 1, false);
+				err = draw_page(r, cr, t[p], &sets[i], no + 1, NULL);
 				cairo_destroy(cr);
 				sbuf_reset(&path);
 				sbuf_addf(&path, "%s/B%04d-%06d-%d-%s.png", dir, sets[i].batch, sets[i].seq, ++no,

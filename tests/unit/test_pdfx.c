@@ -85,7 +85,7 @@ static struct mem finish(struct mem in, enum kg_err *err)
 {
 	struct mem out = {NULL, 0};
 	FILE *fp = open_memstream(&out.buf, &out.len);
-	*err = pdfx_finish(in.buf, in.len, PDFX_NONE, fp, "test.pdf");
+	*err = pdfx_finish(in.buf, in.len, PDFX_NONE, NULL, 0, fp, "test.pdf");
 	fclose(fp);
 	return out;
 }
@@ -182,6 +182,105 @@ static void test_a_gradient_is_refused_not_passed_on_in_colour(void **state)
 	free(in.buf);
 }
 
+/* Two pages of one template: page 1 paints the static layer (a recording: a gray box and a
+ * line), page 2 only its own red box, leaving the layer to pdfx_finish (struct pdfx_page). */
+static struct mem layered_pdf(void)
+{
+	struct mem m = {NULL, 0};
+	FILE *fp = open_memstream(&m.buf, &m.len);
+	cairo_rectangle_t ext = {0, 0, 200, 300};
+	cairo_surface_t *rec = cairo_recording_surface_create(CAIRO_CONTENT_COLOR_ALPHA, &ext);
+	cairo_t *rc = cairo_create(rec);
+	cairo_set_source_rgb(rc, 0.9, 0.9, 0.9);
+	cairo_rectangle(rc, 10, 10, 100, 20);
+	cairo_fill(rc);
+	cairo_set_source_rgb(rc, 0, 0, 0);
+	cairo_move_to(rc, 10, 50);
+	cairo_line_to(rc, 190, 50);
+	cairo_stroke(rc);
+	cairo_destroy(rc);
+	cairo_surface_t *pdf = cairo_pdf_surface_create_for_stream(to_mem, fp, 200, 300);
+	cairo_t *cr = cairo_create(pdf);
+	for (int page = 0; page < 2; page++) {
+		if (page == 0) {
+			cairo_set_source_surface(cr, rec, 0, 0);
+			cairo_paint(cr);
+		}
+		cairo_set_source_rgb(cr, 1, 0, 0);
+		cairo_rectangle(cr, 20, 100 + 50 * page, 30, 30);
+		cairo_fill(cr);
+		cairo_show_page(cr);
+	}
+	cairo_destroy(cr);
+	cairo_surface_destroy(pdf);
+	cairo_surface_destroy(rec);
+	fclose(fp);
+	return m;
+}
+
+static struct mem finish_planned(struct mem in, const struct pdfx_page *plan, size_t n, enum kg_err *err)
+{
+	struct mem out = {NULL, 0};
+	FILE *fp = open_memstream(&out.buf, &out.len);
+	*err = pdfx_finish(in.buf, in.len, PDFX_NONE, plan, n, fp, "test.pdf");
+	fclose(fp);
+	return out;
+}
+
+static void test_a_page_draws_the_static_layers_of_an_earlier_page_by_reference(void **state)
+{
+	(void)state;
+	struct mem in = layered_pdf();
+	static const struct pdfx_page plan[] = {{1, -1}, {0, 0}};
+	enum kg_err err;
+	struct mem out = finish_planned(in, plan, 2, &err);
+	assert_int_equal(err, KG_OK);
+
+	qpdf_data q = qpdf_init();
+	assert_int_equal(qpdf_read_memory(q, "out.pdf", out.buf, (unsigned long long)out.len, NULL), 0);
+	/* Page 1 draws its layer as its one form XObject; page 2 draws the very same object, under
+	 * the name /kg + its name, in a q/Q pair in front of its own content, and stays gray. */
+	qpdf_oh xo1 = qpdf_oh_get_key(q, qpdf_oh_get_key(q, qpdf_get_page_n(q, 0), "/Resources"), "/XObject");
+	qpdf_oh_begin_dict_key_iter(q, xo1);
+	assert_true(qpdf_oh_dict_more_keys(q));
+	char name[64];
+	snprintf(name, sizeof name, "%s", qpdf_oh_dict_next_key(q));
+	assert_false(qpdf_oh_dict_more_keys(q));
+	char kg[70];
+	snprintf(kg, sizeof kg, "/kg%s", name + 1);
+	qpdf_oh xo2 = qpdf_oh_get_key(q, qpdf_oh_get_key(q, qpdf_get_page_n(q, 1), "/Resources"), "/XObject");
+	assert_true(qpdf_oh_has_key(q, xo2, kg));
+	assert_true(qpdf_oh_get_object_id(q, qpdf_oh_get_key(q, xo1, name)) > 0);
+	assert_int_equal(qpdf_oh_get_object_id(q, qpdf_oh_get_key(q, xo2, kg)),
+	                 qpdf_oh_get_object_id(q, qpdf_oh_get_key(q, xo1, name)));
+	char *c2 = page_content(q, 1);
+	assert_int_equal(strncmp(c2, "q\n", 2), 0);
+	char use[80];
+	snprintf(use, sizeof use, "%s Do", kg);
+	assert_non_null(strstr(c2, use));
+	assert_non_null(strstr(c2, "\nQ\n"));
+	assert_true(strstr(c2, "\nQ\n") > strstr(c2, use));
+	assert_null(strstr(c2, " rg"));
+	free(c2);
+	qpdf_cleanup(&q);
+	free(out.buf);
+
+	/* A page cannot reuse a later page's layers, and the plan must cover every page. */
+	static const struct pdfx_page later[] = {{0, 1}, {1, -1}};
+	out = finish_planned(in, later, 2, &err);
+	assert_int_equal(err, KG_ERENDER);
+	free(out.buf);
+	out = finish_planned(in, plan, 1, &err);
+	assert_int_equal(err, KG_ERENDER);
+	free(out.buf);
+	/* A page said to paint a layer it does not paint is refused, not finished without it. */
+	static const struct pdfx_page missing[] = {{2, -1}, {0, 0}};
+	out = finish_planned(in, missing, 2, &err);
+	assert_int_equal(err, KG_ERENDER);
+	free(out.buf);
+	free(in.buf);
+}
+
 static void test_pdfx_setting_accepts_none_and_x4_only(void **state)
 {
 	(void)state;
@@ -198,6 +297,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_colours_images_groups_trimbox_and_id_become_print_ready),
 		cmocka_unit_test(test_a_gradient_is_refused_not_passed_on_in_colour),
+		cmocka_unit_test(test_a_page_draws_the_static_layers_of_an_earlier_page_by_reference),
 		cmocka_unit_test(test_pdfx_setting_accepts_none_and_x4_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
