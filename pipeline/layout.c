@@ -1098,8 +1098,9 @@ enum kg_err layout_draw(struct layout *l, cairo_t *cr, const struct layout_value
  * (HarfBuzz makes one); no feature the pinned fonts apply by default widens a glyph. So a line
  * of n characters is at most n times the widest advance of any configured font, and a line is at
  * most the tallest line of any of them, leading included (fonts_bounds()). A text whose longest
- * line by that measure fits the box at the element's full size, and its lines fit the height,
- * fits as fit_text() would find it: at full size, unshrunk. Anything else is shaped as before:
+ * line by that measure fits the box at the smallest size fit_text() tries before it wraps, and
+ * its lines fit the height, is found to fit by fit_text() at that size or a larger one, unwrapped
+ * (widths and heights scale with the size). Anything else is shaped as before:
  * wrapped paragraphs, and texts with a character outside that reasoning (controls, format
  * characters, combining marks, separators other than a newline; a variation selector counts as
  * a character of its own). tests/unit/test_render.c compares the bound's verdict with the shaped
@@ -1138,8 +1139,11 @@ static bool fits_unshaped(const struct layout *l, const struct element *e, const
 		if (++chars > longest)
 			longest = chars;
 	}
-	return (double)longest * l->advance * e->size <= e->w &&
-	       (double)lines * l->line * fmax(e->leading, 1) * e->size <= e->h;
+	/* The smallest size fit_text() tries before it wraps: a text that fits there unwrapped is
+	 * found to fit at that size or a larger one. */
+	double size = e->size - 0.5 * floor((e->size - e->min + 1e-6) / 0.5);
+	return (double)longest * l->advance * size <= e->w &&
+	       (double)lines * l->line * fmax(e->leading, 1) * size <= e->h;
 }
 
 /* The check of one text: by the bound when it settles it (bound true), else shaped. */

@@ -491,9 +491,10 @@ static void gen_text(struct sbuf *b, int max)
  * layout_check() skips shaping a text the bound says fits (layout.c, "The fit bound"): the bound
  * may say "fits" only when the shaped check agrees. Over 2,000 generated texts as name and as
  * address, on boxes from 10 to 120 mm wide and from 0.6 to 1 times the bound's line height (two
- * lines for the address with a newline, as on the envelope), whose minimum size is the size (so "fits" means
- * fits unshrunk, the bound's own claim), and on every real template: never a "fits" the shaped
- * check refuses, and layout_check() passes those too.
+ * lines for the address with a newline, as on the envelope), with a minimum size equal to the
+ * size (so "fits" means fits unshrunk) or below it, on and off the 0.5 pt steps of shrinking, and
+ * on every real template: never a "fits" the shaped check refuses, and layout_check() passes
+ * those too.
  */
 static void test_render_fit_bound_never_passes_a_text_the_shaped_check_refuses(void **state)
 {
@@ -518,19 +519,21 @@ static void test_render_fit_bound_never_passes_a_text_the_shaped_check_refuses(v
 		 * the address's two lines), so that a bound claiming lines too short would be caught. */
 		static const double fh[] = {0.6, 0.8, 1.0};
 		double w = 10 + 110.0 * (i / 6) / (N_TIGHT / 6 - 1), size = 8 + (i % 5) * 2.5;
+		/* min: the size itself (fits means fits unshrunk) or lower, at or off the 0.5 pt steps */
+		double min = i % 4 < 2 ? size : size * (i % 4 == 2 ? 0.7 : 0.62);
 		double h = fh[(i / 2) % 3] * 1.35 * size * 25.4 / 72 + 0.2;
 		if (i % 2)
 			fprintf(f,
 			        "page: {width: 210, height: 297}\nelements:\n  - {text: \"{addr_town}{addr_block}\\n"
-			        "{addr_building}\", box: [5, 5, %.1f, %.2f], font: %s, size: %.1f, min: %.1f, leading: "
+			        "{addr_building}\", box: [5, 5, %.1f, %.2f], font: %s, size: %.1f, min: %.2f, leading: "
 			        "1.2}\n",
-			        w, 2 * 1.2 * h, fonts_of[i % 3], size, size);
+			        w, 2 * 1.2 * h, fonts_of[i % 3], size, min);
 		else
 			fprintf(f,
 			        "page: {width: 210, height: 297}\nelements:\n  - {text: \"{name}　様\", box: [5, 5, "
 			        "%.1f, %.2f],"
-			        " font: %s, size: %.1f, min: %.1f}\n",
-			        w, h, fonts_of[i % 3], size, size);
+			        " font: %s, size: %.1f, min: %.2f}\n",
+			        w, h, fonts_of[i % 3], size, min);
 		fclose(f);
 		assert_int_equal(layout_load(path, &s, fonts, pango, &l[n_l]), KG_OK);
 		n_l++;
