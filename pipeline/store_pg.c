@@ -329,7 +329,9 @@ static const char *const sql[ST_COUNT] = {
 	[ST_RESIDENT_COUNT] = "SELECT count(*) FROM residents",
 	/* A card's two certificates come by one look-up of the unique (card, kind) index per
 	 * candidate; joined as two tables, the planner hashed the whole certificates table twice
-	 * (0.8 s over 1,000,000 residents). The last column is for the notices (remember_seen). */
+	 * (0.8 s over 1,000,000 residents). The ORDER BY and LIMIT (a card has at most the two) keep
+	 * it an index scan when the tables have no statistics yet, right after an import, where a
+	 * bitmap scan per candidate was chosen. The last column is for the notices (remember_seen). */
 	[ST_CANDIDATES] =
 		"SELECT r.id, r.postal_code, r.name, r.status, r.kyosho, (r.nationality <> '')::int, r.stay_until,"
 		" c.status, c.expires_on, x.auth_status, x.auth_expires, x.sign_status, x.sign_expires,"
@@ -343,7 +345,8 @@ static const char *const sql[ST_COUNT] = {
 		"   max(expires_on) FILTER (WHERE kind = 'auth') AS auth_expires,"
 		"   max(status) FILTER (WHERE kind = 'sign') AS sign_status,"
 		"   max(expires_on) FILTER (WHERE kind = 'sign') AS sign_expires"
-		"   FROM certificates WHERE card = c.id) AS x",
+		"   FROM (SELECT kind, status, expires_on FROM certificates WHERE card = c.id"
+		"   ORDER BY card, kind LIMIT 2) AS k) AS x",
 	[ST_REINQUIRY_DUE] = "SELECT n.id, n.resident, n.expiry, n.certs, r.postal_code, r.status"
 			     " FROM notices n JOIN residents r ON r.id = n.resident WHERE n.state = 3 ORDER BY n.id",
 	[ST_BATCH_NEW] = "INSERT INTO batches (id, run_date, state, created_at)"
@@ -362,7 +365,7 @@ static const char *const sql[ST_COUNT] = {
 		" state, parent, name, kana, postal_code, addr_town, addr_block, addr_building, birth,"
 		" foreign_resident, has_sign_cert, created_at, jlis_app_id, sign_revoked)"
 		" SELECT v.id, v.app_id, v.resident, v.kind, v.target, v.certs, v.expiry, v.valid_until, v.batch, "
-                "v.seq,"
+		"v.seq,"
 		" v.state, v.parent, coalesce(v.name, x.name), coalesce(v.kana, x.kana), coalesce(v.postal, x.postal),"
 		" coalesce(v.town, x.town), coalesce(v.block, x.block), coalesce(v.building, x.building),"
 		" coalesce(v.birth, x.birth), coalesce(v.foreign_resident, x.foreign_resident),"
@@ -377,7 +380,7 @@ static const char *const sql[ST_COUNT] = {
 		" LEFT JOIN LATERAL (SELECT r.name, r.kana, r.postal_code AS postal, r.addr_town AS town,"
 		"   r.addr_block AS block, r.addr_building AS building, r.birth,"
 		"   (r.nationality <> '')::int AS foreign_resident, coalesce(g.status, 0) AS sign, r.jlis_app_id AS "
-                "jlis"
+		"jlis"
 		"   FROM residents r LEFT JOIN cards c ON c.resident = r.id"
 		"   LEFT JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
 		"   WHERE v.kana IS NULL AND r.id = v.resident OFFSET 0) AS x ON true"
