@@ -590,6 +590,7 @@ struct store {
 	bool copy_ascending;   /* each registry id of this COPY sorts after the one before */
 	struct sbuf copy_last; /* the registry id of this COPY's last row */
 	struct sbuf chunk;     /* COPY data not yet sent */
+	char copy_now[32];     /* updated_at of this COPY's rows (strftime per row: 2% of the CPU) */
 };
 
 /* A bound parameter list: values as text, NULL for SQL NULL. */
@@ -1185,14 +1186,13 @@ static enum kg_err pg_put_resident(struct store *s, const struct store_resident 
 		s->copying = true;
 		s->copy_ascending = true;
 		s->copy_rows = s->copy_cards = s->copy_certs = 0;
+		store_now_text(s->copy_now);
 		sbuf_reset(&s->copy_last);
 	}
 	if (s->copy_last.len && strcmp(r->registry_id, s->copy_last.buf) <= 0)
 		s->copy_ascending = false;
 	sbuf_reset(&s->copy_last);
 	sbuf_adds(&s->copy_last, r->registry_id);
-	char now[32];
-	store_now_text(now);
 	struct sbuf *b = &s->chunk;
 	copy_int(b, ++s->copy_rows);
 	copy_text(b, r->registry_id);
@@ -1208,7 +1208,7 @@ static enum kg_err pg_put_resident(struct store *s, const struct store_resident 
 	copy_date(b, r->stay_until);
 	copy_int(b, r->kyosho);
 	copy_int(b, r->status);
-	copy_text(b, now);
+	copy_text(b, s->copy_now);
 	copy_int(b, r->has_card);
 	copy_int(b, r->card_issued);
 	copy_date(b, r->card_received);
