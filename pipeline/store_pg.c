@@ -273,15 +273,15 @@ static const char import_last[] =
 	" USING (registry_id) ORDER BY registry_id, line DESC";
 static const char import_view[] = "CREATE TEMP VIEW import_last AS SELECT *, line AS first FROM import_rows";
 
-/* A first import into empty registry tables (a new office, ST_BULK_CHECK) by their owner is a bulk
- * load, inside its one transaction: the foreign keys, the unique constraints no foreign key relies
- * on and the secondary indexes of the three tables are dropped; the rows go in by plain INSERTs,
- * numbered by their ordinals in the file (no join, no sort, nothing can conflict); then the
- * indexes and constraints are built again from their definitions as the catalog gives them
- * (pg_get_constraintdef, pg_get_indexdef: the migrations stay their only source), each index in
- * one sort and each foreign key checked by one join instead of a trigger per row. DDL is
+/* A first import into empty registry tables (a new office, ST_BULK_CHECK) is a load: the rows go
+ * in by plain INSERTs numbered by their ordinals in the file (no join, no sort, nothing can
+ * conflict). By the tables' owner it is a bulk load, inside its one transaction: the foreign
+ * keys, the unique constraints no foreign key relies on and the secondary indexes of the three
+ * tables are dropped before and built again after from their definitions as the catalog gives
+ * them (pg_get_constraintdef, pg_get_indexdef: the migrations stay their only source), each index
+ * in one sort and each foreign key checked by one join instead of a trigger per row. DDL is
  * transactional: a failed import leaves them as they were. The machines' roles own no table and
- * take the merge (1,000,000 rows: 27 s against 53 s, README). */
+ * load with the indexes in place (1,000,000 rows: README, Benchmarks). */
 #define REGISTRY_TABLES "ARRAY['residents'::regclass, 'cards'::regclass, 'certificates'::regclass]"
 static const char bulk_drop[] =
 	"CREATE TEMP TABLE import_ddl ON COMMIT DROP AS"
@@ -360,12 +360,13 @@ static const char *const sql[ST_COUNT] = {
 		" k.serial))"
 		" ON CONFLICT (card, kind) DO UPDATE SET issued_on = excluded.issued_on,"
 		" expires_on = excluded.expires_on, status = excluded.status, serial = excluded.serial",
-	/* May this import load in bulk (bulk_drop)? The three tables are empty and owned by this
-	 * session's role or one it has the rights of, and no registry id came twice ($1: they came
-	 * in ascending order), so the rows' ordinals are their ids. */
-	[ST_BULK_CHECK] = "SELECT bool_and(pg_has_role(relowner, 'USAGE')) AND NOT EXISTS (SELECT 1 FROM residents)"
-			  " AND NOT EXISTS (SELECT 1 FROM cards) AND NOT EXISTS (SELECT 1 FROM certificates)"
-			  " AND ($1::bool OR (SELECT count(*) FROM import_last) = (SELECT count(*) FROM import_rows))"
+	/* May this import load by ordinals (bulk_load)? The three tables are empty and no registry
+	 * id came twice ($1: they came in ascending order), so the rows' ordinals are their ids.
+	 * And are the tables owned by this session's role or one it has the rights of (bulk_drop)? */
+	[ST_BULK_CHECK] = "SELECT NOT EXISTS (SELECT 1 FROM residents) AND NOT EXISTS (SELECT 1 FROM cards)"
+			  " AND NOT EXISTS (SELECT 1 FROM certificates)"
+			  " AND ($1::bool OR (SELECT count(*) FROM import_last) = (SELECT count(*) FROM import_rows)),"
+			  " bool_and(pg_has_role(relowner, 'USAGE'))"
 			  " FROM pg_class WHERE oid = ANY (" REGISTRY_TABLES ")",
 	[ST_BULK_RESIDENTS] =
 		"INSERT INTO residents (id, registry_id, name, kana, birth, sex, postal_code, addr_town, addr_block,"
@@ -1127,14 +1128,15 @@ static enum kg_err merge(struct store *s, const char *analyze)
 	return err;
 }
 
-/* Loads import_rows into the empty registry tables (bulk_drop). */
-static enum kg_err bulk_load(struct store *s)
+/* Loads import_rows into the empty registry tables by the ordinals of its rows; the tables'
+ * owner drops and rebuilds their indexes and foreign keys around the load (bulk_drop). */
+static enum kg_err bulk_load(struct store *s, bool owner)
 {
 	static const enum stmt_id load[] = {ST_BULK_RESIDENTS, ST_BULK_CARDS, ST_BULK_CERTS};
-	enum kg_err err = exec(s, bulk_drop, "import");
+	enum kg_err err = owner ? exec(s, bulk_drop, "import") : KG_OK;
 	for (size_t i = 0; !err && i < KG_ARRAY_SIZE(load); i++)
 		err = run_done(s, load[i], NULL, "import");
-	return err ? err : exec(s, bulk_redo, "import");
+	return err || !owner ? err : exec(s, bulk_redo, "import");
 }
 
 /* Ends the COPY and merges its rows into the registry tables. */
@@ -1155,14 +1157,16 @@ static enum kg_err copy_flush(struct store *s)
 		err = exec(s, s->copy_ascending ? import_view : import_last, "import");
 	struct args a = {0};
 	arg_text(&a, s->copy_ascending ? "true" : "false");
-	bool bulk = false;
+	bool empty = false, owner = false;
 	if (!err) {
 		PGresult *r = run(s, ST_BULK_CHECK, &a, "import", &err);
-		bulk = r && !strcmp(col_text(r, 0, 0), "t");
+		empty = r && !strcmp(col_text(r, 0, 0), "t");
+		owner = r && !strcmp(col_text(r, 0, 1), "t");
 		PQclear(r);
 	}
 	if (!err)
-		err = bulk ? bulk_load(s) : merge(s, s->copy_ascending ? "ANALYZE import_rows" : "ANALYZE import_last");
+		err = empty ? bulk_load(s, owner)
+		            : merge(s, s->copy_ascending ? "ANALYZE import_rows" : "ANALYZE import_last");
 	return err ? err
 	           : exec(s,
 	                  s->copy_ascending ? "DROP VIEW import_last; DROP TABLE import_rows"

@@ -222,10 +222,10 @@ DESK="postgresql:///pg_roles_$$?host=$KIGEN_PG_HOST&user=kigen_desk"
 oids=$(pg_sql "$PG" "$index_oids")
 "$KIGEN" --db "$DESK" -q import reg.csv >desk.out 2>&1
 expect_eq "a desk role with the README's grants imports into empty tables" 0 "$?"
-expect_eq "it merges as it may (no bulk load: it owns no table; the indexes are the same objects)" \
+expect_eq "it loads with the indexes in place (it owns no table to drop them from: the same objects)" \
 	"$oids" "$(pg_sql "$PG" "$index_oids")"
 check "and says nothing of it" test ! -s desk.out
-expect_eq "its merge gives the registry of the owner's bulk load: every row, every id" \
+expect_eq "which gives the registry of the owner's bulk load: every row, every id" \
 	"$bulk_registry" "$(pg_sql "$DESK" "$registry" | md5sum)"
 check "a desk role with the README's grants selects and reads the status" \
 	sh -c "'$KIGEN' $CONF --db '$DESK' -q select --date 2026-11-21 && '$KIGEN' --db '$DESK' status | grep -q selected"

@@ -153,6 +153,32 @@ static void a_rolled_back_import_leaves_nothing_and_no_gap_in_the_ids(void **sta
 	store_close(s);
 }
 
+/* A file whose registry ids are not in order (each once) is numbered in file order all the same:
+ * residents, then cards, then certificates (auth before sign), as SQLite's upserts number them. */
+static void an_unsorted_file_is_numbered_in_file_order(void **state)
+{
+	struct store *s;
+	assert_int_equal(store_open(db_of(state), &s), KG_OK);
+	int exp = rules_from_ymd(2027, 1, 20);
+	struct store_resident rows[] = {resident("C", "丙", exp), resident("A", "甲", RULES_NO_DATE),
+	                                resident("B", "乙", exp)};
+	rows[2].sign = (struct store_cert){STORE_CERT_VALID, rules_from_ymd(2022, 1, 25), exp, "0C2D"};
+	assert_int_equal(store_begin(s), KG_OK);
+	for (size_t i = 0; i < KG_ARRAY_SIZE(rows); i++)
+		assert_int_equal(store_put_resident(s, &rows[i]), KG_OK);
+	assert_int_equal(store_commit(s), KG_OK);
+	assert_int_equal(witness(state, "SELECT id FROM residents WHERE registry_id = 'C'"), 1);
+	assert_int_equal(witness(state, "SELECT id FROM residents WHERE registry_id = 'B'"), 3);
+	assert_int_equal(witness(state, "SELECT c.id FROM cards c JOIN residents r ON r.id = c.resident"
+	                                " WHERE registry_id = 'B'"),
+	                 2);
+	assert_int_equal(witness(state,
+	                         "SELECT x.id FROM certificates x JOIN cards c ON c.id = x.card"
+	                         " JOIN residents r ON r.id = c.resident WHERE registry_id = 'B' AND kind = 'sign'"),
+	                 3);
+	store_close(s);
+}
+
 /* A nightly export is mostly last night's: a re-import leaves an unchanged row as it was (its
  * updated_at is when kigen last saw it change) and rewrites only the changed one, ids kept. */
 static void a_reimport_rewrites_only_the_rows_that_changed(void **state)
@@ -718,6 +744,7 @@ int main(void)
 		ON("sqlite", eight_desks_racing_on_one_form_exactly_one_redeems),
 		ON("sqlite", the_audit_refuses_updates_and_deletes),
 		ON("sqlite", a_reimport_rewrites_only_the_rows_that_changed),
+		ON("sqlite", an_unsorted_file_is_numbered_in_file_order),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		ON("pg", import_keeps_the_last_row_of_an_id_and_numbers_new_residents_in_file_order),
@@ -733,6 +760,7 @@ int main(void)
 		ON("pg", the_run_lock_admits_one_and_names_the_holder),
 		ON("pg", both_backends_have_the_same_schema_version),
 		ON("pg", a_reimport_rewrites_only_the_rows_that_changed),
+		ON("pg", an_unsorted_file_is_numbered_in_file_order),
 		ON("pg", a_first_import_by_the_owner_loads_in_bulk_and_rebuilds_the_same_schema),
 		ON("pg", a_failed_bulk_load_leaves_the_indexes_and_constraints_as_they_were),
 		cmocka_unit_test(a_password_in_the_name_or_the_environment_is_refused),
