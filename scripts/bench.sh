@@ -126,7 +126,7 @@ if [ "$quick" != quick ]; then
 	timed "$d/select" /usr/bin/time -f '%M' "$KIGEN" --config "$work/settings.yaml" --db "$db" select --date $DATE
 	echo "selection: $secs s, $(pg_sql "$db" 'select notices from batches') notices, peak $(($(tail -1 "$d/select.log") / 1024)) MB"
 	reimports "$db"
-	echo "-- the first import by a role that owns no table (the machines' role, README): a merge"
+	echo "-- the first import by a role that owns no table (the machines' role, README): the indexes stay"
 	db=$(pg_newdb bench_machine)
 	"$KIGEN" --db "$db" -q init
 	psql -X -q -h "$KIGEN_PG_HOST" -U kigen_admin -d bench_machine -v ON_ERROR_STOP=1 -c "
