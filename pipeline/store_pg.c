@@ -586,7 +586,7 @@ struct store {
 	pid_t pid;               /* the process that opened it: no other may use it */
 	bool copying;            /* a COPY of import rows is open */
 	/* The ordinals of this COPY's rows, of their cards and of their certificates (auth before
-	 * sign), in the order SQLite would number them: the ids of a bulk load (bulk_drop). */
+	 * sign), in the order SQLite would number them: the ids of a load into empty tables (bulk_load). */
 	long copy_rows, copy_cards, copy_certs;
 	bool copy_ascending;   /* each registry id of this COPY sorts after the one before */
 	struct sbuf copy_last; /* the registry id of this COPY's last row */
