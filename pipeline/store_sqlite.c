@@ -240,7 +240,11 @@ static const char *const sql[ST_COUNT] = {
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
 		" ON CONFLICT (registry_id) DO UPDATE SET name = ?2, kana = ?3, birth = ?4, sex = ?5,"
 		" postal_code = ?6, addr_town = ?7, addr_block = ?8, addr_building = ?9, nationality = ?10,"
-		" stay_until = ?11, kyosho = ?12, status = ?13, updated_at = ?14, jlis_app_id = ?15"
+		" stay_until = ?11, kyosho = ?12, status = ?13, jlis_app_id = ?15,"
+		/* updated_at: when kigen last saw the row change, as on PostgreSQL (store_pg.c) */
+		" updated_at = CASE WHEN (name, kana, birth, sex, postal_code, addr_town, addr_block, addr_building,"
+		" nationality, stay_until, kyosho, status, jlis_app_id)"
+		" IS NOT (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?15) THEN ?14 ELSE updated_at END"
 		" RETURNING id",
 	[ST_CARD_PUT] = "INSERT INTO cards (resident, issued_on, received_on, expires_on, status, face_auth)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
