@@ -60,7 +60,24 @@ std::string gray_number(double v)
 struct inline_masks {
 	std::map<std::string, std::string> image; /* "/x21" -> "BI ... EI" */
 	std::set<std::string> kept;
+	std::set<std::string> marks;                     /* the placeholders' names (struct pdfx_mask) */
+	const pdfx_mask *next = nullptr, *end = nullptr; /* the masks they stand for, not yet drawn */
 };
+
+/* An image mask's bits (rows of whole bytes) as an inline image in ASCIIHex. */
+std::string inline_mask(long long width, long long height, const unsigned char *b, const std::string &extra)
+{
+	std::string bi = "BI /IM true /W " + std::to_string(width) + " /H " + std::to_string(height) + " /BPC 1" +
+	                 extra + " /F /AHx ID ";
+	static const char hex[] = "0123456789abcdef";
+	long long size = (width + 7) / 8 * height;
+	bi.reserve(bi.size() + 2 * static_cast<size_t>(size) + 5);
+	for (long long i = 0; i < size; i++) {
+		bi += hex[b[i] >> 4];
+		bi += hex[b[i] & 15];
+	}
+	return bi + "> EI";
+}
 
 /* The start of a page that paints its static layers (struct pdfx_page): the content up to and
  * including its want-th Do, the resource names it uses renamed to /kg + their name, so that a
@@ -126,6 +143,8 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 	{
 		if (pre && !pre->done && pre->want > 0)
 			found->refuse(where + ": fewer static layers than expected");
+		if (masks && masks->next != masks->end)
+			found->refuse(where + ": fewer placeholders than stencils");
 		flush();
 		write(out);
 		out.clear();
@@ -158,16 +177,28 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 		if (!masks)
 			return false;
 		auto it = masks->image.find(last_name);
-		if (it == masks->image.end())
+		bool mark = masks->marks.count(last_name) > 0;
+		if (!mark && it == masks->image.end())
 			return false;
 		/* out ends with the name as written (cairo's names need no #-escapes) and white space. */
 		if (name_at == std::string::npos || out.compare(name_at, last_name.size(), last_name) != 0 ||
 		    out.find_first_not_of(" \t\r\n", name_at + last_name.size()) != std::string::npos) {
+			if (mark)
+				found->refuse(where + ": a placeholder's name was not found");
 			masks->kept.insert(last_name);
 			return false;
 		}
 		out.resize(name_at);
-		out += it->second;
+		if (!mark) {
+			out += it->second;
+		} else if (masks->next == masks->end) {
+			found->refuse(where + ": more placeholders than stencils");
+		} else {
+			/* cairo writes A1 masks with /Decode [1 0] (1 paints, as in pdfx_mask); qpdf's
+			 * unparse of that array, as small_masks() copies it, is "[ 1 0 ]". */
+			out += inline_mask(masks->next->width, masks->next->height, masks->next->bits, " /D [ 1 0 ]");
+			masks->next++;
+		}
 		return true;
 	}
 
@@ -546,9 +577,13 @@ void claim_x4(QPDF &pdf, const void *data, size_t len, std::string &problem)
  * an XObject each cost a stream object, its dictionary, a resource entry and a cross-reference
  * entry, ~150 bytes for 60 bytes of bits (measured). The bits go in ASCIIHex: binary data
  * could hold "EI" and the content stream is deflated whole anyway. */
-inline_masks small_masks(QPDFObjectHandle res)
+inline_masks small_masks(QPDFObjectHandle res, const pdfx_page *plan)
 {
 	inline_masks m;
+	if (plan) {
+		m.next = plan->masks;
+		m.end = plan->masks + plan->n_masks;
+	}
 	QPDFObjectHandle xo = res.isDictionary() ? res.getKey("/XObject") : QPDFObjectHandle::newNull();
 	if (!xo.isDictionary())
 		return m;
@@ -560,26 +595,22 @@ inline_masks small_masks(QPDFObjectHandle res)
 		    !w.isInteger() || !h.isInteger() || d.hasKey("/SMask") || d.hasKey("/Mask"))
 			continue;
 		long long width = w.getIntValue(), height = h.getIntValue(), size = (width + 7) / 8 * height;
+		if (width == 1 && height == 1 && plan && plan->n_masks) {
+			m.marks.insert(k);
+			continue;
+		}
 		if (width < 1 || height < 1 || size > 1024)
 			continue;
 		std::shared_ptr<Buffer> bits = x.getStreamData(qpdf_dl_all);
 		if (bits->getSize() != static_cast<size_t>(size))
 			continue;
-		std::string bi = "BI /IM true /W " + std::to_string(width) + " /H " + std::to_string(height) +
-		                 " /BPC 1";
+		std::string extra;
 		QPDFObjectHandle decode = d.getKey("/Decode"), interpolate = d.getKey("/Interpolate");
 		if (decode.isArray())
-			bi += " /D " + decode.unparse();
+			extra += " /D " + decode.unparse();
 		if (interpolate.isBool() && interpolate.getBoolValue())
-			bi += " /I true";
-		bi += " /F /AHx ID ";
-		static const char hex[] = "0123456789abcdef";
-		const unsigned char *b = bits->getBuffer();
-		for (long long i = 0; i < size; i++) {
-			bi += hex[b[i] >> 4];
-			bi += hex[b[i] & 15];
-		}
-		m.image[k] = bi + "> EI";
+			extra += " /I true";
+		m.image[k] = inline_mask(width, height, bits->getBuffer(), extra);
 	}
 	return m;
 }
@@ -597,7 +628,7 @@ void finish_page(QPDF &pdf, QPDFPageObjectHelper &page, std::shared_ptr<findings
                  const pdfx_page *plan, std::vector<layer_use> &layers, size_t index)
 {
 	QPDFObjectHandle p = page.getObjectHandle(), res = page.getAttribute("/Resources", false);
-	inline_masks masks = small_masks(res);
+	inline_masks masks = small_masks(res, plan);
 	const layer_use *reuse = nullptr;
 	layer_prefix pre;
 	if (plan && plan->same_as >= 0) {
@@ -609,7 +640,7 @@ void finish_page(QPDF &pdf, QPDFPageObjectHelper &page, std::shared_ptr<findings
 	} else if (plan) {
 		pre.want = plan->layers;
 	}
-	if (masks.image.empty() && !reuse && pre.want == 0) {
+	if (masks.image.empty() && masks.marks.empty() && masks.next == masks.end && !reuse && pre.want == 0) {
 		page.addContentTokenFilter(std::make_shared<gray_filter>(found, where));
 		return;
 	}
@@ -623,11 +654,14 @@ void finish_page(QPDF &pdf, QPDFPageObjectHelper &page, std::shared_ptr<findings
 	/* The inlined masks leave the page's resources, and the reused layers' join them, in a
 	 * copy: resources may be shared. */
 	QPDFObjectHandle copy = res.shallowCopy();
-	if (!masks.image.empty()) {
+	if (!masks.image.empty() || !masks.marks.empty()) {
 		QPDFObjectHandle xo = res.getKey("/XObject").shallowCopy();
 		for (auto &m : masks.image)
 			if (!masks.kept.count(m.first))
 				xo.removeKey(m.first);
+		for (auto &m : masks.marks)
+			if (!masks.kept.count(m))
+				xo.removeKey(m);
 		copy.replaceKey("/XObject", xo);
 	}
 	if (reuse) {

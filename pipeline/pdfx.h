@@ -18,7 +18,8 @@
  *     them, PDF/X-1a would not);
  *   - a page's small image masks (up to 1 KB of bits: the QR codes, the customer barcode) are
  *     drawn as inline images (BI /IM true ... EI, the bits in ASCIIHex) instead of XObjects: the
- *     same stencil, nearest-neighbour, ~150 bytes less each.
+ *     same stencil, nearest-neighbour, ~150 bytes less each; so are the stencils that cairo
+ *     drew as placeholders (struct pdfx_mask), whose bits come from the caller.
  *
  * With PDFX_X4 the file also claims PDF/X-4 (ISO 15930-7): PDF 1.6, a Gray output intent
  * (GTS_PDFX, an ICC gray profile made with Little CMS: D50, gamma 2.2), /Trapped /False, and an
@@ -53,6 +54,18 @@ enum pdfx_level {
 enum kg_err pdfx_level_parse(const char *value, enum pdfx_level *out) KG_WUR;
 
 /*
+ * A stencil that cairo drew as a placeholder (stencil.h, struct stencil_sink): a 1 x 1 image mask
+ * XObject, painted with the stencil's matrix. Each "Do" of a page's 1 x 1 image mask becomes the
+ * page's next mask as an inline image with that matrix; a page with more or fewer placeholders
+ * than masks is refused (so a genuine 1 x 1 image mask has no place on a page that has masks).
+ * bits: height rows of (width + 7) / 8 bytes, the first column in the high bit, 1 paints.
+ */
+struct pdfx_mask {
+	int width, height;
+	const unsigned char *bits;
+};
+
+/*
  * A page's static layers (layout.h): cairo replays a painted recording on every page it is
  * painted on, which cost ~18% of the render stage for layers that are the same page after page.
  * So only the first page of a file with a given set of layers paints them (they are its first
@@ -63,10 +76,12 @@ enum kg_err pdfx_level_parse(const char *value, enum pdfx_level *out) KG_WUR;
 struct pdfx_page {
 	int layers;
 	int same_as;
+	const struct pdfx_mask *masks; /* what the page's placeholders stand for, in drawing order */
+	size_t n_masks;
 };
 
 /* Finishes the PDF pdf[0..len) and writes it to out. what names it in messages. pages: one
- * entry per page of the PDF, or NULL when every page paints its own layers. */
+ * entry per page of the PDF, or NULL when every page paints its own layers and has no masks. */
 enum kg_err pdfx_finish(const void *pdf, size_t len, enum pdfx_level level, const struct pdfx_page *pages,
                         size_t n_pages, FILE *out, const char *what) KG_WUR;
 

@@ -27,6 +27,7 @@
 #include "pdfx.h"
 #include "rules.h"
 #include "sbuf.h"
+#include "stencil.h"
 
 #include "banned.h"
 
@@ -398,10 +399,10 @@ struct layer_plan {
 static enum layout_mode plan_page(struct layer_plan *plan, enum tpl t, unsigned layers)
 {
 	struct pdfx_page *pg = &plan->page[plan->n];
-	*pg = (struct pdfx_page){__builtin_popcount(layers), -1};
+	*pg = (struct pdfx_page){.layers = __builtin_popcount(layers), .same_as = -1};
 	for (int i = 0; i < plan->n_first && layers; i++) {
 		if (plan->first[i].t == t && plan->first[i].layers == layers) {
-			*pg = (struct pdfx_page){0, plan->first[i].page};
+			*pg = (struct pdfx_page){.layers = 0, .same_as = plan->first[i].page};
 			plan->n++;
 			return LAYOUT_NO_LAYERS;
 		}
@@ -504,6 +505,49 @@ static enum kg_err close_output(struct afile *f, enum kg_err err)
 	return afile_commit(f);
 }
 
+/* A file's stencils (stencil.h, struct stencil_sink), for pdfx_finish(): their bits one after
+ * another, each one's size and where its bits start, and each page's first. */
+struct held_stencil {
+	int width, height;
+	size_t at;
+};
+
+struct stencils {
+	unsigned char *bits;
+	size_t len, bits_alloc;
+	struct held_stencil *held;
+	size_t n, held_alloc;
+	size_t *first;     /* per page, and one past the last */
+	size_t page_first; /* the page being drawn's first */
+};
+
+static int take_stencil(void *ctx, const unsigned char *bits, int width, int height)
+{
+	struct stencils *s = ctx;
+	if (s->n - s->page_first >= STENCIL_MARKS)
+		return -1;
+	size_t size = (size_t)(width + 7) / 8 * (size_t)height;
+	KG_GROW(s->bits, s->len + size, s->bits_alloc);
+	memcpy(s->bits + s->len, bits, size);
+	KG_GROW(s->held, s->n + 1, s->held_alloc);
+	s->held[s->n].width = width, s->held[s->n].height = height, s->held[s->n++].at = s->len;
+	s->len += size;
+	return (int)(s->n - 1 - s->page_first);
+}
+
+/* Points each page of plan at its stencils; the masks are in *out (free it). */
+static void plan_masks(struct layer_plan *plan, const struct stencils *s, struct pdfx_mask **out)
+{
+	struct pdfx_mask *m = kg_calloc(s->n ? s->n : 1, sizeof *m);
+	for (size_t i = 0; i < s->n; i++)
+		m[i] = (struct pdfx_mask){s->held[i].width, s->held[i].height, s->bits + s->held[i].at};
+	for (size_t p = 0; p < plan->n; p++) {
+		plan->page[p].masks = m + s->first[p];
+		plan->page[p].n_masks = s->first[p + 1] - s->first[p];
+	}
+	*out = m;
+}
+
 /* cairo draws the pages into memory (a file's sets, a few MB at most); pdfx_finish() then
  * writes the print-ready PDF (pure K, TrimBox, /ID, object streams) to the atomic file. */
 enum kg_err render_file(struct render *r, enum render_doc doc, const char *path, const struct mailset *sets, size_t n)
@@ -537,14 +581,18 @@ enum kg_err render_file(struct render *r, enum render_doc doc, const char *path,
 	cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_CREATOR, "kigen");
 	cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_CREATE_DATE, date);
 	cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_MOD_DATE, date);
-	enum kg_err err = KG_OK;
 	struct layer_plan plan = {.page = kg_calloc((size_t)pages, sizeof *plan.page)};
+	struct stencils sten = {.first = kg_calloc((size_t)pages + 1, sizeof *sten.first)};
+	struct stencil_sink sink = {take_stencil, &sten};
+	struct pdfx_mask *masks = NULL;
+	enum kg_err err = stencil_set_sink(pdf, &sink);
 	for (size_t i = 0; i < n && !err; i++) {
 		int k = pages_of(doc, &sets[i], t);
 		for (int p = 0; p < k && !err; p++) {
 			cairo_pdf_surface_set_size(pdf, layout_width(r->tpl[t[p]]), layout_height(r->tpl[t[p]]));
 			err = draw_page(r, cr, t[p], &sets[i], first_piece(doc, &sets[i]) + p, &plan);
 			cairo_show_page(cr);
+			sten.first[plan.n] = sten.page_first = sten.n;
 		}
 	}
 	cairo_destroy(cr);
@@ -558,9 +606,14 @@ enum kg_err render_file(struct render *r, enum render_doc doc, const char *path,
 	if (!err)
 		err = open_output(path, &out);
 	if (!err) {
+		plan_masks(&plan, &sten, &masks);
 		err = pdfx_finish(mem, len, r->pdfx, plan.page, plan.n, afile_stream(out), path);
 		err = close_output(out, err);
 	}
+	free(masks);
+	free(sten.bits);
+	free(sten.held);
+	free(sten.first);
 	free(plan.page);
 	free(mem);
 	return err;

@@ -19,6 +19,7 @@
 #include <qpdf/qpdf-c.h>
 
 #include "pdfx.h"
+#include "stencil.h"
 
 #include "banned.h"
 
@@ -231,7 +232,7 @@ static void test_a_page_draws_the_static_layers_of_an_earlier_page_by_reference(
 {
 	(void)state;
 	struct mem in = layered_pdf();
-	static const struct pdfx_page plan[] = {{1, -1}, {0, 0}};
+	static const struct pdfx_page plan[] = {{.layers = 1, .same_as = -1}, {.layers = 0, .same_as = 0}};
 	enum kg_err err;
 	struct mem out = finish_planned(in, plan, 2, &err);
 	assert_int_equal(err, KG_OK);
@@ -266,7 +267,7 @@ static void test_a_page_draws_the_static_layers_of_an_earlier_page_by_reference(
 	free(out.buf);
 
 	/* A page cannot reuse a later page's layers, and the plan must cover every page. */
-	static const struct pdfx_page later[] = {{0, 1}, {1, -1}};
+	static const struct pdfx_page later[] = {{.layers = 0, .same_as = 1}, {.layers = 1, .same_as = -1}};
 	out = finish_planned(in, later, 2, &err);
 	assert_int_equal(err, KG_ERENDER);
 	free(out.buf);
@@ -274,11 +275,109 @@ static void test_a_page_draws_the_static_layers_of_an_earlier_page_by_reference(
 	assert_int_equal(err, KG_ERENDER);
 	free(out.buf);
 	/* A page said to paint a layer it does not paint is refused, not finished without it. */
-	static const struct pdfx_page missing[] = {{2, -1}, {0, 0}};
+	static const struct pdfx_page missing[] = {{.layers = 2, .same_as = -1}, {.layers = 0, .same_as = 0}};
 	out = finish_planned(in, missing, 2, &err);
 	assert_int_equal(err, KG_ERENDER);
 	free(out.buf);
 	free(in.buf);
+}
+
+/* The stencils a sink took (stencil.h), as pdfx_finish takes them. */
+struct taken {
+	unsigned char bits[3][16];
+	struct pdfx_mask mask[3];
+	int n, page_first;
+};
+
+static int take(void *ctx, const unsigned char *bits, int width, int height)
+{
+	struct taken *t = ctx;
+	size_t size = (size_t)(width + 7) / 8 * (size_t)height;
+	assert_true(t->n < 3 && size <= sizeof t->bits[0]);
+	memcpy(t->bits[t->n], bits, size);
+	t->mask[t->n] = (struct pdfx_mask){width, height, t->bits[t->n]};
+	return t->n++ - t->page_first;
+}
+
+/* Page 1: a 3 x 2 grid and a 9 x 1 grid (a row longer than a byte); page 2: the 3 x 2 grid again
+ * elsewhere. With t, the stencils go to a sink (placeholders in the PDF), else cairo draws them
+ * as image masks. */
+static struct mem stencil_pdf(struct taken *t)
+{
+	static const unsigned char a[] = {1, 0, 1, 0, 1, 1}, b[] = {1, 1, 0, 0, 0, 0, 0, 1, 1};
+	struct mem m = {NULL, 0};
+	FILE *fp = open_memstream(&m.buf, &m.len);
+	cairo_surface_t *pdf = cairo_pdf_surface_create_for_stream(to_mem, fp, 200, 300);
+	struct stencil_sink sink = {take, t};
+	if (t)
+		assert_int_equal(stencil_set_sink(pdf, &sink), KG_OK);
+	cairo_t *cr = cairo_create(pdf);
+	assert_int_equal(stencil_draw(cr, a, 3, 2, 10, 20, 2.5, 2.5), KG_OK);
+	assert_int_equal(stencil_draw(cr, b, 9, 1, 10.25, 50, 1.7, 12), KG_OK);
+	cairo_show_page(cr);
+	if (t)
+		t->page_first = t->n;
+	assert_int_equal(stencil_draw(cr, a, 3, 2, 100, 120, 2.5, 2.5), KG_OK);
+	cairo_show_page(cr);
+	cairo_destroy(cr);
+	cairo_surface_destroy(pdf);
+	fclose(fp);
+	return m;
+}
+
+static void test_stencils_handed_over_are_drawn_inline_as_cairo_would_draw_them(void **state)
+{
+	(void)state;
+	struct taken t = {.n = 0};
+	struct mem in = stencil_pdf(&t), plain = stencil_pdf(NULL);
+	assert_int_equal(t.n, 3);
+	/* Rows of whole bytes, the first cell in the high bit. */
+	assert_int_equal(t.bits[0][0], 0xa0);
+	assert_int_equal(t.bits[0][1], 0x60);
+	assert_int_equal(t.bits[1][0], 0xc1);
+	assert_int_equal(t.bits[1][1], 0x80);
+	struct pdfx_page plan[] = {{.layers = 0, .same_as = -1, .masks = t.mask, .n_masks = 2},
+	                           {.layers = 0, .same_as = -1, .masks = t.mask + 2, .n_masks = 1}};
+	enum kg_err err;
+	struct mem out = finish_planned(in, plan, 2, &err);
+	assert_int_equal(err, KG_OK);
+	struct mem want = finish(plain, &err);
+	assert_int_equal(err, KG_OK);
+
+	/* The same page content as the stencils drawn as images by cairo and inlined (the matrix,
+	 * the bits), and no XObject left on the pages. */
+	qpdf_data q = qpdf_init(), w = qpdf_init();
+	assert_int_equal(qpdf_read_memory(q, "out.pdf", out.buf, (unsigned long long)out.len, NULL), 0);
+	assert_int_equal(qpdf_read_memory(w, "want.pdf", want.buf, (unsigned long long)want.len, NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		char *c = page_content(q, i), *cw = page_content(w, i);
+		assert_string_equal(c, cw);
+		assert_non_null(strstr(c, i ? "BI /IM true /W 3 /H 2" : "BI /IM true /W 9 /H 1"));
+		qpdf_oh res = qpdf_oh_get_key(q, qpdf_get_page_n(q, (size_t)i), "/Resources");
+		qpdf_oh xo = qpdf_oh_get_key(q, res, "/XObject");
+		qpdf_oh_begin_dict_key_iter(q, xo);
+		assert_false(qpdf_oh_dict_more_keys(q));
+		free(c);
+		free(cw);
+	}
+	qpdf_cleanup(&q);
+	qpdf_cleanup(&w);
+	free(out.buf);
+	free(want.buf);
+
+	/* More or fewer stencils than a page's placeholders are refused, not drawn as squares. */
+	plan[0].n_masks = 1;
+	out = finish_planned(in, plan, 2, &err);
+	assert_int_equal(err, KG_ERENDER);
+	assert_non_null(strstr(kg_last_message(), "more placeholders than stencils"));
+	free(out.buf);
+	plan[0].n_masks = 3;
+	out = finish_planned(in, plan, 2, &err);
+	assert_int_equal(err, KG_ERENDER);
+	assert_non_null(strstr(kg_last_message(), "fewer placeholders than stencils"));
+	free(out.buf);
+	free(in.buf);
+	free(plain.buf);
 }
 
 static void test_pdfx_setting_accepts_none_and_x4_only(void **state)
@@ -298,6 +397,7 @@ int main(void)
 		cmocka_unit_test(test_colours_images_groups_trimbox_and_id_become_print_ready),
 		cmocka_unit_test(test_a_gradient_is_refused_not_passed_on_in_colour),
 		cmocka_unit_test(test_a_page_draws_the_static_layers_of_an_earlier_page_by_reference),
+		cmocka_unit_test(test_stencils_handed_over_are_drawn_inline_as_cairo_would_draw_them),
 		cmocka_unit_test(test_pdfx_setting_accepts_none_and_x4_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
