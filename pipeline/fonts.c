@@ -6,8 +6,11 @@
 #include "fonts.h"
 
 #include <fontconfig/fontconfig.h>
+#include <math.h>
 #include <ft2build.h>
 #include FT_FREETYPE_H
+#include FT_ADVANCES_H
+#include FT_TRUETYPE_TABLES_H
 #include <pango/pangocairo.h>
 #include <pango/pangofc-fontmap.h>
 #include <stdbool.h>
@@ -25,7 +28,36 @@ struct fonts {
 	FT_Library ft;
 	FT_Face faces[MAX_FACES];
 	int n_faces;
+	double advance, line; /* fonts_bounds(), in ems */
 };
+
+/* The widest advance of any glyph of face and its tallest line, in ems, into *advance and *line
+ * when larger. The advances are read from the font's metrics table glyph by glyph (hhea's
+ * advanceWidthMax is only what the font claims); the em counts as an advance too, the width
+ * HarfBuzz gives a space character the font lacks. A line is measured by every table a renderer
+ * may take it from (hhea, OS/2 typo and win, FreeType's own), line gaps included. */
+static void face_bounds(FT_Face face, double *advance, double *line)
+{
+	double em = face->units_per_EM > 0 ? face->units_per_EM : 1;
+	FT_Fixed *adv = kg_calloc((size_t)face->num_glyphs + 1, sizeof *adv);
+	double widest = em;
+	if (FT_Get_Advances(face, 0, (FT_UInt)face->num_glyphs, FT_LOAD_NO_SCALE, adv))
+		widest = INFINITY; /* unknown: no bound */
+	for (FT_Long g = 0; g < face->num_glyphs; g++)
+		widest = fmax(widest, (double)adv[g]);
+	free(adv);
+	double tallest = fmax(face->height, face->ascender - face->descender);
+	const TT_HoriHeader *hh = FT_Get_Sfnt_Table(face, FT_SFNT_HHEA);
+	const TT_OS2 *os2 = FT_Get_Sfnt_Table(face, FT_SFNT_OS2);
+	if (hh)
+		tallest = fmax(tallest, hh->Ascender - hh->Descender + hh->Line_Gap);
+	if (os2 && os2->version != 0xFFFF) {
+		tallest = fmax(tallest, os2->sTypoAscender - os2->sTypoDescender + os2->sTypoLineGap);
+		tallest = fmax(tallest, (double)os2->usWinAscent + os2->usWinDescent);
+	}
+	*advance = fmax(*advance, widest / em);
+	*line = fmax(*line, tallest / em);
+}
 
 static bool is_vs(ucs4_t c)
 {
@@ -77,8 +109,11 @@ enum kg_err fonts_new_from(const char *conf_path, struct fonts **out)
 			err = kg_fail(KG_ERENDER, "%s: FreeType cannot open %s", conf_path, file);
 			goto out;
 		}
+		face_bounds(f->faces[f->n_faces], &f->advance, &f->line);
 		f->n_faces++;
 	}
+	if (set && set->nfont > f->n_faces) /* fonts beyond MAX_FACES: their metrics are unknown */
+		f->advance = f->line = INFINITY;
 	if (!f->n_faces) {
 		err = kg_fail(KG_ERENDER,
 		              "%s: names no font that is installed (install fonts-ipaexfont "
@@ -118,6 +153,12 @@ void fonts_free(struct fonts *f)
 PangoFontMap *fonts_map(const struct fonts *f)
 {
 	return f->map;
+}
+
+void fonts_bounds(const struct fonts *f, double *advance, double *line)
+{
+	*advance = f->advance;
+	*line = f->line;
 }
 
 static bool drawable(const struct fonts *f, ucs4_t c, ucs4_t vs)

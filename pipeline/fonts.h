@@ -37,6 +37,14 @@ void fonts_free(struct fonts *f);
 PangoFontMap *fonts_map(const struct fonts *f);
 
 /*
+ * Upper bounds over every configured font, in ems of the font size: *advance, the widest a glyph
+ * (or a space HarfBuzz makes for a font without it: an em) moves the pen; *line, the tallest
+ * line (ascender, descender and line gap, by whichever of the font's tables is largest).
+ * INFINITY when a font could not be measured. Lets layout.c know a text fits without shaping it.
+ */
+void fonts_bounds(const struct fonts *f, double *advance, double *line);
+
+/*
  * Appends to missing (space separated, "U+845B U+E01EF" style for each missing character or
  * sequence, text as given after it in brackets) every character of utf8 that no configured
  * font can draw, and returns how many there were (0: printable). Line breaks and tabs are

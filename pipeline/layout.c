@@ -127,6 +127,7 @@ struct layout {
 	struct sbuf text;           /* scratch for placeholder expansion */
 	struct sbuf missing;        /* scratch for fonts_missing */
 	struct spans spans;         /* scratch: where each per-resident value lies in text */
+	double advance, line;       /* fonts_bounds() in user units a point of text size */
 };
 
 static const char *const field_names[LAYOUT_NFIELDS] = {
@@ -1087,19 +1088,106 @@ enum kg_err layout_draw(struct layout *l, cairo_t *cr, const struct layout_value
 	return err ? fail_in(err, l->path) : KG_OK;
 }
 
-enum kg_err layout_check(struct layout *l, const struct layout_values *v)
+/*
+ * The fit bound. layout_check() holds a record whose name or address would not fit its box, and
+ * shaping every name and address of a night to know that was half of the selection's CPU, when
+ * nearly all of them fit by far. That is provable without shaping. Pango breaks an unwrapped text
+ * into lines only at its newlines, and lays out each character as at most one glyph (HarfBuzz
+ * maps a character to the glyph of a font that covers it, a ligature makes fewer); a glyph moves
+ * the pen by its advance in the font's metrics, or by at most an em for a space the font lacks
+ * (HarfBuzz makes one); no feature the pinned fonts apply by default widens a glyph. So a line
+ * of n characters is at most n times the widest advance of any configured font, and a line is at
+ * most the tallest line of any of them, leading included (fonts_bounds()). A text whose longest
+ * line by that measure fits the box at the smallest size fit_text() tries before it wraps, and
+ * its lines fit the height, is found to fit by fit_text() at that size or a larger one, unwrapped
+ * (widths and heights scale with the size). Anything else is shaped as before:
+ * wrapped paragraphs, and texts with a character outside that reasoning (controls, format
+ * characters, combining marks, separators other than a newline; a variation selector counts as
+ * a character of its own). tests/unit/test_render.c compares the bound's verdict with the shaped
+ * fit over generated names and addresses, wide Latin, half-width kana and rare kanji included.
+ */
+static bool fits_unshaped(const struct layout *l, const struct element *e, const char *text)
+{
+	if (e->wrap)
+		return false;
+	size_t lines = 1, chars = 0, longest = 0;
+	for (const char *p = text; *p; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char_validated(p, -1);
+		if (c == (gunichar)-1 || c == (gunichar)-2)
+			return false;
+		if (c == '\n') {
+			lines++;
+			chars = 0;
+			continue;
+		}
+		bool vs = (c >= 0xFE00 && c <= 0xFE0F) || (c >= 0xE0100 && c <= 0xE01EF);
+		switch (g_unichar_type(c)) {
+		case G_UNICODE_CONTROL:
+		case G_UNICODE_FORMAT:
+		case G_UNICODE_UNASSIGNED:
+		case G_UNICODE_SURROGATE:
+		case G_UNICODE_LINE_SEPARATOR:
+		case G_UNICODE_PARAGRAPH_SEPARATOR:
+		case G_UNICODE_SPACING_MARK:
+		case G_UNICODE_ENCLOSING_MARK:
+		case G_UNICODE_NON_SPACING_MARK:
+			if (!vs)
+				return false;
+			break;
+		default: break;
+		}
+		if (++chars > longest)
+			longest = chars;
+	}
+	/* The smallest size fit_text() tries before it wraps: a text that fits there unwrapped is
+	 * found to fit at that size or a larger one. */
+	double size = e->size - 0.5 * floor((e->size - e->min + 1e-6) / 0.5);
+	return (double)longest * l->advance * size <= e->w &&
+	       (double)lines * l->line * fmax(e->leading, 1) * size <= e->h;
+}
+
+/* The check of one text: by the bound when it settles it (bound true), else shaped. */
+static enum kg_err check_text(struct layout *l, struct element *e, const struct layout_values *v, bool bound)
+{
+	const char *text;
+	struct fitted f;
+	enum kg_err err = element_text(l, e, v, &text);
+	if (err || (bound && fits_unshaped(l, e, text)))
+		return err;
+	return fit_text(l, e, text, &l->spans, &f);
+}
+
+static enum kg_err check(struct layout *l, const struct layout_values *v, bool bound)
 {
 	enum kg_err err = KG_OK;
 	for (size_t i = 0; i < l->n_el && !err; i++) {
 		struct element *e = &l->el[i];
-		if (e->kind != E_TEXT || !e->record_text || !holds(e->when, v->when))
-			continue;
-		const char *text;
-		struct fitted f;
-		if (!(err = element_text(l, e, v, &text)))
-			err = fit_text(l, e, text, &l->spans, &f);
+		if (e->kind == E_TEXT && e->record_text && holds(e->when, v->when))
+			err = check_text(l, e, v, bound);
 	}
 	return err ? fail_in(err, l->path) : KG_OK;
+}
+
+enum kg_err layout_check(struct layout *l, const struct layout_values *v)
+{
+	return check(l, v, true);
+}
+
+enum kg_err layout_check_shaped(struct layout *l, const struct layout_values *v)
+{
+	return check(l, v, false);
+}
+
+bool layout_fits_unshaped(struct layout *l, const struct layout_values *v)
+{
+	bool all = true;
+	for (size_t i = 0; i < l->n_el && all; i++) {
+		struct element *e = &l->el[i];
+		const char *text;
+		if (e->kind == E_TEXT && e->record_text && holds(e->when, v->when))
+			all = !element_text(l, e, v, &text) && fits_unshaped(l, e, text);
+	}
+	return all;
 }
 
 /* Records every static element with condition set when into a new layer. */
@@ -1173,6 +1261,13 @@ enum kg_err layout_load(const char *path, const struct settings *s, struct fonts
 	l->path = kg_strdup(path);
 	l->fonts = fonts;
 	l->shapes = shapes_of(pango);
+	fonts_bounds(fonts, &l->advance, &l->line);
+	/* A point of text size is resolution / 72 user units (pango's default is 96 dpi). */
+	double dpi = pango_cairo_context_get_resolution(pango);
+	l->advance *= (dpi > 0 ? dpi : 96) / 72;
+	l->line *= (dpi > 0 ? dpi : 96) / 72;
+	if (pango_context_get_round_glyph_positions(pango)) /* each glyph may gain up to a unit */
+		l->advance = INFINITY;
 	sbuf_init(&l->text, 1 << 16);
 	sbuf_init(&l->missing, 1 << 16);
 	*out = NULL;

@@ -137,6 +137,11 @@ enum kg_err layout_text_lines(struct layout *l, const char *label, const struct 
  * and field when not. Texts of fixed form (dates, IDs, the sequence number) are left out: one
  * that does not fit is the template's fault, not a record's, and layout_draw stops the run. */
 enum kg_err layout_check(struct layout *l, const struct layout_values *v) KG_WUR;
+/* For the tests of the bound layout_check() uses to skip shaping a text that surely fits
+ * (layout.c, "The fit bound"): layout_check() with every text shaped; and whether the bound alone
+ * passes every such text of the page (true: each fits at its full size; false says nothing). */
+enum kg_err layout_check_shaped(struct layout *l, const struct layout_values *v) KG_WUR;
+bool layout_fits_unshaped(struct layout *l, const struct layout_values *v);
 
 /* Draws a QR code of data, quiet zone included, in the square x, y, size (points): a 1-bit
  * stencil mask, one pixel a module, scaled without smoothing. */

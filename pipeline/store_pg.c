@@ -165,6 +165,14 @@ static const char *const migrations[] = {
 	"  remailed bigint REFERENCES notices(id));"
 	"DROP INDEX notices_once;"
 	"CREATE UNIQUE INDEX notices_once ON notices(resident, target, expiry) WHERE kind = 0 AND parent IS NULL;",
+
+	/* 5: the expiry indexes hold the card each entry belongs to (store_sqlite.c's migration 5): the
+	 * selection's window is then read from the index alone, not from some 18,000 heap pages of
+	 * cards and certificates at random (0.9 s of its candidates query over 1,000,000 residents). */
+	"DROP INDEX cards_expiry;"
+	"CREATE INDEX cards_expiry ON cards(expires_on, id);"
+	"DROP INDEX certificates_expiry;"
+	"CREATE INDEX certificates_expiry ON certificates(expires_on, card);",
 };
 
 enum stmt_id {
@@ -258,7 +266,7 @@ enum stmt_id {
 	"(r.id IN (SELECT n.resident FROM returned_mail m JOIN notices n ON n.id = m.notice" \
 	" JOIN residents r ON r.id = n.resident WHERE m.remailed IS NULL AND " SAME_ADDRESS "))::int"
 #define CANDIDATE_FLAGS \
-	NOTICED("0", "c.expires_on") NOTICED("1", "a.expires_on") NOTICED("1", "g.expires_on") RETURNED_HERE
+	NOTICED("0", "c.expires_on") NOTICED("1", "x.auth_expires") NOTICED("1", "x.sign_expires") RETURNED_HERE
 
 /* The import's rows arrive by COPY in import_rows; import_last keeps the last row of each registry
  * id with the line the file first names it on, and the statements below merge it as SQLite's
@@ -384,17 +392,26 @@ static const char *const sql[ST_COUNT] = {
 			  "   AS k(id, kind, status, issued, expires, serial)"
 			  " WHERE l.has_card = 1 AND k.status <> 0",
 	[ST_RESIDENT_COUNT] = "SELECT count(*) FROM residents",
+	/* A card's two certificates come by one look-up of the unique (card, kind) index per
+	 * candidate; joined as two tables, the planner hashed the whole certificates table twice
+	 * (0.8 s over 1,000,000 residents). The ORDER BY and LIMIT (a card has at most the two) keep
+	 * it an index scan when the tables have no statistics yet, right after an import, where a
+	 * bitmap scan per candidate was chosen. The last column is for the notices (remember_seen). */
 	[ST_CANDIDATES] =
 		"SELECT r.id, r.postal_code, r.name, r.status, r.kyosho, (r.nationality <> '')::int, r.stay_until,"
-		" c.status, c.expires_on, a.status, a.expires_on, g.status, g.expires_on,"
-		" r.addr_town, r.addr_block, r.addr_building, r.kana, r.birth, " CANDIDATE_FLAGS
+		" c.status, c.expires_on, x.auth_status, x.auth_expires, x.sign_status, x.sign_expires,"
+		" r.addr_town, r.addr_block, r.addr_building, r.kana, r.birth, " CANDIDATE_FLAGS ", r.jlis_app_id"
 		" FROM (SELECT id FROM cards WHERE expires_on > $1::int AND expires_on <= $2::int"
 		"       UNION SELECT card FROM certificates WHERE expires_on > $1::int AND expires_on <= $2::int)"
 		" AS hit"
 		" JOIN cards c ON c.id = hit.id"
 		" JOIN residents r ON r.id = c.resident"
-		" LEFT JOIN certificates a ON a.card = c.id AND a.kind = 'auth'"
-		" LEFT JOIN certificates g ON g.card = c.id AND g.kind = 'sign'",
+		" CROSS JOIN LATERAL (SELECT max(status) FILTER (WHERE kind = 'auth') AS auth_status,"
+		"   max(expires_on) FILTER (WHERE kind = 'auth') AS auth_expires,"
+		"   max(status) FILTER (WHERE kind = 'sign') AS sign_status,"
+		"   max(expires_on) FILTER (WHERE kind = 'sign') AS sign_expires"
+		"   FROM (SELECT kind, status, expires_on FROM certificates WHERE card = c.id"
+		"   ORDER BY card, kind LIMIT 2) AS k) AS x",
 	[ST_REINQUIRY_DUE] = "SELECT n.id, n.resident, n.expiry, n.certs, r.postal_code, r.status"
 			     " FROM notices n JOIN residents r ON r.id = n.resident WHERE n.state = 3 ORDER BY n.id",
 	[ST_BATCH_NEW] = "INSERT INTO batches (id, run_date, state, created_at)"
@@ -403,24 +420,36 @@ static const char *const sql[ST_COUNT] = {
 	[ST_BATCH_EXCL] = "INSERT INTO batch_exclusions (batch, reason, count) VALUES ($1::bigint, $2::text, $3::int)"
 			  " ON CONFLICT (batch, reason) DO UPDATE SET count = batch_exclusions.count + excluded.count",
 	/* The notices store_notice_add gathered, one array per column (notices_flush), each with its
-	 * snapshot of the registry. One card per resident, one signature certificate per card. */
+	 * snapshot of the registry: given (kana not NULL: a candidate of this transaction, whose
+	 * columns kigen read a moment ago), or else read here by the resident's id. The look-up is a
+	 * subquery kept apart (OFFSET 0) so that its one-time filter skips it for a given row: joining
+	 * residents, cards and certificates for every row took 0.4 s of each 10,000. One card per
+	 * resident, one signature certificate per card; sign is its status, 0 for none. */
 	[ST_NOTICE_ADD] =
 		"INSERT INTO notices (id, app_id, resident, kind, target, certs, expiry, valid_until, batch, seq,"
 		" state, parent, name, kana, postal_code, addr_town, addr_block, addr_building, birth,"
 		" foreign_resident, has_sign_cert, created_at, jlis_app_id, sign_revoked)"
-		" SELECT v.id, v.app_id, r.id, v.kind, v.target, v.certs, v.expiry, v.valid_until, v.batch, v.seq,"
-		" v.state, v.parent, coalesce(v.name, r.name), r.kana, r.postal_code,"
-		" coalesce(v.town, r.addr_town), coalesce(v.block, r.addr_block),"
-		" coalesce(v.building, r.addr_building), r.birth, (r.nationality <> '')::int,"
-		" (g.status IS NOT DISTINCT FROM 1)::int, v.created_at,"
-		" CASE WHEN v.target = 0 THEN r.jlis_app_id ELSE '' END, (g.status IS NOT DISTINCT FROM 2)::int"
+		" SELECT v.id, v.app_id, v.resident, v.kind, v.target, v.certs, v.expiry, v.valid_until, v.batch, "
+		"v.seq,"
+		" v.state, v.parent, coalesce(v.name, x.name), coalesce(v.kana, x.kana), coalesce(v.postal, x.postal),"
+		" coalesce(v.town, x.town), coalesce(v.block, x.block), coalesce(v.building, x.building),"
+		" coalesce(v.birth, x.birth), coalesce(v.foreign_resident, x.foreign_resident),"
+		" (coalesce(v.sign, x.sign) = 1)::int, v.created_at,"
+		" CASE WHEN v.target = 0 THEN coalesce(v.jlis, x.jlis) ELSE '' END, (coalesce(v.sign, x.sign) = 2)::int"
 		" FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::int[], $5::int[], $6::int[], $7::int[],"
 		"   $8::int[], $9::bigint[], $10::int[], $11::int[], $12::bigint[], $13::text[], $14::text[],"
-		"   $15::text[], $16::text[], $17::text[])"
+		"   $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::int[], $21::int[],"
+		"   $22::int[], $23::text[])"
 		"   AS v(id, app_id, resident, kind, target, certs, expiry, valid_until, batch, seq, state, parent,"
-		"   name, town, block, building, created_at)"
-		" JOIN residents r ON r.id = v.resident LEFT JOIN cards c ON c.resident = r.id"
-		" LEFT JOIN certificates g ON g.card = c.id AND g.kind = 'sign'",
+		"   name, town, block, building, created_at, kana, postal, birth, foreign_resident, sign, jlis)"
+		" LEFT JOIN LATERAL (SELECT r.name, r.kana, r.postal_code AS postal, r.addr_town AS town,"
+		"   r.addr_block AS block, r.addr_building AS building, r.birth,"
+		"   (r.nationality <> '')::int AS foreign_resident, coalesce(g.status, 0) AS sign, r.jlis_app_id AS "
+		"jlis"
+		"   FROM residents r LEFT JOIN cards c ON c.resident = r.id"
+		"   LEFT JOIN certificates g ON g.card = c.id AND g.kind = 'sign'"
+		"   WHERE v.kana IS NULL AND r.id = v.resident OFFSET 0) AS x ON true"
+		" WHERE v.kana IS NOT NULL OR x.kana IS NOT NULL",
 	[ST_NOTICE_LAST] = "SELECT last FROM notice_ids FOR UPDATE",
 	[ST_NOTICE_LAST_SET] = "UPDATE notice_ids SET last = $1::bigint",
 	[ST_BATCH_COUNT] = "UPDATE batches SET notices = notices + $2::int WHERE id = $1::bigint",
@@ -580,8 +609,16 @@ struct store {
 	/* New notices of the open transaction not yet sent, one PostgreSQL array literal per column
 	 * of ST_NOTICE_ADD: sent as one statement before any other (a round trip per notice made a
 	 * night of 100,000 notices take minutes). */
-	struct sbuf adds[17];
+	struct sbuf adds[23];
 	long adds_n;
+	/* The candidates this transaction read (pg_each_candidate), kept to the transaction's end,
+	 * and their rows by resident id, sorted: the registry columns of a notice for one of them
+	 * are sent with it, not read again (ST_NOTICE_ADD). */
+	PGresult *seen;
+	struct seen {
+		int64_t resident;
+		int row;
+	} * seen_at;
 	struct store *next_open; /* the process's open connections (forget_in_child) */
 	pid_t pid;               /* the process that opened it: no other may use it */
 	bool copying;            /* a COPY of import rows is open */
@@ -924,6 +961,8 @@ static void pg_close(struct store *s)
 	sbuf_release(&s->copy_last);
 	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
 		sbuf_release(&s->adds[i]);
+	PQclear(s->seen);
+	free(s->seen_at);
 	free(s->name);
 	free(s);
 }
@@ -952,6 +991,10 @@ static void forget_counts(struct store *s)
 	s->adds_n = 0;
 	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
 		sbuf_reset(&s->adds[i]);
+	PQclear(s->seen);
+	s->seen = NULL;
+	free(s->seen_at);
+	s->seen_at = NULL;
 }
 
 static enum kg_err pg_begin(struct store *s)
@@ -1251,6 +1294,35 @@ static int cert_status_at(const PGresult *r, int row, int col)
 	return PQgetisnull(r, row, col) ? STORE_CERT_NONE : (int)col_int(r, row, col);
 }
 
+static int by_resident(const void *a, const void *b)
+{
+	const struct seen *x = a, *y = b;
+	return (x->resident > y->resident) - (x->resident < y->resident);
+}
+
+/* Keeps candidates q to the end of the transaction (struct store, seen); only inside one, where
+ * the writer lock (store_begin) keeps the registry as q read it. */
+static void remember_seen(struct store *s, PGresult *q)
+{
+	PQclear(s->seen);
+	free(s->seen_at);
+	s->seen = q;
+	s->seen_at = kg_calloc((size_t)PQntuples(q) + 1, sizeof *s->seen_at);
+	for (int i = 0; i < PQntuples(q); i++)
+		s->seen_at[i] = (struct seen){col_int(q, i, 0), i};
+	qsort(s->seen_at, (size_t)PQntuples(q), sizeof *s->seen_at, by_resident);
+}
+
+/* The row of resident in the candidates this transaction read, or -1. */
+static int seen_row(const struct store *s, int64_t resident)
+{
+	if (!s->seen)
+		return -1;
+	struct seen key = {resident, 0};
+	const struct seen *at = bsearch(&key, s->seen_at, (size_t)PQntuples(s->seen), sizeof key, by_resident);
+	return at ? at->row : -1;
+}
+
 static enum kg_err pg_each_candidate(struct store *s, int after, int upto,
                                      enum kg_err (*fn)(void *ctx, const struct store_candidate *c), void *ctx)
 {
@@ -1285,7 +1357,10 @@ static enum kg_err pg_each_candidate(struct store *s, int after, int upto,
 		};
 		err = fn(ctx, &c);
 	}
-	PQclear(q);
+	if (!err && s->in_tx)
+		remember_seen(s, q);
+	else
+		PQclear(q);
 	return err;
 }
 
@@ -1436,9 +1511,24 @@ static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgc
 		array_int(v++, n->parent);
 	else
 		array_text(v++, NULL);
+	/* The registry columns: given for a candidate read in this transaction, else NULL. */
+	int row = seen_row(s, n->resident);
+	static const int printed_col[4] = {2, 13, 14, 15}; /* name, town, block, building */
 	for (int i = 0; i < 4; i++)
-		array_text(v++, n->printed[i]);
+		array_text(v++, n->printed[i] || row < 0 ? n->printed[i] : col_text(s->seen, row, printed_col[i]));
 	array_text(v++, now);
+	if (row < 0) {
+		for (int i = 0; i < 6; i++)
+			array_text(v++, NULL);
+	} else {
+		const PGresult *q = s->seen;
+		array_text(v++, col_text(q, row, 16));                             /* kana */
+		array_text(v++, col_text(q, row, 1));                              /* postal code */
+		array_text(v++, col_text(q, row, 17));                             /* birth */
+		array_text(v++, col_text(q, row, 5));                              /* foreign */
+		array_int(v++, PQgetisnull(q, row, 11) ? 0 : col_int(q, row, 11)); /* the signature cert's status */
+		array_text(v++, col_text(q, row, 22));                             /* J-LIS's 申請書ID */
+	}
 	s->adds_n++;
 	s->last_notice = id;
 	if (n->hold_reason) {

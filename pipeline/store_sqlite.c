@@ -160,6 +160,13 @@ static const char *const migrations[] = {
 	"  remailed INTEGER REFERENCES notices(id));"
 	"DROP INDEX notices_once;"
 	"CREATE UNIQUE INDEX notices_once ON notices(resident, target, expiry) WHERE kind = 0 AND parent IS NULL;",
+	/* 5: the expiry indexes hold the card each entry belongs to (store_pg.c's migration 5), so the
+	 * selection reads its window from the index alone. cards(expires_on) had its rowid, the card's
+	 * id, already; a certificate's card had to be read from the table. */
+	"DROP INDEX cards_expiry;"
+	"CREATE INDEX cards_expiry ON cards(expires_on, id);"
+	"DROP INDEX certificates_expiry;"
+	"CREATE INDEX certificates_expiry ON certificates(expires_on, card);",
 };
 
 enum stmt_id {
