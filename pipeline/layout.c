@@ -686,8 +686,9 @@ static void show_groups(cairo_t *cr, struct text_groups *gg)
  *                   入る of a Kyoto street name, after 丁目, 番地, 番, 号, 地割 or a hyphen, at a
  *                   space, before the room number that follows a building name;
  *   BREAK_WORDS     anywhere but inside a number or a run of Latin letters and digits.
- * Pango's own rules (no break before 。 or a small kana, ...) hold at every level; the levels
- * only take opportunities away (PangoAttrAllowBreaks).
+ * Pango's own rules (no break before 。 or a small kana, ...) and the breaks it makes anyway
+ * (pango_breaks()) hold at every level; the levels only take opportunities away
+ * (PangoAttrAllowBreaks).
  */
 enum breaks { BREAK_PARTS, BREAK_ACCEPTED, BREAK_WORDS };
 
@@ -787,6 +788,24 @@ static void word_breaks(const char *text, const struct span *sp, bool *ok)
 			allow(ok, text, p);
 }
 
+/*
+ * Marks the breaks after a character of Unicode line break class BA (a hyphen, an en dash, a soft
+ * hyphen, a Tibetan tsheg...) or ZW (a zero width space). Pango 1.50 (Debian 12) breaks after
+ * them even inside a run whose breaks an attribute forbids, and when such a character is followed
+ * by a space or another of them it aborts the whole process on an assertion in process_line():
+ * one resident's address ("...地‐ 정") would stop a night. With the break allowed there, pango
+ * makes the break it would have made anyway and does not abort (tests/unit/test_render.c).
+ */
+static void pango_breaks(const char *text, const struct span *sp, bool *ok)
+{
+	const char *from = text + sp->start, *end = text + sp->end;
+	for (const char *p = from; p < end; p = g_utf8_next_char(p)) {
+		GUnicodeBreakType t = g_unichar_break_type(g_utf8_get_char(p));
+		if (t == G_UNICODE_BREAK_AFTER || t == G_UNICODE_BREAK_ZERO_WIDTH_SPACE)
+			allow(ok, text, g_utf8_next_char(p));
+	}
+}
+
 /* Attributes that forbid every break inside each span except those level allows. */
 static PangoAttrList *break_attrs(const char *text, const struct spans *spans, enum breaks level)
 {
@@ -795,6 +814,7 @@ static PangoAttrList *break_attrs(const char *text, const struct spans *spans, e
 	bool *ok = kg_calloc(len + 1, 1);
 	for (size_t i = 0; i < spans->n; i++) {
 		const struct span *sp = &spans->at[i];
+		pango_breaks(text, sp, ok);
 		if (level == BREAK_ACCEPTED)
 			accepted_breaks(text, sp, i == 0, ok);
 		else if (level == BREAK_WORDS)
