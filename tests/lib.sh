@@ -53,24 +53,26 @@ require_root() {
 if [ "$(id -u)" = 0 ]; then UNSHARE_M="unshare -m"; else UNSHARE_M="unshare -r -m"; fi
 have_private_mounts() { mkdir -p "$T/.ns" && $UNSHARE_M sh -c "mount -t tmpfs -o size=16k tmpfs '$T/.ns'" 2>/dev/null; }
 
-# group_gone PGID: waits until no live process of the group is left (a killed run's render
-# workers die a moment after their runner; a zombie is dead), at most 60 s; false if one stays.
-group_gone() {
-	for _ in $(seq 600); do
-		ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { alive = 1 } END { exit !alive }' || return 0
+# wait_until COMMAND...: runs COMMAND every 0.1 s until it succeeds. Tests wait for a state,
+# never for a time: the bound, KIGEN_TEST_WAIT seconds (600), only keeps a broken program from
+# hanging the suite, and no working run comes near it however loaded the machine (a desk's 10 s
+# bound once failed a check at load average 6).
+wait_until() {
+	local end=$((SECONDS + ${KIGEN_TEST_WAIT:-600}))
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
 		sleep 0.1
 	done
-	return 1
 }
 
+# group_gone PGID: waits until no live process of the group is left (a killed run's render
+# workers die a moment after their runner; a zombie is dead); false if one stays.
+group_dead() { ! ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { alive = 1 } END { exit !alive }'; }
+group_gone() { wait_until group_dead "$1"; }
+
 # gone PID: the same for one process.
-gone() {
-	for _ in $(seq 600); do
-		case "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" in "" | Z) return 0 ;; esac
-		sleep 0.1
-	done
-	return 1
-}
+proc_dead() { case "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" in "" | Z) return 0 ;; esac; return 1; }
+gone() { wait_until proc_dead "$1"; }
 
 # hold_lock FILE: another "run" holds FILE's flock until release_lock; returns once it is held,
 # so no test races the holder it starts.
@@ -78,12 +80,9 @@ hold_lock() {
 	rm -f "$T/.release" && mkfifo "$T/.release"
 	flock "$1" cat "$T/.release" >/dev/null &
 	HOLDER=$!
-	for _ in $(seq 600); do
-		flock -n "$1" true || return 0
-		sleep 0.05
-	done
-	return 1
+	wait_until lock_held "$1"
 }
+lock_held() { ! flock -n "$1" true; }
 release_lock() {
 	echo >"$T/.release"
 	wait "$HOLDER"

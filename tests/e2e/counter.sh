@@ -181,10 +181,7 @@ nsenter -t "$pcscd_pid" -n -- "$BUILD/vcard" --port 35964 --pins "$T/pins" --ser
 echo $! >"$R/card2.pid"
 # Wait for the second reader itself to show its card (any reader showing one is not enough:
 # the first already does), so neither counter meets an empty reader.
-for _ in $(seq 100); do
-	"$KIGEN" card status --reader "Virtual PCD 00 01" >/dev/null 2>&1 && break
-	sleep 0.1
-done
+wait_until "$KIGEN" card status --reader "Virtual PCD 00 01" >/dev/null 2>&1
 for reader in "Virtual PCD 00 00" "Virtual PCD 00 01"; do
 	printf '%s\n' "$SIGN" "$AUTH" "$JUKI" >"$T/pl-${reader##* }"
 done
@@ -262,9 +259,10 @@ check "the audit is append-only" sh -c "! sqlite3 '$KIGEN_DB' 'delete from redem
 # The interactive desk under tmux: type the ID, the box, the PINs; read the verdict off the screen.
 S=kigen-desk-$$
 printf 'counter:\n  reader: "%s"\n' "$READER" >"$T/desk.yaml"
-tmux new-session -d -s "$S" -x 120 -y 50 "env PCSCLITE_CSOCK_NAME=$PCSCLITE_CSOCK_NAME KIGEN_DB=$KIGEN_DB $KIGEN --config $T/desk.yaml counter --terminal DESK1 --staff S2; sleep 30"
+tmux new-session -d -s "$S" -x 120 -y 50 "env PCSCLITE_CSOCK_NAME=$PCSCLITE_CSOCK_NAME KIGEN_DB=$KIGEN_DB $KIGEN --config $T/desk.yaml counter --terminal DESK1 --staff S2; sleep 3600"
 screen() { tmux capture-pane -p -t "$S"; }
-until_screen() { for _ in $(seq 100); do screen | grep -q "$1" && return 0; sleep 0.1; done; return 1; }
+on_screen() { screen | grep -q "$1"; }
+until_screen() { wait_until on_screen "$1"; }
 : >"$R/card.log"
 until_screen "通知番号を読み取る" && tmux send-keys -t "$S" "$(id H8)" Enter
 until_screen "印がありますか" && tmux send-keys -t "$S" n Enter
@@ -276,7 +274,7 @@ until_screen "【判定】"
 screen >"$T/desk.txt"
 check "the desk shows the holder's name before the card goes in" grep -q "窓口　太郎8 様" "$T/desk.txt"
 check "the desk calls kigen's ID the 通知番号 (申請書ID is J-LIS's)" grep -q "│ 通知番号　　　　　 $(id H8)$" "$T/desk.txt"
-check "the desk shows one clear verdict in Japanese" grep -q "【判定】 ○ 確認できました" "$T/desk.txt"
+check "the desk shows one clear verdict in Japanese" sh -c "grep -q '【判定】 ○ 確認できました' '$T/desk.txt' || { cat '$T/desk.txt'; exit 1; }"
 check "the desk masks the PINs as they are typed" sh -c "grep -q '暗証番号（数字4桁）: \*\*\*\*' '$T/desk.txt' && ! grep -q -e '$SIGN' -e '$AUTH' -e '$JUKI' '$T/desk.txt'"
 expect_eq "the desk's redemption reached the card" "001C 0018 001B" "$(verifies)"
 tmux send-keys -t "$S" C-c

@@ -97,11 +97,11 @@ mkfifo fifo
 (ulimit -c unlimited 2>/dev/null || ulimit -c 1000000; exec "$KIGEN" import fifo) >/dev/null 2>&1 &
 pid=$!
 limit=
-for _ in $(seq 200); do
+limit_set() { # the core limit kigen runs with, once it has set it (or once it is gone)
 	limit=$(awk '/^Max core file size/ { print $5 }' /proc/$pid/limits 2>/dev/null)
-	[ "$limit" = 0 ] && break
-	sleep 0.05
-done
+	[ "$limit" = 0 ] || ! kill -0 "$pid" 2>/dev/null
+}
+wait_until limit_set
 expect_eq "kigen allows no core dump (RLIMIT_CORE 0 before any input is read)" 0 "$limit"
 : >fifo
 wait $pid || true # the import of an empty FIFO fails; only the limit mattered

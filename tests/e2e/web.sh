@@ -47,7 +47,8 @@ URL=http://127.0.0.1:$PORT
 KIGEN_WEB_ALLOW_ROOT=1 "$KIGEN" counter web --listen "127.0.0.1:$PORT" --date "$DATE" --terminal WEB1 --reader "$READER" \
 	</dev/null >"$T/desk.out" 2>"$T/desk.err" &
 echo $! >"$T/desk.pid"
-for _ in $(seq 200); do grep -q "the desk is at" "$T/desk.err" && break; sleep 0.05; done
+desk_up() { grep -q "the desk is at" "$1" || ! kill -0 "$2" 2>/dev/null; } # listening, or gone
+wait_until desk_up "$T/desk.err" "$(cat "$T/desk.pid")"
 check "the desk says where it listens" grep -q "the desk is at $URL/" "$T/desk.err"
 
 # --- plain HTTP: the security rules -----------------------------------------------------------
@@ -113,7 +114,7 @@ PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); 
 KIGEN_WEB_ALLOW_ROOT=1 "$KIGEN" counter web --listen "127.0.0.1:$PORT2" --idle 1 --terminal IDLE --date 2026-11-22 --reader "$READER" </dev/null \
 	>/dev/null 2>"$T/idle.err" &
 idle_pid=$!
-for _ in $(seq 200); do grep -q "the desk is at" "$T/idle.err" && break; sleep 0.05; done
+wait_until desk_up "$T/idle.err" "$idle_pid"
 curl -s -c "$T/cj2" "http://127.0.0.1:$PORT2/" >"$T/page2.html"
 TOKEN2=$(sed -n 's/.*name="csrf-token" content="\([0-9a-f]*\)".*/\1/p' "$T/page2.html")
 curl -s -b "$T/cj2" -H "Origin: http://127.0.0.1:$PORT2" -H "X-CSRF-Token: $TOKEN2" \

@@ -23,7 +23,7 @@ case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 VCARD=${VCARD:-$BUILD/vcard}
 CARDTEST=${CARDTEST:-$BUILD/cardtest}
 DRIVER=/usr/lib/pcsc/drivers/serial/libifdvpcd.so
-WAIT_S=10
+WAIT_S=${KIGEN_TEST_WAIT:-600} # how long a reader may take to show a change: a bound against a hang, not a timing
 
 die() {
 	echo "pcsc-rig: $*" >&2
@@ -101,8 +101,11 @@ EOF
 		ip link set lo up && exec pcscd --foreground --config "$1/conf"' sh "$DIR" \
 		</dev/null >"$DIR/pcscd.log" 2>&1 &
 	echo $! >"$DIR/pcscd.pid"
-	for _ in $(seq 100); do
-		[ -S "$DIR/sock/pcscd.comm" ] && break
+	# Until its socket is there or it has died: a wait for a state, not a time (load delays it;
+	# the 600 s only keep a hung pcscd from holding the suite).
+	local end=$((SECONDS + 600))
+	while [ ! -S "$DIR/sock/pcscd.comm" ] && kill -0 "$(cat "$DIR/pcscd.pid")" 2>/dev/null &&
+		[ "$SECONDS" -lt "$end" ]; do
 		sleep 0.05
 	done
 	[ -S "$DIR/sock/pcscd.comm" ] || { stop; die "pcscd did not start (see $DIR/pcscd.log)"; }
