@@ -130,7 +130,8 @@ struct store_candidate {
 /* Calls fn for each resident with a card or certificate expiring in (after, upto]; stops at
  * fn's first error. One query over the expiry indexes (no full scan), whatever the number of
  * candidates: on a server a round trip per candidate made a night over 1,000,000 residents
- * take minutes. */
+ * take minutes. The rows come as the database finds them: fn must not use s, and c's strings
+ * last only for the call. */
 enum kg_err store_each_candidate(struct store *s, int after, int upto,
                                  enum kg_err (*fn)(void *ctx, const struct store_candidate *c), void *ctx) KG_WUR;
 

@@ -611,14 +611,17 @@ struct store {
 	 * night of 100,000 notices take minutes). */
 	struct sbuf adds[23];
 	long adds_n;
-	/* The candidates this transaction read (pg_each_candidate), kept to the transaction's end,
-	 * and their rows by resident id, sorted: the registry columns of a notice for one of them
-	 * are sent with it, not read again (ST_NOTICE_ADD). */
-	PGresult *seen;
+	/* The registry columns of the candidates this transaction read (pg_each_candidate), kept to
+	 * the transaction's end as SEEN_COLUMNS strings each in seen_text, and where each resident's
+	 * start, sorted by resident id: the registry columns of a notice for one of them are sent
+	 * with it, not read again (ST_NOTICE_ADD). */
+	struct sbuf seen_text;
 	struct seen {
 		int64_t resident;
-		int row;
+		size_t at;
 	} * seen_at;
+	size_t seen_n, seen_alloc;
+	bool seen_ready;         /* seen_at is complete and sorted */
 	struct store *next_open; /* the process's open connections (forget_in_child) */
 	pid_t pid;               /* the process that opened it: no other may use it */
 	bool copying;            /* a COPY of import rows is open */
@@ -684,6 +687,7 @@ static enum kg_err pg_fail(struct store *s, const char *what, const PGresult *r)
 
 static enum kg_err copy_flush(struct store *s);
 static enum kg_err notices_flush(struct store *s);
+static enum kg_err drain(struct store *s, const char *what, enum kg_err err);
 
 /* --- connections across fork ----------------------------------------------------------------
  *
@@ -755,24 +759,36 @@ static enum kg_err own(struct store *s)
 	                                    (long)s->pid, (long)getpid());
 }
 
-/* Runs prepared statement id with a; the result (rows or none) on success, else NULL and *err.
- * What the transaction gathered (import rows, new notices) goes first. */
+/* Prepares statement id once per session, under the name it gets in name. */
+static enum kg_err prepare(struct store *s, enum stmt_id id, const char *what, char name[16])
+{
+	snprintf(name, 16, "k%d", (int)id);
+	if (s->prepared[id])
+		return KG_OK;
+	PGresult *p = PQprepare(s->conn, name, sql[id], 0, NULL);
+	enum kg_err err = PQresultStatus(p) == PGRES_COMMAND_OK ? KG_OK : pg_fail(s, what, p);
+	PQclear(p);
+	s->prepared[id] = !err;
+	return err;
+}
+
+/* What the transaction gathered (import rows, new notices) goes before any statement. */
+static enum kg_err before_statement(struct store *s)
+{
+	enum kg_err err = own(s);
+	if (!err && s->copying)
+		err = copy_flush(s);
+	if (!err && s->adds_n)
+		err = notices_flush(s);
+	return err;
+}
+
+/* Runs prepared statement id with a; the result (rows or none) on success, else NULL and *err. */
 static PGresult *run(struct store *s, enum stmt_id id, const struct args *a, const char *what, enum kg_err *err)
 {
-	if ((*err = own(s)) || (s->copying && (*err = copy_flush(s))) || (s->adds_n && (*err = notices_flush(s))))
-		return NULL;
 	char name[16];
-	snprintf(name, sizeof name, "k%d", (int)id);
-	if (!s->prepared[id]) {
-		PGresult *p = PQprepare(s->conn, name, sql[id], 0, NULL);
-		if (PQresultStatus(p) != PGRES_COMMAND_OK) {
-			*err = pg_fail(s, what, p);
-			PQclear(p);
-			return NULL;
-		}
-		PQclear(p);
-		s->prepared[id] = true;
-	}
+	if ((*err = before_statement(s)) || (*err = prepare(s, id, what, name)))
+		return NULL;
 	PGresult *r = PQexecPrepared(s->conn, name, a ? a->n : 0, a ? a->v : NULL, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(r);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -782,6 +798,34 @@ static PGresult *run(struct store *s, enum stmt_id id, const struct args *a, con
 	}
 	*err = KG_OK;
 	return r;
+}
+
+/* Sends prepared statement id with a, its rows to come one by one (PQgetResult: one
+ * PGRES_SINGLE_TUPLE result a row, then PGRES_TUPLES_OK), and then drain. */
+static enum kg_err send(struct store *s, enum stmt_id id, const struct args *a, const char *what)
+{
+	char name[16];
+	enum kg_err err;
+	if ((err = before_statement(s)) || (err = prepare(s, id, what, name)))
+		return err;
+	if (!PQsendQueryPrepared(s->conn, name, a->n, a->v, NULL, NULL, 0))
+		return pg_fail(s, what, NULL);
+	if (!PQsetSingleRowMode(s->conn)) {
+		PQclear(PQgetResult(s->conn));
+		return drain(s, what, kg_fail(KG_EDB, "%s: %s: no row-by-row mode", s->name, what));
+	}
+	return KG_OK;
+}
+
+/* Reads what is left of a sent statement's results: err, or the failure among them. */
+static enum kg_err drain(struct store *s, const char *what, enum kg_err err)
+{
+	for (PGresult *r; (r = PQgetResult(s->conn)); PQclear(r)) {
+		ExecStatusType st = PQresultStatus(r);
+		if (!err && st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+			err = pg_fail(s, what, r);
+	}
+	return err;
 }
 
 /* Runs a statement that finds one row: its result, else NULL and *err (KG_ENOTFOUND: "no
@@ -915,6 +959,7 @@ enum kg_err store_pg_open(const char *conninfo, struct store **out)
 	s->name = kg_strdup(conninfo);
 	sbuf_init(&s->chunk, 0);
 	sbuf_init(&s->copy_last, 0);
+	sbuf_init(&s->seen_text, 0);
 	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
 		sbuf_init(&s->adds[i], 0);
 	s->conn = PQconnectdbParams(keys, values, 1);
@@ -961,7 +1006,7 @@ static void pg_close(struct store *s)
 	sbuf_release(&s->copy_last);
 	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
 		sbuf_release(&s->adds[i]);
-	PQclear(s->seen);
+	sbuf_release(&s->seen_text);
 	free(s->seen_at);
 	free(s->name);
 	free(s);
@@ -984,6 +1029,13 @@ static enum kg_err flush_counts(struct store *s)
 	return err;
 }
 
+static void forget_seen(struct store *s)
+{
+	sbuf_reset(&s->seen_text);
+	s->seen_n = 0;
+	s->seen_ready = false;
+}
+
 static void forget_counts(struct store *s)
 {
 	s->ids_loaded = false;
@@ -991,10 +1043,7 @@ static void forget_counts(struct store *s)
 	s->adds_n = 0;
 	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
 		sbuf_reset(&s->adds[i]);
-	PQclear(s->seen);
-	s->seen = NULL;
-	free(s->seen_at);
-	s->seen_at = NULL;
+	forget_seen(s);
 }
 
 static enum kg_err pg_begin(struct store *s)
@@ -1114,17 +1163,24 @@ static void copy_text(struct sbuf *b, const char *t)
 	sbuf_addc(b, '\t');
 }
 
-static void copy_int(struct sbuf *b, long long v)
+/* v in decimal and then end, into b: the import writes some ten integers a row, a night's
+ * notices as many each, without snprintf's formatting machinery. */
+static void add_int(struct sbuf *b, long long v, char end)
 {
 	char d[24], *p = d + sizeof d;
 	unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v;
-	*--p = '\t';
+	*--p = end;
 	do
 		*--p = (char)('0' + u % 10);
 	while (u /= 10);
 	if (v < 0)
 		*--p = '-';
 	sbuf_add(b, p, (size_t)(d + sizeof d - p));
+}
+
+static void copy_int(struct sbuf *b, long long v)
+{
+	add_int(b, v, '\t');
 }
 
 static void copy_date(struct sbuf *b, int day)
@@ -1300,27 +1356,36 @@ static int by_resident(const void *a, const void *b)
 	return (x->resident > y->resident) - (x->resident < y->resident);
 }
 
-/* Keeps candidates q to the end of the transaction (struct store, seen); only inside one, where
- * the writer lock (store_begin) keeps the registry as q read it. */
-static void remember_seen(struct store *s, PGresult *q)
+/* The candidates' columns a notice takes from the registry, in the order remember_seen keeps
+ * them: name, town, block, building (struct store_candidate's printed), kana, postal code,
+ * birth, foreign, the signature certificate's status (0: none) and J-LIS's 申請書ID. */
+enum { SEEN_KANA = 4, SEEN_POSTAL, SEEN_BIRTH, SEEN_FOREIGN, SEEN_SIGN, SEEN_JLIS, SEEN_COLUMNS };
+static const int seen_col[SEEN_COLUMNS] = {2, 13, 14, 15, 16, 1, 17, 5, 11, 22};
+
+/* Keeps the registry columns of candidate row q to the end of the transaction (struct store,
+ * seen); only inside one, where the writer lock (store_begin) keeps the registry as q read it. */
+static void remember_seen(struct store *s, const PGresult *q)
 {
-	PQclear(s->seen);
-	free(s->seen_at);
-	s->seen = q;
-	s->seen_at = kg_calloc((size_t)PQntuples(q) + 1, sizeof *s->seen_at);
-	for (int i = 0; i < PQntuples(q); i++)
-		s->seen_at[i] = (struct seen){col_int(q, i, 0), i};
-	qsort(s->seen_at, (size_t)PQntuples(q), sizeof *s->seen_at, by_resident);
+	KG_GROW(s->seen_at, s->seen_n + 1, s->seen_alloc);
+	s->seen_at[s->seen_n++] = (struct seen){col_int(q, 0, 0), s->seen_text.len};
+	for (int i = 0; i < SEEN_COLUMNS; i++) {
+		const char *v = i == SEEN_SIGN && PQgetisnull(q, 0, seen_col[i]) ? "0" : col_text(q, 0, seen_col[i]);
+		sbuf_add(&s->seen_text, v, strlen(v) + 1);
+	}
 }
 
-/* The row of resident in the candidates this transaction read, or -1. */
-static int seen_row(const struct store *s, int64_t resident)
+/* The registry columns of resident in the candidates this transaction read, into col; false
+ * if it read none of resident. */
+static bool seen_columns(const struct store *s, int64_t resident, const char *col[SEEN_COLUMNS])
 {
-	if (!s->seen)
-		return -1;
 	struct seen key = {resident, 0};
-	const struct seen *at = bsearch(&key, s->seen_at, (size_t)PQntuples(s->seen), sizeof key, by_resident);
-	return at ? at->row : -1;
+	const struct seen *at = s->seen_ready ? bsearch(&key, s->seen_at, s->seen_n, sizeof key, by_resident) : NULL;
+	if (!at)
+		return false;
+	const char *v = s->seen_text.buf + at->at;
+	for (int i = 0; i < SEEN_COLUMNS; v += strlen(v) + 1)
+		col[i++] = v;
+	return true;
 }
 
 static enum kg_err pg_each_candidate(struct store *s, int after, int upto,
@@ -1329,38 +1394,47 @@ static enum kg_err pg_each_candidate(struct store *s, int after, int upto,
 	struct args a = {0};
 	arg_int(&a, after);
 	arg_int(&a, upto);
-	enum kg_err err;
-	PGresult *q = run(s, ST_CANDIDATES, &a, "candidates", &err);
-	if (!q)
-		return err;
-	for (int i = 0; !err && i < PQntuples(q); i++) {
+	forget_seen(s);
+	/* Row by row, as the server finds them: kigen weighs each candidate (select.c, the layout's
+	 * check) while the server looks up the next, on the other core; waiting for all of them
+	 * first left one side idle for the other's 0.5 s over 1,000,000 residents. */
+	enum kg_err err = send(s, ST_CANDIDATES, &a, "candidates");
+	PGresult *q = NULL;
+	while (!err && (q = PQgetResult(s->conn)) && PQresultStatus(q) == PGRES_SINGLE_TUPLE) {
 		struct store_candidate c = {
-			.resident = col_int(q, i, 0),
-			.postal_code = col_text(q, i, 1),
-			.printed = {col_text(q, i, 2), col_text(q, i, 13), col_text(q, i, 14), col_text(q, i, 15)},
-			.status = (int)col_int(q, i, 3),
-			.kyosho = col_int(q, i, 4),
-			.foreign = col_int(q, i, 5),
-			.stay_until = col_date(q, i, 6),
-			.card_status = (int)col_int(q, i, 7),
-			.card_expires = (int)col_int(q, i, 8),
-			.auth_status = cert_status_at(q, i, 9),
-			.auth_expires = col_date(q, i, 10),
-			.sign_status = cert_status_at(q, i, 11),
-			.sign_expires = col_date(q, i, 12),
-			.kana = col_text(q, i, 16),
-			.birth = (int)col_int(q, i, 17),
-			.noticed_card = col_int(q, i, 18),
-			.noticed_auth = col_int(q, i, 19),
-			.noticed_sign = col_int(q, i, 20),
-			.returned = col_int(q, i, 21),
+			.resident = col_int(q, 0, 0),
+			.postal_code = col_text(q, 0, 1),
+			.printed = {col_text(q, 0, 2), col_text(q, 0, 13), col_text(q, 0, 14), col_text(q, 0, 15)},
+			.status = (int)col_int(q, 0, 3),
+			.kyosho = col_int(q, 0, 4),
+			.foreign = col_int(q, 0, 5),
+			.stay_until = col_date(q, 0, 6),
+			.card_status = (int)col_int(q, 0, 7),
+			.card_expires = (int)col_int(q, 0, 8),
+			.auth_status = cert_status_at(q, 0, 9),
+			.auth_expires = col_date(q, 0, 10),
+			.sign_status = cert_status_at(q, 0, 11),
+			.sign_expires = col_date(q, 0, 12),
+			.kana = col_text(q, 0, 16),
+			.birth = (int)col_int(q, 0, 17),
+			.noticed_card = col_int(q, 0, 18),
+			.noticed_auth = col_int(q, 0, 19),
+			.noticed_sign = col_int(q, 0, 20),
+			.returned = col_int(q, 0, 21),
 		};
-		err = fn(ctx, &c);
-	}
-	if (!err && s->in_tx)
-		remember_seen(s, q);
-	else
+		if (!(err = fn(ctx, &c)) && s->in_tx)
+			remember_seen(s, q);
 		PQclear(q);
+		q = NULL;
+	}
+	if (!err && q && PQresultStatus(q) != PGRES_TUPLES_OK)
+		err = pg_fail(s, "candidates", q);
+	PQclear(q);
+	err = drain(s, "candidates", err);
+	if (!err && s->in_tx) {
+		qsort(s->seen_at, s->seen_n, sizeof *s->seen_at, by_resident);
+		s->seen_ready = true;
+	}
 	return err;
 }
 
@@ -1439,9 +1513,8 @@ static void array_text(struct sbuf *b, const char *t)
 
 static void array_int(struct sbuf *b, long long v)
 {
-	char num[24];
-	snprintf(num, sizeof num, "%lld", v);
-	array_text(b, num);
+	sbuf_adds(b, b->len ? "" : "{");
+	add_int(b, v, ',');
 }
 
 /* Sends the gathered notices as one statement: every element is a bound array's, never SQL. */
@@ -1512,23 +1585,13 @@ static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgc
 	else
 		array_text(v++, NULL);
 	/* The registry columns: given for a candidate read in this transaction, else NULL. */
-	int row = seen_row(s, n->resident);
-	static const int printed_col[4] = {2, 13, 14, 15}; /* name, town, block, building */
+	const char *col[SEEN_COLUMNS];
+	bool seen = seen_columns(s, n->resident, col);
 	for (int i = 0; i < 4; i++)
-		array_text(v++, n->printed[i] || row < 0 ? n->printed[i] : col_text(s->seen, row, printed_col[i]));
+		array_text(v++, n->printed[i] || !seen ? n->printed[i] : col[i]);
 	array_text(v++, now);
-	if (row < 0) {
-		for (int i = 0; i < 6; i++)
-			array_text(v++, NULL);
-	} else {
-		const PGresult *q = s->seen;
-		array_text(v++, col_text(q, row, 16));                             /* kana */
-		array_text(v++, col_text(q, row, 1));                              /* postal code */
-		array_text(v++, col_text(q, row, 17));                             /* birth */
-		array_text(v++, col_text(q, row, 5));                              /* foreign */
-		array_int(v++, PQgetisnull(q, row, 11) ? 0 : col_int(q, row, 11)); /* the signature cert's status */
-		array_text(v++, col_text(q, row, 22));                             /* J-LIS's 申請書ID */
-	}
+	for (int i = SEEN_KANA; i < SEEN_COLUMNS; i++)
+		array_text(v++, seen ? col[i] : NULL);
 	s->adds_n++;
 	s->last_notice = id;
 	if (n->hold_reason) {

@@ -134,6 +134,40 @@ static void import_keeps_the_last_row_of_an_id_and_numbers_new_residents_in_file
 	store_close(s);
 }
 
+/* Fails at the second candidate. */
+static enum kg_err stop_at_second(void *ctx, const struct store_candidate *c)
+{
+	int *calls = ctx;
+	(void)c;
+	return ++*calls == 2 ? kg_fail(KG_ESTATE, "stopped at the second candidate") : KG_OK;
+}
+
+/* On PostgreSQL the candidates stream from the server as it finds them: a callback's error must
+ * stop the read and leave the connection ready for the transaction's next statement. */
+static void a_failing_candidate_callback_stops_the_read_and_the_transaction_goes_on(void **state)
+{
+	struct store *s;
+	assert_int_equal(store_open(db_of(state), &s), KG_OK);
+	int exp = rules_from_ymd(2027, 1, 20);
+	struct store_resident rows[] = {resident("A", "甲", exp), resident("B", "乙", exp), resident("C", "丙", exp)};
+	assert_int_equal(store_begin(s), KG_OK);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(store_put_resident(s, &rows[i]), KG_OK);
+	assert_int_equal(store_commit(s), KG_OK);
+	assert_int_equal(store_begin(s), KG_OK);
+	int calls = 0;
+	assert_int_equal(store_each_candidate(s, exp - 10, exp, stop_at_second, &calls), KG_ESTATE);
+	assert_int_equal(calls, 2);
+	struct seen seen = {0};
+	assert_int_equal(store_each_candidate(s, exp - 10, exp, collect, &seen), KG_OK);
+	assert_int_equal(seen.n, 3);
+	long n;
+	assert_int_equal(store_count_residents(s, &n), KG_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(store_commit(s), KG_OK);
+	store_close(s);
+}
+
 static void a_rolled_back_import_leaves_nothing_and_no_gap_in_the_ids(void **state)
 {
 	struct store *s;
@@ -745,6 +779,7 @@ int main(void)
 		ON("sqlite", the_audit_refuses_updates_and_deletes),
 		ON("sqlite", a_reimport_rewrites_only_the_rows_that_changed),
 		ON("sqlite", an_unsorted_file_is_numbered_in_file_order),
+		ON("sqlite", a_failing_candidate_callback_stops_the_read_and_the_transaction_goes_on),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		ON("pg", import_keeps_the_last_row_of_an_id_and_numbers_new_residents_in_file_order),
@@ -761,6 +796,7 @@ int main(void)
 		ON("pg", both_backends_have_the_same_schema_version),
 		ON("pg", a_reimport_rewrites_only_the_rows_that_changed),
 		ON("pg", an_unsorted_file_is_numbered_in_file_order),
+		ON("pg", a_failing_candidate_callback_stops_the_read_and_the_transaction_goes_on),
 		ON("pg", a_first_import_by_the_owner_loads_in_bulk_and_rebuilds_the_same_schema),
 		ON("pg", a_failed_bulk_load_leaves_the_indexes_and_constraints_as_they_were),
 		cmocka_unit_test(a_password_in_the_name_or_the_environment_is_refused),
