@@ -611,6 +611,7 @@ struct store {
 	 * night of 100,000 notices take minutes). */
 	struct sbuf adds[23];
 	long adds_n;
+	long adds_sent; /* notices sent in a statement whose result is not read yet (notices_send) */
 	/* The registry columns of the candidates this transaction read (pg_each_candidate), kept to
 	 * the transaction's end as SEEN_COLUMNS strings each in seen_text, and where each resident's
 	 * start, sorted by resident id: the registry columns of a notice for one of them are sent
@@ -778,7 +779,7 @@ static enum kg_err before_statement(struct store *s)
 	enum kg_err err = own(s);
 	if (!err && s->copying)
 		err = copy_flush(s);
-	if (!err && s->adds_n)
+	if (!err)
 		err = notices_flush(s);
 	return err;
 }
@@ -854,7 +855,7 @@ static enum kg_err run_done(struct store *s, enum stmt_id id, const struct args 
 static enum kg_err exec(struct store *s, const char *text, const char *what)
 {
 	enum kg_err err;
-	if ((err = own(s)) || (s->adds_n && (err = notices_flush(s))))
+	if ((err = own(s)) || (err = notices_flush(s)))
 		return err;
 	PGresult *r = PQexec(s->conn, text);
 	ExecStatusType st = PQresultStatus(r);
@@ -1041,6 +1042,7 @@ static void forget_counts(struct store *s)
 	s->ids_loaded = false;
 	s->count_pending = 0;
 	s->adds_n = 0;
+	s->adds_sent = 0;
 	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
 		sbuf_reset(&s->adds[i]);
 	forget_seen(s);
@@ -1517,32 +1519,57 @@ static void array_int(struct sbuf *b, long long v)
 	add_int(b, v, ',');
 }
 
-/* Sends the gathered notices as one statement: every element is a bound array's, never SQL. */
-static enum kg_err notices_flush(struct store *s)
+/* Reads the result of the notices sent (notices_send). */
+static enum kg_err notices_wait(struct store *s)
+{
+	long n = s->adds_sent, added = 0;
+	enum kg_err err = KG_OK;
+	s->adds_sent = 0;
+	for (PGresult *r; n && (r = PQgetResult(s->conn)); PQclear(r))
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			err = err ? err : pg_fail(s, "notice", r);
+		else
+			added = strtol(PQcmdTuples(r), NULL, 10);
+	if (!err && added != n)
+		err = kg_fail(KG_ENOTFOUND, "%s: %ld of %ld new notices name a resident not in the registry", s->name,
+		              n - added, n);
+	return err;
+}
+
+/* Sends the gathered notices as one statement without waiting for it: kigen gathers the next
+ * ones while the server writes these, and reads its result (notices_wait) before any other
+ * statement. Every element is a bound array's, never SQL. */
+static enum kg_err notices_send(struct store *s)
 {
 	long n = s->adds_n;
-	if (!n)
-		return KG_OK;
-	s->adds_n = 0; /* run() below must not flush again */
+	enum kg_err err = notices_wait(s);
+	if (err || !n)
+		return err;
+	s->adds_n = 0;
 	struct args a = {0};
-	enum kg_err err = KG_OK;
 	for (size_t i = 0; !err && i < KG_ARRAY_SIZE(s->adds); i++) {
 		struct sbuf *b = &s->adds[i];
 		b->buf[b->len - 1] = '}'; /* the last comma ends the array */
 		err = sbuf_check(b);
 		arg_text(&a, b->buf);
 	}
-	PGresult *r = err ? NULL : run(s, ST_NOTICE_ADD, &a, "notice", &err);
+	char name[16];
+	if (!err && !(err = prepare(s, ST_NOTICE_ADD, "notice", name))) {
+		if (PQsendQueryPrepared(s->conn, name, a.n, a.v, NULL, NULL, 0))
+			s->adds_sent = n;
+		else
+			err = pg_fail(s, "notice", NULL);
+	}
 	for (size_t i = 0; i < KG_ARRAY_SIZE(s->adds); i++)
 		sbuf_reset(&s->adds[i]);
-	if (!r)
-		return err;
-	long added = strtol(PQcmdTuples(r), NULL, 10);
-	PQclear(r);
-	if (added != n)
-		return kg_fail(KG_ENOTFOUND, "%s: %ld of %ld new notices name a resident not in the registry", s->name,
-		               n - added, n);
-	return KG_OK;
+	return err;
+}
+
+/* Writes every notice gathered or sent. */
+static enum kg_err notices_flush(struct store *s)
+{
+	enum kg_err err = notices_send(s);
+	return err ? err : notices_wait(s);
 }
 
 static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
@@ -1605,7 +1632,9 @@ static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgc
 	s->count_batch = batch;
 	s->count_pending++;
 	/* Outside a transaction each statement commits; inside, a bounded number waits. */
-	return s->in_tx && s->adds_n < 10000 ? KG_OK : flush_counts(s);
+	if (!s->in_tx)
+		return flush_counts(s);
+	return s->adds_n < 10000 ? KG_OK : notices_send(s);
 }
 
 static enum kg_err pg_notice_mark_reinquired(struct store *s, int64_t notice)

@@ -356,6 +356,40 @@ static void one_printed_notice(struct store *s, char app_id[24])
 	assert_int_equal(store_commit(s), KG_OK);
 }
 
+/* On PostgreSQL a full batch of notices goes to the server while kigen gathers the next: its
+ * failure must still fail the transaction, at the latest at its commit, and leave nothing. */
+static void a_notice_for_a_resident_not_in_the_registry_fails_the_whole_transaction(void **state)
+{
+	struct store *s;
+	assert_int_equal(store_open(db_of(state), &s), KG_OK);
+	struct store_resident a = resident("A", "甲", rules_from_ymd(2027, 1, 20));
+	assert_int_equal(store_begin(s), KG_OK);
+	assert_int_equal(store_put_resident(s, &a), KG_OK);
+	assert_int_equal(store_commit(s), KG_OK);
+	int64_t batch;
+	assert_int_equal(store_begin(s), KG_OK);
+	assert_int_equal(store_batch_create(s, rules_from_ymd(2026, 11, 21), &batch), KG_OK);
+	enum kg_err err = KG_OK;
+	for (int i = 0; !err && i < 12000; i++) {
+		struct store_new_notice nn = {.resident = i == 0 ? 999 : 1,
+		                              .kind = MAILSET_NOTICE,
+		                              .target = MAILSET_CERT,
+		                              .certs = 1,
+		                              .expiry = rules_from_ymd(2027, 1, 20) + i,
+		                              .valid_until = rules_from_ymd(2027, 1, 20) + i,
+		                              .seq = i + 1};
+		char app_id[24];
+		err = store_notice_add(s, batch, "131041", &nn, app_id);
+	}
+	if (!err)
+		err = store_commit(s);
+	assert_int_equal(err, KG_ENOTFOUND);
+	store_rollback(s);
+	assert_int_equal(witness(state, "SELECT count(*) FROM notices"), 0);
+	assert_int_equal(witness(state, "SELECT count(*) FROM batches"), 0);
+	store_close(s);
+}
+
 static void notice_ids_continue_after_a_rollback_as_sqlite_autoincrement_does(void **state)
 {
 	struct store *s;
@@ -780,6 +814,7 @@ int main(void)
 		ON("sqlite", a_reimport_rewrites_only_the_rows_that_changed),
 		ON("sqlite", an_unsorted_file_is_numbered_in_file_order),
 		ON("sqlite", a_failing_candidate_callback_stops_the_read_and_the_transaction_goes_on),
+		ON("sqlite", a_notice_for_a_resident_not_in_the_registry_fails_the_whole_transaction),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		ON("pg", import_keeps_the_last_row_of_an_id_and_numbers_new_residents_in_file_order),
@@ -797,6 +832,7 @@ int main(void)
 		ON("pg", a_reimport_rewrites_only_the_rows_that_changed),
 		ON("pg", an_unsorted_file_is_numbered_in_file_order),
 		ON("pg", a_failing_candidate_callback_stops_the_read_and_the_transaction_goes_on),
+		ON("pg", a_notice_for_a_resident_not_in_the_registry_fails_the_whole_transaction),
 		ON("pg", a_first_import_by_the_owner_loads_in_bulk_and_rebuilds_the_same_schema),
 		ON("pg", a_failed_bulk_load_leaves_the_indexes_and_constraints_as_they_were),
 		cmocka_unit_test(a_password_in_the_name_or_the_environment_is_refused),
