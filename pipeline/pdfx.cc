@@ -114,6 +114,14 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 	{
 	}
 
+	/* A filter that runs while qpdf writes the page: it keeps the page's masks, and its output
+	 * starts with prefix (an earlier page's static layers). */
+	gray_filter(std::shared_ptr<findings> f, std::string w, inline_masks m, std::string prefix)
+	    : found(std::move(f)), where(std::move(w)), out(std::move(prefix)), own(std::move(m)), masks(&own),
+	      pre(nullptr)
+	{
+	}
+
 	void handleToken(QPDFTokenizer::Token const &t) override
 	{
 		switch (t.getType()) {
@@ -166,6 +174,7 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 	std::string number[4];  /* the held numbers' values */
 	size_t n = 0, lead = 0; /* how many; where the first starts in held */
 	std::string last_name;
+	inline_masks own; /* the masks of a filter that runs while qpdf writes */
 	inline_masks *masks;
 	layer_prefix *pre;
 	size_t name_at = std::string::npos; /* where last_name starts in out, if still there */
@@ -652,13 +661,21 @@ void finish_page(QPDF &pdf, QPDFPageObjectHelper &page, std::shared_ptr<findings
 		page.addContentTokenFilter(std::make_shared<gray_filter>(found, where));
 		return;
 	}
-	gray_filter filter(found, where, &masks, &pre);
-	Pl_Buffer content("page content");
-	page.filterContents(&filter, &content);
-	std::shared_ptr<Buffer> b = content.getBufferSharedPointer();
-	std::string text = reuse ? "q\n" + reuse->text + "\nQ\n" : "";
-	text.append(reinterpret_cast<const char *>(b->getBuffer()), b->getSize());
-	p.replaceKey("/Contents", QPDFObjectHandle::newStream(&pdf, text));
+	/* The resources change first (below): then only a page whose static layers later pages
+	 * reuse is filtered now, to take them; every other page is filtered while qpdf writes it,
+	 * straight into its deflater. Filtering each page into a buffer and a new stream beforehand
+	 * cost a copy of every page's content (and its memory). A mask that cairo wrote as an image
+	 * (masks.image) is inlined only on that path, where a name not found keeps the image. */
+	bool now = pre.want > 0 || !masks.image.empty();
+	if (now) {
+		gray_filter filter(found, where, &masks, &pre);
+		Pl_Buffer content("page content");
+		page.filterContents(&filter, &content);
+		std::shared_ptr<Buffer> b = content.getBufferSharedPointer();
+		std::string text = reuse ? "q\n" + reuse->text + "\nQ\n" : "";
+		text.append(reinterpret_cast<const char *>(b->getBuffer()), b->getSize());
+		p.replaceKey("/Contents", QPDFObjectHandle::newStream(&pdf, text));
+	}
 	/* The inlined masks leave the page's resources, and the reused layers' join them, in a
 	 * copy: resources may be shared. */
 	QPDFObjectHandle copy = res.shallowCopy();
@@ -681,6 +698,12 @@ void finish_page(QPDF &pdf, QPDFPageObjectHelper &page, std::shared_ptr<findings
 		}
 	}
 	p.replaceKey("/Resources", copy);
+	if (!now) {
+		std::string prefix = reuse ? "q\n" + reuse->text + "\nQ\n" : "";
+		page.addContentTokenFilter(
+			std::make_shared<gray_filter>(found, where, std::move(masks), std::move(prefix)));
+		return;
+	}
 	if (pre.done && pre.want > 0) {
 		layer_use &use = layers[index];
 		use.text = pre.text;
