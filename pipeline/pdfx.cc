@@ -336,8 +336,10 @@ bool is_name(QPDFObjectHandle o, const char *name)
 	return o.isName() && o.getName() == name;
 }
 
-/* Whether content with these resources can use transparency (so its page needs its group). */
-bool uses_transparency(QPDFObjectHandle res, int depth)
+/* Whether content with these resources can use transparency (so its page needs its group).
+ * forms remembers the answer for each form XObject: every page draws the same static layers,
+ * and walking their resources again on each page was 1% of the render stage's instructions. */
+bool uses_transparency(QPDFObjectHandle res, int depth, std::map<QPDFObjGen, bool> &forms)
 {
 	if (!res.isDictionary() || depth > 16)
 		return false;
@@ -366,8 +368,14 @@ bool uses_transparency(QPDFObjectHandle res, int depth)
 			QPDFObjectHandle d = x.getDict();
 			if (d.hasKey("/SMask") || d.hasKey("/Group"))
 				return true;
-			if (is_name(d.getKey("/Subtype"), "/Form") &&
-			    uses_transparency(d.getKey("/Resources"), depth + 1))
+			if (!is_name(d.getKey("/Subtype"), "/Form"))
+				continue;
+			auto known = forms.find(x.getObjGen());
+			bool uses = known != forms.end() ? known->second
+			                                 : uses_transparency(d.getKey("/Resources"), depth + 1, forms);
+			if (x.isIndirect())
+				forms[x.getObjGen()] = uses;
+			if (uses)
 				return true;
 		}
 	}
@@ -746,13 +754,14 @@ enum kg_err finish(const void *data, size_t len, enum pdfx_level level, const pd
 	if (plan && n_plan != pages.size())
 		return kg_fail(KG_ERENDER, "%s: %zu pages, %zu planned", what, pages.size(), n_plan);
 	std::vector<layer_use> layers(plan ? pages.size() : 0);
+	std::map<QPDFObjGen, bool> forms;
 	size_t no = 0;
 	for (QPDFPageObjectHelper &page : pages) {
 		QPDFObjectHandle p = page.getObjectHandle();
 		std::string where = "page " + std::to_string(no + 1);
 		finish_page(pdf, page, found, where, plan ? &plan[no] : nullptr, layers, no);
 		no++;
-		gray_group(p, !uses_transparency(page.getAttribute("/Resources", false), 0));
+		gray_group(p, !uses_transparency(page.getAttribute("/Resources", false), 0, forms));
 		QPDFObjectHandle media = page.getAttribute("/MediaBox", false);
 		if (!media.isRectangle())
 			return kg_fail(KG_ERENDER, "%s: %s has no MediaBox", what, where.c_str());
