@@ -98,71 +98,199 @@ struct layer_prefix {
 	std::vector<std::pair<std::string, std::string>> used; /* category and name, as found */
 };
 
+/* Content-stream tokens, as far as the gray filter tells them apart (ISO 32000-1 7.2, 7.8.2). */
+enum class tok { number, space, word, name, inline_image, other };
+
+bool pdf_space(unsigned char c)
+{
+	return c == 0 || c == '\t' || c == '\n' || c == '\f' || c == '\r' || c == ' ';
+}
+
+bool pdf_delimiter(unsigned char c)
+{
+	return c == '(' || c == ')' || c == '<' || c == '>' || c == '[' || c == ']' || c == '{' || c == '}' ||
+	       c == '/' || c == '%';
+}
+
+/* A regular token that is a number: a sign, then digits with at most one point. */
+bool pdf_number(const char *p, size_t n)
+{
+	size_t i = n && (*p == '+' || *p == '-'), digits = 0, points = 0;
+	for (; i < n; i++) {
+		if (p[i] >= '0' && p[i] <= '9')
+			digits++;
+		else if (p[i] == '.' && !points)
+			points++;
+		else
+			return false;
+	}
+	return digits > 0;
+}
+
+/* A name's value as qpdf spells it ("/x21"): #xx escapes decoded. */
+std::string pdf_name(const char *p, size_t n)
+{
+	std::string v;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '#' && i + 2 < n && isxdigit((unsigned char)p[i + 1]) &&
+		    isxdigit((unsigned char)p[i + 2])) {
+			char hex[3] = {p[i + 1], p[i + 2], 0};
+			v += (char)strtol(hex, nullptr, 16);
+			i += 2;
+		} else {
+			v += p[i];
+		}
+	}
+	return v;
+}
+
 /*
- * Rewrites a content stream's colour operators to DeviceGray while qpdf writes it. Up to four
- * numbers (and the white space between them) are held until the operator that takes them
+ * Rewrites a content stream's colour operators to DeviceGray, as a qpdf pipeline: the stream
+ * comes in whole (write), is cut into tokens and goes on to the next pipeline (finish). Up to
+ * four numbers (and the white space between them) are held until the operator that takes them
  * arrives: rg/RG and k/K with their operands become one g/G; everything else passes through
- * unchanged. Output is gathered into large writes: qpdf hands each write to its deflater, and
- * one deflate call per token cost more than the tokenizing (measured: 0.6 s of 1.2 s for a
- * file of 999 pages).
+ * unchanged, byte for byte. Output is gathered into large writes: qpdf hands each write to its
+ * deflater, and one deflate call per token cost more than the tokenizing (measured: 0.6 s of
+ * 1.2 s for a file of 999 pages).
+ *
+ * The tokens are cut here, not by qpdf's tokenizer (QPDFObjectHandle::TokenFilter): that one
+ * makes every token an object with copies of its text, a tenth of the render stage's
+ * instructions (callgrind) for content that only needs to be told apart at the level above:
+ * white space, comments, strings (with their nesting and escapes), hex strings, names,
+ * delimiters, numbers and operators. An inline image (ID) is refused, as before: its data
+ * would need the image's dictionary to be skipped safely, and cairo writes none.
  */
-class gray_filter : public QPDFObjectHandle::TokenFilter
+class gray_filter : public Pipeline
 {
       public:
-	gray_filter(std::shared_ptr<findings> f, std::string w, inline_masks *m = nullptr, layer_prefix *p = nullptr)
-	    : found(std::move(f)), where(std::move(w)), masks(m), pre(p)
+	gray_filter(Pipeline *to, std::shared_ptr<findings> f, std::string w, inline_masks *m = nullptr,
+	            layer_prefix *p = nullptr)
+	    : Pipeline("kigen gray filter", to), found(std::move(f)), where(std::move(w)), masks(m), pre(p)
 	{
 	}
 
-	/* A filter that runs while qpdf writes the page: it keeps the page's masks, and its output
-	 * starts with prefix (an earlier page's static layers). */
-	gray_filter(std::shared_ptr<findings> f, std::string w, inline_masks m, std::string prefix)
-	    : found(std::move(f)), where(std::move(w)), out(std::move(prefix)), own(std::move(m)), masks(&own),
-	      pre(nullptr)
+	/* A filter with its own copy of a page's masks, its output starting with prefix (an
+	 * earlier page's static layers). */
+	gray_filter(Pipeline *to, std::shared_ptr<findings> f, std::string w, const inline_masks &m, std::string prefix)
+	    : Pipeline("kigen gray filter", to), found(std::move(f)), where(std::move(w)), out(std::move(prefix)),
+	      own(m), masks(&own), pre(nullptr)
 	{
 	}
 
-	void handleToken(QPDFTokenizer::Token const &t) override
+	void write(unsigned char const *data, size_t len) override
 	{
-		switch (t.getType()) {
-		case QPDFTokenizer::tt_integer:
-		case QPDFTokenizer::tt_real:
-			if (n == 4)
-				flush();
-			if (n == 0)
-				lead = held.size();
-			held += t.getRawValue();
-			number[n++] = t.getValue();
-			return;
-		case QPDFTokenizer::tt_space: (n ? held : out) += t.getRawValue(); return;
-		case QPDFTokenizer::tt_word:
-			word(t.getValue()); /* writes the operator, or its gray replacement */
-			spill();
-			return;
-		case QPDFTokenizer::tt_name:
-			flush();
-			last_name = t.getValue();
-			name_at = out.size();
-			break;
-		case QPDFTokenizer::tt_inline_image:
-			flush();
-			found->refuse(where + ": an inline image");
-			break;
-		case QPDFTokenizer::tt_eof: flush(); return;
-		default: flush(); break;
-		}
-		out += t.getRawValue();
-		spill();
+		in.append(reinterpret_cast<const char *>(data), len);
 	}
 
-	void handleEOF() override
+	void finish() override
 	{
+		scan();
 		if (pre && !pre->done && pre->want > 0)
 			found->refuse(where + ": fewer static layers than expected");
 		if (masks && masks->next != masks->end)
 			found->refuse(where + ": fewer placeholders than stencils");
 		flush();
-		write(out);
+		emit();
+		in.clear();
+		getNext()->finish();
+	}
+
+      private:
+	std::string in; /* the whole stream */
+
+	void scan()
+	{
+		const char *s = in.data();
+		size_t size = in.size(), i = 0;
+		while (i < size) {
+			size_t start = i;
+			unsigned char c = (unsigned char)s[i];
+			tok type = tok::other;
+			if (pdf_space(c)) {
+				while (i < size && pdf_space((unsigned char)s[i]))
+					i++;
+				type = tok::space;
+			} else if (c == '%') {
+				while (i < size && s[i] != '\r' && s[i] != '\n')
+					i++;
+			} else if (c == '(') {
+				for (int depth = 0; i < size; i++) {
+					if (s[i] == '\\')
+						i++;
+					else if (s[i] == '(')
+						depth++;
+					else if (s[i] == ')' && --depth == 0)
+						break;
+				}
+				i = i < size ? i + 1 : size;
+			} else if (c == '<' || c == '>') {
+				size_t end = in.find('>', i); /* of a hex string */
+				if (i + 1 < size && s[i + 1] == (char)c)
+					i += 2; /* << or >> */
+				else if (c == '>')
+					i++;
+				else
+					i = end == std::string::npos ? size : end + 1;
+			} else if (c == '/') {
+				for (i++; i < size && !pdf_space((unsigned char)s[i]) &&
+				          !pdf_delimiter((unsigned char)s[i]);)
+					i++;
+				type = tok::name;
+			} else if (pdf_delimiter(c)) {
+				i++; /* [ ] { } ) */
+			} else {
+				while (i < size && !pdf_space((unsigned char)s[i]) &&
+				       !pdf_delimiter((unsigned char)s[i]))
+					i++;
+				size_t len = i - start;
+				if (pdf_number(s + start, len))
+					type = tok::number;
+				else if (len == 2 && s[start] == 'I' && s[start + 1] == 'D')
+					type = tok::inline_image, i = size; /* the rest goes on unread */
+				else if (!((len == 4 &&
+				            (!memcmp(s + start, "true", 4) || !memcmp(s + start, "null", 4))) ||
+				           (len == 5 && !memcmp(s + start, "false", 5))))
+					type = tok::word;
+			}
+			token(type, s + start, i - start);
+		}
+	}
+
+	void token(tok type, const char *p, size_t len)
+	{
+		switch (type) {
+		case tok::number:
+			if (n == 4)
+				flush();
+			if (n == 0)
+				lead = held.size();
+			held.append(p, len);
+			number[n++].assign(p, len);
+			return;
+		case tok::space: (n ? held : out).append(p, len); return;
+		case tok::word:
+			word(std::string(p, len)); /* writes the operator, or its gray replacement */
+			spill();
+			return;
+		case tok::name:
+			flush();
+			last_name = pdf_name(p, len);
+			name_at = out.size();
+			break;
+		case tok::inline_image:
+			flush();
+			found->refuse(where + ": an inline image");
+			break;
+		case tok::other: flush(); break;
+		}
+		out.append(p, len);
+		spill();
+	}
+
+	void emit()
+	{
+		if (!out.empty())
+			getNext()->write(reinterpret_cast<const unsigned char *>(out.data()), out.size());
 		out.clear();
 	}
 
@@ -182,8 +310,7 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 	void spill()
 	{
 		if (out.size() >= 65536 && (!pre || pre->done || pre->want == 0)) {
-			write(out);
-			out.clear();
+			emit();
 			name_at = std::string::npos;
 		}
 	}
@@ -640,6 +767,50 @@ inline_masks small_masks(QPDFObjectHandle res, const pdfx_page *plan)
 	return m;
 }
 
+/* A page's content, gray, while qpdf writes it: its former content stream through a new
+ * filter each time qpdf asks (it may ask twice), straight into qpdf's deflater. */
+class gray_content : public QPDFObjectHandle::StreamDataProvider
+{
+      public:
+	gray_content(QPDFObjectHandle from, std::shared_ptr<findings> f, std::string w, inline_masks m,
+	             std::string prefix)
+	    : source(std::move(from)), found(std::move(f)), where(std::move(w)), masks(std::move(m)),
+	      first(std::move(prefix))
+	{
+	}
+
+	void provideStreamData(QPDFObjGen const &, Pipeline *pipeline) override
+	{
+		gray_filter filter(pipeline, found, where, masks, first);
+		bool attempted = false;
+		if (!source.pipeStreamData(&filter, &attempted, 0, qpdf_dl_specialized) ||
+		    (source.getDict().hasKey("/Filter") && !attempted))
+			found->refuse(where + ": content that qpdf cannot decode");
+	}
+
+      private:
+	QPDFObjectHandle source;
+	std::shared_ptr<findings> found;
+	std::string where;
+	inline_masks masks;
+	std::string first;
+};
+
+/* Makes the page's content gray while qpdf writes it (gray_content); false when the page has
+ * no single content stream to take it from. */
+bool gray_later(QPDF &pdf, QPDFObjectHandle page, std::shared_ptr<findings> found, const std::string &where,
+                const inline_masks &masks, const std::string &prefix)
+{
+	QPDFObjectHandle from = page.getKey("/Contents");
+	if (!from.isStream())
+		return false;
+	QPDFObjectHandle to = QPDFObjectHandle::newStream(&pdf);
+	to.replaceStreamData(std::make_shared<gray_content>(from, found, where, masks, prefix),
+	                     QPDFObjectHandle::newNull(), QPDFObjectHandle::newNull());
+	page.replaceKey("/Contents", to);
+	return true;
+}
+
 /* A page's static layers as a later page draws them (struct pdfx_page): the content to put
  * first, and the resources it names (category, name, object). */
 struct layer_use {
@@ -665,20 +836,19 @@ void finish_page(QPDF &pdf, QPDFPageObjectHelper &page, std::shared_ptr<findings
 	} else if (plan) {
 		pre.want = plan->layers;
 	}
-	if (masks.image.empty() && masks.marks.empty() && masks.next == masks.end && !reuse && pre.want == 0) {
-		page.addContentTokenFilter(std::make_shared<gray_filter>(found, where));
+	if (masks.image.empty() && masks.marks.empty() && masks.next == masks.end && !reuse && pre.want == 0 &&
+	    gray_later(pdf, p, found, where, masks, ""))
 		return;
-	}
 	/* The resources change first (below): then only a page whose static layers later pages
 	 * reuse is filtered now, to take them; every other page is filtered while qpdf writes it,
 	 * straight into its deflater. Filtering each page into a buffer and a new stream beforehand
 	 * cost a copy of every page's content (and its memory). A mask that cairo wrote as an image
 	 * (masks.image) is inlined only on that path, where a name not found keeps the image. */
-	bool now = pre.want > 0 || !masks.image.empty();
+	bool now = pre.want > 0 || !masks.image.empty() || !p.getKey("/Contents").isStream();
 	if (now) {
-		gray_filter filter(found, where, &masks, &pre);
 		Pl_Buffer content("page content");
-		page.filterContents(&filter, &content);
+		gray_filter filter(&content, found, where, &masks, &pre);
+		page.pipeContents(&filter);
 		std::shared_ptr<Buffer> b = content.getBufferSharedPointer();
 		std::string text = reuse ? "q\n" + reuse->text + "\nQ\n" : "";
 		text.append(reinterpret_cast<const char *>(b->getBuffer()), b->getSize());
@@ -707,9 +877,7 @@ void finish_page(QPDF &pdf, QPDFPageObjectHelper &page, std::shared_ptr<findings
 	}
 	p.replaceKey("/Resources", copy);
 	if (!now) {
-		std::string prefix = reuse ? "q\n" + reuse->text + "\nQ\n" : "";
-		page.addContentTokenFilter(
-			std::make_shared<gray_filter>(found, where, std::move(masks), std::move(prefix)));
+		gray_later(pdf, p, found, where, masks, reuse ? "q\n" + reuse->text + "\nQ\n" : "");
 		return;
 	}
 	if (pre.done && pre.want > 0) {
@@ -744,7 +912,16 @@ enum kg_err finish(const void *data, size_t len, enum pdfx_level level, const pd
 			continue;
 		QPDFObjectHandle d = o.getDict();
 		if (is_name(d.getKey("/Subtype"), "/Form")) {
-			o.addTokenFilter(std::make_shared<gray_filter>(found, "object " + o.getObjGen().unparse(' ')));
+			std::string where = "object " + o.getObjGen().unparse(' ');
+			Pl_Buffer content("form content");
+			gray_filter filter(&content, found, where);
+			bool attempted = false;
+			if (!o.pipeStreamData(&filter, &attempted, 0, qpdf_dl_specialized) ||
+			    (d.hasKey("/Filter") && !attempted))
+				found->refuse(where + ": content that qpdf cannot decode");
+			else
+				o.replaceStreamData(content.getBufferSharedPointer(), QPDFObjectHandle::newNull(),
+				                    QPDFObjectHandle::newNull());
 			gray_group(d, false);
 		} else if (is_name(d.getKey("/Subtype"), "/Image")) {
 			gray_image(o, *found, "object " + o.getObjGen().unparse(' '));
