@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "banned.h"
 
@@ -122,4 +123,17 @@ void kg_keep_heap(void)
 {
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+}
+
+void kg_huge_heap(void)
+{
+	/* Just below M_MMAP_THRESHOLD, so it comes from the heap's top, and stays there when freed
+	 * (M_TRIM_THRESHOLD); later allocations are carved from the same range. */
+	size_t bytes = (32 << 20) - (1 << 20);
+	char *p = malloc(bytes);
+	if (!p)
+		return;
+	uintptr_t from = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, to = ((uintptr_t)p + bytes) & ~(uintptr_t)4095;
+	(void)madvise((void *)from, to - from, MADV_HUGEPAGE); /* a hint: without THP, nothing changes */
+	free(p);
 }

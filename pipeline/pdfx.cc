@@ -31,6 +31,14 @@
 namespace
 {
 
+/* Whether s is the literal lit: the length first, since most operators are not. A chain of
+ * std::string == const char* comparisons per operator was ~3% of the render stage's
+ * instructions (callgrind). */
+template <size_t N> bool is(const std::string &s, const char (&lit)[N])
+{
+	return s.size() == N - 1 && memcmp(s.data(), lit, N - 1) == 0;
+}
+
 /* What the token filters found that cannot be made gray; the first is reported. */
 struct findings {
 	std::string refused;
@@ -90,63 +98,199 @@ struct layer_prefix {
 	std::vector<std::pair<std::string, std::string>> used; /* category and name, as found */
 };
 
+/* Content-stream tokens, as far as the gray filter tells them apart (ISO 32000-1 7.2, 7.8.2). */
+enum class tok { number, space, word, name, inline_image, other };
+
+bool pdf_space(unsigned char c)
+{
+	return c == 0 || c == '\t' || c == '\n' || c == '\f' || c == '\r' || c == ' ';
+}
+
+bool pdf_delimiter(unsigned char c)
+{
+	return c == '(' || c == ')' || c == '<' || c == '>' || c == '[' || c == ']' || c == '{' || c == '}' ||
+	       c == '/' || c == '%';
+}
+
+/* A regular token that is a number: a sign, then digits with at most one point. */
+bool pdf_number(const char *p, size_t n)
+{
+	size_t i = n && (*p == '+' || *p == '-'), digits = 0, points = 0;
+	for (; i < n; i++) {
+		if (p[i] >= '0' && p[i] <= '9')
+			digits++;
+		else if (p[i] == '.' && !points)
+			points++;
+		else
+			return false;
+	}
+	return digits > 0;
+}
+
+/* A name's value as qpdf spells it ("/x21"): #xx escapes decoded. */
+std::string pdf_name(const char *p, size_t n)
+{
+	std::string v;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '#' && i + 2 < n && isxdigit((unsigned char)p[i + 1]) &&
+		    isxdigit((unsigned char)p[i + 2])) {
+			char hex[3] = {p[i + 1], p[i + 2], 0};
+			v += (char)strtol(hex, nullptr, 16);
+			i += 2;
+		} else {
+			v += p[i];
+		}
+	}
+	return v;
+}
+
 /*
- * Rewrites a content stream's colour operators to DeviceGray while qpdf writes it. Up to four
- * numbers (and the white space between them) are held until the operator that takes them
+ * Rewrites a content stream's colour operators to DeviceGray, as a qpdf pipeline: the stream
+ * comes in whole (write), is cut into tokens and goes on to the next pipeline (finish). Up to
+ * four numbers (and the white space between them) are held until the operator that takes them
  * arrives: rg/RG and k/K with their operands become one g/G; everything else passes through
- * unchanged. Output is gathered into large writes: qpdf hands each write to its deflater, and
- * one deflate call per token cost more than the tokenizing (measured: 0.6 s of 1.2 s for a
- * file of 999 pages).
+ * unchanged, byte for byte. Output is gathered into large writes: qpdf hands each write to its
+ * deflater, and one deflate call per token cost more than the tokenizing (measured: 0.6 s of
+ * 1.2 s for a file of 999 pages).
+ *
+ * The tokens are cut here, not by qpdf's tokenizer (QPDFObjectHandle::TokenFilter): that one
+ * makes every token an object with copies of its text, a tenth of the render stage's
+ * instructions (callgrind) for content that only needs to be told apart at the level above:
+ * white space, comments, strings (with their nesting and escapes), hex strings, names,
+ * delimiters, numbers and operators. An inline image (ID) is refused, as before: its data
+ * would need the image's dictionary to be skipped safely, and cairo writes none.
  */
-class gray_filter : public QPDFObjectHandle::TokenFilter
+class gray_filter : public Pipeline
 {
       public:
-	gray_filter(std::shared_ptr<findings> f, std::string w, inline_masks *m = nullptr, layer_prefix *p = nullptr)
-	    : found(std::move(f)), where(std::move(w)), masks(m), pre(p)
+	gray_filter(Pipeline *to, std::shared_ptr<findings> f, std::string w, inline_masks *m = nullptr,
+	            layer_prefix *p = nullptr)
+	    : Pipeline("kigen gray filter", to), found(std::move(f)), where(std::move(w)), masks(m), pre(p)
 	{
 	}
 
-	void handleToken(QPDFTokenizer::Token const &t) override
+	/* A filter with its own copy of a page's masks, its output starting with prefix (an
+	 * earlier page's static layers). */
+	gray_filter(Pipeline *to, std::shared_ptr<findings> f, std::string w, const inline_masks &m, std::string prefix)
+	    : Pipeline("kigen gray filter", to), found(std::move(f)), where(std::move(w)), out(std::move(prefix)),
+	      own(m), masks(&own), pre(nullptr)
 	{
-		switch (t.getType()) {
-		case QPDFTokenizer::tt_integer:
-		case QPDFTokenizer::tt_real:
-			if (n == 4)
-				flush();
-			if (n == 0)
-				lead = held.size();
-			held += t.getRawValue();
-			number[n++] = t.getValue();
-			return;
-		case QPDFTokenizer::tt_space: (n ? held : out) += t.getRawValue(); return;
-		case QPDFTokenizer::tt_word:
-			word(t.getValue()); /* writes the operator, or its gray replacement */
-			spill();
-			return;
-		case QPDFTokenizer::tt_name:
-			flush();
-			last_name = t.getValue();
-			name_at = out.size();
-			break;
-		case QPDFTokenizer::tt_inline_image:
-			flush();
-			found->refuse(where + ": an inline image");
-			break;
-		case QPDFTokenizer::tt_eof: flush(); return;
-		default: flush(); break;
-		}
-		out += t.getRawValue();
-		spill();
 	}
 
-	void handleEOF() override
+	void write(unsigned char const *data, size_t len) override
 	{
+		in.append(reinterpret_cast<const char *>(data), len);
+	}
+
+	void finish() override
+	{
+		scan();
 		if (pre && !pre->done && pre->want > 0)
 			found->refuse(where + ": fewer static layers than expected");
 		if (masks && masks->next != masks->end)
 			found->refuse(where + ": fewer placeholders than stencils");
 		flush();
-		write(out);
+		emit();
+		in.clear();
+		getNext()->finish();
+	}
+
+      private:
+	std::string in; /* the whole stream */
+
+	void scan()
+	{
+		const char *s = in.data();
+		size_t size = in.size(), i = 0;
+		while (i < size) {
+			size_t start = i;
+			unsigned char c = (unsigned char)s[i];
+			tok type = tok::other;
+			if (pdf_space(c)) {
+				while (i < size && pdf_space((unsigned char)s[i]))
+					i++;
+				type = tok::space;
+			} else if (c == '%') {
+				while (i < size && s[i] != '\r' && s[i] != '\n')
+					i++;
+			} else if (c == '(') {
+				for (int depth = 0; i < size; i++) {
+					if (s[i] == '\\')
+						i++;
+					else if (s[i] == '(')
+						depth++;
+					else if (s[i] == ')' && --depth == 0)
+						break;
+				}
+				i = i < size ? i + 1 : size;
+			} else if (c == '<' || c == '>') {
+				size_t end = in.find('>', i); /* of a hex string */
+				if (i + 1 < size && s[i + 1] == (char)c)
+					i += 2; /* << or >> */
+				else if (c == '>')
+					i++;
+				else
+					i = end == std::string::npos ? size : end + 1;
+			} else if (c == '/') {
+				for (i++; i < size && !pdf_space((unsigned char)s[i]) &&
+				          !pdf_delimiter((unsigned char)s[i]);)
+					i++;
+				type = tok::name;
+			} else if (pdf_delimiter(c)) {
+				i++; /* [ ] { } ) */
+			} else {
+				while (i < size && !pdf_space((unsigned char)s[i]) &&
+				       !pdf_delimiter((unsigned char)s[i]))
+					i++;
+				size_t len = i - start;
+				if (pdf_number(s + start, len))
+					type = tok::number;
+				else if (len == 2 && s[start] == 'I' && s[start + 1] == 'D')
+					type = tok::inline_image, i = size; /* the rest goes on unread */
+				else if (!((len == 4 &&
+				            (!memcmp(s + start, "true", 4) || !memcmp(s + start, "null", 4))) ||
+				           (len == 5 && !memcmp(s + start, "false", 5))))
+					type = tok::word;
+			}
+			token(type, s + start, i - start);
+		}
+	}
+
+	void token(tok type, const char *p, size_t len)
+	{
+		switch (type) {
+		case tok::number:
+			if (n == 4)
+				flush();
+			if (n == 0)
+				lead = held.size();
+			held.append(p, len);
+			number[n++].assign(p, len);
+			return;
+		case tok::space: (n ? held : out).append(p, len); return;
+		case tok::word:
+			word(std::string(p, len)); /* writes the operator, or its gray replacement */
+			spill();
+			return;
+		case tok::name:
+			flush();
+			last_name = pdf_name(p, len);
+			name_at = out.size();
+			break;
+		case tok::inline_image:
+			flush();
+			found->refuse(where + ": an inline image");
+			break;
+		case tok::other: flush(); break;
+		}
+		out.append(p, len);
+		spill();
+	}
+
+	void emit()
+	{
+		if (!out.empty())
+			getNext()->write(reinterpret_cast<const unsigned char *>(out.data()), out.size());
 		out.clear();
 	}
 
@@ -158,6 +302,7 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 	std::string number[4];  /* the held numbers' values */
 	size_t n = 0, lead = 0; /* how many; where the first starts in held */
 	std::string last_name;
+	inline_masks own; /* the masks of a filter that runs while qpdf writes */
 	inline_masks *masks;
 	layer_prefix *pre;
 	size_t name_at = std::string::npos; /* where last_name starts in out, if still there */
@@ -165,8 +310,7 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 	void spill()
 	{
 		if (out.size() >= 65536 && (!pre || pre->done || pre->want == 0)) {
-			write(out);
-			out.clear();
+			emit();
 			name_at = std::string::npos;
 		}
 	}
@@ -226,7 +370,7 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 
 	void word(const std::string &op)
 	{
-		bool fill = op == "rg" || op == "k", stroke = op == "RG" || op == "K";
+		bool fill = is(op, "rg") || is(op, "k"), stroke = is(op, "RG") || is(op, "K");
 		if ((fill || stroke) && n == (op.size() == 2 ? 3u : 4u)) {
 			if (n == 3 && number[0] == number[1] && number[1] == number[2])
 				gray(number[0]); /* a neutral colour keeps its exact value */
@@ -242,13 +386,13 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 		flush();
 		if (fill || stroke)
 			found->refuse(where + ": " + op + " with " + std::to_string(operands) + " operands");
-		else if ((op == "cs" || op == "CS") && last_name != "/DeviceGray")
+		else if ((is(op, "cs") || is(op, "CS")) && last_name != "/DeviceGray")
 			found->refuse(where + ": colour space " + last_name);
-		else if ((op == "sc" || op == "SC" || op == "scn" || op == "SCN") && operands != 1)
+		else if ((is(op, "sc") || is(op, "SC") || is(op, "scn") || is(op, "SCN")) && operands != 1)
 			found->refuse(where + ": " + op + " with " + std::to_string(operands) + " components");
-		else if (op == "sh")
+		else if (is(op, "sh"))
 			found->refuse(where + ": a shading");
-		else if (op == "Do" && inline_image())
+		else if (is(op, "Do") && inline_image())
 			return;
 		out += op;
 		if (pre && !pre->done && pre->want > 0)
@@ -259,26 +403,26 @@ class gray_filter : public QPDFObjectHandle::TokenFilter
 	 * any other operator naming one (a font, a pattern) has no place before the layers. */
 	void take(const std::string &op)
 	{
-		if ((op == "q" || op == "Q") && (pre->depth += op == "q" ? 1 : -1) < 0) {
+		if ((is(op, "q") || is(op, "Q")) && (pre->depth += is(op, "q") ? 1 : -1) < 0) {
 			found->refuse(where + ": Q without q before the static layers");
 			pre->done = true;
 			return;
 		}
-		if (op == "gs" || op == "Do") {
+		if (is(op, "gs") || is(op, "Do")) {
 			if (name_at == std::string::npos) {
 				found->refuse(where + ": a static layer's resource name was not found");
 				pre->done = true;
 				return;
 			}
-			pre->names.emplace_back(name_at, op == "gs" ? "/ExtGState" : "/XObject");
-			pre->used.emplace_back(op == "gs" ? "/ExtGState" : "/XObject", last_name);
-		} else if (op == "Tf" || op == "sh" || op == "scn" || op == "SCN" || op == "BDC" || op == "DP" ||
-		           op == "BI") {
+			pre->names.emplace_back(name_at, is(op, "gs") ? "/ExtGState" : "/XObject");
+			pre->used.emplace_back(is(op, "gs") ? "/ExtGState" : "/XObject", last_name);
+		} else if (is(op, "Tf") || is(op, "sh") || is(op, "scn") || is(op, "SCN") || is(op, "BDC") ||
+		           is(op, "DP") || is(op, "BI")) {
 			found->refuse(where + ": " + op + " before the static layers");
 			pre->done = true;
 			return;
 		}
-		if (op != "Do" || ++pre->seen < pre->want)
+		if (!is(op, "Do") || ++pre->seen < pre->want)
 			return;
 		pre->text = out;
 		for (auto it = pre->names.rbegin(); it != pre->names.rend(); ++it)
@@ -319,8 +463,10 @@ bool is_name(QPDFObjectHandle o, const char *name)
 	return o.isName() && o.getName() == name;
 }
 
-/* Whether content with these resources can use transparency (so its page needs its group). */
-bool uses_transparency(QPDFObjectHandle res, int depth)
+/* Whether content with these resources can use transparency (so its page needs its group).
+ * forms remembers the answer for each form XObject: every page draws the same static layers,
+ * and walking their resources again on each page was 1% of the render stage's instructions. */
+bool uses_transparency(QPDFObjectHandle res, int depth, std::map<QPDFObjGen, bool> &forms)
 {
 	if (!res.isDictionary() || depth > 16)
 		return false;
@@ -349,8 +495,14 @@ bool uses_transparency(QPDFObjectHandle res, int depth)
 			QPDFObjectHandle d = x.getDict();
 			if (d.hasKey("/SMask") || d.hasKey("/Group"))
 				return true;
-			if (is_name(d.getKey("/Subtype"), "/Form") &&
-			    uses_transparency(d.getKey("/Resources"), depth + 1))
+			if (!is_name(d.getKey("/Subtype"), "/Form"))
+				continue;
+			auto known = forms.find(x.getObjGen());
+			bool uses = known != forms.end() ? known->second
+			                                 : uses_transparency(d.getKey("/Resources"), depth + 1, forms);
+			if (x.isIndirect())
+				forms[x.getObjGen()] = uses;
+			if (uses)
 				return true;
 		}
 	}
@@ -615,6 +767,50 @@ inline_masks small_masks(QPDFObjectHandle res, const pdfx_page *plan)
 	return m;
 }
 
+/* A page's content, gray, while qpdf writes it: its former content stream through a new
+ * filter each time qpdf asks (it may ask twice), straight into qpdf's deflater. */
+class gray_content : public QPDFObjectHandle::StreamDataProvider
+{
+      public:
+	gray_content(QPDFObjectHandle from, std::shared_ptr<findings> f, std::string w, inline_masks m,
+	             std::string prefix)
+	    : source(std::move(from)), found(std::move(f)), where(std::move(w)), masks(std::move(m)),
+	      first(std::move(prefix))
+	{
+	}
+
+	void provideStreamData(QPDFObjGen const &, Pipeline *pipeline) override
+	{
+		gray_filter filter(pipeline, found, where, masks, first);
+		bool attempted = false;
+		if (!source.pipeStreamData(&filter, &attempted, 0, qpdf_dl_specialized) ||
+		    (source.getDict().hasKey("/Filter") && !attempted))
+			found->refuse(where + ": content that qpdf cannot decode");
+	}
+
+      private:
+	QPDFObjectHandle source;
+	std::shared_ptr<findings> found;
+	std::string where;
+	inline_masks masks;
+	std::string first;
+};
+
+/* Makes the page's content gray while qpdf writes it (gray_content); false when the page has
+ * no single content stream to take it from. */
+bool gray_later(QPDF &pdf, QPDFObjectHandle page, std::shared_ptr<findings> found, const std::string &where,
+                const inline_masks &masks, const std::string &prefix)
+{
+	QPDFObjectHandle from = page.getKey("/Contents");
+	if (!from.isStream())
+		return false;
+	QPDFObjectHandle to = QPDFObjectHandle::newStream(&pdf);
+	to.replaceStreamData(std::make_shared<gray_content>(from, found, where, masks, prefix),
+	                     QPDFObjectHandle::newNull(), QPDFObjectHandle::newNull());
+	page.replaceKey("/Contents", to);
+	return true;
+}
+
 /* A page's static layers as a later page draws them (struct pdfx_page): the content to put
  * first, and the resources it names (category, name, object). */
 struct layer_use {
@@ -640,17 +836,24 @@ void finish_page(QPDF &pdf, QPDFPageObjectHelper &page, std::shared_ptr<findings
 	} else if (plan) {
 		pre.want = plan->layers;
 	}
-	if (masks.image.empty() && masks.marks.empty() && masks.next == masks.end && !reuse && pre.want == 0) {
-		page.addContentTokenFilter(std::make_shared<gray_filter>(found, where));
+	if (masks.image.empty() && masks.marks.empty() && masks.next == masks.end && !reuse && pre.want == 0 &&
+	    gray_later(pdf, p, found, where, masks, ""))
 		return;
+	/* The resources change first (below): then only a page whose static layers later pages
+	 * reuse is filtered now, to take them; every other page is filtered while qpdf writes it,
+	 * straight into its deflater. Filtering each page into a buffer and a new stream beforehand
+	 * cost a copy of every page's content (and its memory). A mask that cairo wrote as an image
+	 * (masks.image) is inlined only on that path, where a name not found keeps the image. */
+	bool now = pre.want > 0 || !masks.image.empty() || !p.getKey("/Contents").isStream();
+	if (now) {
+		Pl_Buffer content("page content");
+		gray_filter filter(&content, found, where, &masks, &pre);
+		page.pipeContents(&filter);
+		std::shared_ptr<Buffer> b = content.getBufferSharedPointer();
+		std::string text = reuse ? "q\n" + reuse->text + "\nQ\n" : "";
+		text.append(reinterpret_cast<const char *>(b->getBuffer()), b->getSize());
+		p.replaceKey("/Contents", QPDFObjectHandle::newStream(&pdf, text));
 	}
-	gray_filter filter(found, where, &masks, &pre);
-	Pl_Buffer content("page content");
-	page.filterContents(&filter, &content);
-	std::shared_ptr<Buffer> b = content.getBufferSharedPointer();
-	std::string text = reuse ? "q\n" + reuse->text + "\nQ\n" : "";
-	text.append(reinterpret_cast<const char *>(b->getBuffer()), b->getSize());
-	p.replaceKey("/Contents", QPDFObjectHandle::newStream(&pdf, text));
 	/* The inlined masks leave the page's resources, and the reused layers' join them, in a
 	 * copy: resources may be shared. */
 	QPDFObjectHandle copy = res.shallowCopy();
@@ -673,6 +876,10 @@ void finish_page(QPDF &pdf, QPDFPageObjectHelper &page, std::shared_ptr<findings
 		}
 	}
 	p.replaceKey("/Resources", copy);
+	if (!now) {
+		gray_later(pdf, p, found, where, masks, reuse ? "q\n" + reuse->text + "\nQ\n" : "");
+		return;
+	}
 	if (pre.done && pre.want > 0) {
 		layer_use &use = layers[index];
 		use.text = pre.text;
@@ -704,25 +911,34 @@ enum kg_err finish(const void *data, size_t len, enum pdfx_level level, const pd
 		if (!o.isStream())
 			continue;
 		QPDFObjectHandle d = o.getDict();
-		std::string where = "object " + o.getObjGen().unparse(' ');
 		if (is_name(d.getKey("/Subtype"), "/Form")) {
-			o.addTokenFilter(std::make_shared<gray_filter>(found, where));
+			std::string where = "object " + o.getObjGen().unparse(' ');
+			Pl_Buffer content("form content");
+			gray_filter filter(&content, found, where);
+			bool attempted = false;
+			if (!o.pipeStreamData(&filter, &attempted, 0, qpdf_dl_specialized) ||
+			    (d.hasKey("/Filter") && !attempted))
+				found->refuse(where + ": content that qpdf cannot decode");
+			else
+				o.replaceStreamData(content.getBufferSharedPointer(), QPDFObjectHandle::newNull(),
+				                    QPDFObjectHandle::newNull());
 			gray_group(d, false);
 		} else if (is_name(d.getKey("/Subtype"), "/Image")) {
-			gray_image(o, *found, where);
+			gray_image(o, *found, "object " + o.getObjGen().unparse(' '));
 		}
 	}
 	std::vector<QPDFPageObjectHelper> pages = QPDFPageDocumentHelper(pdf).getAllPages();
 	if (plan && n_plan != pages.size())
 		return kg_fail(KG_ERENDER, "%s: %zu pages, %zu planned", what, pages.size(), n_plan);
 	std::vector<layer_use> layers(plan ? pages.size() : 0);
+	std::map<QPDFObjGen, bool> forms;
 	size_t no = 0;
 	for (QPDFPageObjectHelper &page : pages) {
 		QPDFObjectHandle p = page.getObjectHandle();
 		std::string where = "page " + std::to_string(no + 1);
 		finish_page(pdf, page, found, where, plan ? &plan[no] : nullptr, layers, no);
 		no++;
-		gray_group(p, !uses_transparency(page.getAttribute("/Resources", false), 0));
+		gray_group(p, !uses_transparency(page.getAttribute("/Resources", false), 0, forms));
 		QPDFObjectHandle media = page.getAttribute("/MediaBox", false);
 		if (!media.isRectangle())
 			return kg_fail(KG_ERENDER, "%s: %s has no MediaBox", what, where.c_str());

@@ -26,9 +26,12 @@
  * XMP packet with the title, dates, creator, producer, document and instance IDs and
  * pdfxid:GTS_PDFXVersion "PDF/X-4", each taken from the Info dictionary cairo wrote.
  *
- * qpdf's library does the parsing and writing: its content-stream token filters rewrite the
- * colour operators while the file is written. qpdf's API is C++, so this one module is a C++
- * translation unit behind this C header; no exception crosses it.
+ * qpdf's library does the parsing and writing; the colour operators are rewritten by a qpdf
+ * pipeline of this module while the file is written, which cuts the content into the few kinds
+ * of tokens it needs (white space, comments, strings, names, delimiters, numbers, operators)
+ * itself: qpdf's own token filters made an object of every token, a tenth of the render stage.
+ * qpdf's API is C++, so this one module is a C++ translation unit behind this C header; no
+ * exception crosses it.
  *
  * Errors: KG_ERENDER for a PDF qpdf cannot read or a colour it cannot make gray, KG_EIO when
  * writing to out fails. Nothing is guaranteed about out after a failure (write to a temporary).

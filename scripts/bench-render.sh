@@ -13,14 +13,19 @@
 #   bytes/set    every PDF written, divided by N
 #   peak MB      maximum resident set size of the largest process
 # kigen runs a second time with 10 x N sets: its peak memory must stay the same.
+# The three run in ROUNDS rounds (default 3), interleaved (kigen, naive, ReportLab, kigen, ...),
+# so that a burst of other work on the machine falls on all three alike; the table gives each
+# one's median CPU per set and start-up, the ratios of those medians, and the largest peak. A
+# line per round follows, with that round's own ratios, so the spread shows.
 #
-# usage: scripts/bench-render.sh [N]      (default 1000)
+# usage: scripts/bench-render.sh [N [ROUNDS]]      (defaults 1000, 3)
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=${BUILD:-build}
 export LC_ALL=C.UTF-8 TZ=Asia/Tokyo
 N=${1:-1000}
+ROUNDS=${2:-3}
 PY=/usr/bin/python3 # Debian's python, where python3-reportlab lives
 
 make -s "$BUILD/render_bench" "$BUILD/naive_baseline"
@@ -47,20 +52,33 @@ run() {
 	rm -rf "$out"
 }
 
-declare -A ms start size mem
+# median v...: the middle value (the lower middle of an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+declare -A ms start size mem all_ms all_start
+for round in $(seq "$ROUNDS"); do
+	for impl in kigen naive reportlab; do
+		run "$impl" 1
+		s1=$cpu
+		run "$impl" "$N"
+		all_start[$impl]+="$s1 "
+		all_ms[$impl]+="$(awk -v c="$cpu" -v s="$s1" -v n="$N" 'BEGIN { printf "%.3f", (c - s) * 1000 / (n - 1) }') "
+		size[$impl]=$((bytes / N))
+		mem[$impl]=$(awk -v k="$peak" -v m="${mem[$impl]:-0}" 'BEGIN { k /= 1024; printf "%.1f", (k > m ? k : m) }')
+		[ "$impl" = kigen ] && mem_low=$(awk -v k="$peak" -v m="${mem_low:-1e9}" 'BEGIN { k /= 1024; printf "%.1f", (k < m ? k : m) }')
+	done
+done
 for impl in kigen naive reportlab; do
-	run "$impl" 1
-	start[$impl]=$cpu
-	run "$impl" "$N"
-	ms[$impl]=$(awk -v c="$cpu" -v s="${start[$impl]}" -v n="$N" 'BEGIN { printf "%.2f", (c - s) * 1000 / (n - 1) }')
-	size[$impl]=$((bytes / N))
-	mem[$impl]=$(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }')
+	# shellcheck disable=SC2086 # the lists are numbers separated by spaces
+	ms[$impl]=$(printf '%.2f' "$(median ${all_ms[$impl]})")
+	# shellcheck disable=SC2086
+	start[$impl]=$(printf '%.2f' "$(median ${all_start[$impl]})")
 done
 run kigen $((N * 10))
 mem10=$(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }')
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", b / a }'; }
-echo "== render stage, $N sets, one run (CPU per set without start-up; peak RSS of the largest process)"
+echo "== render stage, $N sets, $ROUNDS interleaved rounds (median CPU per set without start-up; largest peak RSS of the largest process)"
 printf '%-12s %11s %13s %10s %8s %15s %16s\n' "" "CPU ms/set" "start-up CPU" bytes/set "peak MB" "kigen's speed-up" "bytes kigen/them"
 for impl in kigen naive reportlab; do
 	label=$impl
@@ -70,4 +88,10 @@ for impl in kigen naive reportlab; do
 		"${mem[$impl]}" "$([ "$impl" = kigen ] && echo - || ratio "${ms[kigen]}" "${ms[$impl]}")" \
 		"$([ "$impl" = kigen ] && echo - || awk -v a="${size[kigen]}" -v b="${size[$impl]}" 'BEGIN { printf "%.2fx", a / b }')"
 done
-echo "kigen with $((N * 10)) sets: peak $mem10 MB (with $N: ${mem[kigen]} MB)"
+echo "kigen with $((N * 10)) sets: peak $mem10 MB (with $N: $mem_low-${mem[kigen]} MB over the rounds)"
+for round in $(seq "$ROUNDS"); do
+	k=$(echo ${all_ms[kigen]} | cut -d' ' -f"$round")
+	n=$(echo ${all_ms[naive]} | cut -d' ' -f"$round")
+	r=$(echo ${all_ms[reportlab]} | cut -d' ' -f"$round")
+	echo "round $round: kigen $k ms/set, naive $n ($(ratio "$k" "$n")), ReportLab $r ($(ratio "$k" "$r"))"
+done

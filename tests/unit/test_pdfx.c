@@ -171,6 +171,65 @@ static void test_colours_images_groups_trimbox_and_id_become_print_ready(void **
 	free(in.buf);
 }
 
+/* A one-page PDF written by hand around content (cairo writes no strings of its own choice). */
+static struct mem hand_pdf(const char *content)
+{
+	struct mem m = {NULL, 0};
+	FILE *fp = open_memstream(&m.buf, &m.len);
+	long off[5];
+	fprintf(fp, "%%PDF-1.4\n");
+	off[1] = ftell(fp);
+	fprintf(fp, "1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n");
+	off[2] = ftell(fp);
+	fprintf(fp, "2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n");
+	off[3] = ftell(fp);
+	fprintf(fp, "3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 300] /Contents 4 0 R "
+	            "/Resources << >> >>\nendobj\n");
+	off[4] = ftell(fp);
+	fprintf(fp, "4 0 obj\n<< /Length %zu >>\nstream\n%s\nendstream\nendobj\n", strlen(content), content);
+	long xref = ftell(fp);
+	fprintf(fp, "xref\n0 5\n0000000000 65535 f \n");
+	for (int i = 1; i < 5; i++)
+		fprintf(fp, "%010ld 00000 n \n", off[i]);
+	fprintf(fp, "trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n%ld\n%%%%EOF\n", xref);
+	fclose(fp);
+	return m;
+}
+
+/* The gray filter cuts the content into tokens itself (pdfx.h): the words of a colour operator
+ * inside a string (with nested and escaped parentheses), a hex string or a comment are text and
+ * stay byte for byte; only the operators become gray. An inline image is refused. */
+static void test_colour_words_in_strings_and_comments_are_not_operators(void **state)
+{
+	(void)state;
+	static const char text[] = "BT (a (nested\\) 1 0 0 rg) \\(0 0 1 rg) Tj <31203020302072 67> Tj ET\n"
+				   "% 0 1 0 rg in a comment\n"
+				   "[2 1] 0 d /DeviceGray cs 0.5 0.5 0.5 rg";
+	char content[256], want[256];
+	snprintf(content, sizeof content, "1 0 0 rg 0 0 1 RG\n%s", text);
+	/* the last operator is neutral: its value stays */
+	snprintf(want, sizeof want, "0.3 g 0.11 G\n%.*s0.5 g", (int)(strlen(text) - strlen("0.5 0.5 0.5 rg")), text);
+	struct mem in = hand_pdf(content);
+	enum kg_err err;
+	struct mem out = finish(in, &err);
+	assert_int_equal(err, KG_OK);
+	qpdf_data q = qpdf_init();
+	assert_int_equal(qpdf_read_memory(q, "out.pdf", out.buf, (unsigned long long)out.len, NULL), 0);
+	char *got = page_content(q, 0);
+	assert_string_equal(got, want);
+	free(got);
+	qpdf_cleanup(&q);
+	free(out.buf);
+	free(in.buf);
+
+	in = hand_pdf("q BI /W 8 /H 1 /BPC 1 /IM true ID \x80 EI Q");
+	out = finish(in, &err);
+	assert_int_equal(err, KG_ERENDER);
+	assert_non_null(strstr(kg_last_message(), "an inline image"));
+	free(out.buf);
+	free(in.buf);
+}
+
 static void test_a_gradient_is_refused_not_passed_on_in_colour(void **state)
 {
 	(void)state;
@@ -396,6 +455,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_colours_images_groups_trimbox_and_id_become_print_ready),
 		cmocka_unit_test(test_a_gradient_is_refused_not_passed_on_in_colour),
+		cmocka_unit_test(test_colour_words_in_strings_and_comments_are_not_operators),
 		cmocka_unit_test(test_a_page_draws_the_static_layers_of_an_earlier_page_by_reference),
 		cmocka_unit_test(test_stencils_handed_over_are_drawn_inline_as_cairo_would_draw_them),
 		cmocka_unit_test(test_pdfx_setting_accepts_none_and_x4_only),
