@@ -13,19 +13,19 @@
 #   bytes/set    every PDF written, divided by N
 #   peak MB      maximum resident set size of the largest process
 # kigen runs a second time with 10 x N sets: its peak memory must stay the same.
-# The three run in ROUNDS rounds (default 3), interleaved (kigen, naive, ReportLab, kigen, ...),
+# The three run in ROUNDS rounds (default 5), interleaved (kigen, naive, ReportLab, kigen, ...),
 # so that a burst of other work on the machine falls on all three alike; the table gives each
 # one's median CPU per set and start-up, the ratios of those medians, and the largest peak. A
 # line per round follows, with that round's own ratios, so the spread shows.
 #
-# usage: scripts/bench-render.sh [N [ROUNDS]]      (defaults 1000, 3)
+# usage: scripts/bench-render.sh [N [ROUNDS]]      (defaults 1000, 5)
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=${BUILD:-build}
 export LC_ALL=C.UTF-8 TZ=Asia/Tokyo
 N=${1:-1000}
-ROUNDS=${2:-3}
+ROUNDS=${2:-5}
 PY=/usr/bin/python3 # Debian's python, where python3-reportlab lives
 
 make -s "$BUILD/render_bench" "$BUILD/naive_baseline"
