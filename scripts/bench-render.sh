@@ -89,9 +89,9 @@ for impl in kigen naive reportlab; do
 		"$([ "$impl" = kigen ] && echo - || awk -v a="${size[kigen]}" -v b="${size[$impl]}" 'BEGIN { printf "%.2fx", a / b }')"
 done
 echo "kigen with $((N * 10)) sets: peak $mem10 MB (with $N: $mem_low-${mem[kigen]} MB over the rounds)"
-for round in $(seq "$ROUNDS"); do
-	k=$(echo ${all_ms[kigen]} | cut -d' ' -f"$round")
-	n=$(echo ${all_ms[naive]} | cut -d' ' -f"$round")
-	r=$(echo ${all_ms[reportlab]} | cut -d' ' -f"$round")
-	echo "round $round: kigen $k ms/set, naive $n ($(ratio "$k" "$n")), ReportLab $r ($(ratio "$k" "$r"))"
+read -ra k <<<"${all_ms[kigen]}"
+read -ra n <<<"${all_ms[naive]}"
+read -ra r <<<"${all_ms[reportlab]}"
+for i in "${!k[@]}"; do
+	echo "round $((i + 1)): kigen ${k[i]} ms/set, naive ${n[i]} ($(ratio "${k[i]}" "${n[i]}")), ReportLab ${r[i]} ($(ratio "${k[i]}" "${r[i]}"))"
 done
