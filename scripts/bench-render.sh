@@ -56,7 +56,7 @@ run() {
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 declare -A ms start size mem all_ms all_start
-for round in $(seq "$ROUNDS"); do
+for _ in $(seq "$ROUNDS"); do
 	for impl in kigen naive reportlab; do
 		run "$impl" 1
 		s1=$cpu
