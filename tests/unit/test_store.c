@@ -101,6 +101,15 @@ static int by_id(const void *a, const void *b)
 	return (*x > *y) - (*x < *y);
 }
 
+/* One import of rows, committed: what most tests start from. */
+static void import_rows(struct store *s, const struct store_resident *rows, size_t n)
+{
+	assert_int_equal(store_begin(s), KG_OK);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(store_put_resident(s, &rows[i]), KG_OK);
+	assert_int_equal(store_commit(s), KG_OK);
+}
+
 static void import_keeps_the_last_row_of_an_id_and_numbers_new_residents_in_file_order(void **state)
 {
 	struct store *s;
@@ -108,10 +117,7 @@ static void import_keeps_the_last_row_of_an_id_and_numbers_new_residents_in_file
 	int exp = rules_from_ymd(2027, 1, 20);
 	struct store_resident rows[] = {resident("A", "甲", exp), resident("B", "乙", exp), resident("A", "甲改", exp),
 	                                resident("C", "丙", RULES_NO_DATE)};
-	assert_int_equal(store_begin(s), KG_OK);
-	for (size_t i = 0; i < 4; i++)
-		assert_int_equal(store_put_resident(s, &rows[i]), KG_OK);
-	assert_int_equal(store_commit(s), KG_OK);
+	import_rows(s, rows, 4);
 	long n;
 	assert_int_equal(store_count_residents(s, &n), KG_OK);
 	assert_int_equal(n, 3);
@@ -126,9 +132,7 @@ static void import_keeps_the_last_row_of_an_id_and_numbers_new_residents_in_file
 
 	/* A later import that drops B's card and certificate. */
 	struct store_resident b = resident("B", "乙", RULES_NO_DATE);
-	assert_int_equal(store_begin(s), KG_OK);
-	assert_int_equal(store_put_resident(s, &b), KG_OK);
-	assert_int_equal(store_commit(s), KG_OK);
+	import_rows(s, &b, 1);
 	assert_int_equal(witness(state, "SELECT count(*) FROM cards"), 1);
 	assert_int_equal(witness(state, "SELECT count(*) FROM certificates"), 1);
 	store_close(s);
@@ -150,10 +154,7 @@ static void a_failing_candidate_callback_stops_the_read_and_the_transaction_goes
 	assert_int_equal(store_open(db_of(state), &s), KG_OK);
 	int exp = rules_from_ymd(2027, 1, 20);
 	struct store_resident rows[] = {resident("A", "甲", exp), resident("B", "乙", exp), resident("C", "丙", exp)};
-	assert_int_equal(store_begin(s), KG_OK);
-	for (size_t i = 0; i < 3; i++)
-		assert_int_equal(store_put_resident(s, &rows[i]), KG_OK);
-	assert_int_equal(store_commit(s), KG_OK);
+	import_rows(s, rows, 3);
 	assert_int_equal(store_begin(s), KG_OK);
 	int calls = 0;
 	assert_int_equal(store_each_candidate(s, exp - 10, exp, stop_at_second, &calls), KG_ESTATE);
@@ -180,9 +181,7 @@ static void a_rolled_back_import_leaves_nothing_and_no_gap_in_the_ids(void **sta
 	assert_int_equal(store_count_residents(s, &n), KG_OK);
 	assert_int_equal(n, 0);
 	struct store_resident b = resident("B", "乙", rules_from_ymd(2027, 1, 20));
-	assert_int_equal(store_begin(s), KG_OK);
-	assert_int_equal(store_put_resident(s, &b), KG_OK);
-	assert_int_equal(store_commit(s), KG_OK);
+	import_rows(s, &b, 1);
 	assert_int_equal(witness(state, "SELECT id FROM residents WHERE registry_id = 'B'"), 1);
 	store_close(s);
 }
@@ -197,10 +196,7 @@ static void an_unsorted_file_is_numbered_in_file_order(void **state)
 	struct store_resident rows[] = {resident("C", "丙", exp), resident("A", "甲", RULES_NO_DATE),
 	                                resident("B", "乙", exp)};
 	rows[2].sign = (struct store_cert){STORE_CERT_VALID, rules_from_ymd(2022, 1, 25), exp, "0C2D"};
-	assert_int_equal(store_begin(s), KG_OK);
-	for (size_t i = 0; i < KG_ARRAY_SIZE(rows); i++)
-		assert_int_equal(store_put_resident(s, &rows[i]), KG_OK);
-	assert_int_equal(store_commit(s), KG_OK);
+	import_rows(s, rows, KG_ARRAY_SIZE(rows));
 	assert_int_equal(witness(state, "SELECT id FROM residents WHERE registry_id = 'C'"), 1);
 	assert_int_equal(witness(state, "SELECT id FROM residents WHERE registry_id = 'B'"), 3);
 	assert_int_equal(witness(state, "SELECT c.id FROM cards c JOIN residents r ON r.id = c.resident"
@@ -221,10 +217,7 @@ static void a_reimport_rewrites_only_the_rows_that_changed(void **state)
 	assert_int_equal(store_open(db_of(state), &s), KG_OK);
 	int exp = rules_from_ymd(2027, 1, 20);
 	struct store_resident rows[] = {resident("A", "甲", exp), resident("B", "乙", exp)};
-	assert_int_equal(store_begin(s), KG_OK);
-	for (size_t i = 0; i < 2; i++)
-		assert_int_equal(store_put_resident(s, &rows[i]), KG_OK);
-	assert_int_equal(store_commit(s), KG_OK);
+	import_rows(s, rows, 2);
 	assert_int_equal(witness(state, "UPDATE residents SET updated_at = '2000-01-01T00:00:00+0900'"
 	                                " WHERE registry_id = 'A' RETURNING 1"),
 	                 1);
@@ -244,10 +237,7 @@ static void a_reimport_rewrites_only_the_rows_that_changed(void **state)
 		before[i] = witness(state, xmins[i]);
 
 	rows[1].name = "乙改";
-	assert_int_equal(store_begin(s), KG_OK);
-	for (size_t i = 0; i < 2; i++)
-		assert_int_equal(store_put_resident(s, &rows[i]), KG_OK);
-	assert_int_equal(store_commit(s), KG_OK);
+	import_rows(s, rows, 2);
 	assert_int_equal(witness(state, "SELECT count(*) FROM residents WHERE registry_id = 'A' AND id = 1"
 	                                " AND updated_at = '2000-01-01T00:00:00+0900'"),
 	                 1);
@@ -363,9 +353,7 @@ static void a_notice_for_a_resident_not_in_the_registry_fails_the_whole_transact
 	struct store *s;
 	assert_int_equal(store_open(db_of(state), &s), KG_OK);
 	struct store_resident a = resident("A", "甲", rules_from_ymd(2027, 1, 20));
-	assert_int_equal(store_begin(s), KG_OK);
-	assert_int_equal(store_put_resident(s, &a), KG_OK);
-	assert_int_equal(store_commit(s), KG_OK);
+	import_rows(s, &a, 1);
 	int64_t batch;
 	assert_int_equal(store_begin(s), KG_OK);
 	assert_int_equal(store_batch_create(s, rules_from_ymd(2026, 11, 21), &batch), KG_OK);
@@ -461,9 +449,7 @@ static void the_jlis_id_and_a_revoked_signature_reach_the_card_notice_as_importe
 
 	/* A later import that gives B an ID updates the resident, not the notice as printed. */
 	b.jlis_app_id = "98765432109876543210987";
-	assert_int_equal(store_begin(s), KG_OK);
-	assert_int_equal(store_put_resident(s, &b), KG_OK);
-	assert_int_equal(store_commit(s), KG_OK);
+	import_rows(s, &b, 1);
 	assert_int_equal(witness(state, "SELECT count(*) FROM residents WHERE jlis_app_id = '98765432109876543210987'"),
 	                 1);
 	assert_int_equal(store_batch_count_no_jlis(s, batch, &without), KG_OK);
@@ -511,9 +497,7 @@ static void a_released_notice_takes_the_jlis_id_and_revoked_signature_of_its_nig
 	/* Meanwhile the registry gets the ID and the signature certificate is revoked. */
 	a.jlis_app_id = "12345678901234567890123";
 	a.sign.status = STORE_CERT_REVOKED;
-	assert_int_equal(store_begin(s), KG_OK);
-	assert_int_equal(store_put_resident(s, &a), KG_OK);
-	assert_int_equal(store_commit(s), KG_OK);
+	import_rows(s, &a, 1);
 
 	const char *const as_registered[4] = {NULL, NULL, NULL, NULL};
 	assert_int_equal(store_begin(s), KG_OK);
