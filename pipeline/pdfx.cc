@@ -521,28 +521,34 @@ void gray_group(QPDFObjectHandle dict, bool drop)
 		g.replaceKey("/CS", QPDFObjectHandle::newName("/DeviceGray"));
 }
 
+/* d, when it is direct and another page has the same, as the one indirect object both name. */
+QPDFObjectHandle shared_dict(QPDF &pdf, QPDFObjectHandle d, std::map<std::string, QPDFObjectHandle> &shared)
+{
+	if (!d.isDictionary() || d.isIndirect())
+		return d;
+	std::string k = d.unparse();
+	auto it = shared.find(k);
+	if (it == shared.end())
+		it = shared.emplace(std::move(k), pdf.makeIndirectObject(d.shallowCopy())).first;
+	return it->second;
+}
+
 /*
- * The page's font and graphics-state dictionaries, when another page has the same, as one
- * indirect object both name. cairo gives every page its own copy of them (the same fonts, the
- * same /a0 << /CA 1 /ca 1 >>), and qpdf writes each page's copy into an object stream a token
- * at a time, each write a call of its deflater: they were 20 of a page dictionary's ~50 tokens
- * (3.4% of the render stage's instructions, callgrind over 500 sets).
+ * A page's resources, and its font and graphics-state dictionaries, shared by the pages that
+ * have the same. cairo gives every page its own copy of them (the same fonts, the same
+ * /a0 << /CA 1 /ca 1 >>, the same static layers), and qpdf writes each page's copy into an object
+ * stream a token at a time, each write a call of its deflater. A file of 500 sets has some
+ * twenty different resource dictionaries for its ~1,900 pages.
  */
 void share_resources(QPDF &pdf, QPDFObjectHandle page, std::map<std::string, QPDFObjectHandle> &shared)
 {
 	QPDFObjectHandle res = page.getKey("/Resources");
-	if (!res.isDictionary())
+	if (!res.isDictionary() || res.isIndirect())
 		return;
-	for (const char *key : {"/Font", "/ExtGState"}) {
-		QPDFObjectHandle d = res.getKey(key);
-		if (!d.isDictionary() || d.isIndirect())
-			continue;
-		std::string k = key + d.unparse();
-		auto it = shared.find(k);
-		if (it == shared.end())
-			it = shared.emplace(std::move(k), pdf.makeIndirectObject(d.shallowCopy())).first;
-		res.replaceKey(key, it->second);
-	}
+	for (const char *key : {"/Font", "/ExtGState"})
+		if (res.hasKey(key))
+			res.replaceKey(key, shared_dict(pdf, res.getKey(key), shared));
+	page.replaceKey("/Resources", shared_dict(pdf, res, shared));
 }
 
 /* An 8-bit RGB image becomes an 8-bit gray one (same formula as the operators). */
