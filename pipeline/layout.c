@@ -58,6 +58,7 @@ struct element {
 	struct repeat {
 		char *text;           /* a text this element printed in a PDF */
 		cairo_surface_t *rec; /* its recording, once it came back */
+		long form;            /* its number as a form for stencil_form(), 0: none yet */
 	} seen[N_REPEAT];
 	int next_seen;
 };
@@ -1027,7 +1028,7 @@ static enum kg_err draw_repeated(struct layout *l, cairo_t *cr, struct element *
 		free(r->text);
 		if (r->rec)
 			cairo_surface_destroy(r->rec);
-		*r = (struct repeat){kg_strdup(text), NULL};
+		*r = (struct repeat){kg_strdup(text), NULL, 0};
 		return draw_text(l, cr, e, text);
 	}
 	if (!r->rec) {
@@ -1044,8 +1045,15 @@ static enum kg_err draw_repeated(struct layout *l, cairo_t *cr, struct element *
 		}
 		r->rec = rec;
 	}
+	/* Once the file has the recording's form, a placeholder stands for it: cairo analyses a
+	 * painted recording again each time (stencil.h, stencil_form()). */
+	if (r->form && stencil_form(cr, r->form, false))
+		return KG_OK;
 	cairo_set_source_surface(cr, r->rec, 0, 0);
 	cairo_paint(cr);
+	static long forms;
+	if (!r->form && stencil_form(cr, forms + 1, true))
+		r->form = ++forms;
 	return KG_OK;
 }
 
@@ -1252,7 +1260,7 @@ static void forget_seen(struct element *e)
 		free(e->seen[i].text);
 		if (e->seen[i].rec)
 			cairo_surface_destroy(e->seen[i].rec);
-		e->seen[i] = (struct repeat){NULL, NULL};
+		e->seen[i] = (struct repeat){NULL, NULL, 0};
 	}
 	e->next_seen = 0;
 }

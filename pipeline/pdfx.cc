@@ -68,8 +68,9 @@ std::string gray_number(double v)
 struct inline_masks {
 	std::map<std::string, std::string> image; /* "/x21" -> "BI ... EI" */
 	std::set<std::string> kept;
-	std::set<std::string> marks;                     /* the placeholders' names (struct pdfx_mask) */
-	const pdfx_mask *next = nullptr, *end = nullptr; /* the masks they stand for, not yet drawn */
+	std::set<std::string> marks;                       /* the placeholders' names (struct pdfx_mask) */
+	const pdfx_mask *next = nullptr, *end = nullptr;   /* the masks they stand for, not yet drawn */
+	std::vector<std::pair<long, std::string>> defined; /* a form placeholder's number, its form's name */
 };
 
 /* An image mask's bits (rows of whole bytes) as an inline image in ASCIIHex. */
@@ -306,6 +307,7 @@ class gray_filter : public Pipeline
 	inline_masks *masks;
 	layer_prefix *pre;
 	size_t name_at = std::string::npos; /* where last_name starts in out, if still there */
+	std::string last_do;                /* the XObject the last Do kept drew */
 
 	void spill()
 	{
@@ -337,6 +339,14 @@ class gray_filter : public Pipeline
 			out += it->second;
 		} else if (masks->next == masks->end) {
 			found->refuse(where + ": more placeholders than stencils");
+		} else if (masks->next->form > 0) {
+			if (!masks->next->first)
+				out += "Q q /kgf" + std::to_string(masks->next->form) + " Do";
+			else if (last_do.empty())
+				found->refuse(where + ": a form's placeholder before any form");
+			else
+				masks->defined.emplace_back(masks->next->form, last_do);
+			masks->next++;
 		} else {
 			/* cairo writes A1 masks with /Decode [1 0] (1 paints, as in pdfx_mask); qpdf's
 			 * unparse of that array, as small_masks() copies it, is "[ 1 0 ]". */
@@ -394,6 +404,8 @@ class gray_filter : public Pipeline
 			found->refuse(where + ": a shading");
 		else if (is(op, "Do") && inline_image())
 			return;
+		else if (is(op, "Do"))
+			last_do = last_name;
 		out += op;
 		if (pre && !pre->done && pre->want > 0)
 			take(op);
@@ -851,7 +863,8 @@ struct layer_use {
 /* The page's content through the gray filter; its small image masks drawn inline; the static
  * layers of an earlier page drawn first (plan->same_as), or its own kept for later pages. */
 void finish_page(QPDF &pdf, QPDFPageObjectHelper &page, std::shared_ptr<findings> found, const std::string &where,
-                 const pdfx_page *plan, std::vector<layer_use> &layers, size_t index)
+                 const pdfx_page *plan, std::vector<layer_use> &layers, size_t index,
+                 std::map<long, QPDFObjectHandle> &forms)
 {
 	QPDFObjectHandle p = page.getObjectHandle(), res = page.getAttribute("/Resources", false);
 	inline_masks masks = small_masks(res, plan);
@@ -875,6 +888,8 @@ void finish_page(QPDF &pdf, QPDFPageObjectHelper &page, std::shared_ptr<findings
 	 * cost a copy of every page's content (and its memory). A mask that cairo wrote as an image
 	 * (masks.image) is inlined only on that path, where a name not found keeps the image. */
 	bool now = pre.want > 0 || !masks.image.empty() || !p.getKey("/Contents").isStream();
+	for (const pdfx_mask *m = masks.next; m != masks.end; m++)
+		now = now || (m->form > 0 && m->first); /* to learn the form's name */
 	if (now) {
 		Pl_Buffer content("page content");
 		gray_filter filter(&content, found, where, &masks, &pre);
@@ -883,6 +898,14 @@ void finish_page(QPDF &pdf, QPDFPageObjectHelper &page, std::shared_ptr<findings
 		std::string text = reuse ? "q\n" + reuse->text + "\nQ\n" : "";
 		text.append(reinterpret_cast<const char *>(b->getBuffer()), b->getSize());
 		p.replaceKey("/Contents", QPDFObjectHandle::newStream(&pdf, text));
+		QPDFObjectHandle xo = res.isDictionary() ? res.getKey("/XObject") : QPDFObjectHandle::newNull();
+		for (auto &d : masks.defined) {
+			QPDFObjectHandle f = xo.isDictionary() ? xo.getKey(d.second) : QPDFObjectHandle::newNull();
+			if (f.isStream() && is_name(f.getDict().getKey("/Subtype"), "/Form"))
+				forms[d.first] = f;
+			else
+				found->refuse(where + ": the form before a form's placeholder is not one");
+		}
 	}
 	/* The inlined masks leave the page's resources, and the reused layers' join them, in a
 	 * copy: resources may be shared. */
@@ -895,6 +918,14 @@ void finish_page(QPDF &pdf, QPDFPageObjectHelper &page, std::shared_ptr<findings
 		for (auto &m : masks.marks)
 			if (!masks.kept.count(m))
 				xo.removeKey(m);
+		/* The forms this page's placeholders stand for: named by an earlier page's. */
+		for (const pdfx_mask *m = plan ? plan->masks : nullptr; m && m != plan->masks + plan->n_masks; m++) {
+			auto f = forms.find(m->form);
+			if (m->form > 0 && !m->first && f == forms.end())
+				found->refuse(where + ": a form's placeholder before its form");
+			else if (m->form > 0 && !m->first)
+				xo.replaceKey("/kgf" + std::to_string(m->form), f->second);
+		}
 		copy.replaceKey("/XObject", xo);
 	}
 	if (reuse) {
@@ -963,11 +994,12 @@ enum kg_err finish(const void *data, size_t len, enum pdfx_level level, const pd
 	std::vector<layer_use> layers(plan ? pages.size() : 0);
 	std::map<QPDFObjGen, bool> forms;
 	std::map<std::string, QPDFObjectHandle> shared;
+	std::map<long, QPDFObjectHandle> by_number; /* forms that placeholders stand for */
 	size_t no = 0;
 	for (QPDFPageObjectHelper &page : pages) {
 		QPDFObjectHandle p = page.getObjectHandle();
 		std::string where = "page " + std::to_string(no + 1);
-		finish_page(pdf, page, found, where, plan ? &plan[no] : nullptr, layers, no);
+		finish_page(pdf, page, found, where, plan ? &plan[no] : nullptr, layers, no, by_number);
 		no++;
 		gray_group(p, !uses_transparency(page.getAttribute("/Resources", false), 0, forms));
 		share_resources(pdf, p, shared);

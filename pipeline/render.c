@@ -527,6 +527,8 @@ static enum kg_err close_output(struct afile *f, enum kg_err err)
 struct held_stencil {
 	int width, height;
 	size_t at;
+	long form; /* a form's placeholder (stencil_form()), 0: bits at */
+	bool first;
 };
 
 struct stencils {
@@ -547,8 +549,18 @@ static int take_stencil(void *ctx, const unsigned char *bits, int width, int hei
 	KG_GROW(s->bits, s->len + size, s->bits_alloc);
 	memcpy(s->bits + s->len, bits, size);
 	KG_GROW(s->held, s->n + 1, s->held_alloc);
-	s->held[s->n].width = width, s->held[s->n].height = height, s->held[s->n++].at = s->len;
+	s->held[s->n++] = (struct held_stencil){width, height, s->len, 0, false};
 	s->len += size;
+	return (int)(s->n - 1 - s->page_first);
+}
+
+static int take_form(void *ctx, long form, bool first)
+{
+	struct stencils *s = ctx;
+	if (s->n - s->page_first >= STENCIL_MARKS)
+		return -1;
+	KG_GROW(s->held, s->n + 1, s->held_alloc);
+	s->held[s->n++] = (struct held_stencil){0, 0, 0, form, first};
 	return (int)(s->n - 1 - s->page_first);
 }
 
@@ -557,7 +569,9 @@ static void plan_masks(struct layer_plan *plan, const struct stencils *s, struct
 {
 	struct pdfx_mask *m = kg_calloc(s->n ? s->n : 1, sizeof *m);
 	for (size_t i = 0; i < s->n; i++)
-		m[i] = (struct pdfx_mask){s->held[i].width, s->held[i].height, s->bits + s->held[i].at};
+		m[i] = (struct pdfx_mask){s->held[i].width, s->held[i].height,
+		                          s->held[i].form ? NULL : s->bits + s->held[i].at, s->held[i].form,
+		                          s->held[i].first};
 	for (size_t p = 0; p < plan->n; p++) {
 		plan->page[p].masks = m + s->first[p];
 		plan->page[p].n_masks = s->first[p + 1] - s->first[p];
@@ -596,7 +610,7 @@ enum kg_err render_file(struct render *r, enum render_doc doc, const char *path,
 	cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_MOD_DATE, date);
 	struct layer_plan plan = {.page = kg_calloc((size_t)pages, sizeof *plan.page)};
 	struct stencils sten = {.first = kg_calloc((size_t)pages + 1, sizeof *sten.first)};
-	struct stencil_sink sink = {take_stencil, &sten};
+	struct stencil_sink sink = {take_stencil, take_form, &sten};
 	struct pdfx_mask *masks = NULL;
 	enum kg_err err = stencil_set_sink(pdf, &sink);
 	for (size_t i = 0; i < n && !err; i++) {

@@ -87,6 +87,16 @@ static void paint(cairo_t *cr, cairo_surface_t *img, double x, double y, double 
 	cairo_restore(cr);
 }
 
+bool stencil_form(cairo_t *cr, long form, bool first)
+{
+	const struct hold *h = cairo_surface_get_user_data(cairo_get_target(cr), &sink_key);
+	int k = h && h->sink.take_form ? h->sink.take_form(h->sink.ctx, form, first) : -1;
+	if (k < 0 || k >= STENCIL_MARKS)
+		return false;
+	paint(cr, h->mark[k], 0, 0, 1, 1);
+	return cairo_status(cr) == CAIRO_STATUS_SUCCESS;
+}
+
 enum kg_err stencil_draw(cairo_t *cr, const unsigned char *cells, int cols, int rows, double x, double y, double cell_w,
                          double cell_h)
 {

@@ -9,6 +9,7 @@
 #define STENCIL_H
 
 #include <cairo.h>
+#include <stdbool.h>
 
 #include "kg.h"
 
@@ -29,6 +30,8 @@
 
 struct stencil_sink {
 	int (*take)(void *ctx, const unsigned char *bits, int width, int height);
+	/* The same for a form XObject's placeholder (stencil_form()); NULL: none taken. */
+	int (*take_form)(void *ctx, long form, bool first);
 	void *ctx;
 };
 
@@ -40,5 +43,12 @@ enum kg_err stencil_set_sink(cairo_surface_t *surface, const struct stencil_sink
  * x, y, each cell cell_w x cell_h in user units. KG_ERENDER when cairo fails. */
 enum kg_err stencil_draw(cairo_t *cr, const unsigned char *cells, int cols, int rows, double x, double y, double cell_w,
                          double cell_h) KG_WUR;
+
+/* Paints a placeholder that the finishing step replaces with the form XObject cairo made of a
+ * recording, numbered form (> 0) by the caller (pdfx.h, struct pdfx_mask): first when the page
+ * has just painted the recording itself (the form's first page), else in place of painting it.
+ * false when the surface has no sink or the page has STENCIL_MARKS placeholders already: the
+ * caller then paints the recording. */
+bool stencil_form(cairo_t *cr, long form, bool first);
 
 #endif

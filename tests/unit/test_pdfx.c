@@ -354,8 +354,85 @@ static int take(void *ctx, const unsigned char *bits, int width, int height)
 	size_t size = (size_t)(width + 7) / 8 * (size_t)height;
 	assert_true(t->n < 3 && size <= sizeof t->bits[0]);
 	memcpy(t->bits[t->n], bits, size);
-	t->mask[t->n] = (struct pdfx_mask){width, height, t->bits[t->n]};
+	t->mask[t->n] = (struct pdfx_mask){.width = width, .height = height, .bits = t->bits[t->n]};
 	return t->n++ - t->page_first;
+}
+
+static int take_form(void *ctx, long form, bool first)
+{
+	struct taken *t = ctx;
+	assert_true(t->n < 3);
+	t->mask[t->n] = (struct pdfx_mask){.form = form, .first = first};
+	return t->n++ - t->page_first;
+}
+
+/* A page that paints a recording (a gray box) as cairo's form XObject and marks it as form 7,
+ * then a page that paints only form 7's placeholder. */
+static void test_a_form_placeholder_draws_the_form_of_an_earlier_page_in_its_place(void **state)
+{
+	(void)state;
+	struct taken t = {.n = 0};
+	struct mem in = {NULL, 0};
+	FILE *fp = open_memstream(&in.buf, &in.len);
+	cairo_surface_t *pdf = cairo_pdf_surface_create_for_stream(to_mem, fp, 200, 300);
+	struct stencil_sink sink = {.take = take, .take_form = take_form, .ctx = &t};
+	assert_int_equal(stencil_set_sink(pdf, &sink), KG_OK);
+	cairo_rectangle_t ext = {0, 0, 200, 300};
+	cairo_surface_t *rec = cairo_recording_surface_create(CAIRO_CONTENT_COLOR_ALPHA, &ext);
+	cairo_t *rc = cairo_create(rec);
+	cairo_set_source_rgb(rc, 0.5, 0.5, 0.5);
+	cairo_rectangle(rc, 20, 30, 40, 50);
+	cairo_fill(rc);
+	cairo_destroy(rc);
+	cairo_t *cr = cairo_create(pdf);
+	cairo_set_source_surface(cr, rec, 0, 0);
+	cairo_paint(cr);
+	assert_true(stencil_form(cr, 7, true));
+	cairo_show_page(cr);
+	t.page_first = t.n;
+	assert_true(stencil_form(cr, 7, false));
+	cairo_show_page(cr);
+	cairo_destroy(cr);
+	cairo_surface_destroy(pdf);
+	cairo_surface_destroy(rec);
+	fclose(fp);
+	assert_int_equal(t.n, 2);
+
+	struct pdfx_page plan[] = {{.layers = 0, .same_as = -1, .masks = t.mask, .n_masks = 1},
+	                           {.layers = 0, .same_as = -1, .masks = t.mask + 1, .n_masks = 1}};
+	enum kg_err err;
+	struct mem out = finish_planned(in, plan, 2, &err);
+	assert_int_equal(err, KG_OK);
+	qpdf_data q = qpdf_init();
+	assert_int_equal(qpdf_read_memory(q, "out.pdf", out.buf, (unsigned long long)out.len, NULL), 0);
+	/* Page 1 keeps its form and loses the placeholder; page 2 draws the same form object where
+	 * the placeholder was, with the placeholder's matrix undone first. */
+	qpdf_oh xo1 = qpdf_oh_get_key(q, qpdf_oh_get_key(q, qpdf_get_page_n(q, 0), "/Resources"), "/XObject");
+	qpdf_oh xo2 = qpdf_oh_get_key(q, qpdf_oh_get_key(q, qpdf_get_page_n(q, 1), "/Resources"), "/XObject");
+	qpdf_oh_begin_dict_key_iter(q, xo1);
+	assert_true(qpdf_oh_dict_more_keys(q));
+	char *name = strdup(qpdf_oh_dict_next_key(q));
+	assert_false(qpdf_oh_dict_more_keys(q));
+	qpdf_oh form = qpdf_oh_get_key(q, xo1, name);
+	assert_true(qpdf_oh_is_name_and_equals(q, qpdf_oh_get_key(q, qpdf_oh_get_dict(q, form), "/Subtype"), "/Form"));
+	assert_int_equal(qpdf_oh_get_object_id(q, qpdf_oh_get_key(q, xo2, "/kgf7")), qpdf_oh_get_object_id(q, form));
+	char *c1 = page_content(q, 0), *c2 = page_content(q, 1);
+	assert_non_null(strstr(c1, name));
+	assert_null(strstr(c1, "/kgf7"));
+	assert_non_null(strstr(c2, "Q q /kgf7 Do"));
+	free(c1);
+	free(c2);
+	free(name);
+	qpdf_cleanup(&q);
+	free(out.buf);
+
+	/* A placeholder for a form no earlier page showed is refused, not left out. */
+	t.mask[0].first = false;
+	out = finish_planned(in, plan, 2, &err);
+	assert_int_equal(err, KG_ERENDER);
+	assert_non_null(strstr(kg_last_message(), "a form's placeholder before its form"));
+	free(out.buf);
+	free(in.buf);
 }
 
 /* Page 1: a 3 x 2 grid and a 9 x 1 grid (a row longer than a byte); page 2: the 3 x 2 grid again
@@ -367,7 +444,7 @@ static struct mem stencil_pdf(struct taken *t)
 	struct mem m = {NULL, 0};
 	FILE *fp = open_memstream(&m.buf, &m.len);
 	cairo_surface_t *pdf = cairo_pdf_surface_create_for_stream(to_mem, fp, 200, 300);
-	struct stencil_sink sink = {take, t};
+	struct stencil_sink sink = {.take = take, .ctx = t};
 	if (t)
 		assert_int_equal(stencil_set_sink(pdf, &sink), KG_OK);
 	cairo_t *cr = cairo_create(pdf);
@@ -458,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_colour_words_in_strings_and_comments_are_not_operators),
 		cmocka_unit_test(test_a_page_draws_the_static_layers_of_an_earlier_page_by_reference),
 		cmocka_unit_test(test_stencils_handed_over_are_drawn_inline_as_cairo_would_draw_them),
+		cmocka_unit_test(test_a_form_placeholder_draws_the_form_of_an_earlier_page_in_its_place),
 		cmocka_unit_test(test_pdfx_setting_accepts_none_and_x4_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
