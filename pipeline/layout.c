@@ -953,23 +953,34 @@ static void stroke_style(cairo_t *cr, const struct element *e)
 	cairo_set_source_rgb(cr, 0, 0, 0);
 }
 
-/* The text of e for this page, placeholders filled, checked against the fonts. */
-static enum kg_err element_text(struct layout *l, struct element *e, const struct layout_values *v, const char **text)
+/* Whether every character of e's text has a glyph in the pinned fonts. */
+static enum kg_err check_glyphs(struct layout *l, const struct element *e, const char *text)
 {
-	enum kg_err err;
+	sbuf_reset(&l->missing);
+	if (e->kind == E_TEXT && fonts_missing(l->fonts, text, &l->missing))
+		return kg_fail(KG_ERENDER, "%s (line %d): no pinned font can draw %s", e->label, e->line,
+		               l->missing.buf);
+	return KG_OK;
+}
+
+/* The text of e for this page, placeholders filled, not yet checked against the fonts. */
+static enum kg_err unchecked_text(struct layout *l, struct element *e, const struct layout_values *v, const char **text)
+{
 	*text = e->text;
 	l->spans.n = 0;
 	if (!e->variable || !e->text)
 		return KG_OK;
 	sbuf_reset(&l->text);
-	if ((err = expand(e->text, NULL, v, &l->text, NULL, NULL, &l->spans)))
-		return err;
+	enum kg_err err = expand(e->text, NULL, v, &l->text, NULL, NULL, &l->spans);
 	*text = l->text.buf;
-	sbuf_reset(&l->missing);
-	if (e->kind == E_TEXT && fonts_missing(l->fonts, *text, &l->missing))
-		return kg_fail(KG_ERENDER, "%s (line %d): no pinned font can draw %s", e->label, e->line,
-		               l->missing.buf);
-	return KG_OK;
+	return err;
+}
+
+/* The text of e for this page, placeholders filled, checked against the fonts. */
+static enum kg_err element_text(struct layout *l, struct element *e, const struct layout_values *v, const char **text)
+{
+	enum kg_err err = unchecked_text(l, e, v, text);
+	return err || !e->variable || !e->text ? err : check_glyphs(l, e, *text);
 }
 
 static enum kg_err draw_element(struct layout *l, cairo_t *cr, struct element *e, const struct layout_values *v)
@@ -1015,13 +1026,16 @@ static enum kg_err draw_element(struct layout *l, cairo_t *cr, struct element *e
 static enum kg_err draw_repeated(struct layout *l, cairo_t *cr, struct element *e, const struct layout_values *v)
 {
 	const char *text;
-	enum kg_err err = element_text(l, e, v, &text);
+	enum kg_err err = unchecked_text(l, e, v, &text);
 	if (err)
 		return err;
 	struct repeat *r = NULL;
 	for (int i = 0; i < N_REPEAT && !r; i++)
 		if (e->seen[i].text && !strcmp(e->seen[i].text, text))
 			r = &e->seen[i];
+	/* A text that came back passed the check when it came first. */
+	if (!r && (err = check_glyphs(l, e, text)))
+		return err;
 	if (!r) {
 		r = &e->seen[e->next_seen];
 		e->next_seen = (e->next_seen + 1) % N_REPEAT;
