@@ -992,7 +992,7 @@ enum kg_err finish(const void *data, size_t len, enum pdfx_level level, const pd
 	if (plan && n_plan != pages.size())
 		return kg_fail(KG_ERENDER, "%s: %zu pages, %zu planned", what, pages.size(), n_plan);
 	std::vector<layer_use> layers(plan ? pages.size() : 0);
-	std::map<QPDFObjGen, bool> forms;
+	std::map<QPDFObjGen, bool> forms, groups; /* whether a form, a resource dictionary uses transparency */
 	std::map<std::string, QPDFObjectHandle> shared;
 	std::map<long, QPDFObjectHandle> by_number; /* forms that placeholders stand for */
 	size_t no = 0;
@@ -1001,8 +1001,14 @@ enum kg_err finish(const void *data, size_t len, enum pdfx_level level, const pd
 		std::string where = "page " + std::to_string(no + 1);
 		finish_page(pdf, page, found, where, plan ? &plan[no] : nullptr, layers, no, by_number);
 		no++;
-		gray_group(p, !uses_transparency(page.getAttribute("/Resources", false), 0, forms));
+		/* Shared first: a resource dictionary that many pages share is looked through once. */
 		share_resources(pdf, p, shared);
+		QPDFObjectHandle res = page.getAttribute("/Resources", false);
+		auto known = res.isIndirect() ? groups.find(res.getObjGen()) : groups.end();
+		bool uses = known != groups.end() ? known->second : uses_transparency(res, 0, forms);
+		if (res.isIndirect())
+			groups[res.getObjGen()] = uses;
+		gray_group(p, !uses);
 		QPDFObjectHandle media = page.getAttribute("/MediaBox", false);
 		if (!media.isRectangle())
 			return kg_fail(KG_ERENDER, "%s: %s has no MediaBox", what, where.c_str());
