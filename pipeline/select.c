@@ -271,9 +271,12 @@ static int by_mailing_order(const void *a, const void *b)
  * when there is none), held ones as HELD notices in no batch, each with its reason. */
 static enum kg_err write_batch(struct run *r)
 {
-	enum kg_err err = KG_OK;
+	long added = 0;
+	for (size_t i = 0; i < r->n; i++)
+		added += !r->items[i].released;
+	enum kg_err err = store_notices_expect(r->st, added);
 	int seq = 0;
-	if ((size_t)r->res->held < r->n)
+	if (!err && (size_t)r->res->held < r->n)
 		err = store_batch_create(r->st, r->date, &r->res->batch);
 	for (size_t i = 0; !err && i < r->n; i++) {
 		const struct item *it = &r->items[i];

@@ -141,6 +141,11 @@ void store_now_text(char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%S%z", &tm);
 }
 
+enum kg_err store_notices_expect(struct store *s, long n)
+{
+	return ops(s)->notices_expect ? ops(s)->notices_expect(s, n) : KG_OK;
+}
+
 enum kg_err store_notice_add(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
                              char app_id[24])
 {

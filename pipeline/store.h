@@ -172,6 +172,9 @@ struct store_new_notice {
 	 * sequence number (seq and batch are ignored), and the hold is recorded with this reason. */
 	const char *hold_reason;
 };
+/* Says that this transaction is about to add n new notices: a backend may prepare to write them
+ * as a load (PostgreSQL, a new office's first selection: README). Nothing else changes. */
+enum kg_err store_notices_expect(struct store *s, long n) KG_WUR;
 enum kg_err store_notice_add(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
                              char app_id[24]) KG_WUR;
 /* Marks a re-inquired notice as replaced. */

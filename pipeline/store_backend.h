@@ -31,6 +31,7 @@ struct store_ops {
 	enum kg_err (*batch_create)(struct store *s, int run_date, int64_t *batch);
 	enum kg_err (*batch_set_state)(struct store *s, int64_t batch, enum store_batch_state st);
 	enum kg_err (*batch_add_exclusion)(struct store *s, int64_t batch, const char *reason, long count);
+	enum kg_err (*notices_expect)(struct store *s, long n); /* NULL: nothing to prepare */
 	enum kg_err (*notice_add)(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
 	                          char app_id[24]);
 	enum kg_err (*notice_mark_reinquired)(struct store *s, int64_t notice);
