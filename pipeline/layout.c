@@ -1061,13 +1061,12 @@ static enum kg_err draw_repeated(struct layout *l, cairo_t *cr, struct element *
 	}
 	/* Once the file has the recording's form, a placeholder stands for it: cairo analyses a
 	 * painted recording again each time (stencil.h, stencil_form()). */
-	if (r->form && stencil_form(cr, r->form, false))
+	if (r->form && stencil_form(cr, &r->form))
 		return KG_OK;
 	cairo_set_source_surface(cr, r->rec, 0, 0);
 	cairo_paint(cr);
-	static long forms;
-	if (!r->form && stencil_form(cr, forms + 1, true))
-		r->form = ++forms;
+	if (!r->form)
+		stencil_form(cr, &r->form);
 	return KG_OK;
 }
 

@@ -24,6 +24,7 @@ static void a1_set(unsigned char *row, int x)
 struct hold {
 	struct stencil_sink sink;
 	cairo_surface_t *mark[STENCIL_MARKS];
+	long forms; /* numbers given by stencil_form() */
 };
 
 static const cairo_user_data_key_t sink_key;
@@ -87,12 +88,17 @@ static void paint(cairo_t *cr, cairo_surface_t *img, double x, double y, double 
 	cairo_restore(cr);
 }
 
-bool stencil_form(cairo_t *cr, long form, bool first)
+bool stencil_form(cairo_t *cr, long *form)
 {
-	const struct hold *h = cairo_surface_get_user_data(cairo_get_target(cr), &sink_key);
-	int k = h && h->sink.take_form ? h->sink.take_form(h->sink.ctx, form, first) : -1;
+	struct hold *h = cairo_surface_get_user_data(cairo_get_target(cr), &sink_key);
+	if (!h || !h->sink.take_form)
+		return false;
+	bool first = *form == 0;
+	int k = h->sink.take_form(h->sink.ctx, first ? h->forms + 1 : *form, first);
 	if (k < 0 || k >= STENCIL_MARKS)
 		return false;
+	if (first)
+		*form = ++h->forms;
 	paint(cr, h->mark[k], 0, 0, 1, 1);
 	return cairo_status(cr) == CAIRO_STATUS_SUCCESS;
 }

@@ -45,10 +45,11 @@ enum kg_err stencil_draw(cairo_t *cr, const unsigned char *cells, int cols, int 
                          double cell_h) KG_WUR;
 
 /* Paints a placeholder that the finishing step replaces with the form XObject cairo made of a
- * recording, numbered form (> 0) by the caller (pdfx.h, struct pdfx_mask): first when the page
- * has just painted the recording itself (the form's first page), else in place of painting it.
- * false when the surface has no sink or the page has STENCIL_MARKS placeholders already: the
- * caller then paints the recording. */
-bool stencil_form(cairo_t *cr, long form, bool first);
+ * recording (pdfx.h, struct pdfx_mask: form). *form 0: the page has just painted the recording
+ * itself, its form's first page: *form becomes the form's number, counted from 1 in each surface,
+ * so that a file's bytes depend on its own pages alone; else the number given before, in place of
+ * painting the recording. false when the surface has no sink or the page has STENCIL_MARKS
+ * placeholders already (*form unchanged): the caller then paints the recording. */
+bool stencil_form(cairo_t *cr, long *form);
 
 #endif
