@@ -242,18 +242,26 @@ static void test_a_gradient_is_refused_not_passed_on_in_colour(void **state)
 	free(in.buf);
 }
 
+/* A recording of a page (200 x 300) with a gray box on it, into *rec; a context drawing on it. */
+static cairo_t *gray_box_recording(cairo_surface_t **rec, double gray, double x, double y, double w, double h)
+{
+	cairo_rectangle_t ext = {0, 0, 200, 300};
+	*rec = cairo_recording_surface_create(CAIRO_CONTENT_COLOR_ALPHA, &ext);
+	cairo_t *rc = cairo_create(*rec);
+	cairo_set_source_rgb(rc, gray, gray, gray);
+	cairo_rectangle(rc, x, y, w, h);
+	cairo_fill(rc);
+	return rc;
+}
+
 /* Two pages of one template: page 1 paints the static layer (a recording: a gray box and a
  * line), page 2 only its own red box, leaving the layer to pdfx_finish (struct pdfx_page). */
 static struct mem layered_pdf(void)
 {
 	struct mem m = {NULL, 0};
 	FILE *fp = open_memstream(&m.buf, &m.len);
-	cairo_rectangle_t ext = {0, 0, 200, 300};
-	cairo_surface_t *rec = cairo_recording_surface_create(CAIRO_CONTENT_COLOR_ALPHA, &ext);
-	cairo_t *rc = cairo_create(rec);
-	cairo_set_source_rgb(rc, 0.9, 0.9, 0.9);
-	cairo_rectangle(rc, 10, 10, 100, 20);
-	cairo_fill(rc);
+	cairo_surface_t *rec;
+	cairo_t *rc = gray_box_recording(&rec, 0.9, 10, 10, 100, 20);
 	cairo_set_source_rgb(rc, 0, 0, 0);
 	cairo_move_to(rc, 10, 50);
 	cairo_line_to(rc, 190, 50);
@@ -287,25 +295,35 @@ static struct mem finish_planned(struct mem in, const struct pdfx_page *plan, si
 	return out;
 }
 
+/* The two pages of in finished by plan (into *out), read back by qpdf; the one XObject page 1
+ * names, into *xo1 (its /XObject dictionary) and name. */
+static qpdf_data read_planned(struct mem in, const struct pdfx_page *plan, struct mem *out, qpdf_oh *xo1, char name[64])
+{
+	enum kg_err err;
+	*out = finish_planned(in, plan, 2, &err);
+	assert_int_equal(err, KG_OK);
+	qpdf_data q = qpdf_init();
+	assert_int_equal(qpdf_read_memory(q, "out.pdf", out->buf, (unsigned long long)out->len, NULL), 0);
+	*xo1 = qpdf_oh_get_key(q, qpdf_oh_get_key(q, qpdf_get_page_n(q, 0), "/Resources"), "/XObject");
+	qpdf_oh_begin_dict_key_iter(q, *xo1);
+	assert_true(qpdf_oh_dict_more_keys(q));
+	snprintf(name, 64, "%s", qpdf_oh_dict_next_key(q));
+	assert_false(qpdf_oh_dict_more_keys(q));
+	return q;
+}
+
 static void test_a_page_draws_the_static_layers_of_an_earlier_page_by_reference(void **state)
 {
 	(void)state;
 	struct mem in = layered_pdf();
 	static const struct pdfx_page plan[] = {{.layers = 1, .same_as = -1}, {.layers = 0, .same_as = 0}};
 	enum kg_err err;
-	struct mem out = finish_planned(in, plan, 2, &err);
-	assert_int_equal(err, KG_OK);
-
-	qpdf_data q = qpdf_init();
-	assert_int_equal(qpdf_read_memory(q, "out.pdf", out.buf, (unsigned long long)out.len, NULL), 0);
+	struct mem out;
+	qpdf_oh xo1;
+	char name[64];
+	qpdf_data q = read_planned(in, plan, &out, &xo1, name);
 	/* Page 1 draws its layer as its one form XObject; page 2 draws the very same object, under
 	 * the name /kg + its name, in a q/Q pair in front of its own content, and stays gray. */
-	qpdf_oh xo1 = qpdf_oh_get_key(q, qpdf_oh_get_key(q, qpdf_get_page_n(q, 0), "/Resources"), "/XObject");
-	qpdf_oh_begin_dict_key_iter(q, xo1);
-	assert_true(qpdf_oh_dict_more_keys(q));
-	char name[64];
-	snprintf(name, sizeof name, "%s", qpdf_oh_dict_next_key(q));
-	assert_false(qpdf_oh_dict_more_keys(q));
 	char kg[70];
 	snprintf(kg, sizeof kg, "/kg%s", name + 1);
 	qpdf_oh xo2 = qpdf_oh_get_key(q, qpdf_oh_get_key(q, qpdf_get_page_n(q, 1), "/Resources"), "/XObject");
@@ -377,12 +395,8 @@ static void test_a_form_placeholder_draws_the_form_of_an_earlier_page_in_its_pla
 	cairo_surface_t *pdf = cairo_pdf_surface_create_for_stream(to_mem, fp, 200, 300);
 	struct stencil_sink sink = {.take = take, .take_form = take_form, .ctx = &t};
 	assert_int_equal(stencil_set_sink(pdf, &sink), KG_OK);
-	cairo_rectangle_t ext = {0, 0, 200, 300};
-	cairo_surface_t *rec = cairo_recording_surface_create(CAIRO_CONTENT_COLOR_ALPHA, &ext);
-	cairo_t *rc = cairo_create(rec);
-	cairo_set_source_rgb(rc, 0.5, 0.5, 0.5);
-	cairo_rectangle(rc, 20, 30, 40, 50);
-	cairo_fill(rc);
+	cairo_surface_t *rec;
+	cairo_t *rc = gray_box_recording(&rec, 0.5, 20, 30, 40, 50);
 	cairo_destroy(rc);
 	cairo_t *cr = cairo_create(pdf);
 	cairo_set_source_surface(cr, rec, 0, 0);
@@ -404,18 +418,13 @@ static void test_a_form_placeholder_draws_the_form_of_an_earlier_page_in_its_pla
 	struct pdfx_page plan[] = {{.layers = 0, .same_as = -1, .masks = t.mask, .n_masks = 1},
 	                           {.layers = 0, .same_as = -1, .masks = t.mask + 1, .n_masks = 1}};
 	enum kg_err err;
-	struct mem out = finish_planned(in, plan, 2, &err);
-	assert_int_equal(err, KG_OK);
-	qpdf_data q = qpdf_init();
-	assert_int_equal(qpdf_read_memory(q, "out.pdf", out.buf, (unsigned long long)out.len, NULL), 0);
+	struct mem out;
+	qpdf_oh xo1;
+	char name[64];
+	qpdf_data q = read_planned(in, plan, &out, &xo1, name);
 	/* Page 1 keeps its form and loses the placeholder; page 2 draws the same form object where
 	 * the placeholder was, with the placeholder's matrix undone first. */
-	qpdf_oh xo1 = qpdf_oh_get_key(q, qpdf_oh_get_key(q, qpdf_get_page_n(q, 0), "/Resources"), "/XObject");
 	qpdf_oh xo2 = qpdf_oh_get_key(q, qpdf_oh_get_key(q, qpdf_get_page_n(q, 1), "/Resources"), "/XObject");
-	qpdf_oh_begin_dict_key_iter(q, xo1);
-	assert_true(qpdf_oh_dict_more_keys(q));
-	char *name = strdup(qpdf_oh_dict_next_key(q));
-	assert_false(qpdf_oh_dict_more_keys(q));
 	qpdf_oh form_oh = qpdf_oh_get_key(q, xo1, name);
 	assert_true(
 		qpdf_oh_is_name_and_equals(q, qpdf_oh_get_key(q, qpdf_oh_get_dict(q, form_oh), "/Subtype"), "/Form"));
@@ -426,7 +435,6 @@ static void test_a_form_placeholder_draws_the_form_of_an_earlier_page_in_its_pla
 	assert_non_null(strstr(c2, "Q q /kgf1 Do"));
 	free(c1);
 	free(c2);
-	free(name);
 	qpdf_cleanup(&q);
 	free(out.buf);
 
