@@ -5,9 +5,12 @@
 source "$(dirname "$0")/../lib.sh"
 require_root "the card rig runs a private pcscd in its own mount and network namespaces"
 source "$ROOT/tests/rig/lib.sh" # the rig in $R, stopped however this script ends
-rig_on_exit() { # the second card of the race test, and the desk's tmux session
+# The desk's terminal: a tmux server of this script's own (its socket in $T), so that no other
+# run's server, with that run's environment, ever starts the desk.
+tm() { tmux -S "$T/tmux.sock" "$@"; }
+rig_on_exit() { # the second card of the race test, and the desk's tmux server
 	[ -f "$R/card2.pid" ] && kill "$(cat "$R/card2.pid")" 2>/dev/null
-	tmux kill-session -t "kigen-desk-$$" 2>/dev/null
+	tm kill-server 2>/dev/null
 }
 
 # The holder's PINs, unlikely to appear anywhere by chance, so any leak is found by grep.
@@ -259,17 +262,20 @@ check "the audit is append-only" sh -c "! sqlite3 '$KIGEN_DB' 'delete from redem
 # The interactive desk under tmux: type the ID, the box, the PINs; read the verdict off the screen.
 S=kigen-desk-$$
 printf 'counter:\n  reader: "%s"\n' "$READER" >"$T/desk.yaml"
-tmux new-session -d -s "$S" -x 120 -y 50 "env PCSCLITE_CSOCK_NAME=$PCSCLITE_CSOCK_NAME KIGEN_DB=$KIGEN_DB $KIGEN --config $T/desk.yaml counter --terminal DESK1 --staff S2; sleep 3600"
-screen() { tmux capture-pane -p -t "$S"; }
+# The environment by -e, the command quoted word by word: a PostgreSQL URI's "&" in a shell
+# command line once put the desk in the background of another environment's.
+tm new-session -d -s "$S" -x 120 -y 50 -e "PCSCLITE_CSOCK_NAME=$PCSCLITE_CSOCK_NAME" -e "KIGEN_DB=$KIGEN_DB" \
+	"$(printf '%q ' "$KIGEN" --config "$T/desk.yaml" counter --terminal DESK1 --staff S2); sleep 3600"
+screen() { tm capture-pane -p -t "$S"; }
 on_screen() { screen | grep -q "$1"; }
 until_screen() { wait_until on_screen "$1"; }
 : >"$R/card.log"
-until_screen "通知番号を読み取る" && tmux send-keys -t "$S" "$(id H8)" Enter
-until_screen "印がありますか" && tmux send-keys -t "$S" n Enter
-until_screen "署名用電子証明書の暗証番号" && tmux send-keys -t "$S" "$SIGN" Enter
-until_screen "利用者証明用電子証明書の暗証番号" && tmux send-keys -t "$S" "$AUTH" Enter
-until_screen "住民基本台帳用の暗証番号" && tmux send-keys -t "$S" "$JUKI" Enter
-until_screen "カードリーダーに置いて" && tmux send-keys -t "$S" Enter
+until_screen "通知番号を読み取る" && tm send-keys -t "$S" "$(id H8)" Enter
+until_screen "印がありますか" && tm send-keys -t "$S" n Enter
+until_screen "署名用電子証明書の暗証番号" && tm send-keys -t "$S" "$SIGN" Enter
+until_screen "利用者証明用電子証明書の暗証番号" && tm send-keys -t "$S" "$AUTH" Enter
+until_screen "住民基本台帳用の暗証番号" && tm send-keys -t "$S" "$JUKI" Enter
+until_screen "カードリーダーに置いて" && tm send-keys -t "$S" Enter
 until_screen "【判定】"
 screen >"$T/desk.txt"
 check "the desk shows the holder's name before the card goes in" grep -q "窓口　太郎8 様" "$T/desk.txt"
@@ -277,9 +283,9 @@ check "the desk calls kigen's ID the 通知番号 (申請書ID is J-LIS's)" grep
 check "the desk shows one clear verdict in Japanese" sh -c "grep -q '【判定】 ○ 確認できました' '$T/desk.txt' || { cat '$T/desk.txt'; exit 1; }"
 check "the desk masks the PINs as they are typed" sh -c "grep -q '暗証番号（数字4桁）: \*\*\*\*' '$T/desk.txt' && ! grep -q -e '$SIGN' -e '$AUTH' -e '$JUKI' '$T/desk.txt'"
 expect_eq "the desk's redemption reached the card" "001C 0018 001B" "$(verifies)"
-tmux send-keys -t "$S" C-c
+tm send-keys -t "$S" C-c
 until_screen "中断しました"
-check "Ctrl-C ends the desk cleanly (PINs wiped, card disconnected)" sh -c "tmux capture-pane -p -t '$S' | grep -q 中断しました"
+check "Ctrl-C ends the desk cleanly (PINs wiped, card disconnected)" sh -c "tmux -S '$T/tmux.sock' capture-pane -p -t '$S' | grep -q 中断しました"
 
 # Nothing anywhere holds a PIN.
 leaks=$(grep -l -a -r -w -F -e "$SIGN" -e "$AUTH" -e "$JUKI" "$KIGEN_DB"* "$T"/*.json "$T/stderr.log" "$T/desk.txt" \
