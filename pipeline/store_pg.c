@@ -637,7 +637,10 @@ struct store {
 	 * night of 100,000 notices take minutes), NOTICES_AT_ONCE at a time. */
 	struct sbuf adds[23];
 	long adds_n;
-	long adds_sent;    /* notices sent in a statement whose result is not read yet (notices_send) */
+	long adds_sent; /* notices sent in a statement whose result is not read yet (notices_send) */
+	/* A COPY of new notices is open (notice_copy): the notices of candidates this transaction read,
+	 * whose every column kigen knows, go by it. Its rows go through chunk, as the import's do. */
+	bool notices_copying;
 	bool notices_bulk; /* this transaction dropped the notices' foreign keys (pg_notices_expect) */
 	/* The registry columns of the candidates this transaction read (pg_each_candidate), kept to
 	 * the transaction's end as SEEN_COLUMNS strings each in seen_text, and where each resident's
@@ -1112,8 +1115,8 @@ static void pg_rollback(struct store *s)
 {
 	if (s->pid != getpid())
 		return;
-	if (s->copying) {
-		s->copying = false;
+	if (s->copying || s->notices_copying) {
+		s->copying = s->notices_copying = false;
 		sbuf_reset(&s->chunk);
 		if (PQputCopyEnd(s->conn, "rolled back") == 1)
 			for (PGresult *r; (r = PQgetResult(s->conn));)
@@ -1239,10 +1242,10 @@ static void copy_cert(struct sbuf *b, const struct store_cert *c)
 	copy_text(b, c->serial ? c->serial : "");
 }
 
-static enum kg_err copy_send(struct store *s)
+static enum kg_err copy_send(struct store *s, const char *what)
 {
 	if (s->chunk.len && PQputCopyData(s->conn, s->chunk.buf, (int)s->chunk.len) != 1)
-		return pg_fail(s, "import", NULL);
+		return pg_fail(s, what, NULL);
 	sbuf_reset(&s->chunk);
 	return KG_OK;
 }
@@ -1280,7 +1283,7 @@ static enum kg_err bulk_load(struct store *s, bool owner)
 /* Ends the COPY and merges its rows into the registry tables. */
 static enum kg_err copy_flush(struct store *s)
 {
-	enum kg_err err = copy_send(s);
+	enum kg_err err = copy_send(s, "import");
 	s->copying = false;
 	if (err)
 		return err;
@@ -1368,7 +1371,7 @@ static enum kg_err pg_put_resident(struct store *s, const struct store_resident 
 	b->buf[b->len - 1] = '\n'; /* the last tab ends the row */
 	if ((err = sbuf_check(b)))
 		return err;
-	return b->len >= 1 << 16 ? copy_send(s) : KG_OK;
+	return b->len >= 1 << 16 ? copy_send(s, "import") : KG_OK;
 }
 
 static enum kg_err pg_count_residents(struct store *s, long *n)
@@ -1400,6 +1403,12 @@ static int by_resident(const void *a, const void *b)
  * birth, foreign, the signature certificate's status (0: none) and J-LIS's 申請書ID. */
 enum { SEEN_KANA = 4, SEEN_POSTAL, SEEN_BIRTH, SEEN_FOREIGN, SEEN_SIGN, SEEN_JLIS, SEEN_COLUMNS };
 static const int seen_col[SEEN_COLUMNS] = {2, 13, 14, 15, 16, 1, 17, 5, 11, 22};
+
+/* The columns of a notice_copy row, the registry's in seen_col's order. */
+static const char notices_copy_in[] =
+	"COPY notices (id, app_id, resident, kind, target, certs, expiry, valid_until, batch, seq, state, parent,"
+	" name, addr_town, addr_block, addr_building, kana, postal_code, birth, foreign_resident, created_at,"
+	" has_sign_cert, jlis_app_id, sign_revoked) FROM STDIN";
 
 /* Keeps the registry columns of candidate row q to the end of the transaction (struct store,
  * seen); only inside one, where the writer lock (store_begin) keeps the registry as q read it. */
@@ -1573,13 +1582,30 @@ static enum kg_err notices_wait(struct store *s)
 	return err;
 }
 
+/* Ends the COPY of new notices (notice_copy) and reads its result. */
+static enum kg_err notices_copy_end(struct store *s)
+{
+	if (!s->notices_copying)
+		return KG_OK;
+	s->notices_copying = false;
+	enum kg_err err = copy_send(s, "notice");
+	if (err || PQputCopyEnd(s->conn, NULL) != 1)
+		return err ? err : pg_fail(s, "notice", NULL);
+	for (PGresult *r; (r = PQgetResult(s->conn)); PQclear(r))
+		if (!err && PQresultStatus(r) != PGRES_COMMAND_OK)
+			err = pg_fail(s, "notice", r);
+	return err;
+}
+
 /* Sends the gathered notices as one statement without waiting for it: kigen gathers the next
  * ones while the server writes these, and reads its result (notices_wait) before any other
  * statement. Every element is a bound array's, never SQL. */
 static enum kg_err notices_send(struct store *s)
 {
 	long n = s->adds_n;
-	enum kg_err err = notices_wait(s);
+	enum kg_err err = notices_copy_end(s);
+	if (!err)
+		err = notices_wait(s);
 	if (err || !n)
 		return err;
 	s->adds_n = 0;
@@ -1602,7 +1628,7 @@ static enum kg_err notices_send(struct store *s)
 	return err;
 }
 
-/* Writes every notice gathered or sent. */
+/* Writes every notice gathered, sent or copied. */
 static enum kg_err notices_flush(struct store *s)
 {
 	enum kg_err err = notices_send(s);
@@ -1632,24 +1658,52 @@ static enum kg_err pg_notices_expect(struct store *s, long n)
 	return err;
 }
 
-static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
-                                 char app_id[24])
+/* Writes the notice id of a candidate read in this transaction (its registry columns in col,
+ * in seen_col's order) as a row of the COPY of new notices, begun if none is open. All its
+ * columns are known here, worked out as ST_NOTICE_ADD does from given ones. The server takes
+ * 37,000 by COPY in 0.23 s, by the arrays in some 0.55 s, and it reads the rows as kigen writes
+ * them. Notices gathered meanwhile wait in their arrays (notices_send ends the COPY first). */
+static enum kg_err notice_copy(struct store *s, int64_t batch, const struct store_new_notice *n, int64_t id,
+                               const char *app_id, const char *now, const char *col[SEEN_COLUMNS])
 {
 	enum kg_err err;
-	if (!s->ids_loaded) {
-		PGresult *r = run(s, ST_NOTICE_LAST, NULL, "notice", &err);
-		if (!r)
+	if (!s->notices_copying) {
+		if ((err = own(s)) || (s->copying && (err = copy_flush(s))) || (err = notices_wait(s)))
 			return err;
-		s->last_notice = col_int(r, 0, 0);
-		PQclear(r);
-		s->ids_loaded = true;
+		PGresult *q = PQexec(s->conn, notices_copy_in);
+		err = PQresultStatus(q) == PGRES_COPY_IN ? KG_OK : pg_fail(s, "notice", q);
+		PQclear(q);
+		if (err)
+			return err;
+		s->notices_copying = true;
 	}
-	if (s->count_pending && s->count_batch != batch && (err = flush_counts(s)))
+	struct sbuf *b = &s->chunk;
+	copy_int(b, id);
+	copy_text(b, app_id);
+	const long long ints[] = {n->resident,    n->kind, n->target, n->certs,    n->expiry,
+	                          n->valid_until, batch,   n->seq,    STORE_QUEUED};
+	for (size_t i = 0; i < KG_ARRAY_SIZE(ints); i++)
+		copy_int(b, ints[i]);
+	if (n->parent)
+		copy_int(b, n->parent);
+	else
+		sbuf_adds(b, "\\N\t");
+	for (int i = 0; i < SEEN_SIGN; i++)
+		copy_text(b, col[i]);
+	copy_text(b, now);
+	copy_int(b, !strcmp(col[SEEN_SIGN], "1"));
+	copy_text(b, n->target == MAILSET_CARD ? col[SEEN_JLIS] : "");
+	add_int(b, !strcmp(col[SEEN_SIGN], "2"), '\n');
+	if ((err = sbuf_check(b)))
 		return err;
-	int64_t id = s->last_notice + 1;
-	store_make_app_id(lgcode, n, id, app_id);
-	char now[32];
-	store_now_text(now);
+	return b->len >= 1 << 16 ? copy_send(s, "notice") : KG_OK;
+}
+
+/* Adds notice id to the arrays of the next ST_NOTICE_ADD (notices_send); col: the registry
+ * columns of a candidate read in this transaction, else NULL (the statement reads them). */
+static void notice_gather(struct store *s, int64_t batch, const struct store_new_notice *n, int64_t id,
+                          const char *app_id, const char *now, const char *const *col)
+{
 	struct sbuf *v = s->adds;
 	array_int(v++, id);
 	array_text(v++, app_id);
@@ -1671,15 +1725,43 @@ static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgc
 		array_int(v++, n->parent);
 	else
 		array_text(v++, NULL);
-	/* The registry columns: given for a candidate read in this transaction, else NULL. */
-	const char *col[SEEN_COLUMNS];
-	bool seen = seen_columns(s, n->resident, col);
 	for (int i = 0; i < 4; i++)
-		array_text(v++, n->printed[i] || !seen ? n->printed[i] : col[i]);
+		array_text(v++, col ? col[i] : n->printed[i]);
 	array_text(v++, now);
 	for (int i = SEEN_KANA; i < SEEN_COLUMNS; i++)
-		array_text(v++, seen ? col[i] : NULL);
+		array_text(v++, col ? col[i] : NULL);
 	s->adds_n++;
+}
+
+static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgcode, const struct store_new_notice *n,
+                                 char app_id[24])
+{
+	enum kg_err err;
+	if (!s->ids_loaded) {
+		PGresult *r = run(s, ST_NOTICE_LAST, NULL, "notice", &err);
+		if (!r)
+			return err;
+		s->last_notice = col_int(r, 0, 0);
+		PQclear(r);
+		s->ids_loaded = true;
+	}
+	if (s->count_pending && s->count_batch != batch && (err = flush_counts(s)))
+		return err;
+	int64_t id = s->last_notice + 1;
+	store_make_app_id(lgcode, n, id, app_id);
+	char now[32];
+	store_now_text(now);
+	/* The registry columns of a candidate read in this transaction, as printed. */
+	const char *col[SEEN_COLUMNS];
+	bool seen = seen_columns(s, n->resident, col);
+	for (int i = 0; seen && i < 4; i++)
+		col[i] = n->printed[i] ? n->printed[i] : col[i];
+	/* A held notice goes with statements of its own (below): no COPY is begun for it. */
+	bool copy = seen && !n->hold_reason;
+	if (copy && (err = notice_copy(s, batch, n, id, app_id, now, col)))
+		return err;
+	if (!copy)
+		notice_gather(s, batch, n, id, app_id, now, seen ? col : NULL);
 	s->last_notice = id;
 	if (n->hold_reason) {
 		/* The counter must reach the table even when no notice of a batch follows. */
@@ -1694,7 +1776,7 @@ static enum kg_err pg_notice_add(struct store *s, int64_t batch, const char *lgc
 	/* Outside a transaction each statement commits; inside, a bounded number waits. */
 	if (!s->in_tx)
 		return flush_counts(s);
-	return s->adds_n < NOTICES_AT_ONCE ? KG_OK : notices_send(s);
+	return copy || s->adds_n < NOTICES_AT_ONCE ? KG_OK : notices_send(s);
 }
 
 static enum kg_err pg_notice_mark_reinquired(struct store *s, int64_t notice)

@@ -24,7 +24,21 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/kigen-bench.XXXXXX")
 # shellcheck source=../tests/pg.sh
 . tests/pg.sh
 trap 'pg_stop; rm -rf "$work"' EXIT
-pg_server() { [ -n "$PG_DIR" ] || PG_FSYNC=on pg_start "$(mktemp -d /tmp/kigen-pg.XXXXXX)"; }
+# The private server takes huge pages for its shared memory when the machine has them reserved
+# (huge_pages = try, PostgreSQL's default; README, "Give the server huge pages"): say which.
+huge_free() { awk '/^HugePages_Free:/ { f = $2 } /^HugePages_Rsvd:/ { r = $2 } END { print f - r }' /proc/meminfo; }
+pg_server() {
+	[ -z "$PG_DIR" ] || return 0
+	local before
+	before=$(huge_free)
+	PG_FSYNC=on pg_start "$(mktemp -d /tmp/kigen-pg.XXXXXX)"
+	local taken=$((before - $(huge_free)))
+	if [ "$taken" -gt 0 ]; then
+		echo "(the server's shared memory: in huge pages, $((taken * $(awk '/^Hugepagesize:/ { print $2 }' /proc/meminfo) / 1024)) MB)"
+	else
+		echo "(the server's shared memory: in 4 kB pages; no huge pages reserved on this machine)"
+	fi
+}
 
 # Every due resident is in one batch: a year of lead time makes a first night's batch about a fifth
 # of the registry, so the render sizes below come from registries five times their size.
