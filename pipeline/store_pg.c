@@ -1480,7 +1480,8 @@ static enum kg_err pg_each_candidate(struct store *s, int after, int upto,
 	PQclear(q);
 	err = drain(s, "candidates", err);
 	if (!err && s->in_tx) {
-		qsort(s->seen_at, s->seen_n, sizeof *s->seen_at, by_resident);
+		if (s->seen_n) /* seen_at is NULL until a candidate came: qsort(NULL, 0, ...) is undefined */
+			qsort(s->seen_at, s->seen_n, sizeof *s->seen_at, by_resident);
 		s->seen_ready = true;
 	}
 	return err;
